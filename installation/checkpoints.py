@@ -1,0 +1,256 @@
+"""Checkpoints: a model is a folder `models/<name>/` with `model.safetensors` + `card.json`.
+
+Plain data only: weights are safetensors (never pickle), the card is JSON, and the model is
+rebuilt by this package's own classes from the card's architecture and config. Writes are
+atomic (temp file in the same folder, fsync, os.replace) so a reader, another thread or a
+show watching the folder, never sees half a file under its final name. Loading validates
+everything a corrupt or hostile file could get wrong before the model can reach the screen.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import tempfile
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import torch
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from safetensors.torch import load as load_safetensors
+from safetensors.torch import save as save_safetensors
+from torch import nn
+
+from installation.networks import ArchitectureError, build_model
+
+log = logging.getLogger(__name__)
+
+WEIGHTS_FILE = "model.safetensors"
+CARD_FILE = "card.json"
+CARD_FORMAT = "installation.checkpoint/1"
+# A generous ceiling: shipped models are <= 10 MB; anything far bigger is not ours.
+MAX_WEIGHTS_BYTES = 2 * 1024**3
+
+
+class CheckpointError(Exception):
+    """A checkpoint that must not be played; the message says what is wrong."""
+
+
+class ModelCard(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    format: str = CARD_FORMAT
+    name: str
+    architecture: str
+    config: dict[str, Any]
+    latent_dim: int = Field(gt=0)
+    resolution: int = Field(gt=0)
+    channels: int = Field(ge=1, le=4)
+    step: int = Field(ge=0, description="training step; also the model's version")
+    dataset: str = ""
+    created: str = ""
+    sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+    dtype: str = "float32"
+    command: str = ""
+    notes: str = ""
+
+
+class LoadedModel:
+    """A validated, ready-to-run model and its card. Handed between threads whole."""
+
+    def __init__(self, module: nn.Module, card: ModelCard, folder: Path) -> None:
+        self.module = module
+        self.card = card
+        self.folder = folder
+
+    @property
+    def id(self) -> str:
+        return self.card.name
+
+    @property
+    def version(self) -> int:
+        return self.card.step
+
+    @property
+    def latent_dim(self) -> int:
+        return self.card.latent_dim
+
+    def describe(self) -> dict[str, Any]:
+        return {"id": self.id, "version": self.version, "architecture": self.card.architecture}
+
+
+def _fsync_dir(folder: Path) -> None:
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write `data` to `path` so that `path` is either the old file or the whole new one."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        # mkstemp makes 0600 files; a model folder is shared (rsync, other users, a show).
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    _fsync_dir(path.parent)
+
+
+def state_dict_for_saving(module: nn.Module, dtype: torch.dtype = torch.float32) -> dict[str, torch.Tensor]:
+    """Detached, contiguous CPU tensors; floating ones in `dtype` (fp16 halves the file)."""
+    out = {}
+    for key, tensor in module.state_dict().items():
+        t = tensor.detach().to("cpu")
+        if t.is_floating_point():
+            t = t.to(dtype)
+        out[key] = t.contiguous()
+    return out
+
+
+def save_checkpoint(
+    folder: Path,
+    module: nn.Module,
+    *,
+    name: str,
+    architecture: str,
+    config: dict[str, Any],
+    step: int = 0,
+    dataset: str = "",
+    command: str = "",
+    notes: str = "",
+    dtype: torch.dtype = torch.float32,
+) -> ModelCard:
+    """Write weights then card, each atomically. The card carries the weights' sha256, so a
+    reader that catches the pair between the two replaces sees a mismatch, not a wrong model."""
+    folder = Path(folder)
+    weights = save_safetensors(state_dict_for_saving(module, dtype))
+    card = ModelCard(
+        name=name,
+        architecture=architecture,
+        config=dict(config),
+        latent_dim=int(module.latent_dim),
+        resolution=int(module.resolution),
+        channels=int(module.channels),
+        step=int(step),
+        dataset=dataset,
+        created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        sha256=hashlib.sha256(weights).hexdigest(),
+        dtype=str(dtype).removeprefix("torch."),
+        command=command,
+        notes=notes,
+    )
+    atomic_write_bytes(folder / WEIGHTS_FILE, weights)
+    atomic_write_bytes(folder / CARD_FILE, (card.model_dump_json(indent=2) + "\n").encode())
+    return card
+
+
+def read_card(folder: Path) -> ModelCard:
+    path = Path(folder) / CARD_FILE
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise CheckpointError(f"{path} is missing: a model folder needs {CARD_FILE} and {WEIGHTS_FILE}") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise CheckpointError(f"{path} is not readable JSON: {exc}") from None
+    try:
+        card = ModelCard.model_validate(raw)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "(top level)"
+        raise CheckpointError(f"{path}: {where}: {first['msg']}") from None
+    if card.format != CARD_FORMAT:
+        raise CheckpointError(f"{path}: unsupported format {card.format!r} (expected {CARD_FORMAT!r})")
+    return card
+
+
+def _check_tensors(model: nn.Module, tensors: dict[str, torch.Tensor], source: Path) -> None:
+    expected = model.state_dict()
+    missing = sorted(set(expected) - set(tensors))
+    extra = sorted(set(tensors) - set(expected))
+    if missing or extra:
+        raise CheckpointError(
+            f"{source}: weights do not match the architecture "
+            f"(missing {missing[:3]}{'...' if len(missing) > 3 else ''}, "
+            f"unexpected {extra[:3]}{'...' if len(extra) > 3 else ''})"
+        )
+    for key, tensor in tensors.items():
+        if tuple(tensor.shape) != tuple(expected[key].shape):
+            raise CheckpointError(
+                f"{source}: tensor {key} has shape {tuple(tensor.shape)}, "
+                f"the architecture needs {tuple(expected[key].shape)}"
+            )
+        if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
+            raise CheckpointError(f"{source}: tensor {key} holds NaN or infinite values")
+
+
+def check_forward(module: nn.Module, latent_dim: int, batch: int = 2) -> torch.Tensor:
+    """Decode a few fixed latents; raises CheckpointError unless the output is finite."""
+    device = next(module.parameters()).device
+    gen = torch.Generator().manual_seed(1234)
+    z = torch.randn(batch, latent_dim, generator=gen).to(device)
+    with torch.inference_mode():
+        out = module.decode(z).float()
+    if not bool(torch.isfinite(out).all()):
+        raise CheckpointError("test forward produced NaN or infinite pixels")
+    return out
+
+
+def load_checkpoint(folder: Path, device: torch.device | str = "cpu") -> LoadedModel:
+    """Load and validate `folder` (card, hash, keys, shapes, finite values, test forward).
+
+    Raises CheckpointError with a message fit for an operator; never unpickles anything.
+    """
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise CheckpointError(f"model folder {folder} does not exist")
+    card = read_card(folder)
+    weights_path = folder / WEIGHTS_FILE
+    try:
+        size = weights_path.stat().st_size
+        if size > MAX_WEIGHTS_BYTES:
+            raise CheckpointError(f"{weights_path} is {size} bytes, larger than any model this plays")
+        data = weights_path.read_bytes()
+    except FileNotFoundError:
+        raise CheckpointError(f"{weights_path} is missing") from None
+    digest = hashlib.sha256(data).hexdigest()
+    if digest != card.sha256:
+        raise CheckpointError(
+            f"{weights_path}: sha256 {digest[:12]}... does not match the card's {card.sha256[:12]}... "
+            "(truncated, still being copied, or not the file the card describes)"
+        )
+    try:
+        tensors = load_safetensors(data)
+    except Exception as exc:  # safetensors raises its own error type for any bad header
+        raise CheckpointError(f"{weights_path} is not a valid safetensors file ({exc})") from None
+    try:
+        module = build_model(card.architecture, card.config)
+    except (ArchitectureError, ValueError) as exc:
+        raise CheckpointError(f"{folder}: {exc}") from None
+    if (module.latent_dim, module.resolution, module.channels) != (card.latent_dim, card.resolution, card.channels):
+        raise CheckpointError(f"{folder}: card's latent_dim/resolution/channels disagree with its config")
+    _check_tensors(module, tensors, weights_path)
+    module.load_state_dict(tensors, strict=True)  # copy_ casts fp16 files to fp32 params
+    module.eval().requires_grad_(False).to(device)
+    check_forward(module, card.latent_dim)
+    log.info("loaded model %s step %d (%s, %dpx) from %s", card.name, card.step,
+             card.architecture, card.resolution, folder)
+    return LoadedModel(module, card, folder)

@@ -1,0 +1,185 @@
+"""The `installation` command: run | check | devices | bench (and more from other modules).
+
+User errors (a bad show file, a missing or corrupt model, no display) print one clear
+message and exit 2, with no traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from installation.show import ShowError, load_show
+
+log = logging.getLogger("installation")
+
+EXIT_USER_ERROR = 2
+
+# Subcommands contributed by other modules: (name, help, add_arguments, handler).
+Command = tuple[str, str, Callable[[argparse.ArgumentParser], None], Callable[[argparse.Namespace], int]]
+
+
+def _size(text: str) -> tuple[int, int]:
+    try:
+        w, h = (int(v) for v in text.lower().split("x"))
+        if w <= 0 or h <= 0:
+            raise ValueError
+        return w, h
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"size must look like 1920x1080, not {text!r}") from None
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError("must be a positive whole number")
+    return value
+
+
+def _add_run(p: argparse.ArgumentParser) -> None:
+    p.add_argument("show", nargs="?", default="show.yaml", help="show file (default ./show.yaml)")
+    p.add_argument("--headless", action="store_true", help="no window: render offscreen (SDL offscreen driver)")
+    p.add_argument("--frames", type=_positive_int, help="stop after N presented frames")
+    p.add_argument("--seconds", type=float, help="stop after S seconds")
+    p.add_argument("--out", type=Path, help="write every presented frame as a PNG into DIR")
+    p.add_argument("--stats", type=Path, help="write JSON Lines stats (one line per frame and per event)")
+    p.add_argument("--display", type=int, help="which monitor to open on (0 = primary)")
+    p.add_argument("--windowed", action="store_true", help="a window instead of full screen")
+    p.add_argument("--device", choices=["auto", "cpu", "cuda", "mps"], help="override the show's model.device")
+    p.add_argument("--size", type=_size, help="output size, e.g. 1280x720 (overrides display.size)")
+    p.add_argument("--fps", type=float, help="override the fps cap (0 = uncapped)")
+    p.add_argument("--fixed-step", action="store_true",
+                   help="advance time by exactly 1/fps per frame: deterministic offline renders")
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from installation.app import RunOptions, UserError, run_show
+
+    show = load_show(args.show)
+    if args.fixed_step and (args.fps if args.fps is not None else show.display.fps) <= 0:
+        raise UserError("--fixed-step needs an fps cap above 0 (display.fps or --fps)")
+    opts = RunOptions(
+        headless=args.headless, frames=args.frames, seconds=args.seconds, out=args.out,
+        stats=args.stats, display=args.display, windowed=args.windowed, device=args.device,
+        fixed_step=args.fixed_step, fps=args.fps, size=args.size,
+    )
+    frames = run_show(show, opts)
+    log.info("show ended after %d frames", frames)
+    return 0
+
+
+def _add_check(p: argparse.ArgumentParser) -> None:
+    p.add_argument("show", nargs="?", default="show.yaml")
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    """Validate a show and its model without opening anything; print the resolved show."""
+    from installation.checkpoints import CheckpointError, load_checkpoint
+
+    show = load_show(args.show)
+    folder = show.resolve(show.model.path)
+    try:
+        model = load_checkpoint(folder, "cpu")
+    except CheckpointError as exc:
+        raise ShowError(f"{args.show}: model: {exc}") from None
+    resolved = show.model_dump(mode="json")
+    resolved["model"]["resolved_path"] = str(folder)
+    resolved["model"]["card"] = model.card.model_dump(exclude={"config"})
+    sys.stdout.write(json.dumps(resolved, indent=2) + "\n")
+    return 0
+
+
+def _add_devices(p: argparse.ArgumentParser) -> None:
+    pass
+
+
+def cmd_devices(args: argparse.Namespace) -> int:
+    """Displays and their sizes, torch devices, MIDI ports, or why there are none."""
+    from installation.control.midi import list_ports
+
+    lines = ["displays:"]
+    os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
+    import pygame
+
+    try:
+        pygame.display.init()
+        for i, (w, h) in enumerate(pygame.display.get_desktop_sizes()):
+            lines.append(f"  {i}: {w}x{h} ({pygame.display.get_driver()})")
+        pygame.display.quit()
+    except pygame.error as exc:
+        lines.append(f"  none ({exc}); use --headless, or start an X server (Xvfb) and set DISPLAY")
+    import torch
+
+    lines.append("torch devices:")
+    lines.append(f"  cpu ({torch.get_num_threads()} threads)")
+    for i in range(torch.cuda.device_count()):
+        lines.append(f"  cuda:{i} {torch.cuda.get_device_name(i)}")
+    if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
+        lines.append("  mps")
+    inputs, outputs, why = list_ports()
+    lines.append("MIDI ports:")
+    if why:
+        lines.append(f"  none ({why})")
+    lines += [f"  in:  {name}" for name in inputs] + [f"  out: {name}" for name in outputs]
+    if not why and not inputs and not outputs:
+        lines.append("  none connected")
+    sys.stdout.write("\n".join(lines) + "\n")
+    return 0
+
+
+def _add_bench(p: argparse.ArgumentParser) -> None:
+    p.add_argument("show", nargs="?", default="show.yaml")
+    p.add_argument("--json", type=Path, dest="json_path", help="write {name: figure} to FILE")
+    p.add_argument("--only", action="append", help="run only the benchmark that reports NAME (repeatable)")
+    p.add_argument("--list", action="store_true", help="list benchmark names and exit")
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    from installation.bench import run_benchmarks
+
+    return run_benchmarks(args)
+
+
+COMMANDS: list[Command] = [
+    ("run", "play a show (default ./show.yaml)", _add_run, cmd_run),
+    ("check", "validate a show and its model, print the resolved show", _add_check, cmd_check),
+    ("devices", "list displays, torch devices and MIDI ports", _add_devices, cmd_devices),
+    ("bench", "measure figures; --json FILE writes them", _add_bench, cmd_bench),
+]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="installation", description=__doc__.splitlines()[0])
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    parser.add_argument("-q", "--quiet", action="store_true", help="warnings and errors only")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name, help_text, add_arguments, handler in COMMANDS:
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        add_arguments(p)
+        p.set_defaults(handler=handler)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    level = logging.DEBUG if args.verbose else logging.WARNING if args.quiet else logging.INFO
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", datefmt="%H:%M:%S")
+    from installation.app import UserError
+
+    try:
+        return args.handler(args)
+    except (ShowError, UserError) as exc:
+        log.error("%s", exc)
+        return EXIT_USER_ERROR
+    except KeyboardInterrupt:
+        log.info("interrupted")
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

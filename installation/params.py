@@ -1,0 +1,162 @@
+"""The parameter registry: the single source of truth for what can be controlled.
+
+Every knob the show exposes is a `Param` (a value with a range that slews smoothly toward
+its target) or an `Action` (a trigger). The OSC address space, MIDI learn targets, the HUD
+and the docs are generated from here, so adding a line here adds it everywhere.
+
+Applying events and slewing are pure functions of (registry, state, events, dt), so the
+render loop and its tests are deterministic.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from typing import Literal
+
+from installation.control.events import ControlEvent
+
+ParamKind = Literal["float", "int", "bool"]
+
+
+def address_of(name: str) -> str:
+    """The stable OSC address of a registry name: "walk.speed" -> "/walk/speed"."""
+    return "/" + name.replace(".", "/")
+
+
+@dataclass(frozen=True)
+class Param:
+    name: str
+    default: float
+    minimum: float
+    maximum: float
+    unit: str = ""
+    # Time constant in seconds of the exponential slew toward the target; 0 = instant.
+    smoothing: float = 0.0
+    kind: ParamKind = "float"
+    description: str = ""
+
+    @property
+    def address(self) -> str:
+        return address_of(self.name)
+
+    def clamp(self, value: float) -> float:
+        if not math.isfinite(value):
+            return self.default
+        value = min(self.maximum, max(self.minimum, value))
+        if self.kind == "int":
+            return float(round(value))
+        if self.kind == "bool":
+            return 1.0 if value >= 0.5 else 0.0
+        return value
+
+    def from_normalized(self, x: float) -> float:
+        return self.minimum + (self.maximum - self.minimum) * x
+
+    def to_normalized(self, value: float) -> float:
+        span = self.maximum - self.minimum
+        return 0.0 if span == 0 else (value - self.minimum) / span
+
+
+@dataclass(frozen=True)
+class Action:
+    name: str
+    description: str = ""
+    # False for actions only the local keyboard may trigger (quitting the show).
+    remote: bool = True
+
+    @property
+    def address(self) -> str:
+        return address_of(self.name)
+
+
+DEFAULT_PARAMS: tuple[Param, ...] = (
+    Param("walk.speed", 0.25, -2.0, 2.0, "keyframes/s", 0.5,
+          description="How fast the latent walk moves; negative walks backwards."),
+    Param("walk.paused", 0.0, 0.0, 1.0, "", 0.4, "bool",
+          description="Pause the walk (eases to a stop and back)."),
+    Param("latent.truncation", 0.8, 0.0, 2.0, "x", 0.3,
+          description="Scale of the latent vector: low is tame and typical, high is wild."),
+    Param("output.brightness", 1.0, 0.0, 1.0, "", 0.5,
+          description="Master fade: 0 is black, 1 is full picture."),
+    Param("hud.visible", 0.0, 0.0, 1.0, "", 0.0, "bool",
+          description="Show the heads-up display (fps, timings, model)."),
+)
+
+DEFAULT_ACTIONS: tuple[Action, ...] = (
+    Action("screenshot", "Save the current frame as a PNG."),
+    Action("display.fullscreen", "Toggle full screen."),
+    Action("quit", "Stop the show.", remote=False),
+)
+
+
+@dataclass(frozen=True)
+class Registry:
+    params: Mapping[str, Param]
+    actions: Mapping[str, Action] = field(default_factory=dict)
+
+    @classmethod
+    def build(cls, params: Iterable[Param], actions: Iterable[Action]) -> Registry:
+        return cls({p.name: p for p in params}, {a.name: a for a in actions})
+
+    def names(self) -> list[str]:
+        return sorted([*self.params, *self.actions])
+
+    def with_overrides(self, overrides: Mapping[str, Mapping[str, float]]) -> Registry:
+        """A copy with some params' default/smoothing replaced (from show.yaml)."""
+        params = dict(self.params)
+        for name, fields in overrides.items():
+            params[name] = replace(params[name], **fields)
+            params[name] = replace(params[name], default=params[name].clamp(params[name].default))
+        return Registry(params, self.actions)
+
+    def initial_values(self) -> dict[str, float]:
+        return {name: p.default for name, p in self.params.items()}
+
+
+REGISTRY = Registry.build(DEFAULT_PARAMS, DEFAULT_ACTIONS)
+
+
+def apply_events(
+    registry: Registry, targets: Mapping[str, float], events: Iterable[ControlEvent]
+) -> tuple[dict[str, float], list[ControlEvent]]:
+    """New targets after `events` (in order, the latest absolute value per target wins),
+    and the action events to run. Unknown targets are ignored: the mapping layer counts them.
+    """
+    new_targets = dict(targets)
+    actions: list[ControlEvent] = []
+    for event in events:
+        param = registry.params.get(event.target)
+        if param is None:
+            if event.target in registry.actions:
+                actions.append(event)
+            continue
+        value = param.from_normalized(event.value) if event.normalized else event.value
+        if event.relative:
+            if param.kind == "bool":
+                value = 1.0 - new_targets[param.name]
+            else:
+                step = value - param.minimum if event.normalized else value
+                value = new_targets[param.name] + step
+        new_targets[param.name] = param.clamp(value)
+    return new_targets, actions
+
+
+def slew(
+    registry: Registry, values: Mapping[str, float], targets: Mapping[str, float], dt: float
+) -> dict[str, float]:
+    """Move each value toward its target with its smoothing time constant (frame-rate
+    independent exponential approach), so a jumped knob never jumps the picture."""
+    out: dict[str, float] = {}
+    for name, param in registry.params.items():
+        value, target = values[name], targets[name]
+        if param.smoothing <= 0 or dt <= 0:
+            out[name] = target if param.smoothing <= 0 else value
+            continue
+        alpha = 1.0 - math.exp(-dt / param.smoothing)
+        value += (target - value) * alpha
+        if abs(target - value) < 1e-6 * max(1.0, param.maximum - param.minimum):
+            value = target
+        out[name] = value
+    return out

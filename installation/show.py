@@ -1,0 +1,171 @@
+"""show.yaml: the schema of a show, its loading, and precise errors.
+
+Every section forbids unknown keys, so a typo is an error that names the key, its line and
+the nearest valid spelling, and the show exits (code 2) before any window opens or port is
+bound. Config can come from any mapping (tests pass dicts), like starlette's.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, PositiveInt, ValidationError, field_validator
+
+from installation.params import REGISTRY
+
+
+class ShowError(Exception):
+    """A show file that cannot be played; the message names the key and what to do."""
+
+
+class Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class DisplayConfig(Section):
+    size: tuple[PositiveInt, PositiveInt] | Literal["desktop"] = (1920, 1080)
+    fullscreen: bool = True
+    display: int = Field(0, ge=0, description="which monitor, 0 is the primary")
+    vsync: bool = True
+    fps: float = Field(60, ge=0, le=1000, description="frame-rate cap; 0 = as fast as it goes")
+    filter: Literal["nearest", "bilinear", "bicubic"] = "bilinear"
+    fit: Literal["cover", "contain", "stretch"] = "cover"
+    hud: bool = False
+    pipeline: Literal["auto", "on", "off"] = "auto"
+    screenshots: str = "screenshots"
+
+
+class ModelConfig(Section):
+    path: str = "models/default-gan"
+    device: Literal["auto", "cpu", "cuda", "mps"] = "auto"
+    precision: Literal["auto", "fp32", "fp16", "bf16"] = "auto"
+
+
+class NavigatorConfig(Section):
+    mode: Literal["keyframes", "ou"] = "keyframes"
+    easing: Literal["smooth", "linear"] = "smooth"
+    seed: int = Field(0, ge=0)
+    speed: float = Field(REGISTRY.params["walk.speed"].default, ge=-2.0, le=2.0)
+    truncation: float = Field(REGISTRY.params["latent.truncation"].default, ge=0.0, le=2.0)
+
+
+class ParameterSettings(Section):
+    default: float | None = None
+    smoothing: float | None = Field(None, ge=0.0, le=60.0)
+
+
+class Show(Section):
+    display: DisplayConfig = DisplayConfig()
+    model: ModelConfig = ModelConfig()
+    navigator: NavigatorConfig = NavigatorConfig()
+    parameters: dict[str, ParameterSettings] = Field(default_factory=dict)
+    # Where relative paths in the show are resolved from: the show file's folder.
+    base_dir: Path = Field(default=Path("."), exclude=True)
+
+    @field_validator("parameters")
+    @classmethod
+    def _known_parameters(cls, parameters: dict[str, ParameterSettings]) -> dict[str, ParameterSettings]:
+        for name, settings in parameters.items():
+            if name not in REGISTRY.params:
+                hint = _did_you_mean(name, list(REGISTRY.params))
+                raise ValueError(f"unknown parameter {name!r}{hint}")
+            param = REGISTRY.params[name]
+            if settings.default is not None and not (param.minimum <= settings.default <= param.maximum):
+                raise ValueError(
+                    f"parameters.{name}.default {settings.default} is outside {param.minimum}..{param.maximum}"
+                )
+            if name in ("walk.speed", "latent.truncation") and settings.default is not None:
+                raise ValueError(f"set the default of {name} under navigator:, not parameters:")
+        return parameters
+
+    def resolve(self, path: str) -> Path:
+        p = Path(path).expanduser()
+        return p if p.is_absolute() else (self.base_dir / p)
+
+    def param_overrides(self) -> dict[str, dict[str, float]]:
+        """Registry overrides: navigator defaults plus each parameter's settings."""
+        out: dict[str, dict[str, float]] = {
+            "walk.speed": {"default": self.navigator.speed},
+            "latent.truncation": {"default": self.navigator.truncation},
+            "hud.visible": {"default": 1.0 if self.display.hud else 0.0},
+        }
+        for name, settings in self.parameters.items():
+            out.setdefault(name, {}).update(settings.model_dump(exclude_none=True))
+        return out
+
+
+def _did_you_mean(name: str, options: list[str]) -> str:
+    close = difflib.get_close_matches(name, options, n=1)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def _key_lines(node: yaml.Node, path: tuple = ()) -> dict[tuple, int]:
+    """Map each key path in a YAML node tree to its 1-based line number."""
+    lines: dict[tuple, int] = {path: node.start_mark.line + 1}
+    if isinstance(node, yaml.MappingNode):
+        for key, value in node.value:
+            sub = (*path, key.value)
+            lines[sub] = key.start_mark.line + 1
+            lines.update({k: v for k, v in _key_lines(value, sub).items() if k != sub})
+    elif isinstance(node, yaml.SequenceNode):
+        for i, item in enumerate(node.value):
+            lines.update(_key_lines(item, (*path, i)))
+    return lines
+
+
+def _section_fields(loc: tuple) -> list[str]:
+    """The valid keys at the place of an unknown key, for a did-you-mean hint."""
+    model: Any = Show
+    for part in loc[:-1]:
+        field = getattr(model, "model_fields", {}).get(part)
+        if field is None:
+            return []
+        model = field.annotation
+    return [f for f in getattr(model, "model_fields", {}) if f != "base_dir"]
+
+
+def _format_error(err: Mapping[str, Any], source: str, lines: Mapping[tuple, int]) -> str:
+    loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and p.startswith(("function-", "tuple["))))
+    key = ".".join(str(p) for p in loc) or "(top level)"
+    line = next((lines[loc[:i]] for i in range(len(loc), -1, -1) if loc[:i] in lines), None)
+    where = f"{source}:{line}" if line else source
+    if err["type"] == "extra_forbidden":
+        hint = _did_you_mean(str(loc[-1]), _section_fields(loc))
+        return f"{where}: {key}: unknown key{hint}"
+    msg = err["msg"].removeprefix("Value error, ")
+    return f"{where}: {key}: {msg} (got {err.get('input')!r})" if "input" in err and not isinstance(
+        err.get("input"), dict) else f"{where}: {key}: {msg}"
+
+
+def parse_show(data: Mapping[str, Any] | None, source: str = "show", base_dir: Path = Path("."),
+               lines: Mapping[tuple, int] | None = None) -> Show:
+    try:
+        return Show.model_validate({**(data or {}), "base_dir": base_dir})
+    except ValidationError as exc:
+        messages = [_format_error(e, source, lines or {}) for e in exc.errors()]
+        raise ShowError("\n".join(messages)) from None
+
+
+def load_show(path: Path | str) -> Show:
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ShowError(f"{path}: no such show file (create one, or copy the README's example)") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ShowError(f"{path}: cannot read it ({exc})") from None
+    try:
+        node = yaml.compose(text)
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ShowError(f"{path}: not valid YAML: {exc}") from None
+    if data is not None and not isinstance(data, dict):
+        raise ShowError(f"{path}: the top level must be a mapping of sections (display:, model:, ...)")
+    lines = _key_lines(node) if node is not None else {}
+    if data and "base_dir" in data:
+        raise ShowError(f"{path}:{lines.get(('base_dir',), '?')}: base_dir: unknown key")
+    return parse_show(data, str(path), path.parent, lines)
