@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -34,8 +34,14 @@ from installation.stats import StatsWriter
 
 log = logging.getLogger(__name__)
 
-EventMapper = Callable[[list[ControlEvent]], list[ControlEvent]]
+# A mapper turns raw events into registry events; it sees the current targets (for takeover
+# rules) and the loop's clock time (for scheduled events). It must be pure and never block.
+EventMapper = Callable[[list[ControlEvent], Mapping[str, float], float], list[ControlEvent]]
+# Feedback gets the targets that changed this frame and the events that changed them (so a
+# sender is not echoed its own value). It must only queue work, never block.
 Feedback = Callable[[dict[str, float], list[ControlEvent]], None]
+# Status sinks get a small dict a few times a second (fps, frame, model, uptime ...).
+StatusSink = Callable[[dict[str, object]], None]
 
 
 @dataclass
@@ -60,6 +66,7 @@ class LoopHooks:
     # Extra HUD lines (training step, last swap, control counters), called a few times a second.
     hud_lines: Sequence[Callable[[], Iterable[str]]] = ()
     on_swap: Sequence[Callable[[LoadedModel, LoadedModel], None]] = ()
+    on_status: Sequence[StatusSink] = ()
 
 
 class RenderLoop:
@@ -100,10 +107,13 @@ class RenderLoop:
         self._last_present: float | None = None
         self._shown_index: int | None = None
         self._screenshot_due = False
+        self._status_sent = float("-inf")
+        self._started = clock.now()
+        self._last_t = self._started
 
     # -- the loop ------------------------------------------------------------------------
     def run(self) -> int:
-        start = self.clock.now()
+        start = self._started = self.clock.now()
         self._last_t = start
         period = 1.0 / self.settings.fps if self.settings.fps > 0 else 0.0
         deadline = start
@@ -132,7 +142,7 @@ class RenderLoop:
         # 1-2: drain and map input.
         events = self.display.poll() + self.hooks.events.drain()
         for mapper in self.hooks.mappers:
-            events = mapper(events)
+            events = mapper(events, self.targets, now)
         # 3: parameters.
         old_targets = self.targets
         self.targets, actions = apply_events(self.registry, self.targets, events)
@@ -164,6 +174,19 @@ class RenderLoop:
             for send in self.hooks.feedback:
                 send(changed, events)
         self._record(now, gen_ms, present_ms, events)
+        if self.hooks.on_status and now - self._status_sent >= 0.25:
+            self._status_sent = now
+            status = self.status()
+            for sink in self.hooks.on_status:
+                sink(status)
+
+    def status(self) -> dict[str, object]:
+        model = self.renderer.model
+        return {
+            "fps": round(self._fps_ema, 2), "frame": self.frame, "model": model.id,
+            "version": model.version, "uptime": round(self.clock.now() - self._started, 3),
+            "device": self.renderer.device.type, "error": self.error or "",
+        }
 
     # -- steps ---------------------------------------------------------------------------
     def _generate(self, z, brightness, previous_z, mix) -> tuple[float, int | None, bool]:
