@@ -19,6 +19,7 @@ import torch
 from installation.checkpoints import CheckpointError, LoadedModel, load_checkpoint
 from installation.clock import FixedStepClock, MonotonicClock
 from installation.display import DisplayError, DisplaySettings, PygameDisplay
+from installation.live import live_models_factory
 from installation.loop import LoopHooks, LoopSettings, RenderLoop
 from installation.navigator import Navigator
 from installation.params import REGISTRY, Registry
@@ -61,6 +62,7 @@ class RunOptions:
 # registry and the loop hooks, and returns a service (or None when its section is off).
 ServiceFactory = Callable[[Show, Registry, LoopHooks, StatsWriter], "Service | None"]
 SERVICE_FACTORIES: list[ServiceFactory] = []
+SERVICE_FACTORIES.append(live_models_factory)  # hotswap: watcher, validation, trainer
 
 
 def resolve_pipelined(mode: str, fps: float) -> bool:
@@ -127,7 +129,9 @@ class ShowRuntime:
         settings = LoopSettings(
             fps=fps, max_frames=opts.frames, max_seconds=opts.seconds, pipelined=pipelined,
             out_dir=opts.out, screenshot_dir=show.resolve(show.display.screenshots),
+            crossfade_s=show.hotswap.crossfade_s,
         )
+        self.hooks.prepare = renderer.prepare
         nav = show.navigator
         navigator = Navigator(self.model.latent_dim, nav.seed, nav.mode, nav.easing)
         clock = FixedStepClock() if opts.fixed_step else MonotonicClock()

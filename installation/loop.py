@@ -67,6 +67,9 @@ class LoopHooks:
     hud_lines: Sequence[Callable[[], Iterable[str]]] = ()
     on_swap: Sequence[Callable[[LoadedModel, LoadedModel], None]] = ()
     on_status: Sequence[StatusSink] = ()
+    # Set by the runtime: moves a model to the renderer's device and precision. Services call
+    # it off the render thread before offering a model to swap_box.
+    prepare: Callable[[LoadedModel], LoadedModel] | None = None
 
 
 class RenderLoop:

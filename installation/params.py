@@ -82,11 +82,17 @@ DEFAULT_PARAMS: tuple[Param, ...] = (
           description="Master fade: 0 is black, 1 is full picture."),
     Param("hud.visible", 0.0, 0.0, 1.0, "", 0.0, "bool",
           description="Show the heads-up display (fps, timings, model)."),
+    Param("model.pinned", 0.0, 0.0, 1.0, "", 0.0, "bool",
+          description="Keep the model that is playing: new checkpoints wait until unpinned."),
+    Param("training.paused", 0.0, 0.0, 1.0, "", 0.0, "bool",
+          description="Pause the background trainer (it resumes where it stopped)."),
 )
 
 DEFAULT_ACTIONS: tuple[Action, ...] = (
     Action("screenshot", "Save the current frame as a PNG."),
     Action("display.fullscreen", "Toggle full screen."),
+    Action("model.previous", "Step back to the model that played before this one (and pin it)."),
+    Action("model.latest", "Unpin and play the newest validated model."),
     Action("quit", "Stop the show.", remote=False),
 )
 

@@ -118,7 +118,8 @@ class FrameRenderer:
         x = model.module.decode(z.to(self.dtype))[0]
         if x.shape[0] == 1:
             x = x.expand(3, -1, -1)
-        if self.upscale_to is not None and x.shape[-1] != self.width:
+        # Also when a hot-swapped model's resolution differs from the buffers' (CPU too).
+        if x.shape[-1] != self.width or x.shape[-2] != self.height:
             mode = {"nearest": "nearest", "bilinear": "bilinear", "bicubic": "bicubic"}[self.filter]
             kwargs = {} if mode == "nearest" else {"align_corners": False}
             x = F.interpolate(x[None].float(), size=(self.height, self.width), mode=mode, **kwargs)[0]

@@ -53,6 +53,45 @@ class NavigatorConfig(Section):
     truncation: float = Field(REGISTRY.params["latent.truncation"].default, ge=0.0, le=2.0)
 
 
+class HotswapConfig(Section):
+    """New checkpoints swapped into the running show (see docs/hotswap.md)."""
+
+    enabled: bool = True
+    # Extra folders to watch, besides the show's model folder and training.out. Each is a
+    # model folder (card.json + model.safetensors) or a folder of model folders.
+    watch: list[str] = Field(default_factory=list)
+    poll_s: float = Field(0.5, gt=0, le=60, description="seconds between looks at the folders")
+    stable_polls: int = Field(2, ge=1, le=100, description="polls a file must stay unchanged before it is read")
+    give_up_s: float = Field(10.0, gt=0, description="a stable pair whose hash never matches is rejected after this")
+    burst_s: float = Field(5.0, ge=0, description="while more checkpoints keep arriving, wait up to this for the newest")
+    crossfade_s: float = Field(2.0, ge=0, le=60)
+    history: int = Field(4, ge=1, le=32, description="models kept in memory to step back to")
+    min_diversity: float = Field(
+        1.0, ge=0, le=255,
+        description="collapse check: mean difference between latents' pictures, in gray levels")
+
+
+class TrainingConfig(Section):
+    """A background trainer that learns while the show plays (see docs/hotswap.md)."""
+
+    enabled: bool = False
+    architecture: Literal["gan", "vae", "mlp"] = "gan"
+    dataset: str = "synthetic:shapes"  # a folder of images, or synthetic:<kind>
+    resolution: PositiveInt = 64
+    batch: PositiveInt = 16
+    steps: PositiveInt = 100_000  # the trainer ends there (the show plays on)
+    save_every: PositiveInt = 200
+    keep: PositiveInt = 5
+    out: str = "models/live"  # always watched
+    # How much of the machine training may take: CPU threads, OS priority (19 = only idle
+    # time), and the share of wall time it may run at all (paused the rest, 1.0 = no limit).
+    threads: PositiveInt = 1
+    nice: int = Field(19, ge=0, le=19)
+    cpu_share: float = Field(1.0, gt=0, le=1)
+    device: Literal["auto", "cpu"] = "auto"  # cpu hides GPUs from the trainer
+    extra_args: list[str] = Field(default_factory=list, description="more `installation train` flags")
+
+
 class ParameterSettings(Section):
     default: float | None = None
     smoothing: float | None = Field(None, ge=0.0, le=60.0)
@@ -62,6 +101,8 @@ class Show(Section):
     display: DisplayConfig = DisplayConfig()
     model: ModelConfig = ModelConfig()
     navigator: NavigatorConfig = NavigatorConfig()
+    hotswap: HotswapConfig = HotswapConfig()
+    training: TrainingConfig = TrainingConfig()
     parameters: dict[str, ParameterSettings] = Field(default_factory=dict)
     # Where relative paths in the show are resolved from: the show file's folder.
     base_dir: Path = Field(default=Path("."), exclude=True)
