@@ -49,6 +49,7 @@ SEGMENTS = 6
 SETTLE_S = 0.5  # frames right after a pause/resume are not counted in either segment
 WARMUP_TIMEOUT_S = 300.0
 BENCH_SAVE_EVERY = 25  # the benchmark's trainer saves often: its saves are in the figure
+BENCH_SYNTHETIC_N = 256
 
 
 def _frame_budget_ms(show: Show, frames: list[dict]) -> float:
@@ -165,7 +166,7 @@ class _ThreadTrainer:
         self.config = TrainConfig(
             arch=tr.architecture, dataset=tr.dataset, out=show.resolve(tr.out), resolution=tr.resolution,
             batch=tr.batch, steps=tr.steps, save_every=tr.save_every, keep=tr.keep, threads=tr.threads,
-            device="cpu" if tr.device == "cpu" else "auto",
+            device="cpu" if tr.device == "cpu" else "auto", synthetic_n=BENCH_SYNTHETIC_N,
         )
         self.nice = tr.nice
         self.stop_event, self.pause_event = threading.Event(), threading.Event()
@@ -190,8 +191,11 @@ class _ThreadTrainer:
 
 
 def _training_show(ctx: BenchContext, out: Path) -> Show:
+    extra = list(ctx.show.training.extra_args)
+    if ctx.show.training.dataset.startswith("synthetic:") and "--synthetic-n" not in extra:
+        extra += ["--synthetic-n", str(BENCH_SYNTHETIC_N)]  # a quicker start; same cost per step
     tr = ctx.show.training.model_copy(update={
-        "enabled": True, "out": str(out), "save_every": BENCH_SAVE_EVERY,
+        "enabled": True, "out": str(out), "save_every": BENCH_SAVE_EVERY, "extra_args": extra,
     })
     # Hot-swap off: swaps have their own figure; this one is the trainer's CPU alone.
     return ctx.show.model_copy(update={

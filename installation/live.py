@@ -31,6 +31,7 @@ from installation.params import Registry
 from installation.show import HotswapConfig, Show
 from installation.stats import StatsWriter
 from installation.supervisor import TrainerSupervisor
+from installation.training.state import STATE_FILE
 from installation.validation import NotWhole, read_whole, validate, warm
 from installation.watcher import Candidate, FolderWatcher, folder_signature
 
@@ -266,9 +267,10 @@ def trainer_command(show: Show) -> list[str]:
     argv = [
         sys.executable, "-m", "installation", "train", "--arch", tr.architecture, "--dataset", dataset,
         "--resolution", str(tr.resolution), "--batch", str(tr.batch), "--steps", str(tr.steps),
-        "--out", str(out), "--save-every", str(tr.save_every), "--keep", str(tr.keep), *tr.extra_args,
+        "--out", str(out), "--save-every", str(tr.save_every), "--keep", str(tr.keep),
+        "--threads", str(tr.threads), *(["--device", "cpu"] if tr.device == "cpu" else []), *tr.extra_args,
     ]
-    if (out / CARD_FILE).exists():
+    if (out / STATE_FILE).exists():  # a run to continue (after a restart, or a new show night)
         argv.append("--resume")
     return argv
 
