@@ -19,6 +19,7 @@ import torch
 from installation.checkpoints import CheckpointError, LoadedModel, load_checkpoint
 from installation.clock import FixedStepClock, MonotonicClock
 from installation.display import DisplayError, DisplaySettings, PygameDisplay
+from installation.hotswap import OneDecodeFader
 from installation.live import live_models_factory
 from installation.loop import LoopHooks, LoopSettings, RenderLoop
 from installation.navigator import Navigator
@@ -132,6 +133,8 @@ class ShowRuntime:
             crossfade_s=show.hotswap.crossfade_s,
         )
         self.hooks.prepare = renderer.prepare
+        if self.device.type == "cpu" and not pipelined:  # two decodes a frame would not fit
+            renderer.fader = OneDecodeFader()
         nav = show.navigator
         navigator = Navigator(self.model.latent_dim, nav.seed, nav.mode, nav.easing)
         clock = FixedStepClock() if opts.fixed_step else MonotonicClock()

@@ -242,6 +242,9 @@ class LiveModels:
         lines = [line]
         if self.trainer is not None:
             lines.append(self._trainer_line())
+            status = self.trainer.status
+            if status.state == "backoff" and status.last_error:
+                lines.append(f"training error: {status.last_error}"[:110])
         if self._last:
             lines.append(f"last: {self._last}")
         self._hud = tuple(lines)

@@ -21,6 +21,7 @@ import torch
 import torch.nn.functional as F
 
 from installation.checkpoints import LoadedModel
+from installation.hotswap import OneDecodeFader
 
 log = logging.getLogger(__name__)
 
@@ -108,6 +109,8 @@ class FrameRenderer:
             torch.full((h, w, 4), 255, dtype=torch.uint8, device=device) if device.type != "cpu" else None
         )
         self._next = 0
+        # Set by the runtime for sequential CPU loops: a crossfade at one decode per frame.
+        self.fader: OneDecodeFader | None = None
 
     def prepare(self, model: LoadedModel) -> LoadedModel:
         """Move to the device and precision. Call off the render thread for new models."""
@@ -124,6 +127,9 @@ class FrameRenderer:
             kwargs = {} if mode == "nearest" else {"align_corners": False}
             x = F.interpolate(x[None].float(), size=(self.height, self.width), mode=mode, **kwargs)[0]
         return x
+
+    def _decode_np(self, model: LoadedModel, z: np.ndarray) -> torch.Tensor:
+        return self._decode(model, torch.from_numpy(z).to(self.device)[None]).float()
 
     @torch.inference_mode()
     def render(
@@ -142,8 +148,11 @@ class FrameRenderer:
         zt = torch.from_numpy(z).to(self.device, non_blocking=True)[None]
         # Read the models once: the loop may swap them between frames from another thread.
         model, previous = self.model, self.previous
-        x = self._decode(model, zt).float()
-        if mix < 1.0 and previous is not None:
+        if self.fader is not None:
+            x = self.fader.picture(self._decode_np, model, previous, z, previous_z, mix)
+        else:
+            x = self._decode(model, zt).float()
+        if self.fader is None and mix < 1.0 and previous is not None:
             pz = z if previous_z is None else previous_z
             if pz.shape[0] == previous.latent_dim:
                 old = self._decode(previous, torch.from_numpy(pz).to(self.device)[None]).float()
