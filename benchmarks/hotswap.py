@@ -9,8 +9,9 @@ swap_stall_baseline         the same ratio for 2 s windows far from any swap: th
 train_interference          render p99 frame time with the trainer running / paused, at the
                             show's fps cap, trainer in a nice'd child process (target <= 1.25)
 train_fps_fraction          frames/s with the trainer running / the fps cap (target >= 0.95)
-train_interference_thread   the same two, with the trainer in a thread of the show's process
-train_fps_fraction_thread   instead: the alternative the design rejected (docs/hotswap.md)
+train_fps_fraction_off      frames/s with the trainer paused / the fps cap: the machine's own limit
+*_thread                    the same three with the trainer in a thread of the show's process
+                            instead: the alternative the design rejected (docs/hotswap.md)
 
 Swaps: perturbed copies of the show's own model are moved into a watched folder every few
 seconds (a finished rsync, in effect) while the real loop plays at the show's fps cap.
@@ -35,7 +36,7 @@ import torch
 from installation.app import RunOptions, ShowRuntime
 from installation.bench import BenchContext, benchmark
 from installation.checkpoints import load_checkpoint, save_checkpoint
-from installation.live import build_trainer
+from installation.live import build_trainer, partition_cpu
 from installation.show import Show
 from installation.stats import StatsWriter, read_stats
 
@@ -45,7 +46,7 @@ SWAPS = 4
 SWAP_GAP_S = 5.0  # seconds between arrivals: the 2 s crossfade and both windows fit between
 FIRST_SWAP_S = 4.0
 SEGMENT_S = 6.0  # each training on / off segment
-SEGMENTS = 6
+SEGMENTS = 8
 SETTLE_S = 0.5  # frames right after a pause/resume are not counted in either segment
 WARMUP_TIMEOUT_S = 300.0
 BENCH_SAVE_EVERY = 25  # the benchmark's trainer saves often: its saves are in the figure
@@ -216,6 +217,8 @@ def _interference(ctx: BenchContext, trainer_class: type) -> tuple[float, float]
                     raise RuntimeError(f"the trainer wrote no checkpoint in {WARMUP_TIMEOUT_S:.0f} s "
                                        f"(see {out / 'train.log'})")
                 time.sleep(0.2)
+            saved_threads = torch.get_num_threads()
+            partition_cpu(show)  # as live_models_factory does when a show trains
             runtime = ShowRuntime(show, RunOptions(headless=True, seconds=SEGMENTS * SEGMENT_S,
                                                    stats=stats_path))
             segments: list[tuple[float, float, bool]] = []
@@ -235,6 +238,7 @@ def _interference(ctx: BenchContext, trainer_class: type) -> tuple[float, float]
                 loop.run()
             finally:
                 runtime.close()
+                torch.set_num_threads(saved_threads)
         finally:
             trainer.stop()
         frames, _ = read_stats(stats_path)
@@ -248,14 +252,15 @@ def _interference(ctx: BenchContext, trainer_class: type) -> tuple[float, float]
         else:
             off_frames, off_time = off_frames + len(ms), off_time + (t1 - t0)
     reference = fps_cap if fps_cap > 0 else off_frames / off_time
-    return _p99(on_ms) / _p99(off_ms), (on_frames / on_time) / reference
+    return _p99(on_ms) / _p99(off_ms), (on_frames / on_time) / reference, (off_frames / off_time) / reference
 
 
-@benchmark("train_interference", "train_fps_fraction", "train_interference_thread", "train_fps_fraction_thread")
+@benchmark("train_interference", "train_fps_fraction", "train_fps_fraction_off",
+           "train_interference_thread", "train_fps_fraction_thread", "train_fps_fraction_off_thread")
 def train_interference(ctx: BenchContext) -> dict[str, float]:
-    ratio, fraction = _interference(ctx, _ProcessTrainer)
-    ratio_t, fraction_t = _interference(ctx, _ThreadTrainer)
-    return {
-        "train_interference": ratio, "train_fps_fraction": fraction,
-        "train_interference_thread": ratio_t, "train_fps_fraction_thread": fraction_t,
-    }
+    figures = {}
+    for suffix, trainer_class in (("", _ProcessTrainer), ("_thread", _ThreadTrainer)):
+        ratio, on, off = _interference(ctx, trainer_class)
+        figures.update({f"train_interference{suffix}": ratio, f"train_fps_fraction{suffix}": on,
+                        f"train_fps_fraction_off{suffix}": off})
+    return figures

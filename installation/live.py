@@ -23,6 +23,8 @@ import threading
 import time
 from pathlib import Path
 
+import torch
+
 from installation.checkpoints import CARD_FILE, CheckpointError, LoadedModel, ModelCard, read_card
 from installation.control.events import ControlEvent
 from installation.hotswap import SwapBox
@@ -55,12 +57,14 @@ class LiveModels:
         playing_sha: str = "",
         trainer: TrainerSupervisor | None = None,
         training_out: Path | None = None,
+        render_threads: int | None = None,
     ) -> None:
         self.watcher, self.hooks, self.stats, self.config = watcher, hooks, stats, config
         if hooks.swap_box is None:
             hooks.swap_box = SwapBox()
         self.box: SwapBox[LoadedModel] = hooks.swap_box
         self.trainer, self.training_out = trainer, training_out
+        self._render_threads = render_threads  # restored on stop (partition_cpu changed it)
         self.pinned = registry.params["model.pinned"].default >= 0.5
         self._commands: queue.Queue[tuple] = queue.Queue()
         self._stop = threading.Event()
@@ -92,6 +96,8 @@ class LiveModels:
             self._thread.join(30)
         if self.trainer is not None:
             self.trainer.stop()
+        if self._render_threads is not None:
+            torch.set_num_threads(self._render_threads)  # stop() runs on the render thread too
 
     # -- called on the render thread: only enqueue ------------------------------------------
     def feedback(self, changed: dict[str, float], events: list[ControlEvent]) -> None:
@@ -296,10 +302,26 @@ def build_trainer(show: Show, stats: StatsWriter) -> TrainerSupervisor:
     )
 
 
+def partition_cpu(show: Show) -> int:
+    """Give the trainer its `threads` cores and the render loop (this thread) the rest.
+
+    Call on the render thread (with OpenMP, torch's thread count belongs to the calling
+    thread). Why: torch's intra-op threads wait for each other at every barrier, so two of
+    them on a core that another process also wants stall a frame again and again: measured
+    on a 2-core CPU, 15 ms a frame single-threaded against 90-300 ms with two.
+    """
+    threads = max(1, (os.cpu_count() or 1) - show.training.threads)
+    torch.set_num_threads(threads)
+    return threads
+
+
 def live_models_factory(show: Show, registry: Registry, hooks: LoopHooks, stats: StatsWriter) -> LiveModels | None:
     hs, tr = show.hotswap, show.training
     if not hs.enabled and not tr.enabled:
         return None
+    saved_threads = torch.get_num_threads()
+    if tr.enabled:
+        log.info("training on: the render loop uses %d CPU thread(s)", partition_cpu(show))
     model_folder = show.resolve(show.model.path)
     training_out = show.resolve(tr.out) if tr.enabled else None
     roots: list[Path] = []
@@ -319,6 +341,7 @@ def live_models_factory(show: Show, registry: Registry, hooks: LoopHooks, stats:
         watcher=FolderWatcher(roots, hs.stable_polls, since, hs.burst_s), hooks=hooks, stats=stats, config=hs,
         registry=registry, playing_sha=playing_sha,
         trainer=build_trainer(show, stats) if tr.enabled else None, training_out=training_out,
+        render_threads=saved_threads,
     )
     hooks.feedback = (*hooks.feedback, service.feedback)
     hooks.on_swap = (*hooks.on_swap, service.on_swap)
