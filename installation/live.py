@@ -73,6 +73,10 @@ class LiveModels:
         self._current_sha = playing_sha
         self._history: list[LoadedModel] = []
         self._newest: LoadedModel | None = None
+        # A checkpoint that arrived during a crossfade waits for it to finish (then the
+        # newest of those plays): one fade at a time, however often the trainer saves.
+        self._waiting: LoadedModel | None = None
+        self._next_swap_at = 0.0
         self._unwhole_since: dict[tuple, float] = {}
         self._train_step: int | None = None
         self._last = ""
@@ -124,7 +128,8 @@ class LiveModels:
         next_poll = time.monotonic()
         while not self._stop.is_set():
             try:
-                command = self._commands.get(timeout=max(0.0, next_poll - time.monotonic()))
+                wake = next_poll if self._waiting is None else min(next_poll, self._next_swap_at)
+                command = self._commands.get(timeout=max(0.0, wake - time.monotonic()))
             except queue.Empty:
                 command = None
             try:
@@ -133,6 +138,7 @@ class LiveModels:
                 if time.monotonic() >= next_poll and not self._stop.is_set():
                     next_poll = time.monotonic() + self.config.poll_s
                     self._poll()
+                self._offer_when_due()
             except Exception:  # the show must outlive any bug in here
                 log.exception("live model service error")
             self._refresh_hud()
@@ -159,9 +165,18 @@ class LiveModels:
             self.pinned = pinned
             self.hooks.events.put(ControlEvent("model.pinned", float(pinned), source="hotswap"))
 
+    def _offer(self, model: LoadedModel) -> None:
+        self._waiting = None
+        self._next_swap_at = time.monotonic() + self.config.crossfade_s
+        self.box.offer(model)
+
+    def _offer_when_due(self) -> None:
+        if self._waiting is not None and not self.pinned and time.monotonic() >= self._next_swap_at:
+            self._offer(self._waiting)
+
     def _offer_newest(self) -> None:
         if self._newest is not None and self._newest.card.sha256 != self._current_sha:
-            self.box.offer(self._newest)
+            self._offer(self._newest)
 
     def _step_back(self) -> None:
         index = next((i for i, m in enumerate(self._history) if m is self._current), None)
@@ -169,7 +184,7 @@ class LiveModels:
             self._last = "no earlier model to step back to"
             return
         self._set_pinned(True)
-        self.box.offer(self._history[index - 1])
+        self._offer(self._history[index - 1])
 
     def _swapped(self, old: LoadedModel, new: LoadedModel, when: str) -> None:
         if not self._history:
@@ -181,6 +196,7 @@ class LiveModels:
             drop = next(m for m in self._history if m is not new)
             self._history.remove(drop)
         self._current, self._current_sha = new, new.card.sha256
+        self._next_swap_at = time.monotonic() + self.config.crossfade_s
         self._last = f"swap {new.id} v{new.version} at {when}"
 
     def _poll(self) -> None:
@@ -195,7 +211,8 @@ class LiveModels:
                 self.watcher.done(older)
             self._newest = model
             if not self.pinned:
-                self.box.offer(model)
+                self._waiting = model  # offered now, or when the current crossfade ends
+                self._offer_when_due()
             else:
                 log.info("pinned: %s v%d waits", model.id, model.version)
             return

@@ -224,3 +224,14 @@ def test_a_different_resolution_and_latent_size_still_plays(show):
     show.frames(int(0.4 * FPS))
     assert show.loop.renderer.model.latent_dim == 24
     assert show.events("render_error") == []
+
+
+@pytest.mark.parametrize("show", [{"crossfade_s": 1.0}], indirect=True)
+def test_a_checkpoint_arriving_during_a_crossfade_waits_for_it_to_end(show):
+    save(show.drop / "a", step=71)
+    show.run_until(lambda: show.events("swap"))
+    save(show.drop / "b", step=72)  # arrives while v71 is still fading in
+    show.run_until(lambda: len(show.events("swap")) == 2)
+    first, second = show.events("swap")
+    assert second["model"]["version"] == 72
+    assert second["t"] - first["t"] >= 1.0
