@@ -201,6 +201,9 @@ class LiveModels:
 
     def _poll(self) -> None:
         candidates = self.watcher.poll()
+        # Forget hash mismatches of file versions that are gone (each chunk of a slow copy).
+        current = {c.signature for c in candidates}
+        self._unwhole_since = {sig: t for sig, t in self._unwhole_since.items() if sig in current}
         for i, candidate in enumerate(candidates):
             model = self._consider(candidate)
             if model is None:
