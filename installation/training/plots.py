@@ -24,7 +24,7 @@ COLORS = [(230, 90, 70), (70, 150, 230), (90, 190, 110), (220, 170, 60)]
 
 def _png(img: Image.Image) -> bytes:
     buf = io.BytesIO()
-    img.save(buf, format="PNG", optimize=True)
+    img.save(buf, format="PNG")
     return buf.getvalue()
 
 

@@ -92,6 +92,9 @@ class Run:
 
     def __init__(self, cfg: TrainConfig, info: ddp.DistInfo, device: torch.device, data: ImageSet) -> None:
         self.cfg, self.info, self.device, self.data = cfg, info, device, data
+        # Seed before building: weights are initialised from torch's global generator. DDP
+        # then broadcasts rank 0's weights; later noise differs per rank by design.
+        torch.manual_seed(cfg.seed * 1000 + info.rank)
         self.task = make_task(cfg, device, info.distributed)
         self.step = 0
         self.steps: list[int] = []
@@ -99,7 +102,6 @@ class Run:
         self.commands: list[str] = []
         gen = torch.Generator().manual_seed(cfg.seed + 12345)
         self.sample_z = torch.randn(GRID, cfg.latent_dim, generator=gen)
-        torch.manual_seed(cfg.seed * 1000 + info.rank)
         self.sampler = StepSampler(len(data), cfg.batch, cfg.seed, info.rank, info.world)
 
     # -- state ---------------------------------------------------------------------------
@@ -148,11 +150,19 @@ class Run:
     # -- outputs (rank 0) ----------------------------------------------------------------
     def write_samples(self) -> None:
         images = self.task.sample(self.sample_z, self.step)
-        plots.save_grid(Path(self.cfg.out) / "samples" / f"step-{self.step:07d}.png", images)
+        path = Path(self.cfg.out) / "samples" / f"step-{self.step:07d}.png"
+        try:
+            plots.save_grid(path, images)
+        except OSError as exc:  # a picture is not worth ending the run; a checkpoint would be
+            log.warning("could not write %s: %s", path, exc.strerror or exc)
 
     def write_loss_curve(self) -> None:
         title = f"{self.cfg.model_name}: {self.cfg.arch} on {self.cfg.dataset}, step {self.step}"
-        plots.save_loss_curve(Path(self.cfg.out) / "loss.png", self.history, self.steps, title)
+        path = Path(self.cfg.out) / "loss.png"
+        try:
+            plots.save_loss_curve(path, self.history, self.steps, title)
+        except OSError as exc:
+            log.warning("could not write %s: %s", path, exc.strerror or exc)
 
     def save(self, command: str) -> ModelCard:
         cfg = self.cfg
@@ -172,18 +182,26 @@ class Run:
         return card
 
 
-def _load_data(cfg: TrainConfig, info: ddp.DistInfo, show_progress: bool) -> ImageSet:
+class _Stopped(Exception):
+    """The stop event was set while the dataset was still being loaded."""
+
+
+def _load_data(cfg: TrainConfig, info: ddp.DistInfo, show_progress: bool,
+               stop: threading.Event) -> ImageSet:
     synthetic = cfg.dataset.startswith("synthetic:")
     bar = Progress(cfg.synthetic_n if synthetic else 0, desc="drawing" if synthetic else "decoding",
                    enabled=show_progress and info.is_main, unit="image")
 
     def tick(done: int, total: int) -> None:
+        if stop.is_set():  # a big folder takes minutes: SIGTERM must not wait for it
+            raise _Stopped
         bar.total = total
         bar.update(done)
 
     try:
         return load_dataset(cfg.dataset, cfg.resolution, cfg.channels, synthetic_n=cfg.synthetic_n,
-                            seed=cfg.seed, flip=cfg.flip, warn=info.is_main, progress=tick)
+                            seed=cfg.seed, flip=cfg.flip, warn=info.is_main, progress=tick,
+                            exclude=cfg.out)
     finally:
         bar.close()
 
@@ -213,7 +231,11 @@ def run_training(
         saved = state.load_state(cfg.out) if cfg.resume else None
         if saved is not None:
             _check_resume(cfg, saved)
-        data = _load_data(cfg, info, progress)
+        try:
+            data = _load_data(cfg, info, progress, stop)
+        except _Stopped:
+            log.info("stopped while loading the dataset; nothing written")
+            return TrainResult(int(saved["step"]) if saved else 0, Path(cfg.out), True)
         run = Run(cfg, info, device, data)
         if saved is not None:
             run.load(saved)
@@ -268,7 +290,8 @@ def _train(run: Run, stop: threading.Event, pause: threading.Event | None,
     result.step, result.steps, result.history = run.step, run.steps, run.history
     result.images_per_s = imgs / busy if busy > 0 else 0.0
     if result.stopped:
-        log.info("stopped at step %d; saved to %s", run.step, cfg.out)
+        log.info("stopped at step %d%s", run.step,
+                 f"; saved to {cfg.out}" if run.step != first else " (no new steps to save)")
     return result
 
 
