@@ -83,7 +83,7 @@ def _check_resume(cfg: TrainConfig, saved: dict[str, Any]) -> None:
         if key in old and old[key] != mine:
             raise TrainingError(
                 f"cannot resume {cfg.out}: it was trained with --{key.replace('_', '-')} {old[key]}, "
-                f"not {mine} (leave the option out, or train into another --out)"
+                f"not {mine} (leave the option out to keep it, or train into another --out)"
             )
 
 
@@ -216,6 +216,9 @@ def run_training(
     """Train as `config` says. Raises TrainingError (a message for the operator) for bad
     input, before any step runs. Returns when the steps are done or `stop` is set; either
     way the last step is saved. `pause` set: waits between steps until cleared (or stop)."""
+    saved = state.load_state(config.out) if config.resume else None
+    if saved is not None:  # unset structural options come from the saved run
+        config = config.with_saved(saved.get("config", {}))
     cfg = config.resolved()
     _check_architecture(cfg)
     stop = stop or threading.Event()
@@ -228,7 +231,6 @@ def run_training(
         raise TrainingError(str(exc)) from None
     try:
         outputs.check_output_folder(cfg)
-        saved = state.load_state(cfg.out) if cfg.resume else None
         if saved is not None:
             _check_resume(cfg, saved)
         try:
@@ -237,6 +239,8 @@ def run_training(
             log.info("stopped while loading the dataset; nothing written")
             return TrainResult(int(saved["step"]) if saved else 0, Path(cfg.out), True)
         run = Run(cfg, info, device, data)
+        if cfg.overwrite and saved is None and info.is_main:
+            outputs.clear_previous_run(cfg.out)
         if saved is not None:
             run.load(saved)
             log.info("resuming %s at step %d", cfg.out, run.step)

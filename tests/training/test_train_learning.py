@@ -178,3 +178,22 @@ def test_a_full_disk_while_saving_is_a_clear_error_and_keeps_the_last_checkpoint
     assert load_checkpoint(cfg.out).card.step == 2
     assert load_state(cfg.out)["step"] == 2
     assert not list(cfg.out.rglob("*.tmp")) and not list(cfg.out.rglob(".*.tmp"))
+
+
+def test_cli_resume_keeps_the_saved_shape_and_overwrite_starts_clean(tmp_path):
+    from installation.cli import main
+
+    out = tmp_path / "m"
+    common = ["train", "--dataset", "synthetic:shapes", "--synthetic-n", "8", "--batch", "4",
+              "--threads", "1", "--no-progress", "--out", str(out), "--save-every", "1"]
+    shape = ["--resolution", "32", "--width", "8", "--latent-dim", "16"]
+    assert main([*common, *shape, "--steps", "2"]) == 0
+    assert main([*common, "--steps", "3", "--resume"]) == 0  # shape options left out: kept
+    card = read_card(out)
+    assert card.step == 3 and card.resolution == 32 and card.config["width"] == 8
+    assert card.command.endswith("--steps 3 --resume")
+    assert main([*common, *shape, "--steps", "1"]) == 2  # would silently replace the run
+    assert main([*common, *shape, "--steps", "1", "--overwrite"]) == 0
+    assert read_card(out).step == 1
+    assert [p.name for p in (out / "checkpoints").iterdir()] == ["step-0000001"]
+    assert len(load_state(out)["commands"]) == 1
