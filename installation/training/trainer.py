@@ -10,6 +10,7 @@ curve and checkpoints every N steps and once more at the end.
 from __future__ import annotations
 
 import logging
+import math
 import signal
 import threading
 import time
@@ -141,6 +142,13 @@ class Run:
         aug = torch.Generator().manual_seed((self.cfg.seed * 1_000_003 + self.step) * 64 + self.info.rank)
         real = self.data.batch(self.sampler.indices(self.step), aug).to(self.device, non_blocking=True)
         losses = self.task.train_step(real, self.step)
+        if not all(math.isfinite(v) for v in losses.values()):
+            # Saving now would replace a good checkpoint with NaN weights: stop instead.
+            raise TrainingError(
+                f"training diverged at step {self.step + 1} ({', '.join(f'{k} {v}' for k, v in losses.items())}); "
+                f"the checkpoints in {self.cfg.out} are from before it: resume with a lower learning "
+                "rate, or try --loss hinge"
+            )
         self.step += 1
         self.steps.append(self.step)
         for k in self.task.loss_names:
@@ -176,6 +184,8 @@ class Run:
                   else f"{cfg.recon} reconstruction + {cfg.beta} x KL (warm-up {cfg.kl_warmup} steps)")
         notes = cfg.notes or (f"trained with `installation train` on {self.data.source} "
                               f"({len(self.data)} images) for {self.step} steps: {recipe}")
+        if len(self.commands) > 1:  # `command` is the last run; say how the earlier ones went
+            notes += ". Made by: " + "; then ".join(self.commands)
         card = outputs.export(cfg, self.task.export_module(self.step), self.step,
                               dataset=cfg.dataset, command=command, notes=notes)
         self.write_loss_curve()

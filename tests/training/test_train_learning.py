@@ -197,3 +197,15 @@ def test_cli_resume_keeps_the_saved_shape_and_overwrite_starts_clean(tmp_path):
     assert read_card(out).step == 1
     assert [p.name for p in (out / "checkpoints").iterdir()] == ["step-0000001"]
     assert len(load_state(out)["commands"]) == 1
+
+
+def test_divergence_stops_training_without_saving_nan_weights(tmp_path):
+    from installation.training import TrainingError
+
+    cfg = tiny_config(tmp_path / "m", steps=2)
+    run_training(cfg, progress=False)
+    # An infinite learning rate makes the weights, then the losses, non-finite at once.
+    with pytest.raises(TrainingError, match="diverged"):
+        run_training(tiny_config(tmp_path / "m", steps=200, resume=True, lr_g=float("inf"), lr_d=float("inf"),
+                                 save_every=1000, sample_every=1000), progress=False)
+    assert load_checkpoint(cfg.out).card.step == 2
