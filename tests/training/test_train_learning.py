@@ -139,7 +139,7 @@ def test_pause_holds_training_between_steps(tmp_path):
         run_training(cfg, stop=stop, pause=pause, progress=False)))
     worker.start()
     try:
-        worker.join(timeout=3.0)  # data drawn, networks built, then it waits
+        worker.join(timeout=1.5)  # data drawn, networks built, then it waits
         assert worker.is_alive() and not (cfg.out / "card.json").exists()
     finally:
         stop.set()

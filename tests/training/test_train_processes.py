@@ -49,7 +49,7 @@ def test_two_process_torchrun_on_gloo_writes_a_checkpoint_that_loads(tmp_path):
 def test_sigterm_ends_training_after_the_current_step_with_whole_files(tmp_path):
     out = tmp_path / "m"
     cmd = [sys.executable, "-m", "installation", "train", "--arch", "gan", *TINY, "--steps", "100000",
-           "--save-every", "5", "--out", str(out)]
+           "--save-every", "1", "--out", str(out)]
     proc = subprocess.Popen(cmd, cwd=tmp_path, env=_env(), stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
     try:
@@ -68,5 +68,5 @@ def test_sigterm_ends_training_after_the_current_step_with_whole_files(tmp_path)
     assert "stopping after this step" in stderr
     model = load_checkpoint(out)
     state = load_state(out)
-    assert 5 <= model.card.step == state["step"] < 100000
+    assert 1 <= model.card.step == state["step"] < 100000
     assert not list(out.rglob("*.tmp"))
