@@ -31,12 +31,13 @@ def _non_negative(text: str) -> int:
 
 
 def add_train_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--arch", choices=["gan", "vae", "mlp"], default="gan",
-                   help="gan: DCGAN (32-256 px) | vae: convolutional VAE | mlp: the small 28x28 GAN")
+    p.add_argument("--arch", choices=["gan", "vae", "mlp"],
+                   help="gan (default): DCGAN, 32-256 px | vae: convolutional VAE | mlp: the 28x28 GAN")
     p.add_argument("--dataset", required=True,
                    help="a folder of images (searched recursively) or synthetic:shapes")
     p.add_argument("--out", type=Path, required=True, help="model folder to write, e.g. models/mine")
-    p.add_argument("--resolution", type=_positive, help="image size (dcgan/vae: 32, 64, 128, 256; mlp: 28)")
+    p.add_argument("--resolution", type=_positive,
+                   help="image size: 32, 64 (default), 128, 256; the mlp makes 28")
     p.add_argument("--batch", type=_positive, default=64, help="images per step per process (default 64)")
     p.add_argument("--steps", type=_positive, default=2000, help="total training steps (default 2000)")
     p.add_argument("--resume", action="store_true", help="continue the run in --out up to --steps")
@@ -50,11 +51,11 @@ def add_train_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--beta2", type=float, default=0.999, help="Adam beta2 (0.999)")
     p.add_argument("--seed", type=int, default=0, help="seed for weights, batches and noise (0)")
     p.add_argument("--latent-dim", type=_positive, help="latent size (128 GAN, 64 VAE/MLP)")
-    p.add_argument("--width", type=_positive, default=32, help="generator width (32)")
+    p.add_argument("--width", type=_positive, help="generator width (32)")
     p.add_argument("--d-width", type=_positive, help="discriminator width (default: --width)")
     p.add_argument("--channels", type=int, choices=[1, 3], help="3 (colour) or 1 (grey; mlp default)")
-    p.add_argument("--loss", choices=["bce", "hinge"], default="bce",
-                   help="bce: classic DCGAN | hinge: hinge loss + spectral-norm discriminator")
+    p.add_argument("--loss", choices=["bce", "hinge"],
+                   help="bce (default): classic DCGAN | hinge: hinge loss + spectral-norm discriminator")
     p.add_argument("--ema-decay", type=float, default=0.999, help="generator weight averaging (0.999)")
     p.add_argument("--recon", choices=["mse", "l1"], default="mse", help="VAE reconstruction loss")
     p.add_argument("--beta", type=float, default=1.0, help="VAE KL weight (1.0)")
@@ -91,9 +92,8 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     if int(os.environ.get("RANK", "0")) > 0:
         logging.getLogger().setLevel(logging.WARNING)  # one voice: rank 0 speaks for all
-    resolution = args.resolution or (28 if args.arch == "mlp" else 64)
     cfg = TrainConfig(
-        arch=args.arch, dataset=args.dataset, out=args.out, resolution=resolution, batch=args.batch,
+        arch=args.arch, dataset=args.dataset, out=args.out, resolution=args.resolution, batch=args.batch,
         steps=args.steps, lr_g=args.lr_g, lr_d=args.lr_d, beta1=args.beta1, beta2=args.beta2,
         seed=args.seed, save_every=args.save_every, sample_every=args.sample_every, keep=args.keep,
         resume=args.resume, overwrite=args.overwrite, latent_dim=args.latent_dim, width=args.width,

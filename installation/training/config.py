@@ -24,10 +24,12 @@ class TrainingError(Exception):
 
 @dataclass
 class TrainConfig:
-    arch: str = "gan"  # gan | vae | mlp
+    # Options that shape the networks default to None: "the saved run's value" when
+    # resuming, else the per-architecture default filled in by resolved().
+    arch: str | None = None  # gan (default) | vae | mlp
     dataset: str = "synthetic:shapes"  # a folder of images, or synthetic:<kind>
     out: Path = Path("models/trained")
-    resolution: int = 64
+    resolution: int | None = None  # None: 64, or 28 for the mlp
     batch: int = 64  # per process; under torchrun the effective batch is batch x world size
     steps: int = 2000  # total steps; --resume continues up to this number
     lr_g: float | None = None  # None: 2e-4 for GANs, 1e-3 for the VAE (its only optimizer)
@@ -42,11 +44,11 @@ class TrainConfig:
     overwrite: bool = False  # start over in a folder that already holds a model
     # architecture
     latent_dim: int | None = None  # None: 128 (gan), 64 (vae, mlp)
-    width: int = 32  # generator/decoder width (channels of its last hidden layer)
+    width: int | None = None  # generator/decoder width (its last hidden layer); None: 32
     d_width: int | None = None  # discriminator width; None: same as width
     channels: int | None = None  # None: 3, or 1 for the mlp
     # GAN recipe
-    loss: str = "bce"  # bce: the classic DCGAN recipe | hinge: hinge loss, spectral-norm D
+    loss: str | None = None  # bce (default): the classic DCGAN recipe | hinge: spectral-norm D
     ema_decay: float = 0.999
     # VAE recipe
     recon: str = "mse"  # mse | l1
@@ -66,7 +68,7 @@ class TrainConfig:
 
     @property
     def network(self) -> str:
-        return ARCH_TO_NETWORK[self.arch]
+        return ARCH_TO_NETWORK[self.arch or "gan"]
 
     @property
     def model_name(self) -> str:
@@ -74,9 +76,13 @@ class TrainConfig:
 
     def resolved(self) -> TrainConfig:
         """A copy with every None default filled in per architecture; validated."""
-        if self.arch not in ARCH_TO_NETWORK:
-            raise TrainingError(f"--arch must be one of {', '.join(ARCH_TO_NETWORK)}, not {self.arch!r}")
-        c = dataclasses.replace(self, out=Path(self.out))
+        arch = self.arch or "gan"
+        if arch not in ARCH_TO_NETWORK:
+            raise TrainingError(f"--arch must be one of {', '.join(ARCH_TO_NETWORK)}, not {arch!r}")
+        c = dataclasses.replace(self, out=Path(self.out), arch=arch)
+        c.resolution = (28 if arch == "mlp" else 64) if c.resolution is None else c.resolution
+        c.width = 32 if c.width is None else c.width
+        c.loss = c.loss or "bce"
         c.lr_g = DEFAULT_LR[c.arch] if c.lr_g is None else c.lr_g
         c.lr_d = 2e-4 if c.lr_d is None else c.lr_d
         c.beta1 = (0.9 if c.arch == "vae" else 0.5) if c.beta1 is None else c.beta1
@@ -126,6 +132,11 @@ class TrainConfig:
             elif value is not None and (value != default or f.name in ("arch", "dataset", "out")):
                 argv += [flag, str(value)]
         return argv
+
+    def with_saved(self, saved: dict[str, Any]) -> TrainConfig:
+        """Structural options left unset (None) take the saved run's values."""
+        fill = {k: saved[k] for k in self.STRUCTURAL if getattr(self, k) is None and k in saved}
+        return dataclasses.replace(self, **fill)
 
     def command_line(self) -> str:
         return self.command or shlex.join(self.to_argv())

@@ -1,12 +1,14 @@
 """Training images: a folder (searched recursively) or a procedural set, held in memory.
 
-Decoding is torchvision's (`torchvision.io.decode_image`; Pillow through torchvision's own
-`pil_loader` for BMP and TIFF, which torchvision.io cannot read). Every file is decoded once
-up front: that is the only honest way to count and name the unreadable ones before training
-starts, and on a CPU it saves decoding each image again every epoch. Images are kept as uint8
-squares a little larger than the training resolution (short side resized, centre-cropped),
-so each batch gets a fresh random crop and flip cheaply. Memory: about 3 x (1.125 R)^2 bytes
-an image, e.g. 620 MB for 10,000 images at 128 px.
+Files are opened the way torchvision's own ImageFolder opens them (Pillow's decoders: JPEG,
+PNG, WebP, GIF, BMP, TIFF; torchvision.io's decoders are deprecated as of torchvision 0.29)
+and go through torchvision's transforms (resize with antialiasing, crop, flip). Grayscale,
+palette and 16-bit images become RGB; transparency is composited on black. Every file is
+decoded once up front: that is the only honest way to count and name the unreadable ones
+before training starts, and on a CPU it saves decoding each image again every epoch. Images
+are kept as uint8 squares a little larger than the training resolution (short side resized,
+centre-cropped), so each batch gets a fresh random crop and flip cheaply. Memory: about
+3 x (1.125 R)^2 bytes an image, e.g. 620 MB for 10,000 images at 128 px.
 """
 
 from __future__ import annotations
@@ -20,18 +22,15 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import torchvision.io as tvio
 import torchvision.transforms.v2.functional as TF
-from torchvision.datasets.folder import pil_loader
+from PIL import Image
 
 from installation.training import synth
 from installation.training.config import TrainingError
 
 log = logging.getLogger(__name__)
 
-TORCHVISION_IO = {".jpg", ".jpeg", ".png", ".webp", ".gif"}
-PIL_ONLY = {".bmp", ".tif", ".tiff"}
-IMAGE_EXTENSIONS = TORCHVISION_IO | PIL_ONLY
+IMAGE_EXTENSIONS = {".jpg", ".jpeg", ".png", ".webp", ".gif", ".bmp", ".tif", ".tiff"}
 
 
 class DatasetError(TrainingError):
@@ -59,35 +58,31 @@ class ImageSet:
         out = []
         for i, (oy, ox), flip in zip(indices, offsets, flips, strict=True):
             img = self.images[i, :, oy : oy + r, ox : ox + r]
-            out.append(img.flip(-1) if flip and self.flip else img)
+            out.append(TF.horizontal_flip(img) if flip and self.flip else img)
         return torch.stack(out).float().div_(127.5).sub_(1.0)
 
 
-def _to_channels(img: torch.Tensor, channels: int) -> torch.Tensor:
-    """[C, H, W] uint8 with 1-4 channels -> `channels` channels; alpha composited on black
-    (transparent pixels often hide arbitrary colours that must not leak into training)."""
-    if img.dtype != torch.uint8:  # 16-bit PNGs
-        img = TF.to_dtype(img, torch.uint8, scale=True)
-    c = img.shape[0]
-    if c in (2, 4):
-        alpha = img[-1:].float() / 255.0
-        img = (img[:-1].float() * alpha).round().to(torch.uint8)
-    if img.shape[0] == 1 and channels == 3:
-        img = img.expand(3, -1, -1)
-    elif img.shape[0] == 3 and channels == 1:
-        img = TF.rgb_to_grayscale(img)
-    return img.contiguous()
+def _rgb(img: Image.Image) -> Image.Image:
+    """Any Pillow mode -> RGB; transparent pixels composited on black (they often hide
+    arbitrary colours that must not leak into training)."""
+    if img.mode in ("I;16", "I;16B", "I;16L", "I", "F"):  # 16/32-bit grey: scale, then grey
+        arr = np.asarray(img, dtype=np.float64)
+        top = 65535.0 if img.mode.startswith("I;16") or arr.max() > 255 else 255.0
+        img = Image.fromarray((np.clip(arr / top, 0, 1) * 255).round().astype(np.uint8), "L")
+    if img.mode in ("RGBA", "LA", "PA") or (img.mode == "P" and "transparency" in img.info):
+        rgba = img.convert("RGBA")
+        black = Image.new("RGBA", rgba.size, (0, 0, 0, 255))
+        return Image.alpha_composite(black, rgba).convert("RGB")
+    return img.convert("RGB")
 
 
-def decode_file(path: Path) -> torch.Tensor:
-    """[C, H, W] uint8 (C in 1..4) of the first frame; raises on anything unreadable."""
-    suffix = path.suffix.lower()
-    if suffix in PIL_ONLY:
-        return TF.pil_to_tensor(pil_loader(str(path)))
-    img = tvio.decode_image(tvio.read_file(str(path)), mode=tvio.ImageReadMode.UNCHANGED)
-    if img.ndim == 4:  # an animated GIF: its first frame
-        img = img[0]
-    return img
+def decode_file(path: Path, channels: int = 3) -> torch.Tensor:
+    """[channels, H, W] uint8 of the (first frame of the) image; raises if unreadable."""
+    with Image.open(path) as img:
+        img.load()  # decode now: a truncated file fails here, not later
+        rgb = _rgb(img)
+    tensor = TF.pil_to_tensor(rgb)
+    return TF.rgb_to_grayscale(tensor) if channels == 1 else tensor
 
 
 def _square(img: torch.Tensor, size: int) -> torch.Tensor:
@@ -95,12 +90,14 @@ def _square(img: torch.Tensor, size: int) -> torch.Tensor:
     return TF.center_crop(img, [size, size])
 
 
-def list_files(folder: Path) -> tuple[list[Path], list[tuple[str, str]]]:
+def list_files(folder: Path, exclude: Path | None = None) -> tuple[list[Path], list[tuple[str, str]]]:
     """Image files under `folder` (recursive, sorted) and other files skipped with why.
-    Hidden files and folders (.DS_Store, .git) are ignored silently."""
+    Hidden files and folders (.DS_Store, .git) are ignored silently, and so is `exclude`
+    (the run's own output folder: its sample grids must not become training data)."""
     images, skipped = [], []
+    skip = Path(exclude).resolve() if exclude is not None else None
     for root, dirs, files in os.walk(folder, followlinks=True):
-        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        dirs[:] = sorted(d for d in dirs if not d.startswith(".") and (Path(root) / d).resolve() != skip)
         for name in sorted(files):
             if name.startswith("."):
                 continue
@@ -114,12 +111,12 @@ def list_files(folder: Path) -> tuple[list[Path], list[tuple[str, str]]]:
 
 def load_folder(
     folder: Path, resolution: int, channels: int, *, flip: bool = True, warn: bool = True,
-    progress: Callable[[int, int], None] | None = None,
+    progress: Callable[[int, int], None] | None = None, exclude: Path | None = None,
 ) -> ImageSet:
     folder = Path(folder)
     if not folder.is_dir():
         raise DatasetError(f"dataset folder {folder} does not exist (or is not a folder)")
-    paths, skipped = list_files(folder)
+    paths, skipped = list_files(folder, exclude)
     if not paths:
         raise DatasetError(
             f"dataset folder {folder} holds no images "
@@ -129,10 +126,7 @@ def load_folder(
 
     def load(path: Path) -> torch.Tensor | str:
         try:
-            img = decode_file(path)
-            if img.ndim != 3 or img.shape[0] not in (1, 2, 3, 4) or min(img.shape[1:]) < 1:
-                return f"unexpected image shape {tuple(img.shape)}"
-            return _square(_to_channels(img, channels), size)
+            return _square(decode_file(path, channels), size)
         except Exception as exc:  # any decoder error means "skip this file", never a crash
             return f"unreadable ({type(exc).__name__}: {str(exc).strip()[:120]})"
 
@@ -166,7 +160,8 @@ def load_synthetic(
     images = []
     with ThreadPoolExecutor(max_workers=max(1, min(8, os.cpu_count() or 1))) as pool:
         for i, arr in enumerate(pool.map(lambda k: synth.render(kind, seed, k, resolution), range(n))):
-            images.append(_to_channels(torch.from_numpy(np.ascontiguousarray(arr)).permute(2, 0, 1), channels))
+            img = torch.from_numpy(arr).permute(2, 0, 1)
+            images.append((TF.rgb_to_grayscale(img) if channels == 1 else img).contiguous())
             if progress:
                 progress(i + 1, n)
     return ImageSet(torch.stack(images), resolution, f"synthetic:{kind}", [], flip)
@@ -175,12 +170,14 @@ def load_synthetic(
 def load_dataset(
     spec: str, resolution: int, channels: int, *, synthetic_n: int = 2048, seed: int = 0,
     flip: bool = True, warn: bool = True, progress: Callable[[int, int], None] | None = None,
+    exclude: Path | None = None,
 ) -> ImageSet:
     """`spec` is a folder, or `synthetic:<kind>` (drawn with `seed`, `synthetic_n` images)."""
     if spec.startswith("synthetic:"):
         return load_synthetic(spec.split(":", 1)[1], synthetic_n, resolution, channels, seed=seed,
                               flip=flip, progress=progress)
-    return load_folder(Path(spec), resolution, channels, flip=flip, warn=warn, progress=progress)
+    return load_folder(Path(spec), resolution, channels, flip=flip, warn=warn, progress=progress,
+                       exclude=exclude)
 
 
 class StepSampler:

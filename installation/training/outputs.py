@@ -68,6 +68,17 @@ def check_output_folder(cfg: TrainConfig) -> None:
         )
 
 
+def clear_previous_run(folder: Path) -> None:
+    """For --overwrite: remove the old run's resume state, step folders, grids and curve, so
+    they never mix with the new run's. The old model.safetensors/card.json stay until the
+    first new checkpoint replaces them: a show playing this folder keeps playing."""
+    folder = Path(folder)
+    (folder / STATE_FILE).unlink(missing_ok=True)
+    (folder / "loss.png").unlink(missing_ok=True)
+    for sub in ("checkpoints", "samples"):
+        shutil.rmtree(folder / sub, ignore_errors=True)
+
+
 def export(cfg: TrainConfig, module: nn.Module, step: int, *, dataset: str, command: str,
            notes: str) -> ModelCard:
     """Write the exported model at the top of the folder and as checkpoints/step-N."""

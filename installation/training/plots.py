@@ -24,7 +24,7 @@ COLORS = [(230, 90, 70), (70, 150, 230), (90, 190, 110), (220, 170, 60)]
 
 def _png(img: Image.Image) -> bytes:
     buf = io.BytesIO()
-    img.save(buf, format="PNG", optimize=True)
+    img.save(buf, format="PNG")
     return buf.getvalue()
 
 
@@ -55,53 +55,64 @@ def _smooth(values: np.ndarray, span: int) -> np.ndarray:
     return out
 
 
+def _panel(draw: ImageDraw.ImageDraw, box: tuple[int, int, int, int], xs: np.ndarray,
+           values: np.ndarray, name: str, color: tuple[int, int, int]) -> None:
+    """One loss in its own panel with its own scale: a raw faint line, a smoothed strong one."""
+    font = ImageFont.load_default()
+    x_left, y_top, x_right, y_bottom = box
+    n = min(len(values), len(xs))
+    xs, values = xs[:n], values[:n]
+    finite = values[np.isfinite(values)]
+    draw.text((x_left + 6, y_top + 2), name, fill=color, font=font)
+    if len(finite) < 2:
+        return
+    lo, hi = np.percentile(finite, 1), np.percentile(finite, 99)  # a spike must not flatten the rest
+    pad = (hi - lo) * 0.08 or 1.0
+    lo, hi = lo - pad, hi + pad
+    x0, x1 = float(xs[0]), max(float(xs[-1]), float(xs[0]) + 1)
+
+    def px(x: float, y: float) -> tuple[float, float]:
+        return (x_left + (x - x0) / (x1 - x0) * (x_right - x_left),
+                y_top + 14 + (1 - (min(max(y, lo), hi) - lo) / (hi - lo)) * (y_bottom - y_top - 14))
+
+    for i in range(3):  # grid lines with value labels
+        y = lo + (hi - lo) * i / 2
+        _, yy = px(x0, y)
+        draw.line([(x_left, yy), (x_right, yy)], fill=(228, 228, 225))
+        draw.text((4, yy - 6), f"{y:.3g}", fill=(90, 90, 90), font=font)
+    faint = tuple(int(c + (250 - c) * 0.7) for c in color)
+    raw = [px(x, y) for x, y in zip(xs, values, strict=True) if math.isfinite(y)]
+    draw.line(raw, fill=faint, width=1)
+    smooth = _smooth(np.nan_to_num(values, nan=lo), max(5, n // 50))
+    draw.line([px(x, y) for x, y in zip(xs, smooth, strict=True)], fill=color, width=2)
+
+
 def loss_curve_image(history: dict[str, Sequence[float]], steps: Sequence[int], title: str,
                      size: tuple[int, int] = (900, 420)) -> Image.Image:
+    """Each loss in its own panel (a VAE's per-pixel error and its KL in nats differ by
+    orders of magnitude), sharing the step axis at the bottom."""
     w, h = size
-    left, right, top, bottom = 64, 16, 34, 40
+    left, right, top, bottom = 64, 16, 28, 34
     img = Image.new("RGB", size, (250, 250, 248))
     draw = ImageDraw.Draw(img)
     font = ImageFont.load_default()
-    draw.text((left, 10), title, fill=(30, 30, 30), font=font)
+    draw.text((left, 8), title, fill=(30, 30, 30), font=font)
     xs = np.asarray(steps, dtype=np.float64)
-    series = {k: np.asarray(v, dtype=np.float64) for k, v in history.items() if len(v)}
-    finite = [v[np.isfinite(v)] for v in series.values()]
-    finite = [v for v in finite if len(v)]
-    if not finite or len(xs) < 2:
+    series = [(k, np.asarray(v, dtype=np.float64)) for k, v in history.items()]
+    if len(xs) < 2 or not series:
         draw.text((left, h // 2), "not enough steps yet", fill=(120, 120, 120), font=font)
         return img
-    allv = np.concatenate(finite)
-    lo, hi = np.percentile(allv, 1), np.percentile(allv, 99)  # one spike must not flatten the rest
-    pad = (hi - lo) * 0.08 or 1.0
-    lo, hi = lo - pad, hi + pad
-    x0, x1 = float(xs[0]), float(xs[-1]) if xs[-1] > xs[0] else float(xs[0]) + 1
-
-    def px(x: float, y: float) -> tuple[float, float]:
-        return (left + (x - x0) / (x1 - x0) * (w - left - right),
-                top + (1 - (min(max(y, lo), hi) - lo) / (hi - lo)) * (h - top - bottom))
-
-    for i in range(5):  # horizontal grid lines with value labels
-        y = lo + (hi - lo) * i / 4
-        _, yy = px(x0, y)
-        draw.line([(left, yy), (w - right, yy)], fill=(225, 225, 222))
-        draw.text((4, yy - 6), f"{y:.3g}", fill=(90, 90, 90), font=font)
+    gap = 10
+    panel_h = (h - top - bottom - gap * (len(series) - 1)) // len(series)
+    for i, (name, values) in enumerate(series):
+        y0 = top + i * (panel_h + gap)
+        _panel(draw, (left, y0, w - right, y0 + panel_h), xs, values, name, COLORS[i % len(COLORS)])
+    x0, x1 = float(xs[0]), max(float(xs[-1]), float(xs[0]) + 1)
     for i in range(5):
         x = x0 + (x1 - x0) * i / 4
-        xx, _ = px(x, lo)
-        draw.text((xx - 12, h - bottom + 8), f"{int(round(x))}", fill=(90, 90, 90), font=font)
-    draw.text((w - right - 40, h - 16), "step", fill=(90, 90, 90), font=font)
-    span = max(5, len(xs) // 50)
-    for i, (name, values) in enumerate(series.items()):
-        color = COLORS[i % len(COLORS)]
-        faint = tuple(int(c + (250 - c) * 0.7) for c in color)
-        n = min(len(values), len(xs))
-        raw = [px(x, y) for x, y in zip(xs[:n], values[:n], strict=True) if math.isfinite(y)]
-        if len(raw) > 1:
-            draw.line(raw, fill=faint, width=1)
-        sm = _smooth(np.nan_to_num(values[:n], nan=lo), span)
-        draw.line([px(x, y) for x, y in zip(xs[:n], sm, strict=True)], fill=color, width=2)
-        draw.rectangle([w - right - 150, top + 6 + 16 * i, w - right - 138, top + 16 + 16 * i], fill=color)
-        draw.text((w - right - 132, top + 5 + 16 * i), name, fill=(30, 30, 30), font=font)
+        xx = left + (x - x0) / (x1 - x0) * (w - left - right)
+        draw.text((xx - 12, h - bottom + 10), f"{int(round(x))}", fill=(90, 90, 90), font=font)
+    draw.text((w - right - 30, h - 14), "step", fill=(90, 90, 90), font=font)
     return img
 
 

@@ -32,6 +32,11 @@ def _wrap(module: nn.Module, device: torch.device, distributed: bool) -> nn.Modu
     return DDP(module, device_ids=ids, broadcast_buffers=False)
 
 
+def _set_hyper(opt: torch.optim.Optimizer, lr: float, betas: tuple[float, float]) -> None:
+    for group in opt.param_groups:
+        group["lr"], group["betas"] = lr, betas
+
+
 def _no_sync(module: nn.Module) -> contextlib.AbstractContextManager:
     return module.no_sync() if isinstance(module, DDP) else contextlib.nullcontext()
 
@@ -133,6 +138,9 @@ class GANTask:
         self.ema.load_state_dict(state["ema"])
         self.opt_g.load_state_dict(state["opt_g"])
         self.opt_d.load_state_dict(state["opt_d"])
+        # The saved param groups carry the old run's hyperparameters; this run's flags win.
+        _set_hyper(self.opt_g, self.cfg.lr_g, (self.cfg.beta1, self.cfg.beta2))
+        _set_hyper(self.opt_d, self.cfg.lr_d, (self.cfg.beta1, self.cfg.beta2))
         self._export = None
 
 
@@ -185,6 +193,7 @@ class VAETask:
     def load_state(self, state: dict[str, Any]) -> None:
         self.model.load_state_dict(state["model"])
         self.opt.load_state_dict(state["opt"])
+        _set_hyper(self.opt, self.cfg.lr_g, (self.cfg.beta1, self.cfg.beta2))
 
 
 def make_task(cfg: TrainConfig, device: torch.device, distributed: bool = False) -> GANTask | VAETask:

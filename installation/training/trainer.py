@@ -10,6 +10,7 @@ curve and checkpoints every N steps and once more at the end.
 from __future__ import annotations
 
 import logging
+import math
 import signal
 import threading
 import time
@@ -83,7 +84,7 @@ def _check_resume(cfg: TrainConfig, saved: dict[str, Any]) -> None:
         if key in old and old[key] != mine:
             raise TrainingError(
                 f"cannot resume {cfg.out}: it was trained with --{key.replace('_', '-')} {old[key]}, "
-                f"not {mine} (leave the option out, or train into another --out)"
+                f"not {mine} (leave the option out to keep it, or train into another --out)"
             )
 
 
@@ -92,6 +93,9 @@ class Run:
 
     def __init__(self, cfg: TrainConfig, info: ddp.DistInfo, device: torch.device, data: ImageSet) -> None:
         self.cfg, self.info, self.device, self.data = cfg, info, device, data
+        # Seed before building: weights are initialised from torch's global generator. DDP
+        # then broadcasts rank 0's weights; later noise differs per rank by design.
+        torch.manual_seed(cfg.seed * 1000 + info.rank)
         self.task = make_task(cfg, device, info.distributed)
         self.step = 0
         self.steps: list[int] = []
@@ -99,7 +103,6 @@ class Run:
         self.commands: list[str] = []
         gen = torch.Generator().manual_seed(cfg.seed + 12345)
         self.sample_z = torch.randn(GRID, cfg.latent_dim, generator=gen)
-        torch.manual_seed(cfg.seed * 1000 + info.rank)
         self.sampler = StepSampler(len(data), cfg.batch, cfg.seed, info.rank, info.world)
 
     # -- state ---------------------------------------------------------------------------
@@ -139,6 +142,13 @@ class Run:
         aug = torch.Generator().manual_seed((self.cfg.seed * 1_000_003 + self.step) * 64 + self.info.rank)
         real = self.data.batch(self.sampler.indices(self.step), aug).to(self.device, non_blocking=True)
         losses = self.task.train_step(real, self.step)
+        if not all(math.isfinite(v) for v in losses.values()):
+            # Saving now would replace a good checkpoint with NaN weights: stop instead.
+            raise TrainingError(
+                f"training diverged at step {self.step + 1} ({', '.join(f'{k} {v}' for k, v in losses.items())}); "
+                f"the checkpoints in {self.cfg.out} are from before it: resume with a lower learning "
+                "rate, or try --loss hinge"
+            )
         self.step += 1
         self.steps.append(self.step)
         for k in self.task.loss_names:
@@ -148,11 +158,19 @@ class Run:
     # -- outputs (rank 0) ----------------------------------------------------------------
     def write_samples(self) -> None:
         images = self.task.sample(self.sample_z, self.step)
-        plots.save_grid(Path(self.cfg.out) / "samples" / f"step-{self.step:07d}.png", images)
+        path = Path(self.cfg.out) / "samples" / f"step-{self.step:07d}.png"
+        try:
+            plots.save_grid(path, images)
+        except OSError as exc:  # a picture is not worth ending the run; a checkpoint would be
+            log.warning("could not write %s: %s", path, exc.strerror or exc)
 
     def write_loss_curve(self) -> None:
         title = f"{self.cfg.model_name}: {self.cfg.arch} on {self.cfg.dataset}, step {self.step}"
-        plots.save_loss_curve(Path(self.cfg.out) / "loss.png", self.history, self.steps, title)
+        path = Path(self.cfg.out) / "loss.png"
+        try:
+            plots.save_loss_curve(path, self.history, self.steps, title)
+        except OSError as exc:
+            log.warning("could not write %s: %s", path, exc.strerror or exc)
 
     def save(self, command: str) -> ModelCard:
         cfg = self.cfg
@@ -166,24 +184,34 @@ class Run:
                   else f"{cfg.recon} reconstruction + {cfg.beta} x KL (warm-up {cfg.kl_warmup} steps)")
         notes = cfg.notes or (f"trained with `installation train` on {self.data.source} "
                               f"({len(self.data)} images) for {self.step} steps: {recipe}")
+        if len(self.commands) > 1:  # `command` is the last run; say how the earlier ones went
+            notes += ". Made by: " + "; then ".join(self.commands)
         card = outputs.export(cfg, self.task.export_module(self.step), self.step,
                               dataset=cfg.dataset, command=command, notes=notes)
         self.write_loss_curve()
         return card
 
 
-def _load_data(cfg: TrainConfig, info: ddp.DistInfo, show_progress: bool) -> ImageSet:
+class _Stopped(Exception):
+    """The stop event was set while the dataset was still being loaded."""
+
+
+def _load_data(cfg: TrainConfig, info: ddp.DistInfo, show_progress: bool,
+               stop: threading.Event) -> ImageSet:
     synthetic = cfg.dataset.startswith("synthetic:")
     bar = Progress(cfg.synthetic_n if synthetic else 0, desc="drawing" if synthetic else "decoding",
                    enabled=show_progress and info.is_main, unit="image")
 
     def tick(done: int, total: int) -> None:
+        if stop.is_set():  # a big folder takes minutes: SIGTERM must not wait for it
+            raise _Stopped
         bar.total = total
         bar.update(done)
 
     try:
         return load_dataset(cfg.dataset, cfg.resolution, cfg.channels, synthetic_n=cfg.synthetic_n,
-                            seed=cfg.seed, flip=cfg.flip, warn=info.is_main, progress=tick)
+                            seed=cfg.seed, flip=cfg.flip, warn=info.is_main, progress=tick,
+                            exclude=cfg.out)
     finally:
         bar.close()
 
@@ -198,6 +226,9 @@ def run_training(
     """Train as `config` says. Raises TrainingError (a message for the operator) for bad
     input, before any step runs. Returns when the steps are done or `stop` is set; either
     way the last step is saved. `pause` set: waits between steps until cleared (or stop)."""
+    saved = state.load_state(config.out) if config.resume else None
+    if saved is not None:  # unset structural options come from the saved run
+        config = config.with_saved(saved.get("config", {}))
     cfg = config.resolved()
     _check_architecture(cfg)
     stop = stop or threading.Event()
@@ -210,11 +241,16 @@ def run_training(
         raise TrainingError(str(exc)) from None
     try:
         outputs.check_output_folder(cfg)
-        saved = state.load_state(cfg.out) if cfg.resume else None
         if saved is not None:
             _check_resume(cfg, saved)
-        data = _load_data(cfg, info, progress)
+        try:
+            data = _load_data(cfg, info, progress, stop)
+        except _Stopped:
+            log.info("stopped while loading the dataset; nothing written")
+            return TrainResult(int(saved["step"]) if saved else 0, Path(cfg.out), True)
         run = Run(cfg, info, device, data)
+        if cfg.overwrite and saved is None and info.is_main:
+            outputs.clear_previous_run(cfg.out)
         if saved is not None:
             run.load(saved)
             log.info("resuming %s at step %d", cfg.out, run.step)
@@ -268,7 +304,8 @@ def _train(run: Run, stop: threading.Event, pause: threading.Event | None,
     result.step, result.steps, result.history = run.step, run.steps, run.history
     result.images_per_s = imgs / busy if busy > 0 else 0.0
     if result.stopped:
-        log.info("stopped at step %d; saved to %s", run.step, cfg.out)
+        log.info("stopped at step %d%s", run.step,
+                 f"; saved to {cfg.out}" if run.step != first else " (no new steps to save)")
     return result
 
 
