@@ -122,7 +122,8 @@ class RenderLoop:
                 if period:
                     # Sleep before draining input so the frame uses the freshest events and
                     # still presents on its deadline (late latching).
-                    self.clock.sleep_until(deadline - self._work_ema)
+                    lead = self._work_ema if self.clock.realtime else 0.0
+                    self.clock.sleep_until(deadline - lead)
                     deadline = max(deadline + period, self.clock.now() - period)
                 self.step()
                 s = self.settings

@@ -27,42 +27,52 @@ class Section(BaseModel):
 
 
 class DisplayConfig(Section):
-    size: tuple[PositiveInt, PositiveInt] | Literal["desktop"] = (1920, 1080)
-    fullscreen: bool = True
-    display: int = Field(0, ge=0, description="which monitor, 0 is the primary")
-    vsync: bool = True
-    fps: float = Field(60, ge=0, le=1000, description="frame-rate cap; 0 = as fast as it goes")
-    filter: Literal["nearest", "bilinear", "bicubic"] = "bilinear"
-    fit: Literal["cover", "contain", "stretch"] = "cover"
-    hud: bool = False
-    pipeline: Literal["auto", "on", "off"] = "auto"
-    screenshots: str = "screenshots"
+    size: tuple[PositiveInt, PositiveInt] | Literal["desktop"] = Field(
+        (1920, 1080), description='output size [width, height] in pixels, or "desktop" for the monitor\'s own')
+    fullscreen: bool = Field(True, description="full screen (--windowed overrides it for a rehearsal)")
+    display: int = Field(0, ge=0, description="which monitor, 0 is the primary (`installation devices` lists them)")
+    vsync: bool = Field(True, description="wait for the monitor's refresh where the platform allows it")
+    fps: float = Field(60, ge=0, le=1000, description="frame-rate cap; 0 = as fast as the generator goes")
+    filter: Literal["nearest", "bilinear", "bicubic"] = Field(
+        "bilinear", description="upscaling filter; bicubic runs on the GPU (bilinear on a CPU)")
+    fit: Literal["cover", "contain", "stretch"] = Field(
+        "cover", description="cover: crop to fill the screen; contain: letterbox; stretch")
+    hud: bool = Field(False, description="start with the heads-up display on (H toggles it)")
+    pipeline: Literal["auto", "on", "off"] = Field(
+        "auto", description="overlap generation with display: auto = only when uncapped (fps 0)")
+    screenshots: str = Field("screenshots", description="folder for S-key screenshots, relative to the show file")
 
 
 class ModelConfig(Section):
-    path: str = "models/default-gan"
-    device: Literal["auto", "cpu", "cuda", "mps"] = "auto"
-    precision: Literal["auto", "fp32", "fp16", "bf16"] = "auto"
+    path: str = Field("models/default-gan", description="model folder (model.safetensors + card.json), relative to the show file")
+    device: Literal["auto", "cpu", "cuda", "mps"] = Field("auto", description="auto picks cuda, then mps, then cpu")
+    precision: Literal["auto", "fp32", "fp16", "bf16"] = Field(
+        "auto", description="auto: fp16 on CUDA, fp32 elsewhere")
 
 
 class NavigatorConfig(Section):
-    mode: Literal["keyframes", "ou"] = "keyframes"
-    easing: Literal["smooth", "linear"] = "smooth"
-    seed: int = Field(0, ge=0)
-    speed: float = Field(REGISTRY.params["walk.speed"].default, ge=-2.0, le=2.0)
-    truncation: float = Field(REGISTRY.params["latent.truncation"].default, ge=0.0, le=2.0)
+    mode: Literal["keyframes", "ou"] = Field(
+        "keyframes", description="keyframes: slerp between seeded keyframes; ou: a wandering noise walk")
+    easing: Literal["smooth", "linear"] = Field(
+        "smooth", description="smooth: ease in and out of each keyframe; linear: constant pace")
+    seed: int = Field(0, ge=0, description="the same seed walks the same path")
+    speed: float = Field(REGISTRY.params["walk.speed"].default, ge=-2.0, le=2.0,
+                         description="keyframes per second, the start value of walk.speed")
+    truncation: float = Field(REGISTRY.params["latent.truncation"].default, ge=0.0, le=2.0,
+                              description="latent scale, the start value of latent.truncation")
 
 
 class ParameterSettings(Section):
-    default: float | None = None
-    smoothing: float | None = Field(None, ge=0.0, le=60.0)
+    default: float | None = Field(None, description="start value, within the parameter's range")
+    smoothing: float | None = Field(None, ge=0.0, le=60.0, description="slew time constant in seconds; 0 = instant")
 
 
 class Show(Section):
     display: DisplayConfig = DisplayConfig()
     model: ModelConfig = ModelConfig()
     navigator: NavigatorConfig = NavigatorConfig()
-    parameters: dict[str, ParameterSettings] = Field(default_factory=dict)
+    parameters: dict[str, ParameterSettings] = Field(
+        default_factory=dict, description="per-parameter settings by registry name (see the parameter table)")
     # Where relative paths in the show are resolved from: the show file's folder.
     base_dir: Path = Field(default=Path("."), exclude=True)
 
