@@ -158,3 +158,30 @@ def test_every_fit_fills_the_output(show_dict, tmp_path: Path, fit: str) -> None
     assert pixels.shape[:2] == (160, 90)
     corner_black = not pixels[0, 0].any()
     assert corner_black == (fit == "contain")  # only letterboxing leaves bars
+
+
+def test_a_failing_mapper_or_feedback_never_stops_the_show(show_dict) -> None:
+    runtime = _runtime(show_dict)
+    heard = []
+
+    def bad_mapper(events, targets, now):
+        raise ValueError("mapping bug")
+
+    def bad_feedback(changed, events):
+        heard.append(changed)
+        raise OSError("client gone")
+
+    try:
+        loop = runtime.build_loop()
+        loop.hooks.mappers = [bad_mapper]
+        loop.hooks.feedback = [bad_feedback]
+        loop.hooks.events.put(ControlEvent("walk.speed", 1.0))
+        tick(loop)
+        assert loop.targets["walk.speed"] == 0.5  # the batch was dropped, not half-applied
+        loop.hooks.mappers = []
+        loop.hooks.events.put(ControlEvent("walk.speed", 1.0))
+        tick(loop)
+        assert loop.targets["walk.speed"] == 1.0 and heard == [{"walk.speed": 1.0}]
+        assert loop.frame == 2
+    finally:
+        runtime.close()
