@@ -145,11 +145,48 @@ def cmd_bench(args: argparse.Namespace) -> int:
     return run_benchmarks(args)
 
 
+def _add_osc(p: argparse.ArgumentParser) -> None:
+    sub = p.add_subparsers(dest="osc_command", required=True, metavar="ACTION")
+    a = sub.add_parser("addresses", help="print every OSC address with its type, range and unit")
+    a.add_argument("show", nargs="?", help="include this show's mappings (default: built-ins only)")
+    a.add_argument("--markdown", action="store_true", help="a Markdown table")
+    r = sub.add_parser("readme", help="rewrite the generated address table in README.md")
+    r.add_argument("--file", type=Path, default=Path("README.md"))
+    r.add_argument("--check", action="store_true", help="exit 1 if README's table is stale")
+
+
+def cmd_osc(args: argparse.Namespace) -> int:
+    from installation.control.osc_space import AddressSpace
+    from installation.control.osc_table import (
+        markdown_table,
+        readme_is_current,
+        text_table,
+        update_readme,
+    )
+    from installation.params import REGISTRY
+
+    if args.osc_command == "addresses":
+        mappings = load_show(args.show).osc.mappings if args.show else ()
+        space = AddressSpace(REGISTRY, mappings)
+        sys.stdout.write(markdown_table(space) if args.markdown else text_table(space))
+        return 0
+    space = AddressSpace(REGISTRY)
+    if args.check:
+        current = readme_is_current(args.file, space)
+        if not current:
+            log.error("%s: the OSC address table is stale: run `installation osc readme`", args.file)
+        return 0 if current else 1
+    changed = update_readme(args.file, space)
+    log.info("%s: OSC address table %s", args.file, "updated" if changed else "already current")
+    return 0
+
+
 COMMANDS: list[Command] = [
     ("run", "play a show (default ./show.yaml)", _add_run, cmd_run),
     ("check", "validate a show and its model, print the resolved show", _add_check, cmd_check),
     ("devices", "list displays, torch devices and MIDI ports", _add_devices, cmd_devices),
     ("bench", "measure figures; --json FILE writes them", _add_bench, cmd_bench),
+    ("osc", "the OSC address table (addresses | readme)", _add_osc, cmd_osc),
 ]
 
 

@@ -15,6 +15,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, PositiveInt, ValidationError, field_validator
 
+from installation.control.osc_config import OscConfig
 from installation.params import REGISTRY
 
 
@@ -63,6 +64,7 @@ class Show(Section):
     model: ModelConfig = ModelConfig()
     navigator: NavigatorConfig = NavigatorConfig()
     parameters: dict[str, ParameterSettings] = Field(default_factory=dict)
+    osc: OscConfig = OscConfig()
     # Where relative paths in the show are resolved from: the show file's folder.
     base_dir: Path = Field(default=Path("."), exclude=True)
 
