@@ -156,7 +156,7 @@ class OscQueryServer:
 
         self._httpd = Server((self.host, self.port), Handler)
         self.port = self._httpd.server_address[1]
-        self._thread = threading.Thread(target=self._httpd.serve_forever, name="oscquery", daemon=True)
+        self._thread = threading.Thread(target=self._httpd.serve_forever, args=(0.05,), name="oscquery", daemon=True)
         self._thread.start()
         log.info("OSCQuery on http://%s:%d/", self.host, self.port)
         if self.want_zeroconf:
