@@ -84,7 +84,7 @@ class Receiver:
         try:
             groups = parse_packet(data)
         except OscParseError as exc:
-            return self._drop(exc.reason, f"{exc} from {host}")
+            return self._drop(exc.reason, f"{exc.detail} from {host}")
         except RecursionError:  # belt and braces: parse_packet walks bundles without recursion
             return self._drop("bundle", f"too deep from {host}")
         source = f"osc:{host}:{port}"
@@ -97,7 +97,7 @@ class Receiver:
                 try:
                     resolved, asked = self.space.resolve(message, source, received)
                 except OscParseError as exc:
-                    self._drop(exc.reason, f"{exc} from {host}")
+                    self._drop(exc.reason, f"{exc.detail} from {host}")
                     continue
                 items.extend(resolved)
                 status = status or asked

@@ -103,6 +103,7 @@ class OscQueryServer:
         self.host, self.port, self.osc_port, self.osc_tcp = host, port, osc_port, osc_tcp
         self.want_zeroconf = zeroconf
         self.advertised = False
+        self._stopping = False
         self._httpd: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
         self._zeroconf: Any = None
@@ -192,9 +193,11 @@ class OscQueryServer:
             self._zeroconf.register_service(self._info)
             self.advertised = True
         except Exception as exc:  # zeroconf's own errors (name conflict, closed): say so, go on
-            log.warning("OSCQuery zeroconf advertisement failed (%s); it is still served", exc)
+            if not self._stopping:
+                log.warning("OSCQuery zeroconf advertisement failed (%s); it is still served", exc)
 
     def stop(self) -> None:
+        self._stopping = True
         if self._zeroconf is not None:
             try:
                 if self.advertised:

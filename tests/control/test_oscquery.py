@@ -98,3 +98,24 @@ def test_without_zeroconf_it_serves_and_warns_once(monkeypatch: pytest.MonkeyPat
             srv.stop()
     warnings = [r for r in caplog.records if "zeroconf" in r.getMessage()]
     assert len(warnings) == 1 and "pip install zeroconf" in warnings[0].getMessage()
+
+
+def test_with_zeroconf_it_is_advertised_as_oscjson() -> None:
+    zeroconf = pytest.importorskip("zeroconf", reason="the optional zeroconf package is not installed")
+    import time
+
+    srv = OscQueryServer(AddressSpace(REGISTRY), REGISTRY.initial_values, host="127.0.0.1", port=0,
+                         osc_port=9000, osc_tcp=True, name="installation-test", zeroconf=True)
+    srv.start()
+    browser = zeroconf.Zeroconf(interfaces=["127.0.0.1"])
+    try:
+        deadline = time.monotonic() + 10
+        while not srv.advertised and time.monotonic() < deadline:
+            time.sleep(0.05)
+        info = browser.get_service_info("_oscjson._tcp.local.", "installation-test._oscjson._tcp.local.",
+                                        timeout=3000)
+        assert info is not None and info.port == srv.port
+        assert info.parsed_addresses() == ["127.0.0.1"]
+    finally:
+        browser.close()
+        srv.stop()
