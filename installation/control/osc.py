@@ -63,7 +63,7 @@ class OscServer:
         self.config, self.registry, self.stats = config, registry, stats
         self.space = AddressSpace(registry, config.mappings)
         self.receiver = Receiver(self.space, config)
-        self.scheduler = Scheduler(self.receiver.batches, registry, config.queue)
+        self.scheduler = Scheduler(self.receiver.batches, registry, config.queue, config.max_delay)
         self.address: tuple[str, int] | None = None  # bound (host, port) once listening
         self.error: str | None = None
         self.oscquery: OscQueryServer | None = None
@@ -174,7 +174,7 @@ class OscServer:
     def hud_lines(self) -> list[str]:
         if self.error:
             return [self.error]
-        line = self.receiver.summary()
+        line = self.receiver.summary(self.receiver.published)
         if self.scheduler.dropped:
             line += f"  late-queue full {self.scheduler.dropped}"
         return [line]
@@ -200,6 +200,7 @@ class OscServer:
                     self.receiver.counters["internal"] += 1
                     log.exception("osc: unexpected error handling input")
             self._drain_updates()
+            self.receiver.publish()
             self.receiver.log_summary()
 
     def _on_ready(self, key: selectors.SelectorKey) -> None:
@@ -223,8 +224,13 @@ class OscServer:
         elif key.data == "listen":
             assert self._tcp is not None
             try:
-                conn, _ = self._tcp.accept()
+                conn, peer = self._tcp.accept()
             except (BlockingIOError, InterruptedError):
+                return
+            if not self.receiver.allows(peer[0]):
+                self.receiver.counters["packets"] += 1
+                self.receiver.counters["not_allowed"] += 1
+                conn.close()
                 return
             if len(self._conns) >= MAX_TCP_CLIENTS:
                 conn.close()

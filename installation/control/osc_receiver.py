@@ -3,8 +3,8 @@
 allow-list -> per-source rate limit -> size -> parse -> resolve addresses -> one `Batch`
 per timetag on a bounded queue for the render loop. Every packet that is not used is
 dropped and counted by reason; the counters feed /status, the HUD and a log summary of at
-most one line a second. Only the network thread calls `handle`; other threads only read
-the counters (a dict whose keys never change, so copying it is safe).
+most one line a second. Only the network thread calls `handle` and touches `counters`;
+it `publish`es an immutable snapshot of them for other threads (HUD).
 """
 
 from __future__ import annotations
@@ -60,6 +60,8 @@ class Receiver:
         self.monotonic, self.wall = monotonic, wall
         self.batches: queue.Queue[Batch] = queue.Queue(maxsize=config.queue)
         self.counters: dict[str, int] = dict.fromkeys(("packets", "messages", "timetag_clamped", *REASONS), 0)
+        # What other threads read: a copy of the counters, replaced whole by `publish`.
+        self.published: Mapping[str, int] = MappingProxyType(dict(self.counters))
         # The latest status from the render loop, replaced whole (never mutated).
         self.status: Mapping[str, object] = MappingProxyType({})
         self._networks = [ipaddress.ip_network(n, strict=False) for n in config.allow]
@@ -75,7 +77,7 @@ class Receiver:
         self.counters["packets"] += 1
         host, port = sender[0], sender[1]
         received = self.monotonic()
-        if not self._is_allowed(host):
+        if not self.allows(host):
             return self._drop("not_allowed", host)
         if not self._take_token(host, received):
             return self._drop("rate_limited", host)
@@ -123,7 +125,7 @@ class Receiver:
             delay = min(delay, limit)
         return received + delay if delay > 0 else None
 
-    def _is_allowed(self, host: str) -> bool:
+    def allows(self, host: str) -> bool:
         known = self._allowed.get(host)
         if known is None:
             try:
@@ -162,17 +164,19 @@ class Receiver:
         return []
 
     # -- reporting -----------------------------------------------------------------------
-    def dropped_by_reason(self) -> dict[str, int]:
-        counters = dict(self.counters)
+    def publish(self) -> None:
+        if self.published != self.counters:
+            self.published = MappingProxyType(dict(self.counters))
+
+    def dropped_by_reason(self, counters: Mapping[str, int] | None = None) -> dict[str, int]:
+        counters = self.counters if counters is None else counters
         return {reason: counters[reason] for reason in REASONS}
 
-    def dropped(self) -> int:
-        return sum(self.dropped_by_reason().values())
-
-    def summary(self) -> str:
-        """One line for the HUD."""
-        drops = {k: v for k, v in self.dropped_by_reason().items() if v}
-        text = f"osc {self.counters['packets']} packets"
+    def summary(self, counters: Mapping[str, int] | None = None) -> str:
+        """One line for the HUD (from `published` when called off the network thread)."""
+        counters = self.counters if counters is None else counters
+        drops = {k: v for k, v in self.dropped_by_reason(counters).items() if v}
+        text = f"osc {counters['packets']} packets"
         if drops:
             text += f"  dropped {sum(drops.values())}: " + ", ".join(f"{k} {v}" for k, v in drops.items())
         return text

@@ -30,8 +30,12 @@ class _Glide:
 
 
 class Scheduler:
-    def __init__(self, batches: queue.Queue[Batch], registry: Registry, max_pending: int = 1024) -> None:
+    def __init__(self, batches: queue.Queue[Batch], registry: Registry, max_pending: int = 1024,
+                 max_delay: float = 10.0) -> None:
         self.batches, self.registry, self.max_pending = batches, registry, max_pending
+        # The receiver clamps delays on time.monotonic; a loop on another clock (fixed-step
+        # offline renders) gets the same bound here, so nothing waits forever.
+        self.max_delay = max_delay
         self.dropped = 0  # scheduled batches beyond max_pending (written on the main thread only)
         self._pending: list[tuple[float, int, Batch]] = []
         self._seq = 0
@@ -55,7 +59,7 @@ class Scheduler:
                 ready.append(batch)
             elif len(self._pending) < self.max_pending:
                 self._seq += 1  # ties keep arrival order
-                heapq.heappush(self._pending, (batch.due, self._seq, batch))
+                heapq.heappush(self._pending, (min(batch.due, now + self.max_delay), self._seq, batch))
             else:
                 self.dropped += 1
         while self._pending and self._pending[0][0] <= now:

@@ -181,3 +181,14 @@ def test_mapping_smoothing_glides_and_a_direct_change_stops_it() -> None:
     direct = ControlEvent("output.brightness", 0.3)
     assert scheduler([direct], targets, t + 0.2) == [direct]  # the glide stopped
     assert scheduler([], targets, t + 0.3) == []
+
+
+def test_a_loop_on_another_clock_never_waits_longer_than_max_delay() -> None:
+    receiver, _ = make(max_delay=2.0)
+    scheduler = Scheduler(receiver.batches, REGISTRY, max_delay=2.0)
+    receiver.handle(encode_bundle([encode_message("/walk/speed", [1.0])], unix_to_ntp(WALL0 + 1.0)), LOCAL)
+    targets = REGISTRY.initial_values()
+    # A fixed-step clock starts at 0, far from the monotonic time the receiver stamped.
+    assert scheduler([], targets, 0.0) == []
+    assert scheduler([], targets, 1.9) == []
+    assert [e.target for e in scheduler([], targets, 2.0)] == ["walk.speed"]

@@ -14,7 +14,7 @@ from pythonosc import slip
 from installation.app import RunOptions, ShowRuntime
 from installation.control.osc import OscServer
 from installation.control.osc_config import OscConfig
-from installation.control.osc_parse import encode_bundle, encode_message, unix_to_ntp
+from installation.control.osc_parse import encode_bundle, encode_message, parse_packet, unix_to_ntp
 from installation.params import REGISTRY
 from installation.show import parse_show
 from installation.stats import read_stats
@@ -185,7 +185,10 @@ def test_senders_outside_the_allow_list_are_dropped(tmp_path: Path) -> None:
         show.loop.step()
         assert show.loop.targets["output.brightness"] == 1.0
         assert show.server.receiver.counters["not_allowed"] == 1
-        assert "not_allowed 1" in show.server.hud_lines()[0]
+        assert wait_for(lambda: "not_allowed 1" in show.server.hud_lines()[0])
+        with socket.create_connection(("127.0.0.1", show.port), timeout=5) as conn:
+            assert conn.recv(16) == b""  # a TCP client outside the list is hung up on
+        assert show.server.receiver.counters["not_allowed"] == 2
     finally:
         show.close()
 
@@ -210,3 +213,30 @@ def test_a_64kb_datagram_is_dropped_and_counted(running: Running, udp) -> None:
     running.loop.step()
     assert running.server.receiver.counters["oversize"] == 1
     assert running.loop.targets["output.brightness"] == 1.0
+
+
+def test_feedback_is_rate_limited_and_ends_on_the_latest_value(tmp_path: Path, udp) -> None:
+    from installation.control.events import ControlEvent
+
+    watcher = udp()
+    show = Running(tmp_path, feedback=[{"host": "127.0.0.1", "port": watcher.getsockname()[1]}],
+                   feedback_rate=4)
+    try:
+        start = time.monotonic()
+        for i in range(1, 21):
+            show.loop.hooks.events.put(ControlEvent("output.brightness", i / 20))
+            show.loop.step()
+        elapsed = time.monotonic() - start
+        values = []
+        watcher.settimeout(1.0)
+        while True:
+            try:
+                data, _ = watcher.recvfrom(65536)
+            except TimeoutError:
+                break
+            values += [m.args[0] for g in parse_packet(data) for m in g.messages if m.address == "/output/brightness"]
+        # At most one message per 1/4 s per address, and the last one is the final value.
+        assert 1 <= len(values) <= 2 + int(elapsed * 4)
+        assert values[-1] == pytest.approx(1.0)
+    finally:
+        show.close()
