@@ -18,6 +18,7 @@ import torch
 
 from installation.checkpoints import CheckpointError, LoadedModel, load_checkpoint
 from installation.clock import FixedStepClock, MonotonicClock
+from installation.control.osc import osc_service
 from installation.display import DisplayError, DisplaySettings, PygameDisplay
 from installation.loop import LoopHooks, LoopSettings, RenderLoop
 from installation.navigator import Navigator
@@ -61,6 +62,7 @@ class RunOptions:
 # registry and the loop hooks, and returns a service (or None when its section is off).
 ServiceFactory = Callable[[Show, Registry, LoopHooks, StatsWriter], "Service | None"]
 SERVICE_FACTORIES: list[ServiceFactory] = []
+SERVICE_FACTORIES.append(osc_service)
 
 
 def resolve_pipelined(mode: str, fps: float) -> bool:

@@ -159,12 +159,33 @@ def cmd_docs(args: argparse.Namespace) -> int:
     return run_docs(args)
 
 
+def _add_osc(p: argparse.ArgumentParser) -> None:
+    sub = p.add_subparsers(dest="osc_command", required=True, metavar="ACTION")
+    a = sub.add_parser("addresses", help="print every OSC address with its type, range and unit")
+    a.add_argument("show", nargs="?", help="include this show's mappings (default: built-ins only)")
+    a.add_argument("--markdown", action="store_true", help="a Markdown table")
+
+
+def cmd_osc(args: argparse.Namespace) -> int:
+    from installation.control.osc_space import AddressSpace
+    from installation.control.osc_table import markdown_table, text_table
+    from installation.params import REGISTRY
+
+    mappings = load_show(args.show).osc.mappings if args.show else ()
+    space = AddressSpace(REGISTRY, mappings)
+    sys.stdout.write(markdown_table(space) if args.markdown else text_table(space))
+    return 0
+
+
 COMMANDS: list[Command] = [
     ("run", "play a show (default ./show.yaml)", _add_run, cmd_run),
     ("check", "validate a show and its model, print the resolved show", _add_check, cmd_check),
     ("devices", "list displays, torch devices and MIDI ports", _add_devices, cmd_devices),
     ("bench", "measure figures; --json FILE writes them", _add_bench, cmd_bench),
     ("docs", "regenerate README.md's reference blocks (--check: fail if stale)", _add_docs, cmd_docs),
+
+
+    ("osc", "the OSC address table (osc addresses [SHOW] [--markdown])", _add_osc, cmd_osc),
 ]
 
 

@@ -96,6 +96,14 @@ def cli_reference() -> str:
     return "\n\n".join(blocks) + "\n"
 
 
+@generator("osc-addresses")
+def osc_addresses() -> str:
+    from installation.control.osc_space import AddressSpace
+    from installation.control.osc_table import readme_block
+
+    return readme_block(AddressSpace(REGISTRY))
+
+
 def render(readme: str) -> str:
     def fill(match: re.Match) -> str:
         name = match.group(1)

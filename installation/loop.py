@@ -15,6 +15,7 @@ message on screen and in the log, never a crash.
 from __future__ import annotations
 
 import logging
+import math
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -262,6 +263,10 @@ class RenderLoop:
             self._screenshot_due = True
         elif event.target == "display.fullscreen":
             self.display.toggle_fullscreen()
+        elif event.target == "cue.next":
+            self.phase = math.floor(self.phase) + 1.0
+        elif event.target == "cue.previous":
+            self.phase = math.ceil(self.phase) - 1.0
 
     def _swap(self, model: LoadedModel, now: float) -> None:
         old = self.renderer.model

@@ -87,6 +87,8 @@ DEFAULT_PARAMS: tuple[Param, ...] = (
 DEFAULT_ACTIONS: tuple[Action, ...] = (
     Action("screenshot", "Save the current frame as a PNG."),
     Action("display.fullscreen", "Toggle full screen."),
+    Action("cue.next", "Cut to the next keyframe of the walk (a cue for the next scene)."),
+    Action("cue.previous", "Cut back to the previous keyframe of the walk."),
     Action("quit", "Stop the show.", remote=False),
 )
 

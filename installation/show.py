@@ -15,6 +15,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, PositiveInt, ValidationError, field_validator
 
+from installation.control.osc_config import OscConfig
 from installation.params import REGISTRY
 
 
@@ -73,6 +74,7 @@ class Show(Section):
     navigator: NavigatorConfig = NavigatorConfig()
     parameters: dict[str, ParameterSettings] = Field(
         default_factory=dict, description="per-parameter settings by registry name (see the parameter table)")
+    osc: OscConfig = OscConfig()
     # Where relative paths in the show are resolved from: the show file's folder.
     base_dir: Path = Field(default=Path("."), exclude=True)
 

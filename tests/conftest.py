@@ -47,6 +47,8 @@ def show_dict(tiny_model: Path) -> dict:
         "display": {"size": [160, 90], "fullscreen": False, "fps": 0, "vsync": False},
         "model": {"path": str(tiny_model), "device": "cpu"},
         "navigator": {"seed": 3, "speed": 0.5},
+        # Control services are tested in tests/control; here they would only bind ports.
+        "osc": {"enabled": False},
     }
 
 
