@@ -18,6 +18,7 @@ import torch
 
 from installation.checkpoints import CheckpointError, LoadedModel, load_checkpoint
 from installation.clock import FixedStepClock, MonotonicClock
+from installation.control.midi import midi_service_factory
 from installation.display import DisplayError, DisplaySettings, PygameDisplay
 from installation.loop import LoopHooks, LoopSettings, RenderLoop
 from installation.navigator import Navigator
@@ -60,7 +61,7 @@ class RunOptions:
 # Services are added by the subsystems that own them: each factory gets the show, the
 # registry and the loop hooks, and returns a service (or None when its section is off).
 ServiceFactory = Callable[[Show, Registry, LoopHooks, StatsWriter], "Service | None"]
-SERVICE_FACTORIES: list[ServiceFactory] = []
+SERVICE_FACTORIES: list[ServiceFactory] = [midi_service_factory]
 
 
 def resolve_pipelined(mode: str, fps: float) -> bool:
