@@ -7,7 +7,7 @@ finishes MIDI learn. Each input port's rtmidi thread only decodes its bytes into
 ControlEvents on the loop's bounded queue (midi_decode.py). With no MIDI system at all (no
 ALSA sequencer, no JACK server) it warns once and keeps looking quietly: the show plays on.
 
-This module (with the rest of control/) is the only place that imports mido.
+Protocol code (mido, python-rtmidi) lives here and in the rest of control/ only.
 """
 
 from __future__ import annotations
@@ -21,8 +21,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
 from typing import TYPE_CHECKING
-
-import mido
 
 from installation.control.events import EventQueue
 from installation.control.midi_config import (
@@ -38,7 +36,7 @@ from installation.control.midi_config import (
 )
 from installation.control.midi_decode import MidiDecoder
 from installation.control.midi_feedback import MidiFeedback
-from installation.control.midi_learn import infer_mapping, save_learned
+from installation.control.midi_learn import LearnCapture, infer_mapping, save_learned
 from installation.control.midi_mapper import MidiMapper
 from installation.control.midi_mapping import (
     NOTICE_TARGET,
@@ -47,12 +45,14 @@ from installation.control.midi_mapping import (
     build_table,
     compile_mapping,
 )
-from installation.control.midi_ports import (
+from installation.control.midi_ports import (  # noqa: F401  (list_ports: for `installation devices`)
     InputPort,
     MidiSystem,
     OutputPort,
     PortLister,
     choose_system,
+    device_lines,
+    list_ports,
     port_matches,
     stable_name,
 )
@@ -66,47 +66,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-LEARN_WINDOW_S = 0.4  # messages collected after the first one before learn decides
 OUTBOX_SIZE = 4096
-CAPTURE_SIZE = 512
-
-
-def list_ports(api: str | None = None) -> tuple[list[str], list[str], str | None]:
-    """(input names, output names, why none) for the given rtmidi API (None: the MIDI system
-    the show would use: the ALSA sequencer, else a running JACK server)."""
-    try:
-        if api is None:
-            system = choose_system("auto")
-            if system.api is None:
-                return [], [], system.problem
-            api = {"alsa": "LINUX_ALSA", "jack": "UNIX_JACK"}.get(system.name)
-        backend = mido.Backend("mido.backends.rtmidi" + (f"/{api}" if api else ""), load=True)
-        return backend.get_input_names(), backend.get_output_names(), None
-    except Exception as exc:  # no ALSA sequencer, no JACK server, no rtmidi: all say why
-        return [], [], f"{type(exc).__name__}: {exc}"
-
-
-def device_lines(profiles_dir: Path) -> list[str]:
-    """`installation devices`: MIDI ports and the profile that matches each input."""
-    inputs, outputs, why = list_ports()
-    lines = ["MIDI ports:"]
-    if why:
-        return [*lines, f"  none ({why})"]
-    try:
-        from installation.control.midi_config import discover_profiles
-
-        profiles = discover_profiles(profiles_dir)
-    except ProfileError as exc:
-        profiles = []
-        lines.append(f"  (profiles not loaded: {exc})")
-    for name in inputs:
-        found = match_profile(profiles, name)
-        label = f"profile {found.stem} ({found.path})" if found else "no profile (show mappings and learn only)"
-        lines.append(f"  in:  {name}  ->  {label}")
-    lines += [f"  out: {name}" for name in outputs]
-    if not inputs and not outputs:
-        lines.append("  none connected")
-    return lines
 
 
 @dataclass(frozen=True)
@@ -143,9 +103,7 @@ class MidiService:
         self.outbox: queue.Queue[tuple[str, tuple[int, ...]]] = queue.Queue(OUTBOX_SIZE)
         self.feedback_dropped = 0
         self._commands: queue.Queue[str | None] = queue.Queue()
-        self._capture: queue.Queue[tuple[str, mido.Message, float]] = queue.Queue(CAPTURE_SIZE)
-        self._captured: list[tuple[str, mido.Message, float]] = []
-        self._learn_target: str | None = None  # read by the input threads
+        self._learn = LearnCapture()
         self._learned = setup.learned
         self._system: MidiSystem | None = None
         self._lister: PortLister | None = None
@@ -375,7 +333,7 @@ class MidiService:
 
     def _decoder(self, device: str, profile: LoadedProfile | None) -> MidiDecoder:
         return MidiDecoder(device, self._table(device, profile), self.events.put, scenes=self.scenes,
-                           clock=self.cfg.clock, capture=self._capture_message)
+                           clock=self.cfg.clock, capture=self._learn.offer)
 
     def _make_replays(self) -> list[MidiFileReplay]:
         replays = []
@@ -383,47 +341,27 @@ class MidiService:
             path = Path(r.file) if Path(r.file).is_absolute() else self.base_dir / r.file
             name = r.name or path.stem
             profile = self._profile_for(name, MidiDevice(port=name, profile=r.profile))
-            replay = MidiFileReplay(path, self._decoder(f"replay:{name}", profile), loop=r.loop, speed=r.speed)
-            replay.profile = profile  # type: ignore[attr-defined]  # for tables rebuilt after learn
-            replays.append(replay)
+            replays.append(MidiFileReplay(path, self._decoder(f"replay:{name}", profile), loop=r.loop,
+                                          speed=r.speed, profile=profile))
         return replays
-
-    def _capture_message(self, device: str, msg: mido.Message, t: float) -> bool:
-        if self._learn_target is None:
-            return False
-        try:
-            self._capture.put_nowait((device, msg, t))
-        except queue.Full:
-            pass
-        return True
 
     def _take_commands(self) -> None:
         while True:
             try:
-                target = self._commands.get_nowait()
+                self._learn.arm(self._commands.get_nowait())
             except queue.Empty:
                 return
-            self._learn_target = target
-            self._captured.clear()
-            while not self._capture.empty():
-                self._capture.get_nowait()
 
     def _finish_learn(self, now: float) -> None:
-        target = self._learn_target
-        while True:
-            try:
-                self._captured.append(self._capture.get_nowait())
-            except queue.Empty:
-                break
-        if target is None or not self._captured or now - self._captured[0][2] < LEARN_WINDOW_S:
+        target = self._learn.target
+        captured = self._learn.ready(now)
+        if target is None or captured is None:
             return
-        device = self._captured[0][0]
-        messages = [m for d, m, _t in self._captured if d == device]
-        self._captured.clear()
+        device, messages = captured
         entry = infer_mapping(messages, target, self.registry)
         if entry is None:
             return  # e.g. only a note-off: stay armed
-        self._learn_target = None
+        self._learn.arm(None)
         try:
             save_learned(self.setup.learn_path, device, entry)
             self._learned = load_profile(self.setup.learn_path)
@@ -434,7 +372,7 @@ class MidiService:
         for opened in self._inputs.values():
             opened.decoder.table = self._table(opened.device, opened.profile)
         for replay in self._replays:
-            replay.decoder.table = self._table(replay.decoder.device, replay.profile)  # type: ignore[attr-defined]
+            replay.decoder.table = self._table(replay.decoder.device, replay.profile)
         control = ", ".join(f"{k} {v}" for k, v in entry.items() if k != "target")
         log.info("MIDI learn: %s %s -> %s (saved to %s)", device, control, target, self.setup.learn_path)
         self.stats.event("midi_learn", t=now, device=device, mapping=entry, file=str(self.setup.learn_path))
@@ -447,7 +385,7 @@ class MidiService:
         devices = tuple((o.device, o.profile.stem if o.profile else "no profile") for o in self._inputs.values())
         devices += tuple((r.decoder.device, "replay") for r in self._replays if not r.finished.is_set())
         self._status = MidiStatus(self._system.name if self._system else "", self._problem, devices,
-                                  feedback_dropped=self.feedback_dropped, learning=self._learn_target, **total)
+                                  feedback_dropped=self.feedback_dropped, learning=self._learn.target, **total)
 
     def _close_all(self) -> None:
         for port in list(self._inputs):

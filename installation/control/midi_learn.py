@@ -10,6 +10,7 @@ of the same control on the same device.
 
 from __future__ import annotations
 
+import queue
 from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
@@ -21,6 +22,8 @@ import yaml
 from installation.checkpoints import atomic_write_bytes
 from installation.control.midi_config import CONTROL_KEYS, MidiMapping, load_profile
 from installation.params import Registry
+
+WINDOW_S = 0.4  # how long after a control's first message learn decides what it is
 
 HEADER = """\
 # MIDI learn writes this file (L in the show's HUD, or the OSC action /learn).
@@ -118,3 +121,45 @@ def save_learned(path: Path, device: str, entry: dict[str, Any]) -> None:
 def _control_of(m: dict[str, Any]) -> tuple:
     kind = next((k for k in CONTROL_KEYS if m.get(k) is not None and m.get(k) is not False), None)
     return kind, m.get(kind), m.get("channel")
+
+
+class LearnCapture:
+    """The messages moved controls send while learn is armed.
+
+    The input threads `offer` messages (taken instead of mapped while armed); the service
+    thread arms it and asks whether a control is `ready`. Bounded, like every queue here.
+    """
+
+    def __init__(self, size: int = 512) -> None:
+        self.target: str | None = None  # read by the input threads, set by the service thread
+        self._queue: queue.Queue[tuple[str, mido.Message, float]] = queue.Queue(size)
+        self._captured: list[tuple[str, mido.Message, float]] = []
+
+    def arm(self, target: str | None) -> None:
+        self.target = target
+        self._captured.clear()
+        while not self._queue.empty():
+            self._queue.get_nowait()
+
+    def offer(self, device: str, msg: mido.Message, t: float) -> bool:
+        if self.target is None:
+            return False
+        try:
+            self._queue.put_nowait((device, msg, t))
+        except queue.Full:
+            pass
+        return True
+
+    def ready(self, now: float) -> tuple[str, list[mido.Message]] | None:
+        """(device, its messages) once WINDOW_S has passed since the first one, else None."""
+        while True:
+            try:
+                self._captured.append(self._queue.get_nowait())
+            except queue.Empty:
+                break
+        if not self._captured or now - self._captured[0][2] < WINDOW_S:
+            return None
+        device = self._captured[0][0]
+        messages = [m for d, m, _t in self._captured if d == device]
+        self._captured.clear()
+        return device, messages

@@ -56,6 +56,7 @@ class MidiMapper:
         self.takeover = Takeover()
         self.clock = BeatSync()
         self.learning: str | None = None
+        self._cursor: str | None = None
         self._glides: dict[tuple[str, str, str], _Glide] = {}
         self._notes: deque[tuple[float, str]] = deque(maxlen=6)
         self._last_now: float | None = None
@@ -156,8 +157,10 @@ class MidiMapper:
                 self.learning = None
                 self.arm(None)
             return
-        i = self.learnable.index(self.learning) + 1 if self.learning in self.learnable else 0
-        self.learning = self.learnable[i % len(self.learnable)]
+        # Each press moves on from the last target armed, so after learning one fader the
+        # next press offers the next parameter.
+        i = self.learnable.index(self._cursor) + 1 if self._cursor in self.learnable else 0
+        self.learning = self._cursor = self.learnable[i % len(self.learnable)]
         log.info("MIDI learn armed for %s: move a control", self.learning)
         self.arm(self.learning)
 

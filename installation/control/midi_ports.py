@@ -18,8 +18,12 @@ import re
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
+
+import mido
 
 from installation.control import jack
+from installation.control.midi_config import ProfileError, discover_profiles, match_profile
 
 log = logging.getLogger(__name__)
 
@@ -110,9 +114,6 @@ class PortLister:
         self._out.delete()
 
 
-RawCallback = Callable[[Sequence[int], float], None]
-
-
 class InputPort:
     """One open input. The callback runs on rtmidi's thread (JACK's process thread)."""
 
@@ -158,3 +159,39 @@ class OutputPort:
     def close(self) -> None:
         self._rt.close_port()
         self._rt.delete()
+
+
+def list_ports(api: str | None = None) -> tuple[list[str], list[str], str | None]:
+    """(input names, output names, why none) for the given rtmidi API (None: the MIDI system
+    the show would use: the ALSA sequencer, else a running JACK server)."""
+    try:
+        if api is None:
+            system = choose_system("auto")
+            if system.api is None:
+                return [], [], system.problem
+            api = {"alsa": "LINUX_ALSA", "jack": "UNIX_JACK"}.get(system.name)
+        backend = mido.Backend("mido.backends.rtmidi" + (f"/{api}" if api else ""), load=True)
+        return backend.get_input_names(), backend.get_output_names(), None
+    except Exception as exc:  # no ALSA sequencer, no JACK server, no rtmidi: all say why
+        return [], [], f"{type(exc).__name__}: {exc}"
+
+
+def device_lines(profiles_dir: Path) -> list[str]:
+    """`installation devices`: MIDI ports and the profile that matches each input."""
+    inputs, outputs, why = list_ports()
+    lines = ["MIDI ports:"]
+    if why:
+        return [*lines, f"  none ({why})"]
+    try:
+        profiles = discover_profiles(profiles_dir)
+    except ProfileError as exc:
+        profiles = []
+        lines.append(f"  (profiles not loaded: {exc})")
+    for name in inputs:
+        found = match_profile(profiles, name)
+        label = f"profile {found.stem} ({found.path})" if found else "no profile (show mappings and learn only)"
+        lines.append(f"  in:  {name}  ->  {label}")
+    lines += [f"  out: {name}" for name in outputs]
+    if not inputs and not outputs:
+        lines.append("  none connected")
+    return lines
