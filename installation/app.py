@@ -61,7 +61,8 @@ class RunOptions:
 # Services are added by the subsystems that own them: each factory gets the show, the
 # registry and the loop hooks, and returns a service (or None when its section is off).
 ServiceFactory = Callable[[Show, Registry, LoopHooks, StatsWriter], "Service | None"]
-SERVICE_FACTORIES: list[ServiceFactory] = [midi_service_factory]
+SERVICE_FACTORIES: list[ServiceFactory] = []
+SERVICE_FACTORIES.append(midi_service_factory)  # MIDI controllers (control/midi.py)
 
 
 def resolve_pipelined(mode: str, fps: float) -> bool:
