@@ -18,6 +18,7 @@ import torch
 
 from installation.checkpoints import CheckpointError, LoadedModel, load_checkpoint
 from installation.clock import FixedStepClock, MonotonicClock
+from installation.control.midi import midi_service_factory
 from installation.control.osc import osc_service
 from installation.display import DisplayError, DisplaySettings, PygameDisplay
 from installation.loop import LoopHooks, LoopSettings, RenderLoop
@@ -61,8 +62,10 @@ class RunOptions:
 # Services are added by the subsystems that own them: each factory gets the show, the
 # registry and the loop hooks, and returns a service (or None when its section is off).
 ServiceFactory = Callable[[Show, Registry, LoopHooks, StatsWriter], "Service | None"]
-SERVICE_FACTORIES: list[ServiceFactory] = []
-SERVICE_FACTORIES.append(osc_service)
+SERVICE_FACTORIES: list[ServiceFactory] = [
+    osc_service,  # OSC over UDP/TCP and OSCQuery (control/osc.py)
+    midi_service_factory,  # MIDI controllers, clock, learn (control/midi.py)
+]
 
 
 def resolve_pipelined(mode: str, fps: float) -> bool:

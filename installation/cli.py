@@ -97,12 +97,21 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 
 def _add_devices(p: argparse.ArgumentParser) -> None:
-    pass
+    p.add_argument("show", nargs="?", default="show.yaml", help="whose MIDI profiles to match (default ./show.yaml)")
+
+
+def _profiles_dir(show_path: str) -> Path:
+    """The show's controller profile folder; ./controllers when the show cannot be read."""
+    try:
+        show = load_show(show_path)
+    except ShowError:
+        return Path("controllers")
+    return show.resolve(show.midi.profiles_dir)
 
 
 def cmd_devices(args: argparse.Namespace) -> int:
     """Displays and their sizes, torch devices, MIDI ports, or why there are none."""
-    from installation.control.midi import list_ports
+    from installation.control.midi import device_lines
 
     lines = ["displays:"]
     os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
@@ -123,13 +132,7 @@ def cmd_devices(args: argparse.Namespace) -> int:
         lines.append(f"  cuda:{i} {torch.cuda.get_device_name(i)}")
     if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
         lines.append("  mps")
-    inputs, outputs, why = list_ports()
-    lines.append("MIDI ports:")
-    if why:
-        lines.append(f"  none ({why})")
-    lines += [f"  in:  {name}" for name in inputs] + [f"  out: {name}" for name in outputs]
-    if not why and not inputs and not outputs:
-        lines.append("  none connected")
+    lines += device_lines(_profiles_dir(args.show))
     sys.stdout.write("\n".join(lines) + "\n")
     return 0
 

@@ -43,6 +43,9 @@ EventMapper = Callable[[list[ControlEvent], Mapping[str, float], float], list[Co
 Feedback = Callable[[dict[str, float], list[ControlEvent]], None]
 # Status sinks get a small dict a few times a second (fps, frame, model, uptime ...).
 StatusSink = Callable[[dict[str, object]], None]
+# A phase sync may take over the walk's phase (MIDI clock): (phase, values, dt, now) -> the
+# new phase, or None to let walk.speed move it as usual.
+PhaseSync = Callable[[float, Mapping[str, float], float, float], "float | None"]
 
 
 @dataclass
@@ -68,6 +71,7 @@ class LoopHooks:
     hud_lines: Sequence[Callable[[], Iterable[str]]] = ()
     on_swap: Sequence[Callable[[LoadedModel, LoadedModel], None]] = ()
     on_status: Sequence[StatusSink] = ()
+    phase_sync: Sequence[PhaseSync] = ()
 
 
 class RenderLoop:
@@ -165,7 +169,12 @@ class RenderLoop:
                 self._swap(offered, now)
         # 4: where in latent space we are.
         v = self.values
-        self.phase = advance(self.phase, v["walk.speed"], v["walk.paused"], dt)
+        synced = None
+        for sync in self.hooks.phase_sync:  # e.g. MIDI clock locking the walk to the beat
+            synced = sync(self.phase, v, dt, now)
+            if synced is not None:
+                break
+        self.phase = synced if synced is not None else advance(self.phase, v["walk.speed"], v["walk.paused"], dt)
         z = self.navigator.position(self.phase, v["latent.truncation"])
         mix, previous_z = self._crossfade(now, v["latent.truncation"])
         # 9 (queued before the slow part, so controllers hear back as soon as possible).

@@ -13,8 +13,17 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, PositiveInt, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PositiveInt,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
+from installation.control.midi_config import MidiConfig, load_setup
 from installation.control.osc_config import OscConfig
 from installation.params import REGISTRY
 
@@ -75,6 +84,10 @@ class Show(Section):
     parameters: dict[str, ParameterSettings] = Field(
         default_factory=dict, description="per-parameter settings by registry name (see the parameter table)")
     osc: OscConfig = OscConfig()
+    # A scene is a named set of parameter targets, recalled at once (MIDI program change).
+    scenes: dict[str, dict[str, float]] = Field(
+        default_factory=dict, description="named sets of parameter targets, e.g. `calm: {walk.speed: 0.1}`")
+    midi: MidiConfig = MidiConfig()
     # Where relative paths in the show are resolved from: the show file's folder.
     base_dir: Path = Field(default=Path("."), exclude=True)
 
@@ -93,6 +106,24 @@ class Show(Section):
             if name in ("walk.speed", "latent.truncation") and settings.default is not None:
                 raise ValueError(f"set the default of {name} under navigator:, not parameters:")
         return parameters
+
+    @field_validator("scenes")
+    @classmethod
+    def _known_scene_parameters(cls, scenes: dict[str, dict[str, float]]) -> dict[str, dict[str, float]]:
+        for scene, values in scenes.items():
+            for name, value in values.items():
+                param = REGISTRY.params.get(name)
+                if param is None:
+                    raise ValueError(f"scene {scene!r}: unknown parameter {name!r}{_did_you_mean(name, list(REGISTRY.params))}")
+                if not (param.minimum <= value <= param.maximum):
+                    raise ValueError(f"scene {scene!r}: {name} {value} is outside {param.minimum}..{param.maximum}")
+        return scenes
+
+    @model_validator(mode="after")
+    def _midi_files(self) -> Show:
+        if self.midi.enabled:
+            load_setup(self)  # profiles, learned mappings, scenes they name, replay files
+        return self
 
     def resolve(self, path: str) -> Path:
         p = Path(path).expanduser()

@@ -49,6 +49,7 @@ def show_dict(tiny_model: Path) -> dict:
         "navigator": {"seed": 3, "speed": 0.5},
         # Control services are tested in tests/control; here they would only bind ports.
         "osc": {"enabled": False},
+        "midi": {"enabled": False},
     }
 
 

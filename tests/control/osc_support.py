@@ -51,6 +51,7 @@ def show_dict(tmp_path: Path, **osc) -> dict:
         # No slew on the parameters the tests read, so a change shows in the next frame.
         "parameters": {"walk.paused": {"smoothing": 0}, "output.brightness": {"smoothing": 0}},
         "osc": settings,
+        "midi": {"enabled": False},  # MIDI has its own tests; here it would open JACK ports
     }
 
 

@@ -27,14 +27,14 @@ def test_every_parameter_and_remote_action_has_an_address() -> None:
 
 
 @pytest.mark.parametrize(("pattern", "matches"), [
-    ("/walk/*", ["/walk/paused", "/walk/speed"]),
+    ("/walk/*", ["/walk/beats", "/walk/paused", "/walk/speed", "/walk/sync"]),
     ("/walk/sp??d", ["/walk/speed"]),
-    ("/walk/[ps]*", ["/walk/paused", "/walk/speed"]),
-    ("/walk/[!p]*", ["/walk/speed"]),
+    ("/walk/[ps]*", ["/walk/paused", "/walk/speed", "/walk/sync"]),
+    ("/walk/[!p]*", ["/walk/beats", "/walk/speed", "/walk/sync"]),
     ("/walk/[a-r]aused", ["/walk/paused"]),
-    ("/{walk,hud}/*", ["/hud/visible", "/walk/paused", "/walk/speed"]),
+    ("/{walk,hud}/*", ["/hud/visible", "/walk/beats", "/walk/paused", "/walk/speed", "/walk/sync"]),
     ("/*/speed", ["/walk/speed"]),
-    ("/*", ["/screenshot", "/status"]),  # * never crosses a /
+    ("/*", ["/learn", "/screenshot", "/status"]),  # * never crosses a /
     ("/nothing/*", []),
 ])
 def test_osc_1_0_patterns(pattern: str, matches: list[str]) -> None:
