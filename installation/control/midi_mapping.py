@@ -11,11 +11,14 @@ control/mapping.py, shared with OSC.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from installation.control.events import ControlEvent
+
+# One curve for OSC and MIDI, so a fader and a knob with the same settings agree.
+from installation.control.mapping import curve
+from installation.control.mapping import uncurve as inverse_curve
 from installation.control.midi_config import MidiMapping
 from installation.params import Registry
 
@@ -57,24 +60,6 @@ class MidiNotice(ControlEvent):
 
 
 # -- curves and encoders -------------------------------------------------------------------
-_K = 4.0  # steepness: exponential(0.5) ~ 0.12, so the low end gets most of the travel
-_EK = math.exp(_K) - 1.0
-
-
-def curve(x: float, kind: str) -> float:
-    """0..1 -> 0..1. exponential and logarithmic are each other's inverse."""
-    x = min(1.0, max(0.0, x))
-    if kind == "exponential":
-        return (math.exp(_K * x) - 1.0) / _EK
-    if kind == "logarithmic":
-        return math.log1p(_EK * x) / _K
-    return x
-
-
-def inverse_curve(y: float, kind: str) -> float:
-    return curve(y, {"exponential": "logarithmic", "logarithmic": "exponential"}.get(kind, kind))
-
-
 def decode_relative(value: int, encoder: str) -> int:
     """Encoder ticks (signed) from one relative CC value."""
     if encoder == "twos_complement":  # 1..63 up, 127..65 down (127 = -1)

@@ -42,7 +42,7 @@ def test_curves_are_monotonic_and_invertible(kind):
     assert all(b > a for a, b in zip(ys, ys[1:], strict=False))
     assert [inverse_curve(y, kind) for y in ys] == pytest.approx(xs)
     if kind == "exponential":
-        assert curve(0.5, kind) < 0.2  # most of the travel at the low end
+        assert curve(0.5, kind) < 0.25  # the shared audio-taper curve: fine control at the low end
 
 
 @pytest.mark.parametrize(("encoder", "value", "ticks"), [
