@@ -1,7 +1,4 @@
-"""Helpers for the OSC tests: a tiny real model and show, real loopback sockets.
-
-Self-contained (no conftest), so these tests run beside whatever fixtures main has.
-"""
+"""Helpers for the OSC tests: a tiny real model and show, real loopback sockets."""
 
 from __future__ import annotations
 
@@ -14,29 +11,15 @@ from pathlib import Path
 os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
 os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
 
-import torch  # noqa: E402
-
-from installation.checkpoints import save_checkpoint  # noqa: E402
 from installation.control.osc_parse import parse_packet  # noqa: E402
-from installation.networks import DCGANConfig, DCGANGenerator  # noqa: E402
+from tests.conftest import make_model as tests_make_model  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[2]
 
 
 def make_model(folder: Path, latent_dim: int = 16) -> Path:
     """A tiny real DCGAN checkpoint (32x32), saved the way the show loads models."""
-    torch.manual_seed(0)
-    cfg = DCGANConfig(latent_dim=latent_dim, resolution=32, width=4)
-    model = DCGANGenerator(cfg)
-    for module in model.modules():
-        if isinstance(module, torch.nn.BatchNorm2d):
-            module.momentum = None
-    model.train()
-    with torch.no_grad():
-        model(torch.randn(32, latent_dim))
-    model.eval()
-    save_checkpoint(folder, model, name="tiny", architecture="dcgan", config=cfg.to_dict(), step=42)
-    return folder
+    return tests_make_model(folder, latent_dim=latent_dim, step=42)
 
 
 def show_dict(tmp_path: Path, **osc) -> dict:
