@@ -17,6 +17,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from installation.show import ShowError, load_show
+from installation.training.cli import COMMANDS as TRAINING_COMMANDS
 
 log = logging.getLogger("installation")
 
@@ -186,9 +187,8 @@ COMMANDS: list[Command] = [
     ("devices", "list displays, torch devices and MIDI ports", _add_devices, cmd_devices),
     ("bench", "measure figures; --json FILE writes them", _add_bench, cmd_bench),
     ("docs", "regenerate README.md's reference blocks (--check: fail if stale)", _add_docs, cmd_docs),
-
-
     ("osc", "the OSC address table (osc addresses [SHOW] [--markdown])", _add_osc, cmd_osc),
+    *TRAINING_COMMANDS,
 ]
 
 
@@ -219,6 +219,7 @@ def _on_sigterm(signum: int, frame: object) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    args.argv = list(sys.argv[1:] if argv is None else argv)  # as typed, for model cards
     verbose, quiet = getattr(args, "verbose", False), getattr(args, "quiet", False)
     level = logging.DEBUG if verbose else logging.WARNING if quiet else logging.INFO
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", datefmt="%H:%M:%S")

@@ -1,0 +1,45 @@
+"""The models shipped in models/ load, were made by this trainer, and draw real pictures."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from installation.checkpoints import load_checkpoint
+from installation.renderer import FrameRenderer, PixelLayout
+from installation.show import load_show
+
+ROOT = Path(__file__).resolve().parents[2]
+SHIPPED = {"default-gan": "dcgan", "default-vae": "vae"}
+
+
+@pytest.mark.parametrize("name", sorted(SHIPPED))
+def test_shipped_default_loads_and_renders_finite_varied_frames(name):
+    folder = ROOT / "models" / name
+    model = load_checkpoint(folder)
+    card = model.card
+    assert card.architecture == SHIPPED[name] and card.step > 0
+    assert card.command.startswith("python -m installation train ")
+    assert f"--out models/{name}" in card.command and "synthetic:shapes" in card.command
+    shipped = [folder / f for f in ("model.safetensors", "card.json", "loss.png")]
+    assert sum(p.stat().st_size for p in shipped) <= 10 * 1024 * 1024
+
+    renderer = FrameRenderer(model, torch.device("cpu"), torch.float32, PixelLayout())
+    rng = np.random.default_rng(0)
+    frames = []
+    for _ in range(4):
+        z = rng.standard_normal(model.latent_dim).astype(np.float32)
+        frames.append(renderer.host_arrays[renderer.render(z)][..., :3].astype(np.float32).copy())
+    for frame in frames:
+        assert np.isfinite(frame).all()
+        assert frame.std() > 8  # a picture, not a flat field
+    # different latents, different pictures
+    assert min(np.abs(a - b).mean() for a, b in zip(frames, frames[1:], strict=False)) > 2
+
+
+def test_the_default_show_plays_the_shipped_gan():
+    show = load_show(ROOT / "show.yaml")
+    assert show.resolve(show.model.path).resolve() == (ROOT / "models" / "default-gan").resolve()
