@@ -93,6 +93,9 @@ def swap_stall(ctx: BenchContext) -> dict[str, float]:
         show = ctx.show.model_copy(update={
             "hotswap": ctx.show.hotswap.model_copy(update={"enabled": True, "watch": [str(drop)]}),
             "training": ctx.show.training.model_copy(update={"enabled": False}),
+            # Only the hot-swap service: no ports bound, no MIDI ports scanned.
+            "osc": ctx.show.osc.model_copy(update={"enabled": False}),
+            "midi": ctx.show.midi.model_copy(update={"enabled": False}),
         })
         staged = _stage_variants(show, Path(tmp) / "staged", SWAPS)
         seconds = FIRST_SWAP_S + SWAPS * SWAP_GAP_S

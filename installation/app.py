@@ -18,6 +18,8 @@ import torch
 
 from installation.checkpoints import CheckpointError, LoadedModel, load_checkpoint
 from installation.clock import FixedStepClock, MonotonicClock
+from installation.control.midi import midi_service_factory
+from installation.control.osc import osc_service
 from installation.display import DisplayError, DisplaySettings, PygameDisplay
 from installation.hotswap import OneDecodeFader
 from installation.live import live_models_factory
@@ -62,7 +64,10 @@ class RunOptions:
 # Services are added by the subsystems that own them: each factory gets the show, the
 # registry and the loop hooks, and returns a service (or None when its section is off).
 ServiceFactory = Callable[[Show, Registry, LoopHooks, StatsWriter], "Service | None"]
-SERVICE_FACTORIES: list[ServiceFactory] = []
+SERVICE_FACTORIES: list[ServiceFactory] = [
+    osc_service,  # OSC over UDP/TCP and OSCQuery (control/osc.py)
+    midi_service_factory,  # MIDI controllers, clock, learn (control/midi.py)
+]
 SERVICE_FACTORIES.append(live_models_factory)  # hotswap: watcher, validation, trainer
 
 

@@ -10,7 +10,9 @@ import argparse
 import json
 import logging
 import os
+import signal
 import sys
+import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -44,16 +46,16 @@ def _positive_int(text: str) -> int:
 
 def _add_run(p: argparse.ArgumentParser) -> None:
     p.add_argument("show", nargs="?", default="show.yaml", help="show file (default ./show.yaml)")
-    p.add_argument("--headless", action="store_true", help="no window: render offscreen (SDL offscreen driver)")
-    p.add_argument("--frames", type=_positive_int, help="stop after N presented frames")
-    p.add_argument("--seconds", type=float, help="stop after S seconds")
-    p.add_argument("--out", type=Path, help="write every presented frame as a PNG into DIR")
-    p.add_argument("--stats", type=Path, help="write JSON Lines stats (one line per frame and per event)")
-    p.add_argument("--display", type=int, help="which monitor to open on (0 = primary)")
+    p.add_argument("--headless", action="store_true", help="no window: render into memory (SDL dummy driver), e.g. with --out or --stats")
+    p.add_argument("--frames", type=_positive_int, metavar="N", help="stop after N presented frames")
+    p.add_argument("--seconds", type=float, metavar="S", help="stop after S seconds")
+    p.add_argument("--out", type=Path, metavar="DIR", help="write every presented frame as a PNG into DIR")
+    p.add_argument("--stats", type=Path, metavar="FILE", help="write JSON Lines stats (one line per frame and per event)")
+    p.add_argument("--display", type=int, metavar="N", help="which monitor to open on (0 = primary)")
     p.add_argument("--windowed", action="store_true", help="a window instead of full screen")
-    p.add_argument("--device", choices=["auto", "cpu", "cuda", "mps"], help="override the show's model.device")
-    p.add_argument("--size", type=_size, help="output size, e.g. 1280x720 (overrides display.size)")
-    p.add_argument("--fps", type=float, help="override the fps cap (0 = uncapped)")
+    p.add_argument("--device", choices=["auto", "cpu", "cuda", "mps"], metavar="auto|cpu|cuda|mps", help="override the show's model.device")
+    p.add_argument("--size", type=_size, metavar="WxH", help="output size, e.g. 1280x720 (overrides display.size)")
+    p.add_argument("--fps", type=float, metavar="FPS", help="override the fps cap (0 = uncapped)")
     p.add_argument("--fixed-step", action="store_true",
                    help="advance time by exactly 1/fps per frame: deterministic offline renders")
 
@@ -75,7 +77,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def _add_check(p: argparse.ArgumentParser) -> None:
-    p.add_argument("show", nargs="?", default="show.yaml")
+    p.add_argument("show", nargs="?", default="show.yaml", help="show file (default ./show.yaml)")
 
 
 def cmd_check(args: argparse.Namespace) -> int:
@@ -96,12 +98,21 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 
 def _add_devices(p: argparse.ArgumentParser) -> None:
-    pass
+    p.add_argument("show", nargs="?", default="show.yaml", help="whose MIDI profiles to match (default ./show.yaml)")
+
+
+def _profiles_dir(show_path: str) -> Path:
+    """The show's controller profile folder; ./controllers when the show cannot be read."""
+    try:
+        show = load_show(show_path)
+    except ShowError:
+        return Path("controllers")
+    return show.resolve(show.midi.profiles_dir)
 
 
 def cmd_devices(args: argparse.Namespace) -> int:
     """Displays and their sizes, torch devices, MIDI ports, or why there are none."""
-    from installation.control.midi import list_ports
+    from installation.control.midi import device_lines
 
     lines = ["displays:"]
     os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
@@ -122,21 +133,15 @@ def cmd_devices(args: argparse.Namespace) -> int:
         lines.append(f"  cuda:{i} {torch.cuda.get_device_name(i)}")
     if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
         lines.append("  mps")
-    inputs, outputs, why = list_ports()
-    lines.append("MIDI ports:")
-    if why:
-        lines.append(f"  none ({why})")
-    lines += [f"  in:  {name}" for name in inputs] + [f"  out: {name}" for name in outputs]
-    if not why and not inputs and not outputs:
-        lines.append("  none connected")
+    lines += device_lines(_profiles_dir(args.show))
     sys.stdout.write("\n".join(lines) + "\n")
     return 0
 
 
 def _add_bench(p: argparse.ArgumentParser) -> None:
-    p.add_argument("show", nargs="?", default="show.yaml")
-    p.add_argument("--json", type=Path, dest="json_path", help="write {name: figure} to FILE")
-    p.add_argument("--only", action="append", help="run only the benchmark that reports NAME (repeatable)")
+    p.add_argument("show", nargs="?", default="show.yaml", help="show file (default ./show.yaml)")
+    p.add_argument("--json", type=Path, dest="json_path", metavar="FILE", help="write {name: figure} to FILE")
+    p.add_argument("--only", action="append", metavar="NAME", help="run only the benchmark that reports NAME (repeatable)")
     p.add_argument("--list", action="store_true", help="list benchmark names and exit")
 
 
@@ -146,39 +151,92 @@ def cmd_bench(args: argparse.Namespace) -> int:
     return run_benchmarks(args)
 
 
+def _add_docs(p: argparse.ArgumentParser) -> None:
+    from installation.docs import add_arguments
+
+    add_arguments(p)
+
+
+def cmd_docs(args: argparse.Namespace) -> int:
+    from installation.docs import cmd_docs as run_docs
+
+    return run_docs(args)
+
+
+def _add_osc(p: argparse.ArgumentParser) -> None:
+    sub = p.add_subparsers(dest="osc_command", required=True, metavar="ACTION")
+    a = sub.add_parser("addresses", help="print every OSC address with its type, range and unit")
+    a.add_argument("show", nargs="?", help="include this show's mappings (default: built-ins only)")
+    a.add_argument("--markdown", action="store_true", help="a Markdown table")
+
+
+def cmd_osc(args: argparse.Namespace) -> int:
+    from installation.control.osc_space import AddressSpace
+    from installation.control.osc_table import markdown_table, text_table
+    from installation.params import REGISTRY
+
+    mappings = load_show(args.show).osc.mappings if args.show else ()
+    space = AddressSpace(REGISTRY, mappings)
+    sys.stdout.write(markdown_table(space) if args.markdown else text_table(space))
+    return 0
+
+
 COMMANDS: list[Command] = [
     ("run", "play a show (default ./show.yaml)", _add_run, cmd_run),
     ("check", "validate a show and its model, print the resolved show", _add_check, cmd_check),
     ("devices", "list displays, torch devices and MIDI ports", _add_devices, cmd_devices),
     ("bench", "measure figures; --json FILE writes them", _add_bench, cmd_bench),
+    ("docs", "regenerate README.md's reference blocks (--check: fail if stale)", _add_docs, cmd_docs),
+    ("osc", "the OSC address table (osc addresses [SHOW] [--markdown])", _add_osc, cmd_osc),
     *TRAINING_COMMANDS,
 ]
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="installation", description=__doc__.splitlines()[0])
-    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
-    parser.add_argument("-q", "--quiet", action="store_true", help="warnings and errors only")
+    # -v/-q work before or after the command; SUPPRESS keeps a subcommand from resetting them.
+    verbosity = argparse.ArgumentParser(add_help=False)
+    verbosity.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS,
+                           help="debug logging")
+    verbosity.add_argument("-q", "--quiet", action="store_true", default=argparse.SUPPRESS,
+                           help="warnings and errors only")
+    parser = argparse.ArgumentParser(prog="installation", description=__doc__.splitlines()[0],
+                                     parents=[verbosity])
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name, help_text, add_arguments, handler in COMMANDS:
-        p = sub.add_parser(name, help=help_text, description=help_text)
+        p = sub.add_parser(name, help=help_text, description=help_text, parents=[verbosity])
         add_arguments(p)
         p.set_defaults(handler=handler)
     return parser
 
 
+class StopRequested(KeyboardInterrupt):
+    """SIGTERM (systemd stop, a kiosk supervisor): end the show as cleanly as Esc does."""
+
+
+def _on_sigterm(signum: int, frame: object) -> None:
+    raise StopRequested()
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     args.argv = list(sys.argv[1:] if argv is None else argv)  # as typed, for model cards
-    level = logging.DEBUG if args.verbose else logging.WARNING if args.quiet else logging.INFO
+    verbose, quiet = getattr(args, "verbose", False), getattr(args, "quiet", False)
+    level = logging.DEBUG if verbose else logging.WARNING if quiet else logging.INFO
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", datefmt="%H:%M:%S")
     from installation.app import UserError
 
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _on_sigterm)
     try:
         return args.handler(args)
     except (ShowError, UserError) as exc:
-        log.error("%s", exc)
+        # Straight to stderr like argparse's own errors: one clear message, no traceback,
+        # whatever logging is configured to do.
+        sys.stderr.write(f"installation: error: {exc}\n")
         return EXIT_USER_ERROR
+    except StopRequested:
+        log.info("stopped by SIGTERM")
+        return 0
     except KeyboardInterrupt:
         log.info("interrupted")
         return 130

@@ -7,6 +7,9 @@ from typing import Protocol
 
 
 class Clock(Protocol):
+    # False for virtual time: then nothing may depend on how long real work took.
+    realtime: bool
+
     def now(self) -> float: ...
 
     def sleep_until(self, t: float) -> None: ...
@@ -14,6 +17,8 @@ class Clock(Protocol):
 
 class MonotonicClock:
     """Wall time from time.monotonic (the stats' `t` is in this clock)."""
+
+    realtime = True
 
     def now(self) -> float:
         return time.monotonic()
@@ -27,6 +32,8 @@ class MonotonicClock:
 class FixedStepClock:
     """Virtual time that only moves when the loop waits for its next frame, so every frame
     is exactly 1/fps apart whatever the machine's speed: offline renders are repeatable."""
+
+    realtime = False
 
     def __init__(self, start: float = 0.0) -> None:
         self._t = start

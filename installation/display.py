@@ -40,6 +40,8 @@ def _key_events() -> dict[int, tuple[str, float, bool]]:
         pygame.K_h: ("hud.visible", 1.0, True),
         pygame.K_s: ("screenshot", 1.0, False),
         pygame.K_SPACE: ("walk.paused", 1.0, True),
+        pygame.K_l: ("learn", 1.0, False),
+        pygame.K_BACKSPACE: ("learn.cancel", 1.0, False),
         pygame.K_p: ("model.pinned", 1.0, True),
         pygame.K_b: ("model.previous", 1.0, False),
         pygame.K_n: ("model.latest", 1.0, False),

@@ -15,6 +15,7 @@ message on screen and in the log, never a crash.
 from __future__ import annotations
 
 import logging
+import math
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -42,6 +43,9 @@ EventMapper = Callable[[list[ControlEvent], Mapping[str, float], float], list[Co
 Feedback = Callable[[dict[str, float], list[ControlEvent]], None]
 # Status sinks get a small dict a few times a second (fps, frame, model, uptime ...).
 StatusSink = Callable[[dict[str, object]], None]
+# A phase sync may take over the walk's phase (MIDI clock): (phase, values, dt, now) -> the
+# new phase, or None to let walk.speed move it as usual.
+PhaseSync = Callable[[float, Mapping[str, float], float, float], "float | None"]
 
 
 @dataclass
@@ -67,6 +71,7 @@ class LoopHooks:
     hud_lines: Sequence[Callable[[], Iterable[str]]] = ()
     on_swap: Sequence[Callable[[LoadedModel, LoadedModel], None]] = ()
     on_status: Sequence[StatusSink] = ()
+    phase_sync: Sequence[PhaseSync] = ()
     # Set by the runtime: moves a model to the renderer's device and precision. Services call
     # it off the render thread before offering a model to swap_box.
     prepare: Callable[[LoadedModel], LoadedModel] | None = None
@@ -106,11 +111,14 @@ class RenderLoop:
         self._hud: list[str] = []
         self._hud_refreshed = -1.0
         self._fps_ema = 0.0
+        self._last_frame_ms = self._last_gen_ms = 0.0
         self._work_ema = 0.0  # seconds of generate+present, for late-latched pacing
         self._last_present: float | None = None
         self._shown_index: int | None = None
         self._screenshot_due = False
         self._status_sent = float("-inf")
+        self._hook_failure_logged = float("-inf")
+        self._unshown_events: list[ControlEvent] = []
         self._started = clock.now()
         self._last_t = self._started
 
@@ -125,7 +133,8 @@ class RenderLoop:
                 if period:
                     # Sleep before draining input so the frame uses the freshest events and
                     # still presents on its deadline (late latching).
-                    self.clock.sleep_until(deadline - self._work_ema)
+                    lead = self._work_ema if self.clock.realtime else 0.0
+                    self.clock.sleep_until(deadline - lead)
                     deadline = max(deadline + period, self.clock.now() - period)
                 self.step()
                 s = self.settings
@@ -145,7 +154,11 @@ class RenderLoop:
         # 1-2: drain and map input.
         events = self.display.poll() + self.hooks.events.drain()
         for mapper in self.hooks.mappers:
-            events = mapper(events, self.targets, now)
+            try:
+                events = mapper(events, self.targets, now)
+            except Exception:  # a mapping bug must not stop the show: drop this batch
+                self._log_hook_failure("event mapper")
+                events = []
         # 3: parameters.
         old_targets = self.targets
         self.targets, actions = apply_events(self.registry, self.targets, events)
@@ -159,29 +172,49 @@ class RenderLoop:
                 self._swap(offered, now)
         # 4: where in latent space we are.
         v = self.values
-        self.phase = advance(self.phase, v["walk.speed"], v["walk.paused"], dt)
+        synced = None
+        for sync in self.hooks.phase_sync:  # e.g. MIDI clock locking the walk to the beat
+            synced = sync(self.phase, v, dt, now)
+            if synced is not None:
+                break
+        self.phase = synced if synced is not None else advance(self.phase, v["walk.speed"], v["walk.paused"], dt)
         z = self.navigator.position(self.phase, v["latent.truncation"])
         mix, previous_z = self._crossfade(now, v["latent.truncation"])
+        # 9 (queued before the slow part, so controllers hear back as soon as possible).
+        changed = {k: val for k, val in self.targets.items() if old_targets.get(k) != val}
+        if changed or actions:
+            for send in self.hooks.feedback:
+                try:
+                    send(changed, events)
+                except Exception:
+                    self._log_hook_failure("feedback")
         # 6-8: generate and present.
         work_start = time.perf_counter()
         gen_ms, index, ready = self._generate(z, v["output.brightness"], previous_z, mix)
         if not ready:
+            self._unshown_events.extend(events)
             return
         if index is not None:
             self._shown_index = index
         present_ms = self._present()
         self._work_ema += 0.1 * ((time.perf_counter() - work_start) - self._work_ema)
-        # 9: feedback.
-        changed = {k: val for k, val in self.targets.items() if old_targets.get(k) != val}
-        if changed or actions:
-            for send in self.hooks.feedback:
-                send(changed, events)
-        self._record(now, gen_ms, present_ms, events)
+        if self._unshown_events:
+            events, self._unshown_events = self._unshown_events + events, []
+        self._record(gen_ms, present_ms, events)
         if self.hooks.on_status and now - self._status_sent >= 0.25:
             self._status_sent = now
             status = self.status()
             for sink in self.hooks.on_status:
-                sink(status)
+                try:
+                    sink(status)
+                except Exception:
+                    self._log_hook_failure("status sink")
+
+    def _log_hook_failure(self, what: str) -> None:
+        now = time.monotonic()
+        if now - self._hook_failure_logged > 1.0:  # at most once a second, with traceback
+            self._hook_failure_logged = now
+            log.exception("%s failed; the show goes on", what)
 
     def status(self) -> dict[str, object]:
         model = self.renderer.model
@@ -242,6 +275,10 @@ class RenderLoop:
             self._screenshot_due = True
         elif event.target == "display.fullscreen":
             self.display.toggle_fullscreen()
+        elif event.target == "cue.next":
+            self.phase = math.floor(self.phase) + 1.0
+        elif event.target == "cue.previous":
+            self.phase = math.ceil(self.phase) - 1.0
 
     def _swap(self, model: LoadedModel, now: float) -> None:
         old = self.renderer.model
@@ -289,10 +326,7 @@ class RenderLoop:
                 self._hud.append(self.error)
         return self._hud
 
-    _last_frame_ms = 0.0
-    _last_gen_ms = 0.0
-
-    def _record(self, now: float, gen_ms: float, present_ms: float, events: list[ControlEvent]) -> None:
+    def _record(self, gen_ms: float, present_ms: float, events: list[ControlEvent]) -> None:
         t = self.clock.now()
         frame_ms = 0.0 if self._last_present is None else (t - self._last_present) * 1000
         self._last_present = t

@@ -82,6 +82,10 @@ DEFAULT_PARAMS: tuple[Param, ...] = (
           description="Master fade: 0 is black, 1 is full picture."),
     Param("hud.visible", 0.0, 0.0, 1.0, "", 0.0, "bool",
           description="Show the heads-up display (fps, timings, model)."),
+    Param("walk.sync", 0.0, 0.0, 1.0, "", 0.0, "bool",
+          description="Lock the walk to incoming MIDI clock: a keyframe every walk.beats beats."),
+    Param("walk.beats", 4.0, 1.0, 64.0, "beats", 0.0, "int",
+          description="Beats per keyframe when the walk follows MIDI clock."),
     Param("model.pinned", 0.0, 0.0, 1.0, "", 0.0, "bool",
           description="Keep the model that is playing: new checkpoints wait until unpinned."),
     Param("training.paused", 0.0, 0.0, 1.0, "", 0.0, "bool",
@@ -91,9 +95,13 @@ DEFAULT_PARAMS: tuple[Param, ...] = (
 DEFAULT_ACTIONS: tuple[Action, ...] = (
     Action("screenshot", "Save the current frame as a PNG."),
     Action("display.fullscreen", "Toggle full screen."),
+    Action("cue.next", "Cut to the next keyframe of the walk (a cue for the next scene)."),
+    Action("cue.previous", "Cut back to the previous keyframe of the walk."),
     Action("model.previous", "Step back to the model that played before this one (and pin it)."),
     Action("model.latest", "Unpin and play the newest validated model."),
     Action("quit", "Stop the show.", remote=False),
+    Action("learn", "MIDI learn: arm it for the next parameter; the next control moved maps to it."),
+    Action("learn.cancel", "Disarm MIDI learn."),
 )
 
 

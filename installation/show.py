@@ -13,8 +13,18 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, PositiveInt, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PositiveInt,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
+from installation.control.midi_config import MidiConfig, load_setup
+from installation.control.osc_config import OscConfig
 from installation.params import REGISTRY
 
 
@@ -27,74 +37,83 @@ class Section(BaseModel):
 
 
 class DisplayConfig(Section):
-    size: tuple[PositiveInt, PositiveInt] | Literal["desktop"] = (1920, 1080)
-    fullscreen: bool = True
-    display: int = Field(0, ge=0, description="which monitor, 0 is the primary")
-    vsync: bool = True
-    fps: float = Field(60, ge=0, le=1000, description="frame-rate cap; 0 = as fast as it goes")
-    filter: Literal["nearest", "bilinear", "bicubic"] = "bilinear"
-    fit: Literal["cover", "contain", "stretch"] = "cover"
-    hud: bool = False
-    pipeline: Literal["auto", "on", "off"] = "auto"
-    screenshots: str = "screenshots"
+    size: tuple[PositiveInt, PositiveInt] | Literal["desktop"] = Field(
+        (1920, 1080), description='output size [width, height] in pixels, or "desktop" for the monitor\'s own')
+    fullscreen: bool = Field(True, description="full screen (--windowed overrides it for a rehearsal)")
+    display: int = Field(0, ge=0, description="which monitor, 0 is the primary (`installation devices` lists them)")
+    vsync: bool = Field(True, description="wait for the monitor's refresh where the platform allows it")
+    fps: float = Field(60, ge=0, le=1000, description="frame-rate cap; 0 = as fast as the generator goes")
+    filter: Literal["nearest", "bilinear", "bicubic"] = Field(
+        "bilinear", description="upscaling filter; bicubic runs on the GPU (bilinear on a CPU)")
+    fit: Literal["cover", "contain", "stretch"] = Field(
+        "cover", description="cover: crop to fill the screen; contain: letterbox; stretch")
+    hud: bool = Field(False, description="start with the heads-up display on (H toggles it)")
+    pipeline: Literal["auto", "on", "off"] = Field(
+        "auto", description="overlap generation with display: auto = only when uncapped (fps 0)")
+    screenshots: str = Field("screenshots", description="folder for S-key screenshots, relative to the show file")
 
 
 class ModelConfig(Section):
-    path: str = "models/default-gan"
-    device: Literal["auto", "cpu", "cuda", "mps"] = "auto"
-    precision: Literal["auto", "fp32", "fp16", "bf16"] = "auto"
+    path: str = Field("models/default-gan", description="model folder (model.safetensors + card.json), relative to the show file")
+    device: Literal["auto", "cpu", "cuda", "mps"] = Field("auto", description="auto picks cuda, then mps, then cpu")
+    precision: Literal["auto", "fp32", "fp16", "bf16"] = Field(
+        "auto", description="auto: fp16 on CUDA, fp32 elsewhere")
 
 
 class NavigatorConfig(Section):
-    mode: Literal["keyframes", "ou"] = "keyframes"
-    easing: Literal["smooth", "linear"] = "smooth"
-    seed: int = Field(0, ge=0)
-    speed: float = Field(REGISTRY.params["walk.speed"].default, ge=-2.0, le=2.0)
-    truncation: float = Field(REGISTRY.params["latent.truncation"].default, ge=0.0, le=2.0)
+    mode: Literal["keyframes", "ou"] = Field(
+        "keyframes", description="keyframes: slerp between seeded keyframes; ou: a wandering noise walk")
+    easing: Literal["smooth", "linear"] = Field(
+        "smooth", description="smooth: ease in and out of each keyframe; linear: constant pace")
+    seed: int = Field(0, ge=0, description="the same seed walks the same path")
+    speed: float = Field(REGISTRY.params["walk.speed"].default, ge=-2.0, le=2.0,
+                         description="keyframes per second, the start value of walk.speed")
+    truncation: float = Field(REGISTRY.params["latent.truncation"].default, ge=0.0, le=2.0,
+                              description="latent scale, the start value of latent.truncation")
 
 
 class HotswapConfig(Section):
     """New checkpoints swapped into the running show (see docs/hotswap.md)."""
 
-    enabled: bool = True
-    # Extra folders to watch, besides the show's model folder and training.out. Each is a
-    # model folder (card.json + model.safetensors) or a folder of model folders.
-    watch: list[str] = Field(default_factory=list)
+    enabled: bool = Field(True, description="watch the model folder, training.out and `watch`; swap new checkpoints in")
+    watch: list[str] = Field(
+        default_factory=list,
+        description="extra folders to watch: model folders, or folders of model folders (rsync/scp drops)")
     poll_s: float = Field(0.5, gt=0, le=60, description="seconds between looks at the folders")
-    stable_polls: int = Field(2, ge=1, le=100, description="polls a file must stay unchanged before it is read")
-    give_up_s: float = Field(10.0, gt=0, description="a stable pair whose hash never matches is rejected after this")
+    stable_polls: int = Field(2, ge=1, le=100, description="looks in a row a file must be unchanged before it is read")
+    give_up_s: float = Field(10.0, gt=0, description="a stable pair whose hash never matches the card is rejected after this")
     burst_s: float = Field(5.0, ge=0, description="while more checkpoints keep arriving, wait up to this for the newest")
-    crossfade_s: float = Field(2.0, ge=0, le=60)
-    history: int = Field(4, ge=1, le=32, description="models kept in memory to step back to")
+    crossfade_s: float = Field(2.0, ge=0, le=60, description="seconds of crossfade from the old model to the new one")
+    history: int = Field(4, ge=1, le=32, description="models kept in memory to step back to (B key, /model/previous)")
     min_diversity: float = Field(
         1.0, ge=0, le=255,
-        description="collapse check: mean difference between latents' pictures, in gray levels")
+        description="collapse check: different latents' pictures must differ by this many gray levels on average")
 
 
 class TrainingConfig(Section):
     """A background trainer that learns while the show plays (see docs/hotswap.md)."""
 
-    enabled: bool = False
-    architecture: Literal["gan", "vae", "mlp"] = "gan"
-    dataset: str = "synthetic:shapes"  # a folder of images, or synthetic:<kind>
-    resolution: PositiveInt = 64
-    batch: PositiveInt = 16
-    steps: PositiveInt = 100_000  # the trainer ends there (the show plays on)
-    save_every: PositiveInt = 200
-    keep: PositiveInt = 5
-    out: str = "models/live"  # always watched
+    enabled: bool = Field(False, description="run `installation train` as a low-priority child process of the show")
+    architecture: Literal["gan", "vae", "mlp"] = Field("gan", description="what to train (installation train --arch)")
+    dataset: str = Field("synthetic:shapes", description="a folder of images (relative to the show file), or synthetic:shapes")
+    resolution: PositiveInt = Field(64, description="image size in pixels (mlp: 28)")
+    batch: PositiveInt = Field(16, description="images per step")
+    steps: PositiveInt = Field(100_000, description="the trainer ends at this step; the show plays on")
+    save_every: PositiveInt = Field(200, description="steps between checkpoints; each is a candidate swap")
+    keep: PositiveInt = Field(5, description="older checkpoints kept under out/checkpoints/")
+    out: str = Field("models/live", description="model folder it writes (resumed next time); always watched")
     # How much of the machine training may take: CPU threads, OS priority (19 = only idle
     # time), and the share of wall time it may run at all (paused the rest, 1.0 = no limit).
-    threads: PositiveInt = 1
-    nice: int = Field(19, ge=0, le=19)
-    cpu_share: float = Field(1.0, gt=0, le=1)
-    device: Literal["auto", "cpu"] = "auto"  # cpu hides GPUs from the trainer
-    extra_args: list[str] = Field(default_factory=list, description="more `installation train` flags")
+    threads: PositiveInt = Field(1, description="CPU threads for training; the render loop keeps the other cores")
+    nice: int = Field(19, ge=0, le=19, description="OS priority of the trainer: 19 gets only what the show leaves over")
+    cpu_share: float = Field(1.0, gt=0, le=1, description="share of wall time it may run at all (< 1: duty-cycled by SIGSTOP)")
+    device: Literal["auto", "cpu"] = Field("auto", description="cpu hides GPUs from the trainer")
+    extra_args: list[str] = Field(default_factory=list, description="more `installation train` flags, e.g. [--loss, hinge]")
 
 
 class ParameterSettings(Section):
-    default: float | None = None
-    smoothing: float | None = Field(None, ge=0.0, le=60.0)
+    default: float | None = Field(None, description="start value, within the parameter's range")
+    smoothing: float | None = Field(None, ge=0.0, le=60.0, description="slew time constant in seconds; 0 = instant")
 
 
 class Show(Section):
@@ -103,7 +122,13 @@ class Show(Section):
     navigator: NavigatorConfig = NavigatorConfig()
     hotswap: HotswapConfig = HotswapConfig()
     training: TrainingConfig = TrainingConfig()
-    parameters: dict[str, ParameterSettings] = Field(default_factory=dict)
+    parameters: dict[str, ParameterSettings] = Field(
+        default_factory=dict, description="per-parameter settings by registry name (see the parameter table)")
+    osc: OscConfig = OscConfig()
+    # A scene is a named set of parameter targets, recalled at once (MIDI program change).
+    scenes: dict[str, dict[str, float]] = Field(
+        default_factory=dict, description="named sets of parameter targets, e.g. `calm: {walk.speed: 0.1}`")
+    midi: MidiConfig = MidiConfig()
     # Where relative paths in the show are resolved from: the show file's folder.
     base_dir: Path = Field(default=Path("."), exclude=True)
 
@@ -122,6 +147,24 @@ class Show(Section):
             if name in ("walk.speed", "latent.truncation") and settings.default is not None:
                 raise ValueError(f"set the default of {name} under navigator:, not parameters:")
         return parameters
+
+    @field_validator("scenes")
+    @classmethod
+    def _known_scene_parameters(cls, scenes: dict[str, dict[str, float]]) -> dict[str, dict[str, float]]:
+        for scene, values in scenes.items():
+            for name, value in values.items():
+                param = REGISTRY.params.get(name)
+                if param is None:
+                    raise ValueError(f"scene {scene!r}: unknown parameter {name!r}{_did_you_mean(name, list(REGISTRY.params))}")
+                if not (param.minimum <= value <= param.maximum):
+                    raise ValueError(f"scene {scene!r}: {name} {value} is outside {param.minimum}..{param.maximum}")
+        return scenes
+
+    @model_validator(mode="after")
+    def _midi_files(self) -> Show:
+        if self.midi.enabled:
+            load_setup(self)  # profiles, learned mappings, scenes they name, replay files
+        return self
 
     def resolve(self, path: str) -> Path:
         p = Path(path).expanduser()

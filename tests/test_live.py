@@ -12,13 +12,13 @@ import time
 
 import pygame
 import pytest
-from _hotswap_util import TINY, make_model, save, script, script_env
 
 from installation.app import RunOptions, ShowRuntime
 from installation.checkpoints import CARD_FILE, WEIGHTS_FILE, save_checkpoint
 from installation.live import LiveModels
 from installation.show import parse_show
 from installation.stats import read_stats
+from tests._hotswap_util import TINY, make_model, save, script, script_env
 
 FPS = 30
 # Generous: a checkpoint is stable after ~2 polls (0.1 s) and validated in well under a
@@ -37,6 +37,7 @@ class Show:
             "display": {"fps": FPS, "fullscreen": False, "vsync": False, "hud": True},
             "hotswap": {"watch": ["drop"], "poll_s": 0.05, "stable_polls": 2, "give_up_s": 1.0,
                         "crossfade_s": 0.2, **hotswap},
+            "osc": {"enabled": False}, "midi": {"enabled": False},  # no ports to bind here
         }
         self.stats_path = tmp_path / "stats.jsonl"
         self.runtime = ShowRuntime(parse_show(data, base_dir=tmp_path),

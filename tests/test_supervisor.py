@@ -13,9 +13,9 @@ import time
 from pathlib import Path
 
 import pytest
-from _hotswap_util import HERE, script_env
 
 from installation.supervisor import TrainerSupervisor
+from tests._hotswap_util import HERE, script_env
 
 pytestmark = pytest.mark.skipif(os.name != "posix", reason="process groups and SIGSTOP are POSIX")
 

@@ -13,12 +13,12 @@ import time
 
 import pygame
 import pytest
-from _hotswap_util import save, script_env
 
 from installation.app import RunOptions, ShowRuntime
 from installation.live import LiveModels
 from installation.show import parse_show
 from installation.stats import read_stats
+from tests._hotswap_util import save, script_env
 
 pytestmark = pytest.mark.skipif(os.name != "posix", reason="signals a child process")
 FPS = 20
@@ -35,6 +35,7 @@ def test_the_show_trains_swaps_survives_a_killed_trainer_and_pauses_it(tmp_path,
         "training": {"enabled": True, "architecture": "mlp", "resolution": 28, "batch": 4, "steps": 100_000,
                      "save_every": 5, "keep": 2, "out": "models/live", "device": "cpu",
                      "extra_args": ["--synthetic-n", "16", "--width", "4", "--sample-every", "1000"]},
+        "osc": {"enabled": False}, "midi": {"enabled": False},
     }
     stats_path = tmp_path / "stats.jsonl"
     runtime = ShowRuntime(parse_show(data, base_dir=tmp_path),

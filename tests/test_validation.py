@@ -9,11 +9,11 @@ import pickle
 
 import pytest
 import torch
-from _hotswap_util import TINY, make_model, save
 
 from installation.checkpoints import CARD_FILE, WEIGHTS_FILE, CheckpointError, save_checkpoint
 from installation.renderer import FrameRenderer, PixelLayout
 from installation.validation import NotWhole, read_whole, validate, warm
+from tests._hotswap_util import TINY, make_model, save
 
 
 def _rewrite_card(folder, **changes):

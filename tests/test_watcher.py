@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import os
 
-from _hotswap_util import save
-
 from installation.checkpoints import WEIGHTS_FILE
 from installation.watcher import FolderWatcher, model_folders
+from tests._hotswap_util import save
 
 
 def test_reported_after_stable_polls_and_once_per_change(tmp_path):

@@ -1,0 +1,50 @@
+"""The CLI's small commands and the generated README blocks."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from installation.cli import main
+from installation.docs import render
+
+from .conftest import REPO
+
+
+def test_readme_generated_blocks_are_fresh(capsys) -> None:
+    assert main(["docs", "--check"]) == 0, capsys.readouterr().err
+
+
+def test_docs_check_notices_a_stale_block(tmp_path: Path) -> None:
+    stale = "<!-- BEGIN GENERATED: parameters -->\nold\n<!-- END GENERATED: parameters -->\n"
+    readme = tmp_path / "README.md"
+    readme.write_text(stale)
+    assert main(["docs", "--check", "--readme", str(readme)]) == 1
+    assert main(["docs", "--readme", str(readme)]) == 0
+    assert "`/walk/speed`" in readme.read_text()
+    assert render(readme.read_text()) == readme.read_text()
+
+
+def test_devices_lists_displays_torch_and_midi(capsys) -> None:
+    assert main(["devices"]) == 0
+    out = capsys.readouterr().out
+    assert "displays:" in out and "torch devices:" in out and "cpu (" in out
+    assert "MIDI ports:" in out
+
+
+def test_bench_lists_its_figures(capsys) -> None:
+    assert main(["bench", str(REPO / "show.yaml"), "--list"]) == 0
+    names = capsys.readouterr().out.split()
+    assert {"generator_fps", "loop_fps", "loop_efficiency", "display_ms_1080p"} <= set(names)
+
+
+def test_bench_unknown_name_is_a_user_error(capsys) -> None:
+    assert main(["bench", str(REPO / "show.yaml"), "--only", "nope"]) == 2
+    assert "unknown benchmark ['nope']" in capsys.readouterr().err
+
+
+def test_bench_writes_one_finite_figure_per_name(tmp_path: Path, show_file: Path) -> None:
+    out = tmp_path / "bench.json"
+    assert main(["bench", str(show_file), "--only", "display_ms_1080p", "--json", str(out), "-q"]) == 0
+    figures = json.loads(out.read_text())
+    assert list(figures) == ["display_ms_1080p"] and figures["display_ms_1080p"] > 0
