@@ -4,18 +4,28 @@ generator_fps     bare generator, batch 1, same device, precision and model as t
 loop_fps          the real render loop, uncapped, at the show's output size, dummy display
 loop_efficiency   loop_fps / generator_fps, the median of rounds measured side by side
 display_ms_1080p  the display path alone (scale into a 1920x1080 window, flip), ms/frame
+
+The *_128px figures repeat the first three on a reference generator (seeded DCGAN, 128 px,
+width 32, about 5-8 ms a frame here), the generator the issue's 0.85 target was set on: the
+loop's cost per frame is roughly fixed, so a tiny, fast generator gets a lower ratio at a
+far higher loop_fps.
 """
 
 from __future__ import annotations
 
 import statistics
+import tempfile
 import time
+from pathlib import Path
 
 import numpy as np
 import torch
 
 from installation.app import RunOptions, ShowRuntime
 from installation.bench import BenchContext, benchmark
+from installation.checkpoints import save_checkpoint
+from installation.networks import DCGANConfig, DCGANGenerator
+from installation.show import Show
 
 ROUNDS = 3
 FRAMES = 240
@@ -47,9 +57,8 @@ def _loop_fps(runtime: ShowRuntime, frames: int) -> float:
     return shown / (time.perf_counter() - start)
 
 
-@benchmark("generator_fps", "loop_fps", "loop_efficiency")
-def loop_efficiency(ctx: BenchContext) -> dict[str, float]:
-    runtime = ShowRuntime(ctx.show, RunOptions(headless=True, fps=0))
+def _side_by_side(show: Show, suffix: str = "") -> dict[str, float]:
+    runtime = ShowRuntime(show, RunOptions(headless=True, fps=0))
     try:
         bare, loop, ratio = [], [], []
         for _ in range(ROUNDS):
@@ -61,10 +70,27 @@ def loop_efficiency(ctx: BenchContext) -> dict[str, float]:
     finally:
         runtime.close()
     return {
-        "generator_fps": statistics.median(bare),
-        "loop_fps": statistics.median(loop),
-        "loop_efficiency": statistics.median(ratio),
+        f"generator_fps{suffix}": statistics.median(bare),
+        f"loop_fps{suffix}": statistics.median(loop),
+        f"loop_efficiency{suffix}": statistics.median(ratio),
     }
+
+
+@benchmark("generator_fps", "loop_fps", "loop_efficiency")
+def loop_efficiency(ctx: BenchContext) -> dict[str, float]:
+    return _side_by_side(ctx.show)
+
+
+@benchmark("generator_fps_128px", "loop_fps_128px", "loop_efficiency_128px")
+def loop_efficiency_128px(ctx: BenchContext) -> dict[str, float]:
+    with tempfile.TemporaryDirectory() as tmp:
+        torch.manual_seed(0)
+        cfg = DCGANConfig(latent_dim=128, resolution=128, width=32)
+        folder = Path(tmp) / "dcgan128"
+        save_checkpoint(folder, DCGANGenerator(cfg).eval(), name="dcgan128", architecture="dcgan",
+                        config=cfg.to_dict())
+        show = ctx.show.model_copy(update={"model": ctx.show.model.model_copy(update={"path": str(folder)})})
+        return _side_by_side(show, "_128px")
 
 
 @benchmark("display_ms_1080p")

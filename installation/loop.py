@@ -238,7 +238,9 @@ class RenderLoop:
         # Pipelined: queue this frame, then collect the oldest one in flight.
         self._pool.submit(z, brightness, previous_z, mix, index=self._next_buffer)
         self._next_buffer = (self._next_buffer + 1) % len(self.renderer.host_arrays)
-        if self._pool.in_flight < self._pool.workers:
+        # Keep every worker busy while this frame is presented: collect only the frame that
+        # is `workers` frames old.
+        if self._pool.in_flight <= self._pool.workers:
             return 0.0, None, False  # filling the pipeline: nothing to show yet
         result = self._pool.next_result()
         if result.error is not None:

@@ -6,8 +6,9 @@ main thread's pygame scale for the cores. What works is frame parallelism withou
 fight: each worker runs torch single-threaded, one worker per core, each generating a
 different frame; the main thread presents frames strictly in order. Two single-threaded
 workers generate ~1.4x the frames of one two-threaded generator, which leaves room for the
-present. The price is latency (frames are submitted `depth` frames ahead), so the loop only
-pipelines when it is uncapped; with an fps cap it renders sequentially, late-latched.
+present. The loop keeps every worker busy while it presents, so a frame is shown `workers`
+frames after it was submitted: the price is latency, so the loop only pipelines when it is
+uncapped; with an fps cap it renders sequentially, late-latched.
 
 On CUDA one worker suffices: the GPU runs while the main thread presents.
 """
