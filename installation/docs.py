@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import re
 import sys
+import types
 import typing
 from collections.abc import Callable
 from pathlib import Path
@@ -31,6 +32,12 @@ def generator(name: str) -> Callable[[Callable[[], str]], Callable[[], str]]:
 
 
 def _type_name(annotation: object) -> str:
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
+        return " \\| ".join(_type_name(arg) for arg in typing.get_args(annotation))
+    return _plain_type_name(annotation)
+
+
+def _plain_type_name(annotation: object) -> str:
     text = repr(annotation) if not isinstance(annotation, type) else annotation.__name__
     text = re.sub(r"typing\.|annotated_types\.|<class '|'>", "", text)
     text = re.sub(r"Annotated\[int, Gt\(gt=0\)\]", "int>0", text)

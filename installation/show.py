@@ -58,6 +58,17 @@ class ModelConfig(Section):
     device: Literal["auto", "cpu", "cuda", "mps"] = Field("auto", description="auto picks cuda, then mps, then cpu")
     precision: Literal["auto", "fp32", "fp16", "bf16"] = Field(
         "auto", description="auto: fp16 on CUDA, fp32 elsewhere")
+    threads: int | Literal["auto"] = Field(
+        "auto",
+        description="CPU threads for generating a frame; auto: 1 (torch's threads stall whenever anything else wants a core)")
+
+
+    @field_validator("threads")
+    @classmethod
+    def _thread_count(cls, threads: int | str) -> int | str:
+        if threads != "auto" and not 1 <= int(threads) <= 256:
+            raise ValueError("threads must be auto or a whole number from 1 to 256")
+        return threads
 
 
 class NavigatorConfig(Section):

@@ -185,3 +185,18 @@ def test_a_failing_mapper_or_feedback_never_stops_the_show(show_dict) -> None:
         assert loop.frame == 2
     finally:
         runtime.close()
+
+
+@pytest.mark.parametrize("threads,expected", [("auto", 1), (2, 2)])
+def test_cpu_render_threads_follow_the_show_and_are_restored(show_dict, threads, expected) -> None:
+    import torch
+
+    show_dict["model"]["threads"] = threads
+    before = torch.get_num_threads()
+    runtime = _runtime(show_dict)  # capped at 30 fps: the sequential loop
+    try:
+        runtime.build_loop()
+        assert torch.get_num_threads() == expected
+    finally:
+        runtime.close()
+    assert torch.get_num_threads() == before
