@@ -34,7 +34,7 @@ from pathlib import Path
 import torch
 
 from installation.app import RunOptions, ShowRuntime
-from installation.bench import BenchContext, benchmark
+from installation.bench import BenchContext, benchmark, percentile
 from installation.checkpoints import load_checkpoint, save_checkpoint
 from installation.live import build_trainer, partition_cpu
 from installation.show import Show
@@ -56,11 +56,6 @@ BENCH_SYNTHETIC_N = 256
 def _frame_budget_ms(show: Show, frames: list[dict]) -> float:
     fps = show.display.fps
     return 1000.0 / fps if fps > 0 else statistics.median(f["frame_ms"] for f in frames)
-
-
-def _p99(values: list[float]) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(0.99 * len(ordered)))]
 
 
 # -- swap_stall ------------------------------------------------------------------------------
@@ -255,7 +250,7 @@ def _interference(ctx: BenchContext, trainer_class: type) -> tuple[float, float]
         else:
             off_frames, off_time = off_frames + len(ms), off_time + (t1 - t0)
     reference = fps_cap if fps_cap > 0 else off_frames / off_time
-    return _p99(on_ms) / _p99(off_ms), (on_frames / on_time) / reference, (off_frames / off_time) / reference
+    return percentile(on_ms, 0.99) / percentile(off_ms, 0.99), (on_frames / on_time) / reference, (off_frames / off_time) / reference
 
 
 @benchmark("train_interference", "train_fps_fraction", "train_fps_fraction_off",

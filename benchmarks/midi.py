@@ -24,7 +24,7 @@ import time
 from pathlib import Path
 
 from installation.app import RunOptions, ShowRuntime
-from installation.bench import BenchContext, benchmark
+from installation.bench import BenchContext, benchmark, input_to_photon_ms, percentile
 from installation.control import jack
 from installation.control.midi import MidiService
 from installation.control.midi_config import MidiConfig, MidiDevice, MidiMapping
@@ -33,10 +33,6 @@ from installation.stats import read_stats
 SENDS = 240
 WARMUP_S = 1.5
 FPS = 60.0
-
-
-def _percentile(values: list[float], q: float) -> float:
-    return statistics.quantiles(values, n=100, method="inclusive")[q - 1] if len(values) > 1 else values[0]
 
 
 def _ensure_jack() -> object | None:
@@ -99,18 +95,12 @@ def midi_to_photon(ctx: BenchContext) -> dict[str, float]:
         if proc is not None:
             os.environ.pop("JACK_DEFAULT_SERVER", None)
             jack.stop_server(proc)  # type: ignore[arg-type]
-    arrivals = sorted((i["received"], f["t"]) for f in frames for i in f.get("inputs", [])
-                      if i["source"] == f"midi:{port}")
-    latencies = []
-    for s, next_s in zip(sent, [*sent[1:], float("inf")], strict=True):
-        shown = next((t for received, t in arrivals if s <= received < next_s), None)
-        if shown is not None:
-            latencies.append((shown - s) * 1000.0)
+    latencies = input_to_photon_ms(frames, sent, lambda source: source == f"midi:{port}")
     if len(latencies) < SENDS * 0.9:
         raise RuntimeError(f"only {len(latencies)} of {SENDS} MIDI messages reached a frame")
     window = [f["gen_ms"] for f in frames if sent and sent[0] <= f["t"] <= sent[-1]]
     return {"midi_to_photon_p50_ms": statistics.median(latencies),
-            "midi_to_photon_p99_ms": _percentile(latencies, 99),
+            "midi_to_photon_p99_ms": percentile(latencies, 0.99),
             # The generator's share, from the same frames: p50 should be about a frame
             # period (or one frame's work, when slower) plus this.
             "midi_to_photon_gen_ms": statistics.median(window)}

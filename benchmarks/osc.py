@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 
 from installation.app import RunOptions, ShowRuntime
-from installation.bench import BenchContext, benchmark
+from installation.bench import BenchContext, benchmark, input_to_photon_ms, percentile
 from installation.control.osc import OscServer
 from installation.control.osc_parse import encode_message
 from installation.show import Show
@@ -65,11 +65,6 @@ def _start(runtime: ShowRuntime):
     return loop, server
 
 
-def _percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
-
-
 @benchmark("osc_to_photon_p50_ms", "osc_to_photon_p99_ms", "osc_frame_period_ms", "osc_gen_ms")
 def osc_to_photon(ctx: BenchContext) -> dict[str, float]:
     with tempfile.TemporaryDirectory() as tmp:
@@ -101,19 +96,12 @@ def osc_to_photon(ctx: BenchContext) -> dict[str, float]:
         finally:
             runtime.close()
         frames, _ = read_stats(stats)
-    applied = sorted((i["received"], f["t"]) for f in frames for i in f.get("inputs", ())
-                     if i["source"].startswith("osc:"))
-    latencies = []
-    for sent in sends:
-        # The first frame that applied a message received after this send.
-        match = next((t for received, t in applied if received >= sent), None)
-        if match is not None:
-            latencies.append((match - sent) * 1000)
+    latencies = input_to_photon_ms(frames, sends, lambda source: source.startswith("osc:"))
     if len(latencies) < 0.9 * len(sends):
         raise RuntimeError(f"only {len(latencies)} of {len(sends)} messages reached a frame")
     return {
         "osc_to_photon_p50_ms": statistics.median(latencies),
-        "osc_to_photon_p99_ms": _percentile(latencies, 0.99),
+        "osc_to_photon_p99_ms": percentile(latencies, 0.99),
         "osc_frame_period_ms": 1000.0 / FPS,
         "osc_gen_ms": statistics.median(f["gen_ms"] for f in frames),
     }
@@ -160,7 +148,7 @@ def osc_flood(ctx: BenchContext) -> dict[str, float]:
     def p99(name: str) -> float:
         times = [f["frame_ms"] for f in frames for n, a, b in phases
                  if n == name and a <= f["t"] <= b and f["frame_ms"] > 0]
-        return _percentile(times, 0.99)
+        return percentile(times, 0.99)
 
     idle = p99("idle")
     return {

@@ -48,3 +48,18 @@ def test_bench_writes_one_finite_figure_per_name(tmp_path: Path, show_file: Path
     assert main(["bench", str(show_file), "--only", "display_ms_1080p", "--json", str(out), "-q"]) == 0
     figures = json.loads(out.read_text())
     assert list(figures) == ["display_ms_1080p"] and figures["display_ms_1080p"] > 0
+
+
+def test_percentile_and_input_to_photon_latency() -> None:
+    from installation.bench import input_to_photon_ms, percentile
+
+    assert percentile([5.0, 1.0, 3.0], 0.5) == 3.0 and percentile([1.0, 2.0], 0.99) == 2.0
+    frames = [
+        {"t": 1.010, "inputs": [{"received": 1.001, "source": "osc:a"}]},
+        {"t": 1.020, "inputs": []},
+        {"t": 2.030, "inputs": [{"received": 2.010, "source": "midi:x"}, {"received": 2.012, "source": "osc:a"}]},
+    ]
+    # The third send is never applied: it must not borrow a later frame.
+    sends = [1.0, 2.0, 3.0]
+    latencies = input_to_photon_ms(frames, sends, lambda s: s.startswith("osc:"))
+    assert [round(x) for x in latencies] == [10, 30]
