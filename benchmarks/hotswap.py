@@ -36,8 +36,8 @@ import torch
 from installation.app import RunOptions, ShowRuntime
 from installation.bench import BenchContext, benchmark, percentile
 from installation.checkpoints import load_checkpoint, save_checkpoint
-from installation.live import build_trainer, partition_cpu
-from installation.show import Show
+from installation.config.show import Show
+from installation.live.trainer import build_trainer
 from installation.stats import StatsWriter, read_stats
 
 log = logging.getLogger(__name__)
@@ -215,8 +215,7 @@ def _interference(ctx: BenchContext, trainer_class: type) -> tuple[float, float]
                     raise RuntimeError(f"the trainer wrote no checkpoint in {WARMUP_TIMEOUT_S:.0f} s "
                                        f"(see {out / 'train.log'})")
                 time.sleep(0.2)
-            saved_threads = torch.get_num_threads()
-            partition_cpu(show)  # as live_models_factory does when a show trains
+            # The runtime gives the render the cores the trainer leaves (app.torch_threads).
             runtime = ShowRuntime(show, RunOptions(headless=True, seconds=SEGMENTS * SEGMENT_S,
                                                    stats=stats_path))
             segments: list[tuple[float, float, bool]] = []
@@ -236,7 +235,6 @@ def _interference(ctx: BenchContext, trainer_class: type) -> tuple[float, float]
                 loop.run()
             finally:
                 runtime.close()
-                torch.set_num_threads(saved_threads)
         finally:
             trainer.stop()
         frames, _ = read_stats(stats_path)

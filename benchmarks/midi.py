@@ -25,9 +25,9 @@ from pathlib import Path
 
 from installation.app import RunOptions, ShowRuntime
 from installation.bench import BenchContext, benchmark, input_to_photon_ms, percentile
-from installation.control import jack
-from installation.control.midi import MidiService
-from installation.control.midi_config import MidiConfig, MidiDevice, MidiMapping
+from installation.control.midi import jack
+from installation.control.midi.config import MidiConfig, MidiDevice, MidiMapping
+from installation.control.midi.service import MidiService
 from installation.stats import read_stats
 
 SENDS = 240

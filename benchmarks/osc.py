@@ -23,9 +23,9 @@ from pathlib import Path
 
 from installation.app import RunOptions, ShowRuntime
 from installation.bench import BenchContext, benchmark, input_to_photon_ms, percentile
-from installation.control.osc import OscServer
-from installation.control.osc_parse import encode_message
-from installation.show import Show
+from installation.config.show import Show
+from installation.control.osc.parse import encode_message
+from installation.control.osc.server import OscServer
 from installation.stats import read_stats
 
 FPS = 60.0

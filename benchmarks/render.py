@@ -24,8 +24,8 @@ import torch
 from installation.app import RunOptions, ShowRuntime
 from installation.bench import BenchContext, benchmark
 from installation.checkpoints import save_checkpoint
+from installation.config.show import Show
 from installation.networks import DCGANConfig, DCGANGenerator
-from installation.show import Show
 
 ROUNDS = 3
 FRAMES = 240

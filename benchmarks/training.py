@@ -15,7 +15,7 @@ import time
 import torch
 
 from installation.bench import BenchContext, benchmark
-from installation.renderer import choose_device
+from installation.render.renderer import choose_device
 from installation.training.config import TrainConfig
 from installation.training.data import ImageSet, StepSampler
 from installation.training.tasks import make_task

@@ -18,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from installation.show import Show, load_show
+from installation.config.show import Show, load_show
 
 log = logging.getLogger(__name__)
 
@@ -101,7 +101,7 @@ def run_benchmarks(args: argparse.Namespace) -> int:
         unknown = set(args.only) - {n for b in benches for n in b.names}
         if unknown:
             known = ", ".join(sorted(n for b in benches for n in b.names))
-            from installation.app import UserError
+            from installation.errors import UserError
 
             raise UserError(f"unknown benchmark {sorted(unknown)}; known: {known}")
         benches = [b for b in benches if set(b.names) & set(args.only)]

@@ -9,14 +9,14 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import os
 import signal
 import sys
 import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from installation.show import ShowError, load_show
+from installation.config.show import ShowError, load_show
+from installation.errors import UserError
 from installation.training.cli import COMMANDS as TRAINING_COMMANDS
 
 log = logging.getLogger("installation")
@@ -61,7 +61,7 @@ def _add_run(p: argparse.ArgumentParser) -> None:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from installation.app import RunOptions, UserError, run_show
+    from installation.app import RunOptions, run_show
 
     show = load_show(args.show)
     if args.fixed_step and (args.fps if args.fps is not None else show.display.fps) <= 0:
@@ -112,19 +112,10 @@ def _profiles_dir(show_path: str) -> Path:
 
 def cmd_devices(args: argparse.Namespace) -> int:
     """Displays and their sizes, torch devices, MIDI ports, or why there are none."""
-    from installation.control.midi import device_lines
+    from installation.control.midi.ports import device_lines
+    from installation.render.display import display_lines
 
-    lines = ["displays:"]
-    os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
-    import pygame
-
-    try:
-        pygame.display.init()
-        for i, (w, h) in enumerate(pygame.display.get_desktop_sizes()):
-            lines.append(f"  {i}: {w}x{h} ({pygame.display.get_driver()})")
-        pygame.display.quit()
-    except pygame.error as exc:
-        lines.append(f"  none ({exc}); use --headless, or start an X server (Xvfb) and set DISPLAY")
+    lines = display_lines()
     import torch
 
     lines.append("torch devices:")
@@ -160,7 +151,7 @@ def _add_docs(p: argparse.ArgumentParser) -> None:
 def cmd_docs(args: argparse.Namespace) -> int:
     from installation.docs import cmd_docs as run_docs
 
-    return run_docs(args)
+    return run_docs(args, build_parser())
 
 
 def _add_osc(p: argparse.ArgumentParser) -> None:
@@ -171,8 +162,8 @@ def _add_osc(p: argparse.ArgumentParser) -> None:
 
 
 def cmd_osc(args: argparse.Namespace) -> int:
-    from installation.control.osc_space import AddressSpace
-    from installation.control.osc_table import markdown_table, text_table
+    from installation.control.osc.space import AddressSpace
+    from installation.control.osc.table import markdown_table, text_table
     from installation.params import REGISTRY
 
     mappings = load_show(args.show).osc.mappings if args.show else ()
@@ -223,8 +214,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     verbose, quiet = getattr(args, "verbose", False), getattr(args, "quiet", False)
     level = logging.DEBUG if verbose else logging.WARNING if quiet else logging.INFO
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", datefmt="%H:%M:%S")
-    from installation.app import UserError
-
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGTERM, _on_sigterm)
     try:

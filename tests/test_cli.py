@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from installation.cli import main
+from installation.cli import build_parser, main
 from installation.docs import render
 
 from .conftest import REPO
@@ -22,7 +22,7 @@ def test_docs_check_notices_a_stale_block(tmp_path: Path) -> None:
     assert main(["docs", "--check", "--readme", str(readme)]) == 1
     assert main(["docs", "--readme", str(readme)]) == 0
     assert "`/walk/speed`" in readme.read_text()
-    assert render(readme.read_text()) == readme.read_text()
+    assert render(readme.read_text(), build_parser()) == readme.read_text()
 
 
 def test_devices_lists_displays_torch_and_midi(capsys) -> None:

@@ -11,9 +11,9 @@ import pytest
 from installation.app import RunOptions, ShowRuntime
 from installation.checkpoints import load_checkpoint
 from installation.cli import main
-from installation.control.events import ControlEvent
-from installation.hotswap import SwapBox
-from installation.show import parse_show
+from installation.config.show import parse_show
+from installation.events import ControlEvent
+from installation.live.swap import SwapBox
 from installation.stats import read_stats
 
 from .conftest import make_model
