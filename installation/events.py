@@ -7,6 +7,7 @@ which protocol a change came from. Events are immutable so they can cross thread
 from __future__ import annotations
 
 import queue
+import threading
 import time
 from dataclasses import dataclass, field
 
@@ -41,14 +42,20 @@ class EventQueue:
 
     def __init__(self, maxsize: int = 10_000) -> None:
         self._queue: queue.Queue[ControlEvent] = queue.Queue(maxsize=maxsize)
-        self.dropped = 0
+        self._dropped = 0
+        self._lock = threading.Lock()  # several producer threads count drops
+
+    @property
+    def dropped(self) -> int:
+        return self._dropped
 
     def put(self, event: ControlEvent) -> bool:
         try:
             self._queue.put_nowait(event)
             return True
         except queue.Full:
-            self.dropped += 1
+            with self._lock:
+                self._dropped += 1
             return False
 
     def drain(self) -> list[ControlEvent]:

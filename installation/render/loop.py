@@ -31,7 +31,7 @@ from installation.navigator import Navigator, advance
 from installation.params import Registry, apply_events, slew
 from installation.render.display import PygameDisplay
 from installation.render.pipeline import GeneratorPool, default_workers
-from installation.render.renderer import FrameRenderer
+from installation.render.renderer import FrameRenderer, RenderJob
 from installation.stats import StatsWriter
 
 log = logging.getLogger(__name__)
@@ -107,7 +107,7 @@ class RenderLoop:
         if settings.pipelined:
             workers = default_workers(renderer.device)
             assert len(renderer.host_arrays) > workers, "pipelining needs workers + 1 host buffers"
-            self._pool = GeneratorPool(renderer.render, workers, renderer.device.type == "cpu")
+            self._pool = GeneratorPool(renderer.render_job, workers)
         self._next_buffer = 0
         self._hud: list[str] = []
         self._hud_refreshed = -1.0
@@ -233,7 +233,8 @@ class RenderLoop:
             self.error = None
             return (time.perf_counter() - start) * 1000, index, True
         # Pipelined: queue this frame, then collect the oldest one in flight.
-        self._pool.submit(z, brightness, previous_z, mix, index=self._next_buffer)
+        r = self.renderer
+        self._pool.submit(RenderJob(r.model, z, brightness, r.previous, previous_z, mix, index=self._next_buffer))
         self._next_buffer = (self._next_buffer + 1) % len(self.renderer.host_arrays)
         # Keep every worker busy while this frame is presented: collect only the frame that
         # is `workers` frames old.

@@ -39,15 +39,16 @@ def default_workers(device: torch.device) -> int:
 
 
 class GeneratorPool:
-    """`workers` threads calling `render(*args, index=i)`; results come back in submit order."""
+    """`workers` threads calling `render(job)`; results come back in submit order.
 
-    def __init__(self, render: Callable[..., int], workers: int, single_threaded_torch: bool) -> None:
+    Each job carries everything its frame needs (renderer.RenderJob), so a worker shares no
+    mutable state with the loop. Torch's thread count is the composition root's business
+    (app.torch_threads: one per worker on a CPU).
+    """
+
+    def __init__(self, render: Callable[[Any], int], workers: int) -> None:
         self._render = render
-        # torch.set_num_threads is process-wide: set it here, restore it in close().
-        self._saved_threads = torch.get_num_threads()
-        if single_threaded_torch:
-            torch.set_num_threads(1)
-        self._requests: queue.Queue[tuple[int, tuple, dict] | None] = queue.Queue()
+        self._requests: queue.Queue[tuple[int, Any] | None] = queue.Queue()
         self._results: dict[int, RenderResult] = {}
         self._cond = threading.Condition()
         self._order: deque[int] = deque()
@@ -63,11 +64,11 @@ class GeneratorPool:
     def in_flight(self) -> int:
         return len(self._order)
 
-    def submit(self, *args: Any, **kwargs: Any) -> None:
+    def submit(self, job: Any) -> None:
         seq = self._seq
         self._seq += 1
         self._order.append(seq)
-        self._requests.put((seq, args, kwargs))
+        self._requests.put((seq, job))
 
     def next_result(self) -> RenderResult:
         """The oldest submitted frame's result, waiting for it if needed."""
@@ -81,10 +82,10 @@ class GeneratorPool:
             item = self._requests.get()
             if item is None:
                 return
-            seq, args, kwargs = item
+            seq, job = item
             start = time.perf_counter()
             try:
-                result = RenderResult(self._render(*args, **kwargs), 0.0)
+                result = RenderResult(self._render(job), 0.0)
             except Exception as exc:  # shown on screen by the loop, never a crash
                 result = RenderResult(None, 0.0, exc)
             result.gen_ms = (time.perf_counter() - start) * 1000
@@ -97,4 +98,3 @@ class GeneratorPool:
             self._requests.put(None)
         for t in self._threads:
             t.join(timeout=5)
-        torch.set_num_threads(self._saved_threads)

@@ -72,6 +72,20 @@ class PixelLayout:
         return "".join(letters)
 
 
+@dataclass(frozen=True)
+class RenderJob:
+    """Everything one frame's generation needs, handed to a worker whole: a worker reads no
+    attribute the render loop may change meanwhile (the loop swaps models between frames)."""
+
+    model: LoadedModel
+    z: np.ndarray
+    brightness: float = 1.0
+    previous: LoadedModel | None = None  # the outgoing model during a crossfade
+    previous_z: np.ndarray | None = None
+    mix: float = 1.0  # weight of `model` against `previous`
+    index: int | None = None  # the host buffer to fill; None: round robin (sequential loop)
+
+
 @dataclass
 class Frame:
     """A finished frame: `pixels` is an [H, W, 4] uint8 host array in the display layout."""
@@ -131,7 +145,6 @@ class FrameRenderer:
     def _decode_np(self, model: LoadedModel, z: np.ndarray) -> torch.Tensor:
         return self._decode(model, torch.from_numpy(z).to(self.device)[None]).float()
 
-    @torch.inference_mode()
     def render(
         self,
         z: np.ndarray,
@@ -140,14 +153,20 @@ class FrameRenderer:
         mix: float = 1.0,
         index: int | None = None,
     ) -> int:
-        """Generate and convert one frame into the next host buffer; returns its index.
+        """One frame of the current model(s), on the thread that owns this renderer."""
+        return self.render_job(RenderJob(self.model, z, brightness, self.previous, previous_z, mix, index))
 
-        `mix` < 1 blends in the previous model (a crossfade after a swap) at `previous_z`.
-        `index` picks the host buffer (the pipelined loop assigns them); default: round robin.
+    @torch.inference_mode()
+    def render_job(self, job: RenderJob) -> int:
+        """Generate and convert one frame into a host buffer; returns its index.
+
+        `job.mix` < 1 blends in `job.previous` (a crossfade after a swap) at `previous_z`.
+        Safe on a pipeline worker when `job.index` is given: it reads only the job and
+        buffers allocated once.
         """
+        z, previous_z, mix, index = job.z, job.previous_z, job.mix, job.index
+        model, previous = job.model, job.previous
         zt = torch.from_numpy(z).to(self.device, non_blocking=True)[None]
-        # Read the models once: the loop may swap them between frames from another thread.
-        model, previous = self.model, self.previous
         if self.fader is not None:
             x = self.fader.picture(self._decode_np, model, previous, z, previous_z, mix)
         else:
@@ -159,7 +178,7 @@ class FrameRenderer:
                 if old.shape == x.shape:
                     x = torch.lerp(old, x, mix)
         # [-1, 1] -> [0, 255] with brightness folded into the same multiply-add.
-        scale = 127.5 * brightness
+        scale = 127.5 * job.brightness
         rgb = x.mul(scale).add_(scale).clamp_(0, 255).to(torch.uint8)
         if index is None:
             index = self._next
