@@ -49,7 +49,10 @@ def _add_run(p: argparse.ArgumentParser) -> None:
     p.add_argument("--headless", action="store_true", help="no window: render into memory (SDL dummy driver), e.g. with --out or --stats")
     p.add_argument("--frames", type=_positive_int, metavar="N", help="stop after N presented frames")
     p.add_argument("--seconds", type=float, metavar="S", help="stop after S seconds")
-    p.add_argument("--out", type=Path, metavar="DIR", help="write every presented frame as a PNG into DIR")
+    p.add_argument("--out", type=Path, metavar="DIR",
+                   help="write every presented frame as a PNG into DIR, time stepping by 1/fps (a video at fps plays at the show's pace)")
+    p.add_argument("--realtime", action="store_true",
+                   help="with --out: keep real time instead (a timelapse when writing is slower than the frame rate)")
     p.add_argument("--stats", type=Path, metavar="FILE", help="write JSON Lines stats (one line per frame and per event)")
     p.add_argument("--display", type=int, metavar="N", help="which monitor to open on (0 = primary)")
     p.add_argument("--windowed", action="store_true", help="a window instead of full screen")
@@ -64,12 +67,19 @@ def cmd_run(args: argparse.Namespace) -> int:
     from installation.app import RunOptions, run_show
 
     show = load_show(args.show)
-    if args.fixed_step and (args.fps if args.fps is not None else show.display.fps) <= 0:
+    fps = args.fps if args.fps is not None else show.display.fps
+    if args.fixed_step and fps <= 0:
         raise UserError("--fixed-step needs an fps cap above 0 (display.fps or --fps)")
+    # Writing a PNG takes longer than a frame: in real time the frames would make a video
+    # that plays many times too fast. So --out steps time by 1/fps unless told otherwise.
+    fixed_step = args.fixed_step or (args.out is not None and not args.realtime and fps > 0)
+    if args.out is not None and not fixed_step:
+        why = "--realtime" if args.realtime else "the frame rate is uncapped (fps 0; set --fps to step by 1/fps)"
+        log.warning("--out in real time (%s): the frames are a timelapse of what was shown", why)
     opts = RunOptions(
         headless=args.headless, frames=args.frames, seconds=args.seconds, out=args.out,
         stats=args.stats, display=args.display, windowed=args.windowed, device=args.device,
-        fixed_step=args.fixed_step, fps=args.fps, size=args.size,
+        fixed_step=fixed_step, fps=args.fps, size=args.size,
     )
     frames = run_show(show, opts)
     log.info("show ended after %d frames", frames)

@@ -39,6 +39,21 @@ def test_headless_run_writes_n_frames_and_n_stats_lines(show_file: Path, tmp_pat
     assert image.get_size() == (160, 90)
 
 
+@pytest.mark.parametrize("flags,stepped", [([], True), (["--realtime"], False)])
+def test_out_steps_time_by_one_frame_period_unless_realtime(show_file, tmp_path, flags, stepped) -> None:
+    out, stats = tmp_path / "frames", tmp_path / "stats.jsonl"
+    argv = ["run", str(show_file), "--headless", "--frames", "5", "--fps", "25", "--out", str(out),
+            "--stats", str(stats), *flags]
+    assert main(argv) == 0
+    frames, _ = read_stats(stats)
+    gaps = [b["t"] - a["t"] for a, b in zip(frames, frames[1:], strict=False)]
+    assert len(gaps) == 4
+    if stepped:  # a video of these frames at 25 fps plays at the show's own pace
+        assert gaps == pytest.approx([0.04] * 4, abs=1e-9)
+    else:
+        assert all(g > 0 for g in gaps) and gaps != pytest.approx([0.04] * 4, abs=1e-9)
+
+
 def _render(show_dict: dict, tmp_path: Path, pipeline: str, frames: int = 8) -> list[np.ndarray]:
     show = parse_show({**show_dict, "display": {**show_dict["display"], "pipeline": pipeline, "fps": 30}})
     out = tmp_path / pipeline

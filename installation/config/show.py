@@ -134,8 +134,8 @@ def load_show(path: Path | str) -> Show:
     try:
         data, lines = read_yaml(path)
     except FileNotFoundError:
-        raise ShowError(f"{path}: no such show file (start from show.yaml in the installation's "
-                        "folder, or run `installation run` with no argument to play it)") from None
+        raise ShowError(f"{path}: no such show file (copy show.yaml from the top of the installation's "
+                        "source folder, the default show, and edit it)") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ShowError(f"{path}: cannot read it ({exc})") from None
     except yaml.YAMLError as exc:

@@ -75,9 +75,11 @@ def test_yaml_syntax_error_and_non_mapping(tmp_path: Path) -> None:
         load_show(write(tmp_path, "- a\n- b\n"))
 
 
-def test_missing_file() -> None:
-    with pytest.raises(ShowError, match="no such show file"):
-        load_show("/nonexistent/show.yaml")
+def test_missing_file_says_where_a_show_to_start_from_is() -> None:
+    with pytest.raises(ShowError, match="no such show file") as info:
+        load_show("/nonexistent/missing.yaml")
+    # It names a file that exists in the repository (show.yaml), not a README section.
+    assert "copy show.yaml" in str(info.value) and (REPO / "show.yaml").is_file()
 
 
 @pytest.mark.parametrize("command", ["run", "check"])

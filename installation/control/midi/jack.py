@@ -95,3 +95,22 @@ def stop_server(proc: subprocess.Popen, timeout: float = 5.0) -> None:
     log = getattr(proc, "log", None)
     if log is not None:
         log.close()
+
+
+class VirtualOutput:
+    """A virtual MIDI output port on the JACK server, `<client>:<port>`: a stand-in
+    controller that the show can open like a real one (benchmarks drive the show with it)."""
+
+    def __init__(self, client: str, port: str = "ctl") -> None:
+        import rtmidi
+
+        self.name = f"{client}:{port}"
+        self._out = rtmidi.MidiOut(rtapi=rtmidi.API_UNIX_JACK, name=client)
+        self._out.open_virtual_port(port)
+
+    def send(self, message: list[int]) -> None:
+        self._out.send_message(message)
+
+    def close(self) -> None:
+        self._out.close_port()
+        self._out.delete()

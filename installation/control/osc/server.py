@@ -113,7 +113,7 @@ class OscServer:
         self._thread.start()
         log.info("OSC on %s:%d (UDP%s)", c.host, port, " + TCP/SLIP" if self._tcp else "")
         if self.stats is not None:
-            self.stats.event("osc_listening", host=c.host, port=port, tcp=self._tcp is not None)
+            self.stats.event("osc_listening", t=time.monotonic(), host=c.host, port=port, tcp=self._tcp is not None)
         q = c.oscquery
         if q.enabled:
             self.oscquery = OscQueryServer(
