@@ -11,7 +11,8 @@ notice. A background thread here supervises it:
   resets after a run that lasted a while, so one crash a day never grows the wait),
 - pauses and resumes it (SIGSTOP / SIGCONT to its process group: instant, keeps its state),
 - limits its share of wall time (`cpu_share` < 1: the same signals, duty-cycled),
-- stops it with SIGTERM (the trainer finishes its step and exits), then SIGKILL if it hangs.
+- stops it with SIGTERM (the trainer finishes its step and exits), then SIGKILL if it hangs,
+- and makes it die with this process, however this one dies (training/lifeline.py).
 
 The child's output goes to a log file; its last line is the reason shown when it fails.
 Only this module's thread touches the child; callers just set flags (pause/resume/stop).
@@ -29,6 +30,8 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
+
+from installation.training.lifeline import child_env
 
 log = logging.getLogger(__name__)
 
@@ -139,7 +142,11 @@ class TrainerSupervisor:
                 log.error("could not start the trainer: %s", exc)
             else:
                 started = time.monotonic()
-                code = self._watch(proc)
+                try:
+                    code = self._watch(proc)
+                finally:
+                    if proc.stdin is not None:
+                        proc.stdin.close()
             if self._stopping:
                 break
             if code == 0:
@@ -177,8 +184,10 @@ class TrainerSupervisor:
                     kwargs["process_group"] = 0
                 else:
                     kwargs["preexec_fn"] = os.setpgrp
-            proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
-                                    env=self.env, cwd=self.cwd, **kwargs)
+            # Its stdin is a pipe this process holds and never writes: the child's lifeline
+            # (training/lifeline.py), closed by the OS however this process dies.
+            proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=out, stderr=subprocess.STDOUT,
+                                    env=child_env(self.env), cwd=self.cwd, **kwargs)
         self._renice(proc.pid)
         self.starts += 1
         log.info("trainer started (pid %d): %s", proc.pid, " ".join(argv))
