@@ -74,6 +74,11 @@ class LiveModels:
         self._current_sha = playing_sha
         self._history: list[LoadedModel] = []
         self._newest: LoadedModel | None = None
+        # The newest validated checkpoint not yet offered to the loop (waiting for a crossfade
+        # to end, or for an unpin): a newer one supersedes it. Superseded valid models join
+        # the history when their successor plays, so B / /model/previous still reach them.
+        self._unoffered: LoadedModel | None = None
+        self._superseded: list[LoadedModel] = []
         # A checkpoint that arrived during a crossfade waits for it to finish (then the
         # newest of those plays): one fade at a time, however often the trainer saves.
         self._waiting: LoadedModel | None = None
@@ -166,8 +171,24 @@ class LiveModels:
 
     def _offer(self, model: LoadedModel) -> None:
         self._waiting = None
+        if model is self._unoffered:
+            self._unoffered = None
         self._next_swap_at = time.monotonic() + self.config.crossfade_s
-        self.box.offer(model)
+        replaced = self.box.offer(model)
+        if replaced is not None and replaced is not model and not self._played(replaced):
+            self._supersede(replaced, model)  # the loop never took it
+
+    def _played(self, model: LoadedModel) -> bool:
+        return model is self._current or any(m is model for m in self._history)
+
+    def _supersede(self, model: LoadedModel, by: LoadedModel, why: str = "a newer checkpoint is ready") -> None:
+        """`model` (validated) will not be swapped in: one event naming what replaced it."""
+        log.info("superseded %s v%d (%s) by %s v%d (%s): %s", model.id, model.version, model.folder,
+                 by.id, by.version, by.folder, why)
+        self.stats.event("superseded", t=time.monotonic(), folder=str(model.folder), model=model.describe(),
+                         by={"folder": str(by.folder), "model": by.describe()}, reason=why)
+        if model.card.sha256 != by.card.sha256 and not any(m is model for m in self._superseded):
+            self._superseded = [*self._superseded, model][-self.config.history:]
 
     def _offer_when_due(self) -> None:
         if self._waiting is not None and not self.pinned and time.monotonic() >= self._next_swap_at:
@@ -189,6 +210,9 @@ class LiveModels:
         if not self._history:
             self._history.append(old)
         if not any(m is new for m in self._history):
+            # Valid checkpoints that newer ones superseded stay one B away, just before it.
+            self._history.extend(m for m in self._superseded if not self._played(m))
+            self._superseded = []
             self._history.append(new)
         # Keep the last N that played (and always the one playing).
         while len(self._history) > self.config.history:
@@ -203,21 +227,22 @@ class LiveModels:
         # Forget hash mismatches of file versions that are gone (each chunk of a slow copy).
         current = {c.signature for c in candidates}
         self._unwhole_since = {sig: t for sig, t in self._unwhole_since.items() if sig in current}
-        for i, candidate in enumerate(candidates):
-            model = self._consider(candidate)
-            if model is None:
-                continue
-            for older in candidates[i + 1:]:
-                # A burst: only the newest validated checkpoint is worth a swap.
-                log.info("skipping %s: a newer checkpoint is ready", older.folder)
-                self.watcher.done(older)
-            self._newest = model
-            if not self.pinned:
-                self._waiting = model  # offered now, or when the current crossfade ends
-                self._offer_when_due()
-            else:
-                log.info("pinned: %s v%d waits", model.id, model.version)
+        # Every candidate gets one outcome: rejected, or validated; of those validated, the
+        # newest (by file time) is the one to play and the others are superseded by it.
+        valid = [m for m in map(self._consider, candidates) if m is not None]
+        if not valid:
             return
+        model, older = valid[0], valid[1:]
+        for other in older:
+            self._supersede(other, model)
+        if self._unoffered is not None:
+            self._supersede(self._unoffered, model)
+        self._newest = self._unoffered = model
+        if not self.pinned:
+            self._waiting = model  # offered now, or when the current crossfade ends
+            self._offer_when_due()
+        else:
+            log.info("pinned: %s v%d waits", model.id, model.version)
 
     def _consider(self, candidate: Candidate) -> LoadedModel | None:
         """Validate and warm one candidate; None if it is not whole yet, known, or rejected."""
@@ -234,6 +259,11 @@ class LiveModels:
             self._train_step = card.step
         if card.sha256 == self._current_sha:
             self.watcher.done(candidate)  # what is playing already
+            log.info("%s holds the weights already playing", candidate.folder)
+            self.stats.event("superseded", t=now, folder=str(candidate.folder),
+                             model={"id": card.name, "version": card.step},
+                             by={"folder": "(playing)", "model": {"id": card.name, "version": card.step}},
+                             reason="the same weights are already playing")
             return None
         self.validations += 1
         try:
@@ -253,6 +283,8 @@ class LiveModels:
         self.watcher.done(candidate)
         self._unwhole_since.pop(candidate.signature, None)
         label = f"{card.name} v{card.step}" if card is not None else candidate.folder.name
+        if str(candidate.folder) not in reason:  # every reason says which folder it is about
+            reason = f"{candidate.folder}: {reason}"
         log.warning("rejected checkpoint %s (%s): %s; the current model keeps playing",
                     label, candidate.folder, reason)
         fields = {"model": {"id": card.name, "version": card.step}} if card is not None else {}
