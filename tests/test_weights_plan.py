@@ -16,7 +16,13 @@ from safetensors.torch import save as save_safetensors
 
 from installation.checkpoints import CARD_FILE, WEIGHTS_FILE, CheckpointError, load_checkpoint
 from installation.networks import ARCHITECTURES, build_model
-from installation.weights_plan import PlanError, TensorSpec, check_plan, planned_tensors, read_header
+from installation.weights_plan import (
+    PlanError,
+    TensorSpec,
+    check_plan,
+    planned_tensors,
+    read_header,
+)
 from tests.live._hotswap_util import script_env
 from tests.test_checkpoints import rewrite_weights
 
