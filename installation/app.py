@@ -31,6 +31,7 @@ from installation.control.midi.service import build_midi_service
 from installation.control.osc.server import build_osc_server
 from installation.errors import UserError
 from installation.live.service import build_live_models
+from installation.live.showfile import ShowFileWatch
 from installation.live.swap import SwapBox
 from installation.navigator import Navigator
 from installation.params import REGISTRY, Registry
@@ -68,6 +69,7 @@ class RunOptions:
     fixed_step: bool = False
     fps: float | None = None  # overrides the show's cap (benchmarks run uncapped)
     size: tuple[int, int] | None = None
+    show_path: Path | None = None  # watched while playing: an edit that breaks it is reported
 
 
 def resolve_pipelined(mode: str, fps: float) -> bool:
@@ -244,8 +246,17 @@ def connect_live(rt: ShowRuntime) -> Service | None:
     return service
 
 
+def connect_show_file(rt: ShowRuntime) -> Service | None:
+    """The show file on disk (live/showfile.py): an edit that breaks it shows on the HUD."""
+    if rt.opts.show_path is None:
+        return None
+    watch = ShowFileWatch(rt.opts.show_path, rt.stats)
+    rt.hooks.hud_lines = (*rt.hooks.hud_lines, watch.hud_lines)
+    return watch
+
+
 # In start order (stopped in reverse). A new service adds its connect function here.
-SERVICES: list[Callable[[ShowRuntime], Service | None]] = [connect_osc, connect_midi, connect_live]
+SERVICES: list[Callable[[ShowRuntime], Service | None]] = [connect_osc, connect_midi, connect_live, connect_show_file]
 
 
 def run_show(show: Show, opts: RunOptions) -> int:

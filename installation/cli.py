@@ -79,7 +79,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     opts = RunOptions(
         headless=args.headless, frames=args.frames, seconds=args.seconds, out=args.out,
         stats=args.stats, display=args.display, windowed=args.windowed, device=args.device,
-        fixed_step=fixed_step, fps=args.fps, size=args.size,
+        fixed_step=fixed_step, fps=args.fps, size=args.size, show_path=Path(args.show),
     )
     frames = run_show(show, opts)
     log.info("show ended after %d frames", frames)

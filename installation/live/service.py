@@ -62,6 +62,7 @@ class LiveModels:
         trainer: TrainerSupervisor | None = None,
         training_out: Path | None = None,
         prepare: Callable[[LoadedModel], LoadedModel] | None = None,
+        playing_folder: Path | None = None,
     ) -> None:
         self.watcher, self.box, self.events, self.stats, self.config = watcher, box, events, stats, config
         self.trainer, self.training_out = trainer, training_out
@@ -72,6 +73,8 @@ class LiveModels:
         self._thread: threading.Thread | None = None
         self._current: LoadedModel | None = None  # known once the loop has swapped once
         self._current_sha = playing_sha
+        self._playing_folder = playing_folder
+        self._folder_missing = False  # the playing model's folder was deleted under it
         self._history: list[LoadedModel] = []
         self._newest: LoadedModel | None = None
         # The newest validated checkpoint not yet offered to the loop (waiting for a crossfade
@@ -219,10 +222,30 @@ class LiveModels:
             drop = next(m for m in self._history if m is not new)
             self._history.remove(drop)
         self._current, self._current_sha = new, new.card.sha256
+        self._playing_folder, self._folder_missing = new.folder, False
         self._next_swap_at = time.monotonic() + self.config.crossfade_s
         self._last = f"swap {new.id} v{new.version} at {when}"
 
+    def _check_playing_folder(self) -> None:
+        """Say so when the playing model's folder is deleted: the show plays on from memory,
+        but a restart would not find it."""
+        folder = self._playing_folder
+        if folder is None:
+            return
+        missing = not (folder / CARD_FILE).exists()
+        if missing == self._folder_missing:
+            return
+        self._folder_missing = missing
+        if missing:
+            log.warning("the playing model's folder %s was deleted: it plays on from memory, "
+                        "but the show would not start with it", folder)
+            self.stats.event("model_folder_missing", t=time.monotonic(), folder=str(folder))
+        else:
+            log.info("the playing model's folder %s is back", folder)
+            self.stats.event("model_folder_restored", t=time.monotonic(), folder=str(folder))
+
     def _poll(self) -> None:
+        self._check_playing_folder()
         candidates = self.watcher.poll()
         # Forget hash mismatches of file versions that are gone (each chunk of a slow copy).
         current = {c.signature for c in candidates}
@@ -257,6 +280,8 @@ class LiveModels:
         self._unwhole_since.pop(candidate.signature, None)
         if self.training_out is not None and candidate.folder == self.training_out:
             self._train_step = card.step
+            if self.trainer is not None:
+                self.trainer.note_progress(card.step)
         if card.sha256 == self._current_sha:
             self.watcher.done(candidate)  # what is playing already
             log.info("%s holds the weights already playing", candidate.folder)
@@ -297,6 +322,8 @@ class LiveModels:
         if self._newest is not None and self._newest.card.sha256 != self._current_sha:
             line += f"   v{self._newest.version} ready"
         lines = [line]
+        if self._folder_missing:
+            lines.append(f"model folder deleted: {self._playing_folder} (playing from memory)"[:110])
         if self.trainer is not None:
             lines.append(self._trainer_line())
             status = self.trainer.status
@@ -344,4 +371,5 @@ def build_live_models(show: Show, registry: Registry, stats: StatsWriter, *, box
         watcher=FolderWatcher(roots, hs.stable_polls, since, hs.burst_s), box=box, events=events, stats=stats,
         config=hs, registry=registry, playing_sha=playing_sha,
         trainer=build_trainer(show, stats) if tr.enabled else None, training_out=training_out, prepare=prepare,
+        playing_folder=model_folder,
     )
