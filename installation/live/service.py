@@ -16,6 +16,7 @@ Operator controls, all registry names (so OSC and MIDI get them too):
 
 from __future__ import annotations
 
+import ctypes
 import logging
 import os
 import queue
@@ -44,6 +45,17 @@ log = logging.getLogger(__name__)
 
 # The service thread's OS priority (Linux: per thread): loading must not take the render's CPU.
 SERVICE_NICE = 10
+
+
+def trim_heap() -> None:
+    """Hand freed heap back to the OS (glibc only). Validating a checkpoint allocates and
+    frees tens of MB on this thread; glibc keeps such memory in the thread's arena, so RSS
+    creeps up with every candidate although nothing is held (issue 16's soak)."""
+    if sys.platform.startswith("linux"):
+        try:
+            ctypes.CDLL(None).malloc_trim(0)
+        except (OSError, AttributeError):  # not glibc (musl): nothing to do
+            pass
 
 
 class LiveModels:
@@ -253,6 +265,8 @@ class LiveModels:
         # Every candidate gets one outcome: rejected, or validated; of those validated, the
         # newest (by file time) is the one to play and the others are superseded by it.
         valid = [m for m in map(self._consider, candidates) if m is not None]
+        if candidates:
+            trim_heap()
         if not valid:
             return
         model, older = valid[0], valid[1:]
