@@ -27,7 +27,13 @@ def show_dict(tmp_path: Path, **osc) -> dict:
     settings = {"port": 0, "oscquery": {"port": 0, "zeroconf": False}}
     settings.update(osc)
     return {
-        "display": {"size": [64, 36], "fullscreen": False, "fps": 0, "vsync": False, "pipeline": "off"},
+        "display": {
+            "size": [64, 36],
+            "fullscreen": False,
+            "fps": 0,
+            "vsync": False,
+            "pipeline": "off",
+        },
         "model": {"path": str(model), "device": "cpu"},
         "navigator": {"seed": 3},
         # No slew on the parameters the tests read, so a change shows in the next frame.
