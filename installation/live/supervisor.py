@@ -183,12 +183,31 @@ class TrainerSupervisor:
             if time.monotonic() - started >= self.healthy_after_s:
                 delay = self.backoff_initial_s  # it ran fine for a while: a fresh failure
             reason = last_line(self.log_path) if proc is not None else self.status.last_error
+<<<<<<< HEAD
             if self._stall_reason:
                 reason, self._stall_reason = self._stall_reason, ""
             log.warning("trainer exited with %s (%s); restarting in %.1f s", code, reason or "no output", delay)
             self._on_event("trainer_exit", t=time.monotonic(), code=code, reason=reason, restart_in=delay)
             self._publish(state="backoff", pid=None, last_exit=code, last_error=reason,
                           retry_at=time.monotonic() + delay)
+=======
+            log.warning(
+                "trainer exited with %s (%s); restarting in %.1f s",
+                code,
+                reason or "no output",
+                delay,
+            )
+            self._on_event(
+                "trainer_exit", t=time.monotonic(), code=code, reason=reason, restart_in=delay
+            )
+            self._publish(
+                state="backoff",
+                pid=None,
+                last_exit=code,
+                last_error=reason,
+                retry_at=time.monotonic() + delay,
+            )
+>>>>>>> main
             with self._cond:
                 if self._cond.wait_for(lambda: self._stopping, timeout=delay):
                     break
@@ -202,7 +221,9 @@ class TrainerSupervisor:
         if self.log_path.exists() and self.log_path.stat().st_size > MAX_LOG_BYTES:
             os.replace(self.log_path, self.log_path.with_name(self.log_path.name + ".1"))
         with open(self.log_path, "ab") as out:
-            out.write(f"\n--- {time.strftime('%Y-%m-%d %H:%M:%S')} starting: {' '.join(argv)}\n".encode())
+            out.write(
+                f"\n--- {time.strftime('%Y-%m-%d %H:%M:%S')} starting: {' '.join(argv)}\n".encode()
+            )
             out.flush()
             kwargs: dict = {}
             if os.name == "posix":
@@ -212,15 +233,29 @@ class TrainerSupervisor:
                     kwargs["process_group"] = 0
                 else:
                     kwargs["preexec_fn"] = os.setpgrp
+<<<<<<< HEAD
             # Its stdin is a pipe this process holds and never writes: the child's lifeline
             # (training/lifeline.py), closed by the OS however this process dies.
             proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=out, stderr=subprocess.STDOUT,
                                     env=child_env(self.env), cwd=self.cwd, **kwargs)
+=======
+            proc = subprocess.Popen(
+                argv,
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                env=self.env,
+                cwd=self.cwd,
+                **kwargs,
+            )
+>>>>>>> main
         self._renice(proc.pid)
         self.starts += 1
         self._restart_clock(time.monotonic())  # a fresh child gets a fresh allowance
         log.info("trainer started (pid %d): %s", proc.pid, " ".join(argv))
-        self._on_event("trainer_start", t=time.monotonic(), pid=proc.pid, restarts=self.status.restarts)
+        self._on_event(
+            "trainer_start", t=time.monotonic(), pid=proc.pid, restarts=self.status.restarts
+        )
         self._publish(state="running", pid=proc.pid)
         return proc
 
@@ -257,6 +292,7 @@ class TrainerSupervisor:
             if stopping:
                 return self._terminate(proc)
             now = time.monotonic()
+<<<<<<< HEAD
             if paused:
                 self._restart_clock(now)  # a pause we asked for is not a stall
             elif (quiet := self._stalled_for(now)) is not None:
@@ -267,6 +303,11 @@ class TrainerSupervisor:
                 self._stall_reason = reason
                 return self._terminate(proc)
             in_off_phase = share < 1.0 and (now - phase_start) % DUTY_PERIOD_S >= share * DUTY_PERIOD_S
+=======
+            in_off_phase = (
+                share < 1.0 and (now - phase_start) % DUTY_PERIOD_S >= share * DUTY_PERIOD_S
+            )
+>>>>>>> main
             want_stopped = paused or in_off_phase
             if want_stopped != stopped and os.name == "posix":
                 self._signal(proc, signal.SIGSTOP if want_stopped else signal.SIGCONT)
