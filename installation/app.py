@@ -284,7 +284,12 @@ def connect_show_file(rt: ShowRuntime) -> Service | None:
 
 
 # In start order (stopped in reverse). A new service adds its connect function here.
-SERVICES: list[Callable[[ShowRuntime], Service | None]] = [connect_osc, connect_midi, connect_live, connect_show_file]
+SERVICES: list[Callable[[ShowRuntime], Service | None]] = [
+    connect_osc,
+    connect_midi,
+    connect_live,
+    connect_show_file,
+]
 
 
 def run_show(show: Show, opts: RunOptions) -> int:

@@ -136,7 +136,9 @@ def read_card(folder: Path) -> ModelCard:
     path = Path(folder) / CARD_FILE
     try:
         if path.stat().st_size > MAX_CARD_BYTES:
-            raise CheckpointError(f"{path} is {path.stat().st_size} bytes, too large for a model card")
+            raise CheckpointError(
+                f"{path} is {path.stat().st_size} bytes, too large for a model card"
+            )
         raw = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise CheckpointError(
@@ -193,25 +195,6 @@ def check_forward(module: nn.Module, latent_dim: int, batch: int = 2) -> torch.T
     return out
 
 
-<<<<<<< HEAD
-def check_sizes(card: ModelCard, folder: Path, data: bytes) -> None:
-    """The card's architecture must need exactly the tensors the weights file (`data`)
-    declares, known from the file's header and the network built on the meta device: so a
-    small card cannot make the show allocate more than the file itself holds
-    (weights_plan.py)."""
-    try:
-        stored = read_header(data)
-    except PlanError as exc:
-        raise CheckpointError(f"{folder / WEIGHTS_FILE} is not a valid safetensors file ({exc})") from None
-    try:
-        planned = planned_tensors(card.architecture, card.config)
-    except (ArchitectureError, ValueError, TypeError) as exc:
-        raise CheckpointError(f"{folder}: {exc}") from None
-    try:
-        check_plan(planned, stored)
-    except PlanError as exc:
-        raise CheckpointError(f"{folder / WEIGHTS_FILE}: {exc}") from None
-=======
 def read_weights(folder: Path, card: ModelCard) -> bytes:
     """The weights file's bytes, read once, when its size is plausible and its sha256 is the card's."""
     weights_path = Path(folder) / WEIGHTS_FILE
@@ -233,6 +216,27 @@ def read_weights(folder: Path, card: ModelCard) -> bytes:
     return data
 
 
+def check_sizes(card: ModelCard, folder: Path, data: bytes) -> None:
+    """The card's architecture must need exactly the tensors the weights file (`data`)
+    declares, known from the file's header and the network built on the meta device: so a
+    small card cannot make the show allocate more than the file itself holds
+    (weights_plan.py)."""
+    try:
+        stored = read_header(data)
+    except PlanError as exc:
+        raise CheckpointError(
+            f"{folder / WEIGHTS_FILE} is not a valid safetensors file ({exc})"
+        ) from None
+    try:
+        planned = planned_tensors(card.architecture, card.config)
+    except (ArchitectureError, ValueError, TypeError) as exc:
+        raise CheckpointError(f"{folder}: {exc}") from None
+    try:
+        check_plan(planned, stored)
+    except PlanError as exc:
+        raise CheckpointError(f"{folder / WEIGHTS_FILE}: {exc}") from None
+
+
 def build_checkpoint(
     folder: Path, card: ModelCard, data: bytes, device: torch.device | str = "cpu"
 ) -> LoadedModel:
@@ -240,6 +244,7 @@ def build_checkpoint(
     safetensors (never a pickle), rebuild the card's architecture with the package's own
     classes, check keys, shapes and finite values, load. No test decode: the caller does one."""
     weights_path = Path(folder) / WEIGHTS_FILE
+    check_sizes(card, Path(folder), data)  # before any tensor is made or the network built
     try:
         tensors = load_safetensors(data)
     except Exception as exc:  # safetensors raises its own error type for any bad header
@@ -260,7 +265,6 @@ def build_checkpoint(
     module.load_state_dict(tensors, strict=True)  # copy_ casts fp16 files to fp32 params
     module.eval().requires_grad_(False).to(device)
     return LoadedModel(module, card, Path(folder))
->>>>>>> main
 
 
 def load_checkpoint(folder: Path, device: torch.device | str = "cpu") -> LoadedModel:
@@ -272,40 +276,6 @@ def load_checkpoint(folder: Path, device: torch.device | str = "cpu") -> LoadedM
     if not folder.is_dir():
         raise CheckpointError(f"model folder {folder} does not exist")
     card = read_card(folder)
-<<<<<<< HEAD
-    weights_path = folder / WEIGHTS_FILE
-    try:
-        size = weights_path.stat().st_size
-        if size > MAX_WEIGHTS_BYTES:
-            raise CheckpointError(f"{weights_path} is {size} bytes, larger than any model this plays")
-        data = weights_path.read_bytes()
-    except FileNotFoundError:
-        raise CheckpointError(f"{weights_path} is missing") from None
-    digest = hashlib.sha256(data).hexdigest()
-    if digest != card.sha256:
-        raise CheckpointError(
-            f"{weights_path}: sha256 {digest[:12]}... does not match the card's {card.sha256[:12]}... "
-            "(truncated, still being copied, or not the file the card describes)"
-        )
-    check_sizes(card, folder, data)  # before any tensor is made or the network built
-    try:
-        tensors = load_safetensors(data)
-    except Exception as exc:  # safetensors raises its own error type for any bad header
-        raise CheckpointError(f"{weights_path} is not a valid safetensors file ({exc})") from None
-    try:
-        module = build_model(card.architecture, card.config)
-    except (ArchitectureError, ValueError) as exc:
-        raise CheckpointError(f"{folder}: {exc}") from None
-    if (module.latent_dim, module.resolution, module.channels) != (card.latent_dim, card.resolution, card.channels):
-        raise CheckpointError(f"{folder}: card's latent_dim/resolution/channels disagree with its config")
-    _check_tensors(module, tensors, weights_path)
-    module.load_state_dict(tensors, strict=True)  # copy_ casts fp16 files to fp32 params
-    module.eval().requires_grad_(False).to(device)
-    check_forward(module, card.latent_dim)
-    log.info("loaded model %s step %d (%s, %dpx) from %s", card.name, card.step,
-             card.architecture, card.resolution, folder)
-    return LoadedModel(module, card, folder)
-=======
     model = build_checkpoint(folder, card, read_weights(folder, card), device)
     check_forward(model.module, card.latent_dim)
     log.info(
@@ -317,4 +287,3 @@ def load_checkpoint(folder: Path, device: torch.device | str = "cpu") -> LoadedM
         folder,
     )
     return model
->>>>>>> main

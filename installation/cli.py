@@ -116,11 +116,6 @@ def cmd_run(args: argparse.Namespace) -> int:
         )
         log.warning("--out in real time (%s): the frames are a timelapse of what was shown", why)
     opts = RunOptions(
-<<<<<<< HEAD
-        headless=args.headless, frames=args.frames, seconds=args.seconds, out=args.out,
-        stats=args.stats, display=args.display, windowed=args.windowed, device=args.device,
-        fixed_step=fixed_step, fps=args.fps, size=args.size, show_path=Path(args.show),
-=======
         headless=args.headless,
         frames=args.frames,
         seconds=args.seconds,
@@ -132,7 +127,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         fixed_step=fixed_step,
         fps=args.fps,
         size=args.size,
->>>>>>> main
+        show_path=Path(args.show),
     )
     frames = run_show(show, opts)
     log.info("show ended after %d frames", frames)

@@ -35,8 +35,15 @@ MAX_HEADER_BYTES = 16 * 1024 * 1024
 
 # safetensors dtype names -> (bytes per element, floating point?)
 DTYPES: dict[str, tuple[int, bool]] = {
-    "F64": (8, True), "F32": (4, True), "F16": (2, True), "BF16": (2, True),
-    "I64": (8, False), "I32": (4, False), "I16": (2, False), "I8": (1, False), "U8": (1, False),
+    "F64": (8, True),
+    "F32": (4, True),
+    "F16": (2, True),
+    "BF16": (2, True),
+    "I64": (8, False),
+    "I32": (4, False),
+    "I16": (2, False),
+    "I8": (1, False),
+    "U8": (1, False),
     "BOOL": (1, False),
 }
 
@@ -88,14 +95,20 @@ def _entry(name: str, entry: Any) -> tuple[TensorSpec, int, int]:
         raise PlanError(f"tensor {name!r}: unsupported dtype {dtype!r}")
     if not (isinstance(shape, list) and all(type(d) is int and d >= 0 for d in shape)):
         raise PlanError(f"tensor {name!r}: shape {shape!r} is not a list of sizes")
-    if not (isinstance(offsets, list) and len(offsets) == 2 and all(type(o) is int and o >= 0 for o in offsets)):
+    if not (
+        isinstance(offsets, list)
+        and len(offsets) == 2
+        and all(type(o) is int and o >= 0 for o in offsets)
+    ):
         raise PlanError(f"tensor {name!r}: data_offsets {offsets!r} are not two byte positions")
     itemsize, floating = DTYPES[dtype]
     spec = TensorSpec(tuple(shape), floating)
     start, end = offsets
     if end - start != spec.numel * itemsize:
-        raise PlanError(f"tensor {name!r}: shape {tuple(shape)} needs {spec.numel * itemsize} bytes, "
-                        f"its data_offsets hold {end - start}")
+        raise PlanError(
+            f"tensor {name!r}: shape {tuple(shape)} needs {spec.numel * itemsize} bytes, "
+            f"its data_offsets hold {end - start}"
+        )
     return spec, start, end
 
 
@@ -105,10 +118,14 @@ def _check_tiling(ranges: list[tuple[int, int, str]], data_bytes: int) -> None:
     position = 0
     for start, end, name in sorted(ranges):
         if start != position:
-            raise PlanError(f"tensor {name!r} starts at byte {start}, expected {position} (gap or overlap)")
+            raise PlanError(
+                f"tensor {name!r} starts at byte {start}, expected {position} (gap or overlap)"
+            )
         position = end
     if position != data_bytes:
-        raise PlanError(f"tensors hold {position} bytes, the file has {data_bytes} after its header")
+        raise PlanError(
+            f"tensors hold {position} bytes, the file has {data_bytes} after its header"
+        )
 
 
 def planned_tensors(architecture: str, config: Mapping[str, Any]) -> dict[str, TensorSpec]:
@@ -116,7 +133,10 @@ def planned_tensors(architecture: str, config: Mapping[str, Any]) -> dict[str, T
     Raises ArchitectureError / ValueError for an unknown architecture or a bad config."""
     with torch.device("meta"):
         module = build_model(architecture, config)
-    return {name: TensorSpec(tuple(t.shape), t.is_floating_point()) for name, t in module.state_dict().items()}
+    return {
+        name: TensorSpec(tuple(t.shape), t.is_floating_point())
+        for name, t in module.state_dict().items()
+    }
 
 
 def check_plan(planned: Mapping[str, TensorSpec], stored: Mapping[str, TensorSpec]) -> None:
@@ -126,13 +146,18 @@ def check_plan(planned: Mapping[str, TensorSpec], stored: Mapping[str, TensorSpe
     if missing or extra:
         raise PlanError(
             f"weights do not match the architecture (missing {missing[:3]}{'...' if len(missing) > 3 else ''}, "
-            f"unexpected {extra[:3]}{'...' if len(extra) > 3 else ''})")
+            f"unexpected {extra[:3]}{'...' if len(extra) > 3 else ''})"
+        )
     for name, want in planned.items():
         have = stored[name]
         if have.shape != want.shape:
-            raise PlanError(f"tensor {name} has shape {have.shape}, the architecture needs {want.shape} "
-                            f"(the card's config asks for {sum(s.numel for s in planned.values()):,} "
-                            f"elements, the file holds {sum(s.numel for s in stored.values()):,})")
+            raise PlanError(
+                f"tensor {name} has shape {have.shape}, the architecture needs {want.shape} "
+                f"(the card's config asks for {sum(s.numel for s in planned.values()):,} "
+                f"elements, the file holds {sum(s.numel for s in stored.values()):,})"
+            )
         if have.floating != want.floating:
-            raise PlanError(f"tensor {name} is {'floating' if have.floating else 'integer'}; "
-                            f"the architecture needs {'floating' if want.floating else 'integer'}")
+            raise PlanError(
+                f"tensor {name} is {'floating' if have.floating else 'integer'}; "
+                f"the architecture needs {'floating' if want.floating else 'integer'}"
+            )

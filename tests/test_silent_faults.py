@@ -19,6 +19,7 @@ from installation.cli import main
 from installation.config.show import parse_show
 from installation.control.midi.jack import route_libjack_messages
 from installation.control.osc.server import build_osc_server
+from installation.events import EventQueue
 from installation.live.showfile import ShowFileWatch
 from installation.live.supervisor import TrainerSupervisor
 from installation.params import REGISTRY
@@ -71,7 +72,9 @@ def test_a_show_file_broken_while_playing_is_reported_and_a_fix_too(tmp_path, ca
         path.write_text("display:\n  fps: 30\n  fsp: 20\n")
         wait_for(lambda: events(stats_path, "show_file_invalid"), what="show_file_invalid")
         assert "display.fsp: unknown key" in events(stats_path, "show_file_invalid")[0]["error"]
-        assert watch.hud_lines()[0].startswith("show file invalid:") and "fsp" in watch.hud_lines()[0]
+        assert (
+            watch.hud_lines()[0].startswith("show file invalid:") and "fsp" in watch.hud_lines()[0]
+        )
         assert "no longer valid" in caplog.text
         path.write_text("display:\n  fps: 25\n")
         wait_for(lambda: events(stats_path, "show_file_changed"), what="show_file_changed")
@@ -85,9 +88,14 @@ def test_a_show_file_broken_while_playing_is_reported_and_a_fix_too(tmp_path, ca
 def test_a_stopped_trainer_making_no_progress_is_noticed_and_restarted(tmp_path):
     seen = []
     sup = TrainerSupervisor(
-        lambda: [sys.executable, str(HERE / "_fake_trainer.py"), str(tmp_path)], log_path=tmp_path / "train.log",
-        env=script_env(), backoff_initial_s=0.1, stall_intervals=3, min_stall_s=0.5,
-        on_event=lambda name, **f: seen.append((name, f)))
+        lambda: [sys.executable, str(HERE / "_fake_trainer.py"), str(tmp_path)],
+        log_path=tmp_path / "train.log",
+        env=script_env(),
+        backoff_initial_s=0.1,
+        stall_intervals=3,
+        min_stall_s=0.5,
+        on_event=lambda name, **f: seen.append((name, f)),
+    )
     sup.start()
     try:
         wait_for(lambda: (tmp_path / "started-0").exists(), what="the stand-in to start")
@@ -106,8 +114,13 @@ def test_a_stopped_trainer_making_no_progress_is_noticed_and_restarted(tmp_path)
 
 def test_seconds_ends_the_show_on_time_even_at_a_very_low_frame_rate(tmp_path):
     make_model(tmp_path / "models" / "m")
-    show = {"model": {"path": "models/m", "device": "cpu"}, "display": {"fps": 0.01, "size": [64, 64]},
-            "osc": {"enabled": False}, "midi": {"enabled": False}, "hotswap": {"enabled": False}}
+    show = {
+        "model": {"path": "models/m", "device": "cpu"},
+        "display": {"fps": 0.01, "size": [64, 64]},
+        "osc": {"enabled": False},
+        "midi": {"enabled": False},
+        "hotswap": {"enabled": False},
+    }
     (tmp_path / "show.yaml").write_text(yaml.safe_dump(show))
     started = time.monotonic()
     assert main(["-q", "run", str(tmp_path / "show.yaml"), "--headless", "--seconds", "1"]) == 0
@@ -116,7 +129,7 @@ def test_seconds_ends_the_show_on_time_even_at_a_very_low_frame_rate(tmp_path):
 
 def test_an_unbindable_osc_host_says_to_change_the_host(tmp_path):
     show = parse_show({"osc": {"host": "192.0.2.55", "port": 0, "oscquery": {"enabled": False}}})
-    server = build_osc_server(show, REGISTRY, StatsWriter(None))
+    server = build_osc_server(show, REGISTRY, StatsWriter(None), EventQueue())
     server.start()
     try:
         assert server.address is None
@@ -134,7 +147,9 @@ def test_libjacks_own_messages_go_through_logging(capfd, caplog, monkeypatch):
     lib.jack_client_open.restype = ctypes.c_void_p
     status = ctypes.c_int(0)
     with caplog.at_level(logging.DEBUG, logger="installation.control.midi.jack"):
-        client = lib.jack_client_open(b"installation-test", 1, ctypes.byref(status))  # JackNoStartServer
+        client = lib.jack_client_open(
+            b"installation-test", 1, ctypes.byref(status)
+        )  # JackNoStartServer
     assert not client
     assert "libjack:" in caplog.text
     assert "Cannot connect" not in capfd.readouterr().err  # nothing raw on stderr

@@ -65,8 +65,14 @@ print((resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024)
 def test_refusing_a_width_4096_card_costs_almost_no_memory(tmp_path):
     good = make_model(tmp_path / "good")
     evil = bomb(make_model(tmp_path / "evil"), width=4096)  # ~9 GB if it were built
-    out = subprocess.run([sys.executable, "-c", PEAK, str(good), str(evil)], env=script_env(),
-                         capture_output=True, text=True, timeout=120, check=True)
+    out = subprocess.run(
+        [sys.executable, "-c", PEAK, str(good), str(evil)],
+        env=script_env(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
     assert float(out.stdout.strip()) < 100, out.stdout  # peak RSS growth in MB
 
 
@@ -84,18 +90,41 @@ def _file(header: dict, data: bytes = b"") -> bytes:
     return struct.pack("<Q", len(raw)) + raw + data
 
 
-@pytest.mark.parametrize("data,words", [
-    (b"\x01\x02", "too short"),
-    (struct.pack("<Q", 1 << 40) + b"{}", "header claims"),
-    (_file({"w": {"dtype": "F32", "shape": [2], "data_offsets": [0, 4]}}, b"\0" * 4), "needs 8 bytes"),
-    (_file({"w": {"dtype": "F32", "shape": [1], "data_offsets": [0, 4]}}, b"\0" * 40), "the file has 40"),
-    (_file({"w": {"dtype": "F32", "shape": [1], "data_offsets": [0, 4]},
-            "v": {"dtype": "F32", "shape": [1], "data_offsets": [0, 4]}}, b"\0" * 8), "overlap"),
-    (_file({"w": {"dtype": "X9", "shape": [1], "data_offsets": [0, 4]}}, b"\0" * 4), "unsupported dtype"),
-    (_file({"w": {"dtype": "F32", "shape": [-1], "data_offsets": [0, 4]}}, b"\0" * 4), "not a list of sizes"),
-    (_file([1, 2]), "not a JSON object"),
-    (struct.pack("<Q", 3) + b"{{{", "not JSON"),
-])
+@pytest.mark.parametrize(
+    "data,words",
+    [
+        (b"\x01\x02", "too short"),
+        (struct.pack("<Q", 1 << 40) + b"{}", "header claims"),
+        (
+            _file({"w": {"dtype": "F32", "shape": [2], "data_offsets": [0, 4]}}, b"\0" * 4),
+            "needs 8 bytes",
+        ),
+        (
+            _file({"w": {"dtype": "F32", "shape": [1], "data_offsets": [0, 4]}}, b"\0" * 40),
+            "the file has 40",
+        ),
+        (
+            _file(
+                {
+                    "w": {"dtype": "F32", "shape": [1], "data_offsets": [0, 4]},
+                    "v": {"dtype": "F32", "shape": [1], "data_offsets": [0, 4]},
+                },
+                b"\0" * 8,
+            ),
+            "overlap",
+        ),
+        (
+            _file({"w": {"dtype": "X9", "shape": [1], "data_offsets": [0, 4]}}, b"\0" * 4),
+            "unsupported dtype",
+        ),
+        (
+            _file({"w": {"dtype": "F32", "shape": [-1], "data_offsets": [0, 4]}}, b"\0" * 4),
+            "not a list of sizes",
+        ),
+        (_file([1, 2]), "not a JSON object"),
+        (struct.pack("<Q", 3) + b"{{{", "not JSON"),
+    ],
+)
 def test_a_lying_header_is_refused(data, words):
     with pytest.raises(PlanError, match=words):
         read_header(data)

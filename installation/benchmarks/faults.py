@@ -80,10 +80,17 @@ def card_bomb(ctx: BenchContext) -> dict[str, float]:
             raise Skipped(f"{source} has no width in its config ({card['architecture']})")
         card["config"]["width"] = 4096
         (bomb / CARD_FILE).write_text(json.dumps(card))
-        out = subprocess.run([sys.executable, "-c", PEAK, str(source), str(bomb)], capture_output=True,
-                             text=True, timeout=300, env={**os.environ, "OMP_NUM_THREADS": "1"})
+        out = subprocess.run(
+            [sys.executable, "-c", PEAK, str(source), str(bomb)],
+            capture_output=True,
+            text=True,
+            timeout=300,
+            env={**os.environ, "OMP_NUM_THREADS": "1"},
+        )
         if out.returncode != 0:
-            raise RuntimeError(out.stderr.strip().splitlines()[-1] if out.stderr.strip() else out.returncode)
+            raise RuntimeError(
+                out.stderr.strip().splitlines()[-1] if out.stderr.strip() else out.returncode
+            )
         return {"card_bomb_peak_mb": float(out.stdout.strip())}
 
 
@@ -117,8 +124,14 @@ def _trainer(source: Path, out: Path, stop: threading.Event) -> None:
         with torch.no_grad():  # a training step's worth of change: new weights, new hash
             for p in params:
                 p.mul_(1.0 + 1e-3 * torch.randn_like(p))
-        save_checkpoint(out, model.module, name="live", architecture=model.card.architecture,
-                        config=model.card.config, step=step)
+        save_checkpoint(
+            out,
+            model.module,
+            name="live",
+            architecture=model.card.architecture,
+            config=model.card.config,
+            step=step,
+        )
 
 
 @benchmark("candidate_outcomes_fraction")
@@ -131,11 +144,19 @@ def candidate_outcomes(ctx: BenchContext) -> dict[str, float]:
         data = {
             "model": {"path": "models/show", "device": "cpu"},
             "display": {"fps": 30, "fullscreen": False, "vsync": False},
-            "hotswap": {"watch": ["incoming", "live"], "poll_s": 0.2, "give_up_s": 3.0, "crossfade_s": 0.5},
-            "osc": {"enabled": False}, "midi": {"enabled": False},
+            "hotswap": {
+                "watch": ["incoming", "live"],
+                "poll_s": 0.2,
+                "give_up_s": 3.0,
+                "crossfade_s": 0.5,
+            },
+            "osc": {"enabled": False},
+            "midi": {"enabled": False},
         }
         stats = root / "stats.jsonl"
-        runtime = ShowRuntime(parse_show(data, base_dir=root), RunOptions(headless=True, size=(64, 64), stats=stats))
+        runtime = ShowRuntime(
+            parse_show(data, base_dir=root), RunOptions(headless=True, size=(64, 64), stats=stats)
+        )
         stop = threading.Event()
         writer = threading.Thread(target=_trainer, args=(source, root / "live", stop), daemon=True)
         try:
@@ -157,5 +178,9 @@ def candidate_outcomes(ctx: BenchContext) -> dict[str, float]:
             runtime.close()
         events = read_stats(stats)[1]
         decided = {e["folder"] for e in events if e["event"] in ("reject", "superseded")}
-        decided |= {str(root / "incoming" / e["model"]["id"]) for e in events if e["event"] == "swap"}
-        return {"candidate_outcomes_fraction": sum(str(d) in decided for d in dropped) / len(dropped)}
+        decided |= {
+            str(root / "incoming" / e["model"]["id"]) for e in events if e["event"] == "swap"
+        }
+        return {
+            "candidate_outcomes_fraction": sum(str(d) in decided for d in dropped) / len(dropped)
+        }

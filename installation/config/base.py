@@ -51,8 +51,9 @@ def key_lines(node: yaml.Node | None, path: tuple = ()) -> dict[tuple, int]:
             line = key.start_mark.line + 1
             if isinstance(key, yaml.ScalarNode) and key.value in seen and key.value != "<<":
                 name = ".".join(str(p) for p in sub)
-                raise DuplicateKey(f"line {line}: {name}: given twice (first on line {seen[key.value]}); "
-                                   "keep one")
+                raise DuplicateKey(
+                    f"line {line}: {name}: given twice (first on line {seen[key.value]}); keep one"
+                )
             seen.setdefault(key.value, line)
             lines[sub] = key.start_mark.line + 1
             lines.update({k: v for k, v in key_lines(value, sub).items() if k != sub})

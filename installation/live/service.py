@@ -202,14 +202,30 @@ class LiveModels:
     def _played(self, model: LoadedModel) -> bool:
         return model is self._current or any(m is model for m in self._history)
 
-    def _supersede(self, model: LoadedModel, by: LoadedModel, why: str = "a newer checkpoint is ready") -> None:
+    def _supersede(
+        self, model: LoadedModel, by: LoadedModel, why: str = "a newer checkpoint is ready"
+    ) -> None:
         """`model` (validated) will not be swapped in: one event naming what replaced it."""
-        log.info("superseded %s v%d (%s) by %s v%d (%s): %s", model.id, model.version, model.folder,
-                 by.id, by.version, by.folder, why)
-        self.stats.event("superseded", t=time.monotonic(), folder=str(model.folder), model=model.describe(),
-                         by={"folder": str(by.folder), "model": by.describe()}, reason=why)
+        log.info(
+            "superseded %s v%d (%s) by %s v%d (%s): %s",
+            model.id,
+            model.version,
+            model.folder,
+            by.id,
+            by.version,
+            by.folder,
+            why,
+        )
+        self.stats.event(
+            "superseded",
+            t=time.monotonic(),
+            folder=str(model.folder),
+            model=model.describe(),
+            by={"folder": str(by.folder), "model": by.describe()},
+            reason=why,
+        )
         if model.card.sha256 != by.card.sha256 and not any(m is model for m in self._superseded):
-            self._superseded = [*self._superseded, model][-self.config.history:]
+            self._superseded = [*self._superseded, model][-self.config.history :]
 
     def _offer_when_due(self) -> None:
         if self._waiting is not None and not self.pinned and time.monotonic() >= self._next_swap_at:
@@ -255,8 +271,11 @@ class LiveModels:
             return
         self._folder_missing = missing
         if missing:
-            log.warning("the playing model's folder %s was deleted: it plays on from memory, "
-                        "but the show would not start with it", folder)
+            log.warning(
+                "the playing model's folder %s was deleted: it plays on from memory, "
+                "but the show would not start with it",
+                folder,
+            )
             self.stats.event("model_folder_missing", t=time.monotonic(), folder=str(folder))
         else:
             log.info("the playing model's folder %s is back", folder)
@@ -268,29 +287,12 @@ class LiveModels:
         # Forget hash mismatches of file versions that are gone (each chunk of a slow copy).
         current = {c.signature for c in candidates}
         self._unwhole_since = {sig: t for sig, t in self._unwhole_since.items() if sig in current}
-<<<<<<< HEAD
         # Every candidate gets one outcome: rejected, or validated; of those validated, the
         # newest (by file time) is the one to play and the others are superseded by it.
         valid = [m for m in map(self._consider, candidates) if m is not None]
         if candidates:
             trim_heap()
         if not valid:
-=======
-        for i, candidate in enumerate(candidates):
-            model = self._consider(candidate)
-            if model is None:
-                continue
-            for older in candidates[i + 1 :]:
-                # A burst: only the newest validated checkpoint is worth a swap.
-                log.info("skipping %s: a newer checkpoint is ready", older.folder)
-                self.watcher.done(older)
-            self._newest = model
-            if not self.pinned:
-                self._waiting = model  # offered now, or when the current crossfade ends
-                self._offer_when_due()
-            else:
-                log.info("pinned: %s v%d waits", model.id, model.version)
->>>>>>> main
             return
         model, older = valid[0], valid[1:]
         for other in older:
@@ -323,10 +325,14 @@ class LiveModels:
         if card.sha256 == self._current_sha:
             self.watcher.done(candidate)  # what is playing already
             log.info("%s holds the weights already playing", candidate.folder)
-            self.stats.event("superseded", t=now, folder=str(candidate.folder),
-                             model={"id": card.name, "version": card.step},
-                             by={"folder": "(playing)", "model": {"id": card.name, "version": card.step}},
-                             reason="the same weights are already playing")
+            self.stats.event(
+                "superseded",
+                t=now,
+                folder=str(candidate.folder),
+                model={"id": card.name, "version": card.step},
+                by={"folder": "(playing)", "model": {"id": card.name, "version": card.step}},
+                reason="the same weights are already playing",
+            )
             return None
         self.validations += 1
         try:
@@ -350,19 +356,14 @@ class LiveModels:
         self.watcher.done(candidate)
         self._unwhole_since.pop(candidate.signature, None)
         label = f"{card.name} v{card.step}" if card is not None else candidate.folder.name
-<<<<<<< HEAD
         if str(candidate.folder) not in reason:  # every reason says which folder it is about
             reason = f"{candidate.folder}: {reason}"
-        log.warning("rejected checkpoint %s (%s): %s; the current model keeps playing",
-                    label, candidate.folder, reason)
-=======
         log.warning(
             "rejected checkpoint %s (%s): %s; the current model keeps playing",
             label,
             candidate.folder,
             reason,
         )
->>>>>>> main
         fields = {"model": {"id": card.name, "version": card.step}} if card is not None else {}
         self.stats.event(
             "reject", t=time.monotonic(), folder=str(candidate.folder), reason=reason, **fields
@@ -376,7 +377,9 @@ class LiveModels:
             line += f"   v{self._newest.version} ready"
         lines = [line]
         if self._folder_missing:
-            lines.append(f"model folder deleted: {self._playing_folder} (playing from memory)"[:110])
+            lines.append(
+                f"model folder deleted: {self._playing_folder} (playing from memory)"[:110]
+            )
         if self.trainer is not None:
             lines.append(self._trainer_line())
             status = self.trainer.status
@@ -429,12 +432,6 @@ def build_live_models(
     except (OSError, CheckpointError):
         since, playing_sha = None, ""
     return LiveModels(
-<<<<<<< HEAD
-        watcher=FolderWatcher(roots, hs.stable_polls, since, hs.burst_s), box=box, events=events, stats=stats,
-        config=hs, registry=registry, playing_sha=playing_sha,
-        trainer=build_trainer(show, stats) if tr.enabled else None, training_out=training_out, prepare=prepare,
-        playing_folder=model_folder,
-=======
         watcher=FolderWatcher(roots, hs.stable_polls, since, hs.burst_s),
         box=box,
         events=events,
@@ -445,5 +442,5 @@ def build_live_models(
         trainer=build_trainer(show, stats) if tr.enabled else None,
         training_out=training_out,
         prepare=prepare,
->>>>>>> main
+        playing_folder=model_folder,
     )

@@ -62,9 +62,15 @@ class ShowFileWatch:
             load_show(self.path)
         except ShowError as exc:
             first = str(exc).splitlines()[0]
-            log.error("%s changed and is no longer valid (the running show keeps its settings; "
-                      "it would not start like this): %s", self.path, exc)
-            self.stats.event("show_file_invalid", t=time.monotonic(), path=str(self.path), error=str(exc))
+            log.error(
+                "%s changed and is no longer valid (the running show keeps its settings; "
+                "it would not start like this): %s",
+                self.path,
+                exc,
+            )
+            self.stats.event(
+                "show_file_invalid", t=time.monotonic(), path=str(self.path), error=str(exc)
+            )
             self._hud = (f"show file invalid: {first}"[:110],)
         else:
             log.info("%s changed; the changes take effect at the next start", self.path)

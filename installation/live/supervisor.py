@@ -183,14 +183,8 @@ class TrainerSupervisor:
             if time.monotonic() - started >= self.healthy_after_s:
                 delay = self.backoff_initial_s  # it ran fine for a while: a fresh failure
             reason = last_line(self.log_path) if proc is not None else self.status.last_error
-<<<<<<< HEAD
             if self._stall_reason:
                 reason, self._stall_reason = self._stall_reason, ""
-            log.warning("trainer exited with %s (%s); restarting in %.1f s", code, reason or "no output", delay)
-            self._on_event("trainer_exit", t=time.monotonic(), code=code, reason=reason, restart_in=delay)
-            self._publish(state="backoff", pid=None, last_exit=code, last_error=reason,
-                          retry_at=time.monotonic() + delay)
-=======
             log.warning(
                 "trainer exited with %s (%s); restarting in %.1f s",
                 code,
@@ -207,7 +201,6 @@ class TrainerSupervisor:
                 last_error=reason,
                 retry_at=time.monotonic() + delay,
             )
->>>>>>> main
             with self._cond:
                 if self._cond.wait_for(lambda: self._stopping, timeout=delay):
                     break
@@ -233,22 +226,17 @@ class TrainerSupervisor:
                     kwargs["process_group"] = 0
                 else:
                     kwargs["preexec_fn"] = os.setpgrp
-<<<<<<< HEAD
             # Its stdin is a pipe this process holds and never writes: the child's lifeline
             # (training/lifeline.py), closed by the OS however this process dies.
-            proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=out, stderr=subprocess.STDOUT,
-                                    env=child_env(self.env), cwd=self.cwd, **kwargs)
-=======
             proc = subprocess.Popen(
                 argv,
-                stdin=subprocess.DEVNULL,
+                stdin=subprocess.PIPE,
                 stdout=out,
                 stderr=subprocess.STDOUT,
-                env=self.env,
+                env=child_env(self.env),
                 cwd=self.cwd,
                 **kwargs,
             )
->>>>>>> main
         self._renice(proc.pid)
         self.starts += 1
         self._restart_clock(time.monotonic())  # a fresh child gets a fresh allowance
@@ -292,22 +280,22 @@ class TrainerSupervisor:
             if stopping:
                 return self._terminate(proc)
             now = time.monotonic()
-<<<<<<< HEAD
             if paused:
                 self._restart_clock(now)  # a pause we asked for is not a stall
             elif (quiet := self._stalled_for(now)) is not None:
                 step = self._progress[0] if self._progress else None
-                reason = f"no progress for {quiet:.0f} s (step {step}): stuck or stopped; restarting it"
+                reason = (
+                    f"no progress for {quiet:.0f} s (step {step}): stuck or stopped; restarting it"
+                )
                 log.warning("trainer (pid %d): %s", proc.pid, reason)
-                self._on_event("trainer_stalled", t=now, pid=proc.pid, step=step, seconds=round(quiet, 1))
+                self._on_event(
+                    "trainer_stalled", t=now, pid=proc.pid, step=step, seconds=round(quiet, 1)
+                )
                 self._stall_reason = reason
                 return self._terminate(proc)
-            in_off_phase = share < 1.0 and (now - phase_start) % DUTY_PERIOD_S >= share * DUTY_PERIOD_S
-=======
             in_off_phase = (
                 share < 1.0 and (now - phase_start) % DUTY_PERIOD_S >= share * DUTY_PERIOD_S
             )
->>>>>>> main
             want_stopped = paused or in_off_phase
             if want_stopped != stopped and os.name == "posix":
                 self._signal(proc, signal.SIGSTOP if want_stopped else signal.SIGCONT)

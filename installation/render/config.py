@@ -16,17 +16,9 @@ Side = Annotated[int, Field(gt=0, le=MAX_SIDE)]
 
 
 class DisplayConfig(Section):
-<<<<<<< HEAD
     size: tuple[Side, Side] | Literal["desktop"] = Field(
-        (1920, 1080), description=f'output size [width, height] in pixels (at most {MAX_SIDE}), or "desktop" for the monitor\'s own')
-    fullscreen: bool = Field(True, description="full screen (--windowed overrides it for a rehearsal)")
-    display: int = Field(0, ge=0, description="which monitor, 0 is the primary (`installation devices` lists them)")
-    vsync: bool = Field(True, description="wait for the monitor's refresh where the platform allows it")
-    fps: float = Field(60, ge=0, le=1000, description="frame-rate cap; 0 = as fast as the generator goes")
-=======
-    size: tuple[PositiveInt, PositiveInt] | Literal["desktop"] = Field(
         (1920, 1080),
-        description='output size [width, height] in pixels, or "desktop" for the monitor\'s own',
+        description=f'output size [width, height] in pixels (at most {MAX_SIDE}), or "desktop" for the monitor\'s own',
     )
     fullscreen: bool = Field(
         True, description="full screen (--windowed overrides it for a rehearsal)"
@@ -40,7 +32,6 @@ class DisplayConfig(Section):
     fps: float = Field(
         60, ge=0, le=1000, description="frame-rate cap; 0 = as fast as the generator goes"
     )
->>>>>>> main
     filter: Literal["nearest", "bilinear", "bicubic"] = Field(
         "bilinear", description="upscaling filter; bicubic runs on the GPU (bilinear on a CPU)"
     )

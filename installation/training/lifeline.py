@@ -83,8 +83,12 @@ def arm_from_env(stop: Callable[[], None]) -> bool:
     parent = int(text)
     if set_parent_death_signal():
         if os.getppid() != parent:  # it died before prctl took effect: no signal will come
-            log.error("the show that started this trainer (pid %d) is already gone: exiting", parent)
+            log.error(
+                "the show that started this trainer (pid %d) is already gone: exiting", parent
+            )
             os._exit(3)
     if os.environ.get(LIFELINE_ENV) == "stdin" and sys.stdin is not None:
-        threading.Thread(target=_watch_stdin, args=(parent, stop), name="lifeline", daemon=True).start()
+        threading.Thread(
+            target=_watch_stdin, args=(parent, stop), name="lifeline", daemon=True
+        ).start()
     return True

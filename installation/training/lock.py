@@ -94,12 +94,16 @@ class WriterLock:
         previous = fh.read().strip()
         pid = previous.split()[1] if previous.startswith("pid ") else ""
         if pid.isdigit() and int(pid) != os.getpid():
-            alive = "still running, without the lock" if _pid_alive(int(pid)) else "no longer running"
+            alive = (
+                "still running, without the lock" if _pid_alive(int(pid)) else "no longer running"
+            )
             log.info("taking over a stale lock on %s: %s (%s)", self.path.parent, previous, alive)
         fh.seek(0)
         fh.truncate()
-        fh.write(f"pid {os.getpid()} on {socket.gethostname()} since "
-                 f"{time.strftime('%Y-%m-%d %H:%M:%S')}\n")
+        fh.write(
+            f"pid {os.getpid()} on {socket.gethostname()} since "
+            f"{time.strftime('%Y-%m-%d %H:%M:%S')}\n"
+        )
         fh.flush()
         self._fh = fh
 

@@ -33,8 +33,12 @@ BAD_SHOWS = [
 ]
 
 
-@pytest.mark.parametrize("text, words", BAD_SHOWS, ids=[f"bad{i:02d}" for i in range(len(BAD_SHOWS))])
-def test_a_broken_show_is_refused_with_a_clear_message(tmp_path: Path, capsys, text: str, words: list[str]):
+@pytest.mark.parametrize(
+    "text, words", BAD_SHOWS, ids=[f"bad{i:02d}" for i in range(len(BAD_SHOWS))]
+)
+def test_a_broken_show_is_refused_with_a_clear_message(
+    tmp_path: Path, capsys, text: str, words: list[str]
+):
     path = tmp_path / "show.yaml"
     path.write_text(text, encoding="utf-8")
     assert main(["run", str(path), "--headless", "--frames", "1"]) == 2

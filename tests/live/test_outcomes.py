@@ -36,7 +36,9 @@ def _collapsed(folder):  # a reason that does not name a path by itself
 
 def outcomes(show, folder):
     name = str(folder)
-    found = [e["event"] for e in show.events("reject") + show.events("superseded") if e["folder"] == name]
+    found = [
+        e["event"] for e in show.events("reject") + show.events("superseded") if e["folder"] == name
+    ]
     found += ["swap" for e in show.events("swap") if e["model"]["id"] == folder.name]
     return found
 
@@ -57,13 +59,19 @@ def test_a_drop_beside_a_newer_checkpoint_is_superseded_by_name_and_stays_reacha
     show.frames(int(0.5 * 30))
     drops = {name: show.drop / name for name in ("older", "newer", "bad", "flat")}
     assert {name: outcomes(show, folder) for name, folder in drops.items()} == {
-        "older": ["superseded"], "newer": ["swap"], "bad": ["reject"], "flat": ["reject"]}
+        "older": ["superseded"],
+        "newer": ["swap"],
+        "bad": ["reject"],
+        "flat": ["reject"],
+    }
     for reject in show.events("reject"):
         assert reject["folder"] in reject["reason"]
     superseded = show.events("superseded")
     assert len(superseded) == 1, superseded
-    assert superseded[0]["by"] == {"folder": str(drops["newer"]),
-                                "model": {"id": "newer", "version": 82, "architecture": "dcgan"}}
+    assert superseded[0]["by"] == {
+        "folder": str(drops["newer"]),
+        "model": {"id": "newer", "version": 82, "architecture": "dcgan"},
+    }
     assert "newer" in show.service.hud_lines()[-1] or show.loop.renderer.model.id == "newer"
 
     show.key(pygame.K_b)  # back: the superseded one is the step before
@@ -86,6 +94,8 @@ def test_a_checkpoint_waiting_out_a_crossfade_is_superseded_by_the_next(tmp_path
         show.run_until(lambda: len(show.events("swap")) == 2)
         assert [e["model"]["id"] for e in show.events("swap")] == ["a", "c"]
         (superseded,) = show.events("superseded")
-        assert superseded["folder"] == str(show.drop / "b") and superseded["by"]["model"]["id"] == "c"
+        assert (
+            superseded["folder"] == str(show.drop / "b") and superseded["by"]["model"]["id"] == "c"
+        )
     finally:
         show.close()

@@ -67,19 +67,37 @@ def test_a_killed_show_takes_its_trainer_with_it(tmp_path):
     show = {
         "model": {"path": "models/show", "device": "cpu"},
         "display": {"fps": 10, "fullscreen": False, "vsync": False, "size": [64, 64]},
-        "training": {"enabled": True, "architecture": "mlp", "resolution": 28, "batch": 4, "steps": 100_000,
-                     "save_every": 1000, "out": "models/live", "device": "cpu",
-                     "extra_args": ["--synthetic-n", "16", "--width", "4", "--sample-every", "1000"]},
-        "osc": {"enabled": False}, "midi": {"enabled": False},
+        "training": {
+            "enabled": True,
+            "architecture": "mlp",
+            "resolution": 28,
+            "batch": 4,
+            "steps": 100_000,
+            "save_every": 1000,
+            "out": "models/live",
+            "device": "cpu",
+            "extra_args": ["--synthetic-n", "16", "--width", "4", "--sample-every", "1000"],
+        },
+        "osc": {"enabled": False},
+        "midi": {"enabled": False},
     }
     (tmp_path / "show.yaml").write_text(yaml.safe_dump(show))
     env = {**script_env(), "SDL_VIDEODRIVER": "dummy"}
-    show_proc = subprocess.Popen([sys.executable, "-m", "installation", "-q", "run", "show.yaml", "--headless"],
-                                 cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    show_proc = subprocess.Popen(
+        [sys.executable, "-m", "installation", "-q", "run", "show.yaml", "--headless"],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     lock = tmp_path / "models" / "live" / LOCK_FILE
     try:
-        pid = wait_for(lambda: trainer_pid(lock), 90, "the show's trainer to take its folder's lock")
-        assert Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1] == str(show_proc.pid)
+        pid = wait_for(
+            lambda: trainer_pid(lock), 90, "the show's trainer to take its folder's lock"
+        )
+        assert Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1] == str(
+            show_proc.pid
+        )
     finally:
         show_proc.send_signal(signal.SIGKILL)
         show_proc.wait()
@@ -100,8 +118,12 @@ def test_a_trainer_whose_pipe_closes_stops_by_itself(tmp_path):
     """The lifeline every OS has: the parent's end of the child's stdin closes when the
     parent dies. (Here the test closes it; the pid it names is the test's own.)"""
     env = {**script_env(), PARENT_ENV: str(os.getpid()), LIFELINE_ENV: "stdin"}
-    with subprocess.Popen([sys.executable, str(HERE / "_fake_trainer.py"), str(tmp_path)],
-                          stdin=subprocess.PIPE, env=env, stderr=subprocess.PIPE) as child:
+    with subprocess.Popen(
+        [sys.executable, str(HERE / "_fake_trainer.py"), str(tmp_path)],
+        stdin=subprocess.PIPE,
+        env=env,
+        stderr=subprocess.PIPE,
+    ) as child:
         try:
             wait_for(lambda: (tmp_path / "started-0").exists(), 20, "the stand-in to start")
             assert child.poll() is None
@@ -123,18 +145,40 @@ time.sleep(600)
 """
 
 
-def test_a_second_writer_is_refused_with_the_holder_named_and_a_dead_ones_lock_is_stale(tmp_path, caplog):
+def test_a_second_writer_is_refused_with_the_holder_named_and_a_dead_ones_lock_is_stale(
+    tmp_path, caplog
+):
     folder = tmp_path / "live"
-    with subprocess.Popen([sys.executable, "-c", HOLD, str(folder)], env=script_env(),
-                          stdout=subprocess.PIPE, text=True) as holder:
+    with subprocess.Popen(
+        [sys.executable, "-c", HOLD, str(folder)],
+        env=script_env(),
+        stdout=subprocess.PIPE,
+        text=True,
+    ) as holder:
         try:
             assert holder.stdout.readline().strip() == "held"
             with pytest.raises(FolderLocked) as refused:
                 WriterLock(folder).acquire()
-            assert f"pid {holder.pid}" in str(refused.value) and "another trainer" in str(refused.value)
+            assert f"pid {holder.pid}" in str(refused.value) and "another trainer" in str(
+                refused.value
+            )
             # The command line says it too, and exits 2 before it trains anything.
-            code = main(["train", "--arch", "mlp", "--dataset", "synthetic:shapes", "--synthetic-n", "4",
-                         "--out", str(folder), "--steps", "1", "--no-progress"])
+            code = main(
+                [
+                    "train",
+                    "--arch",
+                    "mlp",
+                    "--dataset",
+                    "synthetic:shapes",
+                    "--synthetic-n",
+                    "4",
+                    "--out",
+                    str(folder),
+                    "--steps",
+                    "1",
+                    "--no-progress",
+                ]
+            )
             assert code == 2
             assert not (folder / "model.safetensors").exists()
         finally:

@@ -51,12 +51,6 @@ def choose_system(preference: str = "auto") -> MidiSystem:
     alsa_ok = rtmidi.API_LINUX_ALSA in compiled and os.path.exists(ALSA_SEQ)
     jack_ok = rtmidi.API_UNIX_JACK in compiled and jack.server_running()
     if preference == "alsa":
-<<<<<<< HEAD
-        return (MidiSystem(rtmidi.API_LINUX_ALSA, "alsa") if alsa_ok else
-                MidiSystem(None, "alsa", f"no ALSA sequencer ({ALSA_SEQ} is missing: modprobe snd-seq)"))
-    if jack_ok and (preference == "jack" or not (alsa_ok or preference == "alsa")):
-        jack.route_libjack_messages()  # before the first client: libjack's own lines go to logging
-=======
         return (
             MidiSystem(rtmidi.API_LINUX_ALSA, "alsa")
             if alsa_ok
@@ -64,7 +58,8 @@ def choose_system(preference: str = "auto") -> MidiSystem:
                 None, "alsa", f"no ALSA sequencer ({ALSA_SEQ} is missing: modprobe snd-seq)"
             )
         )
->>>>>>> main
+    if jack_ok and (preference == "jack" or not (alsa_ok or preference == "alsa")):
+        jack.route_libjack_messages()  # before the first client: libjack's own lines go to logging
     if preference == "jack":
         return (
             MidiSystem(rtmidi.API_UNIX_JACK, "jack")

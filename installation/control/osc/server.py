@@ -61,8 +61,10 @@ def _is_sender(client: FeedbackClient, source: str | None) -> bool:
 def bind_hint(exc: OSError) -> str:
     """What to change in show.yaml when a socket cannot be bound: the port or the host."""
     if isinstance(exc, socket.gaierror) or exc.errno in (errno.EADDRNOTAVAIL, errno.EAFNOSUPPORT):
-        return ("set osc.host to an address of this machine (127.0.0.1 for this machine only, "
-                "0.0.0.0 for every network)")
+        return (
+            "set osc.host to an address of this machine (127.0.0.1 for this machine only, "
+            "0.0.0.0 for every network)"
+        )
     if exc.errno == errno.EACCES:
         return "ports below 1024 need privileges: set osc.port to 1024 or above"
     return "set osc.port (another program may be using it)"
@@ -117,13 +119,9 @@ class OscServer:
                 self._tcp.listen(8)
                 self._tcp.setblocking(False)
         except OSError as exc:
-<<<<<<< HEAD
-            self.error = f"osc: cannot listen on {c.host}:{c.port} ({exc.strerror or exc}); {bind_hint(exc)}"
-=======
             self.error = (
-                f"osc: cannot listen on {c.host}:{c.port} ({exc.strerror or exc}); set osc.port"
+                f"osc: cannot listen on {c.host}:{c.port} ({exc.strerror or exc}); {bind_hint(exc)}"
             )
->>>>>>> main
             log.error("%s; the show plays on without OSC", self.error)
             self._close_sockets()
             return
