@@ -5,13 +5,14 @@ superseded valid model stays one B away in the model history."""
 from __future__ import annotations
 
 import os
+import subprocess
 import time
 
 import pygame
 import pytest
 
 from installation.checkpoints import save_checkpoint
-from tests.live._hotswap_util import TINY, make_model, save
+from tests.live._hotswap_util import TINY, make_model, save, script, script_env
 from tests.live.test_live import Show
 
 
@@ -99,3 +100,30 @@ def test_a_checkpoint_waiting_out_a_crossfade_is_superseded_by_the_next(tmp_path
         )
     finally:
         show.close()
+
+
+def test_the_playing_model_overwritten_in_place_plays_on_and_then_swaps(show, tmp_path):
+    """scp onto the playing model's own folder: its files are rewritten byte by byte while
+    the show plays from memory; only the whole new model is swapped in, never a part."""
+    save(tmp_path / "source", step=95, seed=95, name="over")
+    copier = subprocess.Popen(
+        script(
+            "slow-copy",
+            str(tmp_path / "source"),
+            str(show.tmp / "models" / "show"),
+            "--chunks",
+            "6",
+            "--delay",
+            "0.15",
+        ),
+        env=script_env(),
+    )
+    try:
+        show.run_until(lambda: copier.poll() is not None, max_frames=20 * 30)
+    finally:
+        if copier.poll() is None:
+            copier.kill()
+        copier.wait()
+    show.run_until(lambda: show.events("swap"))
+    assert [e["model"]["id"] for e in show.events("swap")] == ["over"]
+    assert show.events("reject") == [] and show.events("render_error") == []
