@@ -16,7 +16,6 @@ Operator controls, all registry names (so OSC and MIDI get them too):
 
 from __future__ import annotations
 
-import ctypes
 import logging
 import os
 import queue
@@ -29,11 +28,12 @@ from typing import TYPE_CHECKING
 
 from installation.checkpoints import CARD_FILE, CheckpointError, LoadedModel, ModelCard, read_card
 from installation.events import ControlEvent, EventQueue
+from installation.live import outcomes
 from installation.live.config import HotswapConfig
 from installation.live.supervisor import TrainerSupervisor
 from installation.live.swap import SwapBox
 from installation.live.trainer import build_trainer
-from installation.live.validation import NotWhole, read_whole, validate
+from installation.live.validation import NotWhole, read_whole, trim_heap, validate
 from installation.live.watcher import Candidate, FolderWatcher, folder_signature
 from installation.params import Registry
 from installation.stats import StatsWriter
@@ -45,17 +45,6 @@ log = logging.getLogger(__name__)
 
 # The service thread's OS priority (Linux: per thread): loading must not take the render's CPU.
 SERVICE_NICE = 10
-
-
-def trim_heap() -> None:
-    """Hand freed heap back to the OS (glibc only). Validating a checkpoint allocates and
-    frees tens of MB on this thread; glibc keeps such memory in the thread's arena, so RSS
-    creeps up with every candidate although nothing is held (issue 16's soak)."""
-    if sys.platform.startswith("linux"):
-        try:
-            ctypes.CDLL(None).malloc_trim(0)
-        except (OSError, AttributeError):  # not glibc (musl): nothing to do
-            pass
 
 
 class LiveModels:
@@ -206,24 +195,7 @@ class LiveModels:
         self, model: LoadedModel, by: LoadedModel, why: str = "a newer checkpoint is ready"
     ) -> None:
         """`model` (validated) will not be swapped in: one event naming what replaced it."""
-        log.info(
-            "superseded %s v%d (%s) by %s v%d (%s): %s",
-            model.id,
-            model.version,
-            model.folder,
-            by.id,
-            by.version,
-            by.folder,
-            why,
-        )
-        self.stats.event(
-            "superseded",
-            t=time.monotonic(),
-            folder=str(model.folder),
-            model=model.describe(),
-            by={"folder": str(by.folder), "model": by.describe()},
-            reason=why,
-        )
+        outcomes.superseded(self.stats, model, by, why)
         if model.card.sha256 != by.card.sha256 and not any(m is model for m in self._superseded):
             self._superseded = [*self._superseded, model][-self.config.history :]
 
@@ -291,7 +263,7 @@ class LiveModels:
         # newest (by file time) is the one to play and the others are superseded by it.
         valid = [m for m in map(self._consider, candidates) if m is not None]
         if candidates:
-            trim_heap()
+            trim_heap()  # validating freed tens of MB on this thread
         if not valid:
             return
         model, older = valid[0], valid[1:]
@@ -324,15 +296,7 @@ class LiveModels:
                 self.trainer.note_progress(card.step)
         if card.sha256 == self._current_sha:
             self.watcher.done(candidate)  # what is playing already
-            log.info("%s holds the weights already playing", candidate.folder)
-            self.stats.event(
-                "superseded",
-                t=now,
-                folder=str(candidate.folder),
-                model={"id": card.name, "version": card.step},
-                by={"folder": "(playing)", "model": {"id": card.name, "version": card.step}},
-                reason="the same weights are already playing",
-            )
+            outcomes.already_playing(self.stats, candidate.folder, card)
             return None
         self.validations += 1
         try:
