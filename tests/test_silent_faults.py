@@ -26,17 +26,9 @@ from installation.params import REGISTRY
 from installation.stats import StatsWriter, read_stats
 from tests.live._hotswap_util import HERE, script_env
 from tests.live.test_live import Show
+from tests.waiting import wait_for
 
 from .conftest import make_model
-
-
-def wait_for(predicate, timeout=20.0, what="a condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.02)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def events(path, name):
@@ -70,14 +62,14 @@ def test_a_show_file_broken_while_playing_is_reported_and_a_fix_too(tmp_path, ca
     watch.start()
     try:
         path.write_text("display:\n  fps: 30\n  fsp: 20\n")
-        wait_for(lambda: events(stats_path, "show_file_invalid"), what="show_file_invalid")
+        assert wait_for(lambda: events(stats_path, "show_file_invalid"), 20), "show_file_invalid"
         assert "display.fsp: unknown key" in events(stats_path, "show_file_invalid")[0]["error"]
         assert (
             watch.hud_lines()[0].startswith("show file invalid:") and "fsp" in watch.hud_lines()[0]
         )
         assert "no longer valid" in caplog.text
         path.write_text("display:\n  fps: 25\n")
-        wait_for(lambda: events(stats_path, "show_file_changed"), what="show_file_changed")
+        assert wait_for(lambda: events(stats_path, "show_file_changed"), 20), "show_file_changed"
         assert watch.hud_lines() == ("show file changed: restart to apply",)
     finally:
         watch.stop()
@@ -98,12 +90,12 @@ def test_a_stopped_trainer_making_no_progress_is_noticed_and_restarted(tmp_path)
     )
     sup.start()
     try:
-        wait_for(lambda: (tmp_path / "started-0").exists(), what="the stand-in to start")
+        assert wait_for(lambda: (tmp_path / "started-0").exists(), 20), "the stand-in to start"
         sup.note_progress(100)
         time.sleep(0.1)  # one save interval of 0.1 s: the stall limit is max(0.5, 3 x 0.1)
         sup.note_progress(200)
         os.kill(sup.status.pid, signal.SIGSTOP)  # somebody stops it; it makes no progress
-        wait_for(lambda: sup.starts == 2 and sup.status.state == "running", what="a restart")
+        assert wait_for(lambda: sup.starts == 2 and sup.status.state == "running", 20), "a restart"
         (stalled,) = [f for name, f in seen if name == "trainer_stalled"]
         assert stalled["step"] == 200 and stalled["seconds"] >= 0.5
         (exit_event,) = [f for name, f in seen if name == "trainer_exit"]

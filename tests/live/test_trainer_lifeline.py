@@ -12,7 +12,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -22,18 +21,9 @@ from installation.cli import main
 from installation.training.lifeline import LIFELINE_ENV, PARENT_ENV
 from installation.training.lock import LOCK_FILE, FolderLocked, WriterLock
 from tests.live._hotswap_util import HERE, save, script_env
+from tests.waiting import wait_for
 
 pytestmark = pytest.mark.skipif(os.name != "posix", reason="signals and /proc")
-
-
-def wait_for(predicate, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def alive(pid: int) -> bool:
@@ -92,18 +82,17 @@ def test_a_killed_show_takes_its_trainer_with_it(tmp_path):
     )
     lock = tmp_path / "models" / "live" / LOCK_FILE
     try:
-        pid = wait_for(
-            lambda: trainer_pid(lock), 90, "the show's trainer to take its folder's lock"
-        )
+        assert wait_for(lambda: trainer_pid(lock), 90), "the show's trainer never took its lock"
+        pid = trainer_pid(lock)
         assert Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1] == str(
             show_proc.pid
         )
     finally:
         show_proc.send_signal(signal.SIGKILL)
         show_proc.wait()
-    wait_for(lambda: not alive(pid), 10, f"the orphaned trainer {pid} to end")
+    assert wait_for(lambda: not alive(pid), 10), f"the orphaned trainer {pid} lives on"
     # Its lock goes with it (once its last thread is gone): a new writer takes the folder.
-    wait_for(lambda: takeable(lock.parent), 5, "the dead trainer's lock to be released")
+    assert wait_for(lambda: takeable(lock.parent), 5), "the dead trainer's lock is still held"
 
 
 def takeable(folder: Path) -> bool:
@@ -125,7 +114,9 @@ def test_a_trainer_whose_pipe_closes_stops_by_itself(tmp_path):
         stderr=subprocess.PIPE,
     ) as child:
         try:
-            wait_for(lambda: (tmp_path / "started-0").exists(), 20, "the stand-in to start")
+            assert wait_for(lambda: (tmp_path / "started-0").exists(), 20), (
+                "the stand-in never started"
+            )
             assert child.poll() is None
             child.stdin.close()
             child.wait(10)
