@@ -33,7 +33,7 @@ from installation.live.config import HotswapConfig
 from installation.live.supervisor import TrainerSupervisor
 from installation.live.swap import SwapBox
 from installation.live.trainer import build_trainer
-from installation.live.validation import NotWhole, read_whole, trim_heap, validate
+from installation.live.validation import NotWhole, read_whole, validate
 from installation.live.watcher import Candidate, FolderWatcher, folder_signature
 from installation.params import Registry
 from installation.stats import StatsWriter
@@ -262,8 +262,6 @@ class LiveModels:
         # Every candidate gets one outcome: rejected, or validated; of those validated, the
         # newest (by file time) is the one to play and the others are superseded by it.
         valid = [m for m in map(self._consider, candidates) if m is not None]
-        if candidates:
-            trim_heap()  # validating freed tens of MB on this thread
         if not valid:
             return
         model, older = valid[0], valid[1:]

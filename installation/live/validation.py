@@ -16,8 +16,6 @@ On its way from disk to screen a checkpoint is read once, hashed once and test-d
 
 from __future__ import annotations
 
-import ctypes
-import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -94,14 +92,3 @@ def validate(
         model = prepare(model)
     check_collapse(model.module, model.latent_dim, min_diversity)  # the one test decode
     return model
-
-
-def trim_heap() -> None:
-    """Hand freed heap back to the OS (glibc only). Validating a checkpoint allocates and
-    frees tens of MB on this thread; glibc keeps such memory in the thread's arena, so RSS
-    creeps up with every candidate although nothing is held (issue 16's soak)."""
-    if sys.platform.startswith("linux"):
-        try:
-            ctypes.CDLL(None).malloc_trim(0)
-        except (OSError, AttributeError):  # not glibc (musl): nothing to do
-            pass
