@@ -77,7 +77,9 @@ def arm_from_env(stop: Callable[[], None]) -> bool:
     """Arm the lifelines a parent asked for through the environment (none: a trainer run by
     hand, which lives as long as its user wants). `stop` ends training gracefully. Returns
     whether any was armed."""
-    text = os.environ.get(PARENT_ENV, "")
+    # Popped: our own children (data-loader workers, ...) must not take the show for theirs.
+    text = os.environ.pop(PARENT_ENV, "")
+    lifeline = os.environ.pop(LIFELINE_ENV, "")
     if not text.isdigit():
         return False
     parent = int(text)
@@ -87,7 +89,7 @@ def arm_from_env(stop: Callable[[], None]) -> bool:
                 "the show that started this trainer (pid %d) is already gone: exiting", parent
             )
             os._exit(3)
-    if os.environ.get(LIFELINE_ENV) == "stdin" and sys.stdin is not None:
+    if lifeline == "stdin" and sys.stdin is not None:
         threading.Thread(
             target=_watch_stdin, args=(parent, stop), name="lifeline", daemon=True
         ).start()
