@@ -61,6 +61,8 @@ def _add_run(p: argparse.ArgumentParser) -> None:
     p.add_argument("--fps", type=float, metavar="FPS", help="override the fps cap (0 = uncapped)")
     p.add_argument("--fixed-step", action="store_true",
                    help="advance time by exactly 1/fps per frame: deterministic offline renders")
+    p.add_argument("--record", type=Path, metavar="LOG",
+                   help="record every control event with its time as JSON Lines (replay or render it later)")
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -79,10 +81,48 @@ def cmd_run(args: argparse.Namespace) -> int:
     opts = RunOptions(
         headless=args.headless, frames=args.frames, seconds=args.seconds, out=args.out,
         stats=args.stats, display=args.display, windowed=args.windowed, device=args.device,
-        fixed_step=fixed_step, fps=args.fps, size=args.size,
+        fixed_step=fixed_step, fps=args.fps, size=args.size, record=args.record,
+        replay=getattr(args, "replay", None),
     )
     frames = run_show(show, opts)
     log.info("show ended after %d frames", frames)
+    return 0
+
+
+def _add_replay(p: argparse.ArgumentParser) -> None:
+    _add_run(p)
+    p.add_argument("replay", type=Path, metavar="LOG", help="a log written by run --record")
+
+
+def _add_render(p: argparse.ArgumentParser) -> None:
+    p.add_argument("show", help="show file")
+    p.add_argument("--replay", type=Path, required=True, metavar="LOG", help="a log written by run --record")
+    p.add_argument("--out", type=Path, required=True, metavar="FILE.mp4|DIR", help="a folder of PNG frames")
+    p.add_argument("--size", type=_size, default=(1920, 1080), metavar="WxH", help="frame size (default 1920x1080)")
+    p.add_argument("--fps", type=float, default=30.0, metavar="N", help="frames per second (default 30)")
+    p.add_argument("--seconds", type=float, metavar="S", help="render S seconds (default: the whole log)")
+    p.add_argument("--device", choices=["auto", "cpu", "cuda", "mps"], metavar="auto|cpu|cuda|mps")
+
+
+def cmd_render(args: argparse.Namespace) -> int:
+    """A replay rendered offline: virtual time at 1/fps a frame, no live input, no hot-swap,
+    so the same show and log give the same frames."""
+    from installation.app import RunOptions, run_show
+
+    if args.fps <= 0:
+        raise UserError("--fps must be above 0")
+    if args.out.suffix.lower() in (".mp4", ".mov", ".mkv"):
+        raise UserError(f"{args.out}: video files wait on the encoder module; give a folder for PNG frames")
+    show = load_show(args.show)
+    off = {"enabled": False}
+    show = show.model_copy(update={
+        "osc": show.osc.model_copy(update=off), "midi": show.midi.model_copy(update=off),
+        "hotswap": show.hotswap.model_copy(update=off), "training": show.training.model_copy(update=off),
+    })
+    opts = RunOptions(headless=True, seconds=args.seconds, out=args.out, stats=None, device=args.device,
+                      fixed_step=True, fps=args.fps, size=args.size, replay=args.replay, progress=True)
+    done = run_show(show, opts)
+    log.info("rendered %d frames of %s into %s", done, args.replay, args.out)
     return 0
 
 
@@ -184,6 +224,9 @@ def cmd_osc(args: argparse.Namespace) -> int:
 
 COMMANDS: list[Command] = [
     ("run", "play a show (default ./show.yaml)", _add_run, cmd_run),
+    ("replay", "play a show with a recorded log of control events (replay SHOW LOG)", _add_replay, cmd_run),
+    ("render", "render a replay offline: render SHOW --replay LOG --out DIR --size WxH --fps N",
+     _add_render, cmd_render),
     ("check", "validate a show and its model, print the resolved show", _add_check, cmd_check),
     ("devices", "list displays, torch devices and MIDI ports", _add_devices, cmd_devices),
     ("bench", "measure figures; --json FILE writes them", _add_bench, cmd_bench),

@@ -23,6 +23,7 @@ class ControlEvent:
     source: who sent it ("keyboard", "osc:127.0.0.1:5000", "midi:nanoKONTROL2"), used to
         avoid echoing feedback back to its sender.
     received: time.monotonic() when it arrived, for latency figures.
+    text: a name that comes with it (`/scene/rename 2 intro`); empty for most events.
     """
 
     target: str
@@ -31,6 +32,7 @@ class ControlEvent:
     relative: bool = False
     source: str = "keyboard"
     received: float = field(default_factory=time.monotonic)
+    text: str = ""
 
 
 class EventQueue:

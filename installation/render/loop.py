@@ -23,6 +23,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from installation.checkpoints import LoadedModel
 from installation.clock import Clock
 from installation.events import ControlEvent, EventQueue
@@ -47,6 +49,9 @@ StatusSink = Callable[[dict[str, object]], None]
 # A phase sync may take over the walk's phase (MIDI clock): (phase, values, dt, now) -> the
 # new phase, or None to let walk.speed move it as usual.
 PhaseSync = Callable[[float, Mapping[str, float], float, float], "float | None"]
+# A latent hook may change the navigator's latent (loops, drift, morphs): (z, phase, values,
+# now) -> z, of the same size.
+LatentHook = Callable[[np.ndarray, float, Mapping[str, float], float], np.ndarray]
 
 
 @dataclass
@@ -73,6 +78,7 @@ class LoopHooks:
     on_swap: Sequence[Callable[[LoadedModel, LoadedModel], None]] = ()
     on_status: Sequence[StatusSink] = ()
     phase_sync: Sequence[PhaseSync] = ()
+    latent: Sequence[LatentHook] = ()
     # Set by the runtime: moves a model to the renderer's device and precision. Services call
     # it off the render thread before offering a model to swap_box.
     prepare: Callable[[LoadedModel], LoadedModel] | None = None
@@ -176,6 +182,8 @@ class RenderLoop:
                 break
         self.phase = synced if synced is not None else advance(self.phase, v["walk.speed"], v["walk.paused"], dt)
         z = self.navigator.position(self.phase, v["latent.truncation"])
+        for hook in self.hooks.latent:
+            z = self._guarded("latent hook", hook, z, self.phase, v, now, failed=z)
         mix, previous_z = self._crossfade(now, v["latent.truncation"])
         # 9 (queued before the slow part, so controllers hear back as soon as possible).
         changed = {k: val for k, val in self.targets.items() if old_targets.get(k) != val}
