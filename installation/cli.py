@@ -97,7 +97,7 @@ def _add_replay(p: argparse.ArgumentParser) -> None:
 def _add_render(p: argparse.ArgumentParser) -> None:
     p.add_argument("show", help="show file")
     p.add_argument("--replay", type=Path, required=True, metavar="LOG", help="a log written by run --record")
-    p.add_argument("--out", type=Path, required=True, metavar="FILE.mp4|DIR", help="a folder of PNG frames")
+    p.add_argument("--out", type=Path, required=True, metavar="FILE.mp4|DIR", help="a video (.mp4: H.264, .mov: ProRes where available) or a folder of PNG frames")
     p.add_argument("--size", type=_size, default=(1920, 1080), metavar="WxH", help="frame size (default 1920x1080)")
     p.add_argument("--fps", type=float, default=30.0, metavar="N", help="frames per second (default 30)")
     p.add_argument("--seconds", type=float, metavar="S", help="render S seconds (default: the whole log)")
@@ -111,17 +111,27 @@ def cmd_render(args: argparse.Namespace) -> int:
 
     if args.fps <= 0:
         raise UserError("--fps must be above 0")
-    if args.out.suffix.lower() in (".mp4", ".mov", ".mkv"):
-        raise UserError(f"{args.out}: video files wait on the encoder module; give a folder for PNG frames")
+    video = args.out.suffix.lower() in (".mp4", ".mov", ".mkv")
     show = load_show(args.show)
     off = {"enabled": False}
     show = show.model_copy(update={
         "osc": show.osc.model_copy(update=off), "midi": show.midi.model_copy(update=off),
         "hotswap": show.hotswap.model_copy(update=off), "training": show.training.model_copy(update=off),
     })
-    opts = RunOptions(headless=True, seconds=args.seconds, out=args.out, stats=None, device=args.device,
+    frames_dir = args.out.with_name(f".{args.out.name}.frames") if video else args.out
+    opts = RunOptions(headless=True, seconds=args.seconds, out=frames_dir, stats=None, device=args.device,
                       fixed_step=True, fps=args.fps, size=args.size, replay=args.replay, progress=True)
+    if video:
+        from installation.instruments.video import encode_frames
+        from installation.render.encoder import available_codecs
+
+        if not available_codecs():
+            raise UserError("rendering to a video file needs PyAV: pip install 'installation[video]' "
+                            "(or give a folder for PNG frames)")
     done = run_show(show, opts)
+    if video:
+        encode_frames(frames_dir, args.out, args.fps)
+        frames_dir.rmdir()
     log.info("rendered %d frames of %s into %s", done, args.replay, args.out)
     return 0
 

@@ -51,10 +51,15 @@ class SceneWriter:
         self._queue.put(snapshot)
 
     def _run(self) -> None:
-        while True:
+        stop = False
+        while not stop:
             book = self._queue.get()
-            while book is not None and not self._queue.empty():  # only the newest matters
-                book = self._queue.get()
+            while not self._queue.empty():  # only the newest snapshot matters
+                newer = self._queue.get()
+                if newer is None:
+                    stop = True
+                else:
+                    book = newer
             if book is None:
                 return
             try:

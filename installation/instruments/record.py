@@ -23,8 +23,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
-from installation.events import ControlEvent
 from installation.errors import UserError
+from installation.events import ControlEvent
 
 log = logging.getLogger(__name__)
 

@@ -14,12 +14,13 @@ import logging
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, get_args
 
 import numpy as np
 import yaml
 from pydantic import Field, ValidationError
 
-from installation.config.base import Section, ShowError, fields_along, format_error, read_yaml
+from installation.config.base import Section, ShowError, format_error, read_yaml
 from installation.files import atomic_write_bytes
 from installation.params import Registry
 
@@ -124,6 +125,20 @@ def _misfit(entry: SceneEntry, registry: Registry, latent_dim: int) -> str | Non
     return None
 
 
+def _fields_at(loc: tuple) -> list[str]:
+    """The valid keys where an unknown one sits (through lists of scenes, unlike fields_along)."""
+    model: Any = SceneFileSchema
+    for part in loc[:-1]:
+        if isinstance(part, int):
+            continue
+        found = getattr(model, "model_fields", {}).get(part)
+        if found is None:
+            return []
+        args = [a for a in get_args(found.annotation) if hasattr(a, "model_fields")]
+        model = args[0] if args else found.annotation
+    return list(getattr(model, "model_fields", {}))
+
+
 def _vectors(rows: list[list[float]]) -> list[np.ndarray]:
     return [np.asarray(r, dtype=np.float32) for r in rows]
 
@@ -154,8 +169,7 @@ def parse_scenes(data: object, path: Path, registry: Registry, latent_dim: int, 
     try:
         schema = SceneFileSchema.model_validate(data)
     except ValidationError as exc:
-        messages = [format_error(e, source, lines or {}, lambda loc: fields_along(SceneFileSchema, loc))
-                    for e in exc.errors()]
+        messages = [format_error(e, source, lines or {}, _fields_at) for e in exc.errors()]
         raise ShowError("\n".join(messages)) from None
     seen: set[str] = set()
     for entry in schema.scenes:

@@ -5,7 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from installation.instruments.modes import drift_offset, jitter_offset, loop_latent, seeded_latent, truncate
+from installation.instruments.modes import (
+    drift_offset,
+    jitter_offset,
+    loop_latent,
+    seeded_latent,
+    truncate,
+)
 
 
 @pytest.fixture
