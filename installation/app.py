@@ -72,6 +72,7 @@ class RunOptions:
     record: Path | None = None  # JSON Lines of every control event (instruments/record.py)
     replay: Path | None = None  # play such a log back
     progress: bool = False  # a progress bar over `frames` (offline renders)
+    out_format: str = "png"  # of the frames --out writes
 
 
 def resolve_pipelined(mode: str, fps: float) -> bool:
@@ -180,7 +181,7 @@ class ShowRuntime:
         )
         settings = LoopSettings(
             fps=fps, max_frames=opts.frames, max_seconds=opts.seconds, pipelined=pipelined,
-            out_dir=opts.out, screenshot_dir=show.resolve(show.display.screenshots),
+            out_dir=opts.out, out_format=opts.out_format, screenshot_dir=show.resolve(show.display.screenshots),
             crossfade_s=show.hotswap.crossfade_s,
         )
         self.hooks.prepare = renderer.prepare

@@ -108,19 +108,17 @@ def cmd_render(args: argparse.Namespace) -> int:
     """A replay rendered offline: virtual time at 1/fps a frame, no live input, no hot-swap,
     so the same show and log give the same frames."""
     from installation.app import RunOptions, run_show
+    from installation.instruments.service import offline_show
 
     if args.fps <= 0:
         raise UserError("--fps must be above 0")
     video = args.out.suffix.lower() in (".mp4", ".mov", ".mkv")
     show = load_show(args.show)
-    off = {"enabled": False}
-    show = show.model_copy(update={
-        "osc": show.osc.model_copy(update=off), "midi": show.midi.model_copy(update=off),
-        "hotswap": show.hotswap.model_copy(update=off), "training": show.training.model_copy(update=off),
-    })
+    show = offline_show(show)
     frames_dir = args.out.with_name(f".{args.out.name}.frames") if video else args.out
     opts = RunOptions(headless=True, seconds=args.seconds, out=frames_dir, stats=None, device=args.device,
-                      fixed_step=True, fps=args.fps, size=args.size, replay=args.replay, progress=True)
+                      fixed_step=True, fps=args.fps, size=args.size, replay=args.replay, progress=True,
+                      out_format="bmp" if video else "png")
     if video:
         from installation.instruments.video import encode_frames
         from installation.render.encoder import available_codecs

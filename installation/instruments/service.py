@@ -38,6 +38,16 @@ def build_instrument(show: Show, registry: Registry, model: LoadedModel, *,
                       model.id, recorder=recorder, replay=replayed)
 
 
+def offline_show(show: Show) -> Show:
+    """The show as an offline render plays it: no live input, no hot-swap, no training, so
+    the replay alone decides what happens."""
+    off = {"enabled": False}
+    return show.model_copy(update={
+        "osc": show.osc.model_copy(update=off), "midi": show.midi.model_copy(update=off),
+        "hotswap": show.hotswap.model_copy(update=off), "training": show.training.model_copy(update=off),
+    })
+
+
 def render_frames(instrument: Instrument, fps: float, seconds: float | None) -> int:
     """How many frames an offline render of the replay (or of `seconds`) makes."""
     length = seconds if seconds is not None else (instrument.replay.end if instrument.replay else 0.0)

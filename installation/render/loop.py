@@ -61,6 +61,7 @@ class LoopSettings:
     max_seconds: float | None = None
     pipelined: bool = False
     out_dir: Path | None = None
+    out_format: str = "png"  # "bmp" writes 70x faster at 1080p (frames on their way into a video)
     screenshot_dir: Path = Path("screenshots")
     crossfade_s: float = 2.0
 
@@ -273,7 +274,7 @@ class RenderLoop:
                 log.info("screenshot saved to %s", path)
                 self.stats.event("screenshot", t=self.clock.now(), path=str(path))
             if self.settings.out_dir is not None:
-                self.display.screenshot(self.settings.out_dir / f"frame_{self.frame:06d}.png")
+                self.display.screenshot(self.settings.out_dir / f"frame_{self.frame:06d}.{self.settings.out_format}")
         return (time.perf_counter() - start) * 1000
 
     def _run_action(self, event: ControlEvent) -> None:
