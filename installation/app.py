@@ -129,9 +129,13 @@ def display_settings(show: Show, opts: RunOptions) -> DisplaySettings:
     d = show.display
     size = opts.size or (None if d.size == "desktop" else tuple(d.size))
     return DisplaySettings(
-        size=size, fullscreen=d.fullscreen and not opts.windowed and not opts.headless,
-        display=d.display if opts.display is None else opts.display, vsync=d.vsync and not opts.headless,
-        filter=d.filter, fit=d.fit, headless=opts.headless,
+        size=size,
+        fullscreen=d.fullscreen and not opts.windowed and not opts.headless,
+        display=d.display if opts.display is None else opts.display,
+        vsync=d.vsync and not opts.headless,
+        filter=d.filter,
+        fit=d.fit,
+        headless=opts.headless,
     )
 
 
@@ -148,8 +152,9 @@ class ShowRuntime:
         self.dtype = choose_dtype(self.device, show.model.precision)
         self._saved_threads = torch.get_num_threads()  # process-wide: restored in close()
         self.model = load_model(show, self.device)
-        self.instrument = build_instrument(show, self.registry, self.model, record=opts.record,
-                                           replay=opts.replay)
+        self.instrument = build_instrument(
+            show, self.registry, self.model, record=opts.record, replay=opts.replay
+        )
         if opts.progress and opts.frames is None:  # an offline render: the whole log
             opts.frames = render_frames(self.instrument, opts.fps or show.display.fps, opts.seconds)
         self.midi_clock: object | None = None  # the MIDI clock's BeatSync, once MIDI is up
@@ -169,19 +174,33 @@ class ShowRuntime:
         fps = show.display.fps if opts.fps is None else opts.fps
         # Upscale on the GPU before the copy when a smooth filter is asked for; on a CPU
         # pygame's scale into the window surface is ~20x cheaper than torch's interpolate.
-        upscale = self.display.size if (self.device.type == "cuda" and show.display.filter != "nearest") else None
+        upscale = (
+            self.display.size
+            if (self.device.type == "cuda" and show.display.filter != "nearest")
+            else None
+        )
         pipelined = resolve_pipelined(show.display.pipeline, fps)
         threads = torch_threads(show, self.device, pipelined)
         if threads is not None:
             torch.set_num_threads(threads)  # restored in close()
             log.info("the render uses %d CPU thread(s)", threads)
         renderer = FrameRenderer(
-            self.model, self.device, self.dtype, self.display.layout, upscale_to=upscale,
-            filter=show.display.filter, buffers=default_workers(self.device) + 1,
+            self.model,
+            self.device,
+            self.dtype,
+            self.display.layout,
+            upscale_to=upscale,
+            filter=show.display.filter,
+            buffers=default_workers(self.device) + 1,
         )
         settings = LoopSettings(
-            fps=fps, max_frames=opts.frames, max_seconds=opts.seconds, pipelined=pipelined,
-            out_dir=opts.out, out_format=opts.out_format, screenshot_dir=show.resolve(show.display.screenshots),
+            fps=fps,
+            max_frames=opts.frames,
+            max_seconds=opts.seconds,
+            pipelined=pipelined,
+            out_dir=opts.out,
+            out_format=opts.out_format,
+            screenshot_dir=show.resolve(show.display.screenshots),
             crossfade_s=show.hotswap.crossfade_s,
         )
         self.hooks.prepare = renderer.prepare
@@ -191,8 +210,14 @@ class ShowRuntime:
         navigator = Navigator(self.model.latent_dim, nav.seed, nav.mode, nav.easing)
         clock = FixedStepClock() if opts.fixed_step else MonotonicClock()
         return RenderLoop(
-            display=self.display, renderer=renderer, registry=self.registry, navigator=navigator,
-            clock=clock, stats=self.stats, settings=settings, hooks=self.hooks,
+            display=self.display,
+            renderer=renderer,
+            registry=self.registry,
+            navigator=navigator,
+            clock=clock,
+            stats=self.stats,
+            settings=settings,
+            hooks=self.hooks,
         )
 
     def start_services(self) -> None:
@@ -216,7 +241,7 @@ class ShowRuntime:
 # -- wiring: each builds a subsystem's service with its factory and plugs it into the loop ----
 def connect_osc(rt: ShowRuntime) -> Service | None:
     """OSC over UDP/TCP and OSCQuery (control/osc/): scheduler, feedback, status, HUD."""
-    server = build_osc_server(rt.show, rt.registry, rt.stats)
+    server = build_osc_server(rt.show, rt.registry, rt.stats, rt.hooks.events)
     if server is not None:
         h = rt.hooks
         h.mappers = (*h.mappers, server.scheduler)
@@ -231,8 +256,12 @@ def connect_midi(rt: ShowRuntime) -> Service | None:
     service = build_midi_service(rt.show, rt.registry, rt.stats, rt.hooks.events)
     if service is not None:
         feedback = MidiFeedback(rt.registry, service.feedback_tables, service.send)
-        mapper = MidiMapper(rt.registry, arm=service.arm, status_lines=service.status_lines,
-                            on_device=feedback.full_state)
+        mapper = MidiMapper(
+            rt.registry,
+            arm=service.arm,
+            status_lines=service.status_lines,
+            on_device=feedback.full_state,
+        )
         h = rt.hooks
         h.mappers = (*h.mappers, mapper)
         h.feedback = (*h.feedback, feedback)
@@ -245,8 +274,9 @@ def connect_midi(rt: ShowRuntime) -> Service | None:
 def connect_live(rt: ShowRuntime) -> Service | None:
     """Hot-swap and background training (live/): the swap box, controls, swaps, HUD."""
     box: SwapBox[LoadedModel] = SwapBox()
-    service = build_live_models(rt.show, rt.registry, rt.stats, box=box, events=rt.hooks.events,
-                                prepare=rt.hooks.prepare)
+    service = build_live_models(
+        rt.show, rt.registry, rt.stats, box=box, events=rt.hooks.events, prepare=rt.hooks.prepare
+    )
     if service is not None:
         h = rt.hooks
         h.swap_box = box
@@ -275,8 +305,12 @@ def connect_instruments(rt: ShowRuntime) -> Service | None:
 
 
 # In start order (stopped in reverse). A new service adds its connect function here.
-SERVICES: list[Callable[[ShowRuntime], Service | None]] = [connect_osc, connect_midi, connect_live,
-                                                           connect_instruments]
+SERVICES: list[Callable[[ShowRuntime], Service | None]] = [
+    connect_osc,
+    connect_midi,
+    connect_live,
+    connect_instruments,
+]
 
 
 def run_show(show: Show, opts: RunOptions) -> int:
@@ -285,8 +319,13 @@ def run_show(show: Show, opts: RunOptions) -> int:
     try:
         loop = runtime.build_loop()
         runtime.start_services()
-        log.info("playing %s on %s (%s), %dx%d", runtime.model.id, runtime.device, runtime.dtype,
-                 *runtime.display.size)
+        log.info(
+            "playing %s on %s (%s), %dx%d",
+            runtime.model.id,
+            runtime.device,
+            runtime.dtype,
+            *runtime.display.size,
+        )
         return loop.run()
     finally:
         runtime.close()

@@ -75,49 +75,194 @@ class Action:
 
 
 DEFAULT_PARAMS: tuple[Param, ...] = (
-    Param("walk.speed", 0.25, -2.0, 2.0, "keyframes/s", 0.5,
-          description="How fast the latent walk moves; negative walks backwards."),
-    Param("walk.paused", 0.0, 0.0, 1.0, "", 0.4, "bool",
-          description="Pause the walk (eases to a stop and back)."),
-    Param("latent.truncation", 0.8, 0.0, 2.0, "x", 0.3,
-          description="Scale of the latent vector: low is tame and typical, high is wild."),
-    Param("output.brightness", 1.0, 0.0, 1.0, "", 0.5,
-          description="Master fade: 0 is black, 1 is full picture."),
-    Param("hud.visible", 0.0, 0.0, 1.0, "", 0.0, "bool",
-          description="Show the heads-up display (fps, timings, model)."),
-    Param("walk.sync", 0.0, 0.0, 1.0, "", 0.0, "bool",
-          description="Lock the walk to incoming MIDI clock: a keyframe every walk.beats beats."),
-    Param("walk.beats", 4.0, 1.0, 64.0, "beats", 0.0, "int",
-          description="Beats per keyframe when the walk follows MIDI clock."),
-    Param("model.pinned", 0.0, 0.0, 1.0, "", 0.0, "bool",
-          description="Keep the model that is playing: new checkpoints wait until unpinned."),
-    Param("training.paused", 0.0, 0.0, 1.0, "", 0.0, "bool",
-          description="Pause the background trainer (it resumes where it stopped)."),
+    Param(
+        "walk.speed",
+        0.25,
+        -2.0,
+        2.0,
+        "keyframes/s",
+        0.5,
+        description="How fast the latent walk moves; negative walks backwards.",
+    ),
+    Param(
+        "walk.paused",
+        0.0,
+        0.0,
+        1.0,
+        "",
+        0.4,
+        "bool",
+        description="Pause the walk (eases to a stop and back).",
+    ),
+    Param(
+        "latent.truncation",
+        0.8,
+        0.0,
+        2.0,
+        "x",
+        0.3,
+        description="Scale of the latent vector: low is tame and typical, high is wild.",
+    ),
+    Param(
+        "output.brightness",
+        1.0,
+        0.0,
+        1.0,
+        "",
+        0.5,
+        description="Master fade: 0 is black, 1 is full picture.",
+    ),
+    Param(
+        "hud.visible",
+        0.0,
+        0.0,
+        1.0,
+        "",
+        0.0,
+        "bool",
+        description="Show the heads-up display (fps, timings, model).",
+    ),
+    Param(
+        "walk.sync",
+        0.0,
+        0.0,
+        1.0,
+        "",
+        0.0,
+        "bool",
+        description="Lock the walk to incoming MIDI clock: a keyframe every walk.beats beats.",
+    ),
+    Param(
+        "walk.beats",
+        4.0,
+        1.0,
+        64.0,
+        "beats",
+        0.0,
+        "int",
+        description="Beats per keyframe when the walk follows MIDI clock.",
+    ),
+    Param(
+        "model.pinned",
+        0.0,
+        0.0,
+        1.0,
+        "",
+        0.0,
+        "bool",
+        description="Keep the model that is playing: new checkpoints wait until unpinned.",
+    ),
+    Param(
+        "training.paused",
+        0.0,
+        0.0,
+        1.0,
+        "",
+        0.0,
+        "bool",
+        description="Pause the background trainer (it resumes where it stopped).",
+    ),
 )
 
 # Performance instruments (installation/instruments/): loops, drift, jitter, morphs, tempo,
 # inputs for envelope followers.
 PERFORMANCE_PARAMS: tuple[Param, ...] = (
-    Param("loop.on", 0.0, 0.0, 1.0, "", 0.0, "bool",
-          description="Loop through the stored keyframes instead of walking (first and last frames meet)."),
-    Param("loop.period", 16.0, 0.5, 600.0, "s", 0.0,
-          description="Seconds for one turn of the loop (when not synced to the tempo)."),
-    Param("loop.sync", 0.0, 0.0, 1.0, "", 0.0, "bool",
-          description="Time the loop in beats of the show's tempo (loop.beats a turn)."),
-    Param("loop.beats", 16.0, 1.0, 256.0, "beats", 0.0, "int",
-          description="Beats for one turn of the loop when loop.sync is on."),
-    Param("drift.speed", 0.1, 0.0, 4.0, "cycles/s", 0.5,
-          description="How fast the noise walk around the current point moves."),
-    Param("drift.temperature", 0.0, 0.0, 2.0, "", 0.5,
-          description="How far the noise walk strays (0 = off; 1 = as far as a fresh latent)."),
-    Param("jitter.amount", 0.0, 0.0, 1.0, "", 0.05,
-          description="Random shake of the latent, a fresh draw jitter.rate times a second."),
-    Param("jitter.rate", 12.0, 1.0, 60.0, "Hz", 0.0,
-          description="How often the jitter draws a new offset."),
-    Param("morph.time", 4.0, 0.0, 60.0, "s", 0.0,
-          description="Seconds a scene or keyframe recall morphs (ends on the beat or bar with a tempo)."),
-    *(Param(f"signal.{i}", 0.0, 0.0, 1.0, "", 0.0,
-            description=f"Input {i} for envelope followers (map an audio level onto it).") for i in range(1, 5)),
+    Param(
+        "loop.on",
+        0.0,
+        0.0,
+        1.0,
+        "",
+        0.0,
+        "bool",
+        description="Loop through the stored keyframes instead of walking (first and last frames meet).",
+    ),
+    Param(
+        "loop.period",
+        16.0,
+        0.5,
+        600.0,
+        "s",
+        0.0,
+        description="Seconds for one turn of the loop (when not synced to the tempo).",
+    ),
+    Param(
+        "loop.sync",
+        0.0,
+        0.0,
+        1.0,
+        "",
+        0.0,
+        "bool",
+        description="Time the loop in beats of the show's tempo (loop.beats a turn).",
+    ),
+    Param(
+        "loop.beats",
+        16.0,
+        1.0,
+        256.0,
+        "beats",
+        0.0,
+        "int",
+        description="Beats for one turn of the loop when loop.sync is on.",
+    ),
+    Param(
+        "drift.speed",
+        0.1,
+        0.0,
+        4.0,
+        "cycles/s",
+        0.5,
+        description="How fast the noise walk around the current point moves.",
+    ),
+    Param(
+        "drift.temperature",
+        0.0,
+        0.0,
+        2.0,
+        "",
+        0.5,
+        description="How far the noise walk strays (0 = off; 1 = as far as a fresh latent).",
+    ),
+    Param(
+        "jitter.amount",
+        0.0,
+        0.0,
+        1.0,
+        "",
+        0.05,
+        description="Random shake of the latent, a fresh draw jitter.rate times a second.",
+    ),
+    Param(
+        "jitter.rate",
+        12.0,
+        1.0,
+        60.0,
+        "Hz",
+        0.0,
+        description="How often the jitter draws a new offset.",
+    ),
+    Param(
+        "morph.time",
+        4.0,
+        0.0,
+        60.0,
+        "s",
+        0.0,
+        description="Seconds a scene or keyframe recall morphs (ends on the beat or bar with a tempo).",
+    ),
+    *(
+        Param(
+            f"signal.{i}",
+            0.0,
+            0.0,
+            1.0,
+            "",
+            0.0,
+            description=f"Input {i} for envelope followers (map an audio level onto it).",
+        )
+        for i in range(1, 5)
+    ),
 )
 
 DEFAULT_ACTIONS: tuple[Action, ...] = (
@@ -128,25 +273,42 @@ DEFAULT_ACTIONS: tuple[Action, ...] = (
     Action("model.previous", "Step back to the model that played before this one (and pin it)."),
     Action("model.latest", "Unpin and play the newest validated model."),
     Action("quit", "Stop the show.", remote=False),
-    Action("learn", "MIDI learn: arm it for the next parameter; the next control moved maps to it."),
+    Action(
+        "learn", "MIDI learn: arm it for the next parameter; the next control moved maps to it."
+    ),
     Action("learn.cancel", "Disarm MIDI learn."),
 )
 
 PERFORMANCE_ACTIONS: tuple[Action, ...] = (
     Action("keyframe.store", "Add the current position to the loop's keyframes."),
-    Action("keyframe.seed", "Add the keyframe a seed names (argument: the seed).", takes_value=True),
-    Action("keyframe.recall", "Morph to keyframe N and loop on from it (argument: N, from 1).", takes_value=True),
-    Action("keyframe.delete", "Delete keyframe N (argument; none: the last one).", takes_value=True),
+    Action(
+        "keyframe.seed", "Add the keyframe a seed names (argument: the seed).", takes_value=True
+    ),
+    Action(
+        "keyframe.recall",
+        "Morph to keyframe N and loop on from it (argument: N, from 1).",
+        takes_value=True,
+    ),
+    Action(
+        "keyframe.delete", "Delete keyframe N (argument; none: the last one).", takes_value=True
+    ),
     Action("keyframe.clear", "Delete all keyframes."),
-    Action("scene.store", "Store the whole state as scene N (argument; none: a new scene at the end).",
-           takes_value=True),
+    Action(
+        "scene.store",
+        "Store the whole state as scene N (argument; none: a new scene at the end).",
+        takes_value=True,
+    ),
     Action("scene.rename", "Rename scene N (arguments: N and the new name).", takes_value=True),
     Action("scene.delete", "Delete scene N (argument; none: the current one).", takes_value=True),
     Action("cue.go", "Morph to the next scene of the cue list."),
     Action("cue.back", "Morph to the previous scene of the cue list."),
     Action("cue.jump", "Morph to scene N of the cue list (argument: N, from 1).", takes_value=True),
     Action("tempo", "Set the tempo (argument: beats per minute).", takes_value=True),
-    Action("beat", "A beat falls now (argument: its number; none: the nearest whole beat).", takes_value=True),
+    Action(
+        "beat",
+        "A beat falls now (argument: its number; none: the nearest whole beat).",
+        takes_value=True,
+    ),
     Action("tempo.tap", "Tap tempo: two or more taps set the tempo; a lone tap is ignored."),
 )
 
@@ -175,7 +337,9 @@ class Registry:
         return {name: p.default for name, p in self.params.items()}
 
 
-REGISTRY = Registry.build((*DEFAULT_PARAMS, *PERFORMANCE_PARAMS), (*DEFAULT_ACTIONS, *PERFORMANCE_ACTIONS))
+REGISTRY = Registry.build(
+    (*DEFAULT_PARAMS, *PERFORMANCE_PARAMS), (*DEFAULT_ACTIONS, *PERFORMANCE_ACTIONS)
+)
 
 
 def apply_events(
@@ -203,6 +367,17 @@ def apply_events(
     return new_targets, actions
 
 
+def smooth(current: float, goal: float, dt: float, tau: float, snap: float | None = None) -> float:
+    """One step of an exponential approach with time constant `tau` seconds; frame-rate
+    independent, and onto the goal once within `snap` (default: a millionth of the goal's
+    size, at least 1e-6). The one smoothing: parameters' slew, OSC and MIDI glides."""
+    if tau <= 0 or dt <= 0:
+        return goal if tau <= 0 else current
+    nxt = current + (goal - current) * (1.0 - math.exp(-dt / tau))
+    tolerance = 1e-6 * max(1.0, abs(goal)) if snap is None else snap
+    return goal if abs(goal - nxt) <= tolerance else nxt
+
+
 def slew(
     registry: Registry, values: Mapping[str, float], targets: Mapping[str, float], dt: float
 ) -> dict[str, float]:
@@ -210,13 +385,6 @@ def slew(
     independent exponential approach), so a jumped knob never jumps the picture."""
     out: dict[str, float] = {}
     for name, param in registry.params.items():
-        value, target = values[name], targets[name]
-        if param.smoothing <= 0 or dt <= 0:
-            out[name] = target if param.smoothing <= 0 else value
-            continue
-        alpha = 1.0 - math.exp(-dt / param.smoothing)
-        value += (target - value) * alpha
-        if abs(target - value) < 1e-6 * max(1.0, param.maximum - param.minimum):
-            value = target
-        out[name] = value
+        snap = 1e-6 * max(1.0, param.maximum - param.minimum)
+        out[name] = smooth(values[name], targets[name], dt, param.smoothing, snap)
     return out

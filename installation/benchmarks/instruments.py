@@ -32,14 +32,18 @@ BLOCK = 60
 def _private(show: Show, folder: Path) -> Show:
     """The show offline, its scenes in a temporary file (a benchmark never writes the show's)."""
     show = offline_show(show)
-    perf = show.performance.model_copy(update={"scene_file": str(folder / "scenes.yaml"), "quantize": "none"})
+    perf = show.performance.model_copy(
+        update={"scene_file": str(folder / "scenes.yaml"), "quantize": "none"}
+    )
     return show.model_copy(update={"performance": perf})
 
 
 @benchmark("morph_frame_ms_ratio")
 def morph_ratio(ctx: BenchContext) -> dict[str, float]:
     with tempfile.TemporaryDirectory() as tmp:
-        runtime = ShowRuntime(_private(ctx.show, Path(tmp)), RunOptions(headless=True, fixed_step=True, fps=60))
+        runtime = ShowRuntime(
+            _private(ctx.show, Path(tmp)), RunOptions(headless=True, fixed_step=True, fps=60)
+        )
         try:
             loop = runtime.build_loop()
             runtime.start_services()
@@ -57,7 +61,11 @@ def morph_ratio(ctx: BenchContext) -> dict[str, float]:
             put(ControlEvent("morph.time", 1.0))
             put(ControlEvent("scene.store", math.nan, text="a"))
             frames(30)
-            for target, value in (("walk.speed", 1.2), ("latent.truncation", 1.2), ("jitter.amount", 0.2)):
+            for target, value in (
+                ("walk.speed", 1.2),
+                ("latent.truncation", 1.2),
+                ("jitter.amount", 0.2),
+            ):
                 put(ControlEvent(target, value))
             put(ControlEvent("scene.store", math.nan, text="b"))
             frames(30)
@@ -73,9 +81,14 @@ def morph_ratio(ctx: BenchContext) -> dict[str, float]:
 
 def _replay_log(path: Path, seconds: float) -> None:
     lines = [{"t": 0.0, "event": "start", "version": 1}]
-    lines += [{"t": 0.0, "event": "control", "target": "keyframe.seed", "value": s, "source": "bench"} for s in (1, 2, 3)]
-    lines += [{"t": 0.0, "event": "control", "target": t, "value": v, "source": "bench"}
-              for t, v in (("loop.period", seconds), ("loop.on", 1), ("jitter.amount", 0.1))]
+    lines += [
+        {"t": 0.0, "event": "control", "target": "keyframe.seed", "value": s, "source": "bench"}
+        for s in (1, 2, 3)
+    ]
+    lines += [
+        {"t": 0.0, "event": "control", "target": t, "value": v, "source": "bench"}
+        for t, v in (("loop.period", seconds), ("loop.on", 1), ("jitter.amount", 0.1))
+    ]
     lines.append({"t": seconds, "event": "end"})
     path.write_text("\n".join(json.dumps(x) for x in lines) + "\n", encoding="utf-8")
 
@@ -87,8 +100,17 @@ def render_offline(ctx: BenchContext) -> dict[str, float]:
         log = folder / "set.jsonl"
         _replay_log(log, 3.0)
         video = bool(available_codecs())
-        opts = RunOptions(headless=True, out=folder / "frames", fixed_step=True, fps=30, size=(1920, 1080),
-                          replay=log, progress=False, frames=91, out_format="bmp" if video else "png")
+        opts = RunOptions(
+            headless=True,
+            out=folder / "frames",
+            fixed_step=True,
+            fps=30,
+            size=(1920, 1080),
+            replay=log,
+            progress=False,
+            frames=91,
+            out_format="bmp" if video else "png",
+        )
         start = time.perf_counter()
         done = run_show(_private(ctx.show, folder), opts)
         if video:

@@ -18,26 +18,42 @@ class EnvelopeConfig(Section):
     target: str = Field(description="the parameter it pushes, e.g. jitter.amount")
     attack: float = Field(0.01, ge=0.0, le=10.0, description="seconds to rise (time constant)")
     release: float = Field(0.25, ge=0.0, le=30.0, description="seconds to fall (time constant)")
-    gain: float = Field(1.0, ge=0.0, le=100.0, description="multiplies the input above the threshold")
+    gain: float = Field(
+        1.0, ge=0.0, le=100.0, description="multiplies the input above the threshold"
+    )
     threshold: float = Field(0.0, ge=0.0, le=1.0, description="inputs below this count as silence")
-    output: tuple[float, float] | None = Field(None, description="target range for 0..1 of the envelope; default its whole range")
+    output: tuple[float, float] | None = Field(
+        None, description="target range for 0..1 of the envelope; default its whole range"
+    )
 
     @model_validator(mode="after")
     def _known(self) -> EnvelopeConfig:
         for key in ("input", "target"):
             name = getattr(self, key)
             if name not in REGISTRY.params:
-                raise ValueError(f"{key}: unknown parameter {name!r}{did_you_mean(name, list(REGISTRY.params))}")
+                raise ValueError(
+                    f"{key}: unknown parameter {name!r}{did_you_mean(name, list(REGISTRY.params))}"
+                )
         if self.input == self.target:
             raise ValueError("input and target must be different parameters")
         return self
 
 
 class PerformanceConfig(Section):
-    scene_file: str = Field("scenes.yaml", description="where scenes and keyframes are kept, relative to the show")
-    morph_s: float = Field(4.0, ge=0.0, le=600.0, description="seconds a scene recall morphs (start value of morph.time)")
+    scene_file: str = Field(
+        "scenes.yaml", description="where scenes and keyframes are kept, relative to the show"
+    )
+    morph_s: float = Field(
+        4.0,
+        ge=0.0,
+        le=600.0,
+        description="seconds a scene recall morphs (start value of morph.time)",
+    )
     quantize: Literal["none", "beat", "bar"] = Field(
-        "bar", description="with a known tempo a morph ends on the next beat or bar")
+        "bar", description="with a known tempo a morph ends on the next beat or bar"
+    )
     beats_per_bar: int = Field(4, ge=1, le=32)
-    loop_spline: bool = Field(False, description="loops through keyframes as a smooth spline instead of a slerp chain")
+    loop_spline: bool = Field(
+        False, description="loops through keyframes as a smooth spline instead of a slerp chain"
+    )
     envelopes: list[EnvelopeConfig] = Field(default_factory=list)

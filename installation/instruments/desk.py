@@ -23,7 +23,11 @@ log = logging.getLogger(__name__)
 
 def scene_params(targets: Mapping[str, float]) -> dict[str, float]:
     """The parameters a scene keeps: the piece, not the operator's state or raw inputs."""
-    return {k: float(v) for k, v in targets.items() if k not in NOT_IN_SCENES and not k.startswith("signal.")}
+    return {
+        k: float(v)
+        for k, v in targets.items()
+        if k not in NOT_IN_SCENES and not k.startswith("signal.")
+    }
 
 
 def slot(value: float) -> int | None:
@@ -44,7 +48,9 @@ class SceneWriter:
     def save(self, book: SceneBook) -> None:
         if book.read_only:
             return
-        snapshot = SceneBook(book.path, [Scene(**vars(s)) for s in book.scenes], list(book.keyframes))
+        snapshot = SceneBook(
+            book.path, [Scene(**vars(s)) for s in book.scenes], list(book.keyframes)
+        )
         if self._thread is None:
             self._thread = threading.Thread(target=self._run, name="scene-writer", daemon=True)
             self._thread.start()
@@ -77,8 +83,14 @@ class SceneWriter:
 
 
 class SceneDesk:
-    def __init__(self, book: SceneBook, latent_dim: int, model_id: str,
-                 note: Callable[[str], None], writer: SceneWriter | None = None) -> None:
+    def __init__(
+        self,
+        book: SceneBook,
+        latent_dim: int,
+        model_id: str,
+        note: Callable[[str], None],
+        writer: SceneWriter | None = None,
+    ) -> None:
         self.book, self.latent_dim, self.model_id = book, latent_dim, model_id
         self.note = note
         self.writer = writer or SceneWriter()
@@ -100,8 +112,10 @@ class SceneDesk:
 
     def seed_keyframe(self, value: float) -> None:
         seed = slot(value)
-        self.add_keyframe(seeded_latent(0 if seed is None else abs(seed), self.latent_dim),
-                          f"seed {0 if seed is None else abs(seed)}")
+        self.add_keyframe(
+            seeded_latent(0 if seed is None else abs(seed), self.latent_dim),
+            f"seed {0 if seed is None else abs(seed)}",
+        )
 
     def delete_keyframe(self, value: float) -> None:
         n, kf = slot(value), self.book.keyframes
@@ -118,13 +132,22 @@ class SceneDesk:
             self._save()
 
     # -- scenes --------------------------------------------------------------------------
-    def store(self, value: float, name: str, targets: Mapping[str, float], seed: int, phase: float) -> int:
+    def store(
+        self, value: float, name: str, targets: Mapping[str, float], seed: int, phase: float
+    ) -> int:
         n, scenes = slot(value), self.book.scenes
         index = len(scenes) if n is None or not (1 <= n <= len(scenes)) else n - 1
         keep = scenes[index].name if index < len(scenes) else ""
-        scene = Scene(name or keep or self.book.unique_name("scene"), self.model_id, self.latent_dim, seed,
-                      phase, targets.get("loop.on", 0.0) >= 0.5, scene_params(targets),
-                      [np.array(k) for k in self.book.keyframes])
+        scene = Scene(
+            name or keep or self.book.unique_name("scene"),
+            self.model_id,
+            self.latent_dim,
+            seed,
+            phase,
+            targets.get("loop.on", 0.0) >= 0.5,
+            scene_params(targets),
+            [np.array(k) for k in self.book.keyframes],
+        )
         if name and any(s.name == name for i, s in enumerate(scenes) if i != index):
             scene.name = self.book.unique_name(name)
         if index < len(scenes):
@@ -178,6 +201,9 @@ class SceneDesk:
         scenes = self.book.scenes
         if not scenes and not self.book.keyframes:
             return None
-        where = f"scene {self.cue + 1}/{len(scenes)} {scenes[self.cue].name}" if self.cue is not None \
+        where = (
+            f"scene {self.cue + 1}/{len(scenes)} {scenes[self.cue].name}"
+            if self.cue is not None
             else f"{len(scenes)} scene(s), none recalled"
+        )
         return f"{where}   keyframes {len(self.loop_keyframes())}"

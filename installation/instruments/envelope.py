@@ -6,8 +6,15 @@ from __future__ import annotations
 import math
 
 
-def follow(level: float, x: float, dt: float, attack: float, release: float,
-           gain: float = 1.0, threshold: float = 0.0) -> float:
+def follow(
+    level: float,
+    x: float,
+    dt: float,
+    attack: float,
+    release: float,
+    gain: float = 1.0,
+    threshold: float = 0.0,
+) -> float:
     """The envelope after dt seconds of input x (0..1): what exceeds the threshold, times
     the gain, clamped to 0..1, approached with the attack time constant when rising and the
     release one when falling (0 = at once)."""

@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterable, Mapping
 
 import numpy as np
 
-from installation.events import ControlEvent
+from installation.events import ControlEvent, Event
 from installation.instruments.config import PerformanceConfig
 from installation.instruments.desk import SceneDesk, slot
 from installation.instruments.envelope import follow
@@ -39,13 +39,26 @@ log = logging.getLogger(__name__)
 NOTE_S = 5.0
 CORRECT_S = 0.5  # time constant of beat-phase corrections (as the MIDI clock sync)
 TEMPO_ACTIONS = ("tempo", "beat", "tempo.tap")
-DESK_ACTIONS = ("keyframe.store", "keyframe.seed", "keyframe.recall", "keyframe.delete", "keyframe.clear",
-                "scene.store", "scene.rename", "scene.delete", "cue.go", "cue.back", "cue.jump")
+DESK_ACTIONS = (
+    "keyframe.store",
+    "keyframe.seed",
+    "keyframe.recall",
+    "keyframe.delete",
+    "keyframe.clear",
+    "scene.store",
+    "scene.rename",
+    "scene.delete",
+    "cue.go",
+    "cue.back",
+    "cue.jump",
+)
 # Reads the MIDI clock's latest state (an object with bpm, beat, running, at), or None.
 ClockSource = Callable[[], object | None]
 
 
-def locked_phase(phase: float, cycle: float, beat: float, beats: float, bpm: float, dt: float, gain: float) -> float:
+def locked_phase(
+    phase: float, cycle: float, beat: float, beats: float, bpm: float, dt: float, gain: float
+) -> float:
     """The phase of something that turns `cycle` phase units every `beats` beats, stepped at
     the tempo and nudged so it meets the beat: only the fraction is corrected, never a jump."""
     target = beat / beats
@@ -55,9 +68,18 @@ def locked_phase(phase: float, cycle: float, beat: float, beats: float, bpm: flo
 
 
 class Instrument:
-    def __init__(self, registry: Registry, config: PerformanceConfig, book: SceneBook, navigator: Navigator,
-                 model_id: str, *, recorder: Recorder | None = None, replay: Replay | None = None,
-                 midi_clock: ClockSource | None = None) -> None:
+    def __init__(
+        self,
+        registry: Registry,
+        config: PerformanceConfig,
+        book: SceneBook,
+        navigator: Navigator,
+        model_id: str,
+        *,
+        recorder: Recorder | None = None,
+        replay: Replay | None = None,
+        midi_clock: ClockSource | None = None,
+    ) -> None:
         self.registry, self.config = registry, config
         self.nav = navigator
         self.desk = SceneDesk(book, navigator.latent_dim, model_id, self.note)
@@ -85,7 +107,7 @@ class Instrument:
         self._notes.append((time.monotonic() + seconds, text))
 
     # -- 1: the mapper -------------------------------------------------------------------
-    def mapper(self, events: list[ControlEvent], targets: Mapping[str, float], now: float) -> list[ControlEvent]:
+    def mapper(self, events: list[Event], targets: Mapping[str, float], now: float) -> list[Event]:
         if self._t0 is None:
             self._t0 = self._last_now = now
         dt, self._last_now = max(0.0, now - self._last_now), now
@@ -96,11 +118,14 @@ class Instrument:
         self._follow_midi_clock(t, now)
         if self.recorder is not None:
             for e in events:
-                self.recorder.control(t, e)
-        out: list[ControlEvent] = []
+                if isinstance(e, ControlEvent):
+                    self.recorder.control(t, e)
+        out: list[Event] = []
         current = dict(targets)
         for e in events:
-            if e.target in TEMPO_ACTIONS:
+            if not isinstance(e, ControlEvent):
+                pass  # a clock tick or device notice no mapper took: not the instrument's
+            elif e.target in TEMPO_ACTIONS:
                 self._tempo_action(e, now)
             elif e.target in DESK_ACTIONS:
                 out += self._desk_action(e, current, now)
@@ -113,17 +138,27 @@ class Instrument:
             self.recorder.flush()
         return out
 
-    def _replayed(self, t: float, now: float) -> list[ControlEvent]:
+    def _replayed(self, t: float, now: float) -> list[Event]:
         assert self.replay is not None
-        out = []
+        out: list[Event] = []
         for line in self.replay.due(t):
             if line.kind == "tempo":
                 d = line.data
-                self.tempo.clock(float(d["bpm"]), float(d["beat"]), now, bool(d.get("running", True)),
-                                 str(d.get("source", "replay")))
+                self.tempo.clock(
+                    float(d["bpm"]),
+                    float(d["beat"]),
+                    now,
+                    bool(d.get("running", True)),
+                    str(d.get("source", "replay")),
+                )
                 if self.recorder is not None:
-                    self.recorder.tempo(t, float(d["bpm"]), float(d["beat"]), bool(d.get("running", True)),
-                                        str(d.get("source", "replay")))
+                    self.recorder.tempo(
+                        t,
+                        float(d["bpm"]),
+                        float(d["beat"]),
+                        bool(d.get("running", True)),
+                        str(d.get("source", "replay")),
+                    )
             elif line.data["target"] != "quit":  # the log's end ends a replay, not its quit
                 out.append(line.event())
         if self.replay.finished and t >= self.replay.end:
@@ -148,11 +183,15 @@ class Instrument:
         if e.target == "tempo":
             self.tempo.set_bpm(e.value, now, source=e.source.split(":")[0])
         elif e.target == "beat":
-            self.tempo.beat(now, e.value if math.isfinite(e.value) else None, source=e.source.split(":")[0])
+            self.tempo.beat(
+                now, e.value if math.isfinite(e.value) else None, source=e.source.split(":")[0]
+            )
         elif self.tempo.tap(now):
             self.note(f"tap tempo {self.tempo.state.bpm:.1f} bpm")
 
-    def _desk_action(self, e: ControlEvent, targets: dict[str, float], now: float) -> list[ControlEvent]:
+    def _desk_action(
+        self, e: ControlEvent, targets: dict[str, float], now: float
+    ) -> list[ControlEvent]:
         desk, a = self.desk, e.target
         if a == "keyframe.store":
             desk.add_keyframe(self.z_last, "current position")
@@ -183,7 +222,9 @@ class Instrument:
     def recall(self, index: int, targets: Mapping[str, float], now: float) -> None:
         scene = self.desk.book.scenes[index]
         if scene.latent_dim != self.nav.latent_dim:
-            self.note(f"scene {scene.name}: latents of size {scene.latent_dim}, the model's are {self.nav.latent_dim}")
+            self.note(
+                f"scene {scene.name}: latents of size {scene.latent_dim}, the model's are {self.nav.latent_dim}"
+            )
             return
         if scene.model and scene.model != self.desk.model_id:
             self.note(f"scene {scene.name} was stored with model {scene.model}")
@@ -195,13 +236,23 @@ class Instrument:
         self._pending_phase = scene.phase
         self._start_morph(now, targets, scene.parameters, f"scene {index + 1} {scene.name}")
 
-    def _start_morph(self, now: float, targets: Mapping[str, float], to: Mapping[str, float], label: str) -> None:
+    def _start_morph(
+        self, now: float, targets: Mapping[str, float], to: Mapping[str, float], label: str
+    ) -> None:
         seconds = float(targets.get("morph.time", self.config.morph_s))
-        grid = {"none": 0.0, "beat": 1.0, "bar": float(self.config.beats_per_bar)}[self.config.quantize]
+        grid = {"none": 0.0, "beat": 1.0, "bar": float(self.config.beats_per_bar)}[
+            self.config.quantize
+        ]
         end = quantized_end(self.tempo.state, now, seconds, grid)
         params_from = {k: float(targets[k]) for k in to if k in targets}
-        self.morph = Morph(now, end, None if self.z_last is None else self.z_last.copy(), params_from,
-                           dict(to), label)
+        self.morph = Morph(
+            now,
+            end,
+            None if self.z_last is None else self.z_last.copy(),
+            params_from,
+            dict(to),
+            label,
+        )
         self.note(f"{label}: morph {end - now:.2f} s")
 
     def _morph_targets(self, now: float) -> list[ControlEvent]:
@@ -209,25 +260,43 @@ class Instrument:
             return []
         return [ControlEvent(k, v, source="morph") for k, v in self.morph.params(now).items()]
 
-    def _envelopes(self, events: list[ControlEvent], targets: Mapping[str, float], dt: float) -> list[ControlEvent]:
+    def _envelopes(
+        self, events: list[Event], targets: Mapping[str, float], dt: float
+    ) -> list[ControlEvent]:
         out = []
         for i, env in enumerate(self.config.envelopes):
             x = targets.get(env.input, 0.0)
             for e in events:  # this frame's newest value of the input, in its units
-                if e.target == env.input and not e.relative and math.isfinite(e.value):
+                if (
+                    isinstance(e, ControlEvent)
+                    and e.target == env.input
+                    and not e.relative
+                    and math.isfinite(e.value)
+                ):
                     param = self.registry.params[env.input]
                     x = param.clamp(param.from_normalized(e.value) if e.normalized else e.value)
             param = self.registry.params[env.input]
-            level = follow(self._levels.get(i, 0.0), param.to_normalized(x), dt, env.attack, env.release,
-                           env.gain, env.threshold)
+            level = follow(
+                self._levels.get(i, 0.0),
+                param.to_normalized(x),
+                dt,
+                env.attack,
+                env.release,
+                env.gain,
+                env.threshold,
+            )
             self._levels[i] = level
             target = self.registry.params[env.target]
             lo, hi = env.output or (target.minimum, target.maximum)
-            out.append(ControlEvent(env.target, lo + (hi - lo) * level, source=f"envelope:{env.input}"))
+            out.append(
+                ControlEvent(env.target, lo + (hi - lo) * level, source=f"envelope:{env.input}")
+            )
         return out
 
     # -- 2: the phase ----------------------------------------------------------------------
-    def phase_sync(self, phase: float, values: Mapping[str, float], dt: float, now: float) -> float | None:
+    def phase_sync(
+        self, phase: float, values: Mapping[str, float], dt: float, now: float
+    ) -> float | None:
         if self._pending_phase is not None:
             phase, self._pending_phase = self._pending_phase, None
             return phase
@@ -240,23 +309,31 @@ class Instrument:
             if values.get("loop.sync", 0.0) >= 0.5 and state.known:
                 if not state.running:
                     return phase
-                return locked_phase(phase, n, beat, max(1.0, values["loop.beats"]), state.bpm, dt, gain)
+                return locked_phase(
+                    phase, n, beat, max(1.0, values["loop.beats"]), state.bpm, dt, gain
+                )
             return phase + gain * n * dt / max(1e-3, values.get("loop.period", 16.0))
         if values.get("walk.sync", 0.0) >= 0.5 and state.known and state.source != "midi clock":
             if not state.running:
                 return phase
-            return locked_phase(phase, 1.0, beat, max(1.0, values.get("walk.beats", 4.0)), state.bpm, dt, gain)
+            return locked_phase(
+                phase, 1.0, beat, max(1.0, values.get("walk.beats", 4.0)), state.bpm, dt, gain
+            )
         return None
 
     # -- 3: the latent -------------------------------------------------------------------
-    def latent(self, z: np.ndarray, phase: float, values: Mapping[str, float], now: float) -> np.ndarray:
+    def latent(
+        self, z: np.ndarray, phase: float, values: Mapping[str, float], now: float
+    ) -> np.ndarray:
         self.phase = phase
         dt = 0.0 if self._latent_t is None else max(0.0, now - self._latent_t)
         self._latent_t = now
         psi = values["latent.truncation"]
         frames = self.desk.loop_keyframes()
         if values.get("loop.on", 0.0) >= 0.5 and frames:
-            z = truncate(loop_latent(frames, phase / len(frames), spline=self.config.loop_spline), psi)
+            z = truncate(
+                loop_latent(frames, phase / len(frames), spline=self.config.loop_spline), psi
+            )
         elif z.shape[0] == self.nav.latent_dim:
             z = self.nav.position(phase, psi)  # the instrument's walk: a recalled scene's seed
         dim, seed = z.shape[0], self.nav.seed
@@ -286,7 +363,9 @@ class Instrument:
         if desk:
             lines.append(desk)
         if self.morph is not None and self._t0 is not None:
-            lines.append(f"morph to {self.morph.label}: {100 * self.morph.progress(self._t0 + self._t):3.0f}%")
+            lines.append(
+                f"morph to {self.morph.label}: {100 * self.morph.progress(self._t0 + self._t):3.0f}%"
+            )
         if self.replay is not None:
             skipped = f", {self.replay.skipped} line(s) skipped" if self.replay.skipped else ""
             lines.append(f"replay {self._t:6.1f}/{self.replay.end:.1f} s{skipped}")
@@ -303,7 +382,9 @@ class Instrument:
             self.nav = Navigator(dim, self.nav.seed, self.nav.mode, self.nav.easing)
             self.desk.latent_dim = dim
             self.morph, self.z_last = None, None
-            self.note(f"the new model's latents have size {dim}: keyframes and scenes of other sizes wait")
+            self.note(
+                f"the new model's latents have size {dim}: keyframes and scenes of other sizes wait"
+            )
         self.desk.model_id = str(getattr(new, "id", self.desk.model_id))
 
     def start(self) -> None:

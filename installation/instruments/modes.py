@@ -54,7 +54,12 @@ def loop_latent(keyframes: Sequence[np.ndarray], u: float, *, spline: bool = Fal
     # the sphere at the radius interpolated between the two ends.
     p0, p3 = keyframes[(k - 1) % n], keyframes[(k + 2) % n]
     t2, t3 = t * t, t * t * t
-    v = 0.5 * ((2 * a) + (-p0 + b) * t + (2 * p0 - 5 * a + 4 * b - p3) * t2 + (-p0 + 3 * a - 3 * b + p3) * t3)
+    v = 0.5 * (
+        (2 * a)
+        + (-p0 + b) * t
+        + (2 * p0 - 5 * a + 4 * b - p3) * t2
+        + (-p0 + 3 * a - 3 * b + p3) * t3
+    )
     radius = (1 - t) * float(np.linalg.norm(a)) + t * float(np.linalg.norm(b))
     return _on_sphere(v, radius).astype(np.float32)
 

@@ -44,8 +44,11 @@ class Morph:
 
     def params(self, now: float) -> dict[str, float]:
         p = self.progress(now)
-        return {name: a + (self.params_to[name] - a) * p for name, a in self.params_from.items()
-                if name in self.params_to}
+        return {
+            name: a + (self.params_to[name] - a) * p
+            for name, a in self.params_from.items()
+            if name in self.params_to
+        }
 
     def release(self, name: str) -> None:
         """Someone moved `name` during the morph: leave it to them."""

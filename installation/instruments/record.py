@@ -52,8 +52,12 @@ class Recorder:
         self.lines += 1
 
     def control(self, t: float, e: ControlEvent) -> None:
-        record: dict[str, Any] = {"t": round(t, 6), "event": "control", "target": e.target,
-                                  "value": _number(e.value)}
+        record: dict[str, Any] = {
+            "t": round(t, 6),
+            "event": "control",
+            "target": e.target,
+            "value": _number(e.value),
+        }
         if e.normalized:
             record["normalized"] = True
         if e.relative:
@@ -66,8 +70,16 @@ class Recorder:
 
     def tempo(self, t: float, bpm: float, beat: float, running: bool, source: str) -> None:
         self.last_t = t
-        self._write({"t": round(t, 6), "event": "tempo", "bpm": round(bpm, 6), "beat": round(beat, 6),
-                     "running": running, "source": source})
+        self._write(
+            {
+                "t": round(t, 6),
+                "event": "tempo",
+                "bpm": round(bpm, 6),
+                "beat": round(beat, 6),
+                "running": running,
+                "source": source,
+            }
+        )
 
     def flush(self) -> None:
         if self._fh is not None:
@@ -90,9 +102,14 @@ class LogLine:
     def event(self) -> ControlEvent:
         d = self.data
         value = d.get("value")
-        return ControlEvent(str(d["target"]), math.nan if value is None else float(value),
-                            normalized=bool(d.get("normalized", False)), relative=bool(d.get("relative", False)),
-                            source=f"replay:{d.get('source', '')}", text=str(d.get("text", "")))
+        return ControlEvent(
+            str(d["target"]),
+            math.nan if value is None else float(value),
+            normalized=bool(d.get("normalized", False)),
+            relative=bool(d.get("relative", False)),
+            source=f"replay:{d.get('source', '')}",
+            text=str(d.get("text", "")),
+        )
 
 
 class Replay:
@@ -123,8 +140,11 @@ class Replay:
         self.lines.sort(key=lambda line: line.t)  # stable: same-time events keep their order
         self._next = 0
         if self.skipped:
-            log.warning("%s: %d line(s) skipped (not JSON, or events this version does not know)",
-                        path, self.skipped)
+            log.warning(
+                "%s: %d line(s) skipped (not JSON, or events this version does not know)",
+                path,
+                self.skipped,
+            )
 
     @staticmethod
     def _parse(raw: str) -> LogLine | None:
@@ -151,7 +171,7 @@ class Replay:
         start = self._next
         while self._next < len(self.lines) and self.lines[self._next].t <= t + 1e-9:
             self._next += 1
-        return self.lines[start:self._next]
+        return self.lines[start : self._next]
 
     @property
     def finished(self) -> bool:

@@ -48,7 +48,9 @@ class SceneEntry(Section):
 
 class SceneFileSchema(Section):
     version: int = VERSION
-    keyframes: list[list[float]] = Field(default_factory=list, description="the working keyframes of the loop")
+    keyframes: list[list[float]] = Field(
+        default_factory=list, description="the working keyframes of the loop"
+    )
     scenes: list[SceneEntry] = Field(default_factory=list)
 
 
@@ -65,7 +67,9 @@ class Scene:
 
     def to_entry(self) -> dict:
         return {
-            "name": self.name, "model": self.model, "latent_dim": self.latent_dim,
+            "name": self.name,
+            "model": self.model,
+            "latent_dim": self.latent_dim,
             "navigator": {"seed": self.seed, "phase": float(self.phase), "loop": self.loop},
             "parameters": {k: float(v) for k, v in sorted(self.parameters.items())},
             "keyframes": [[float(x) for x in k] for k in self.keyframes],
@@ -113,7 +117,9 @@ def _misfit(entry: SceneEntry, registry: Registry, latent_dim: int) -> str | Non
         return f"latents of size {entry.latent_dim}, this model's are {latent_dim}"
     for k in entry.keyframes:
         if len(k) != latent_dim or not all(math.isfinite(x) for x in k):
-            return f"a keyframe of size {len(k)} or not finite (this model's latents are {latent_dim})"
+            return (
+                f"a keyframe of size {len(k)} or not finite (this model's latents are {latent_dim})"
+            )
     for name, value in entry.parameters.items():
         param = registry.params.get(name)
         if param is None:
@@ -157,15 +163,24 @@ def load_scenes(path: Path, registry: Registry, latent_dim: int, model_id: str =
     return parse_scenes(data, path, registry, latent_dim, model_id, lines)
 
 
-def parse_scenes(data: object, path: Path, registry: Registry, latent_dim: int, model_id: str = "",
-                 lines: dict[tuple, int] | None = None, source: str | None = None) -> SceneBook:
+def parse_scenes(
+    data: object,
+    path: Path,
+    registry: Registry,
+    latent_dim: int,
+    model_id: str = "",
+    lines: dict[tuple, int] | None = None,
+    source: str | None = None,
+) -> SceneBook:
     """A scene book from data (a scene file's, or a replay log's copy of one)."""
     book = SceneBook(path)
     source = source or str(path)
     if data is None:
         return book
     if not isinstance(data, dict):
-        raise ShowError(f"{source}: the top level must be a mapping (version:, keyframes:, scenes:)")
+        raise ShowError(
+            f"{source}: the top level must be a mapping (version:, keyframes:, scenes:)"
+        )
     try:
         schema = SceneFileSchema.model_validate(data)
     except ValidationError as exc:
@@ -181,10 +196,22 @@ def parse_scenes(data: object, path: Path, registry: Registry, latent_dim: int, 
             continue
         seen.add(entry.name)
         if model_id and entry.model and entry.model != model_id:
-            log.warning("scene %r was stored with model %s; %s plays now", entry.name, entry.model, model_id)
+            log.warning(
+                "scene %r was stored with model %s; %s plays now", entry.name, entry.model, model_id
+            )
         params = {k: v for k, v in entry.parameters.items() if k not in NOT_IN_SCENES}
-        book.scenes.append(Scene(entry.name, entry.model, entry.latent_dim, entry.navigator.seed,
-                                 entry.navigator.phase, entry.navigator.loop, params, _vectors(entry.keyframes)))
+        book.scenes.append(
+            Scene(
+                entry.name,
+                entry.model,
+                entry.latent_dim,
+                entry.navigator.seed,
+                entry.navigator.phase,
+                entry.navigator.loop,
+                params,
+                _vectors(entry.keyframes),
+            )
+        )
     if all(len(k) == latent_dim for k in schema.keyframes):
         book.keyframes = _vectors(schema.keyframes)
     else:
@@ -192,4 +219,3 @@ def parse_scenes(data: object, path: Path, registry: Registry, latent_dim: int, 
     for line in book.skipped:
         log.warning("%s: scene skipped, it does not fit this show: %s", path, line)
     return book
-

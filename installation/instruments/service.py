@@ -18,39 +18,64 @@ from installation.params import Registry
 from installation.training.progress import Progress
 
 
-def build_instrument(show: Show, registry: Registry, model: LoadedModel, *,
-                     record: Path | None = None, replay: Path | None = None) -> Instrument:
+def build_instrument(
+    show: Show,
+    registry: Registry,
+    model: LoadedModel,
+    *,
+    record: Path | None = None,
+    replay: Path | None = None,
+) -> Instrument:
     perf = show.performance
     path = show.resolve(perf.scene_file)
     replayed = Replay(replay) if replay is not None else None
     if replayed is not None and "scenes" in replayed.header:
         # The scenes as they were when the log began, so a replay does what the show did
         # whatever the scene file says now (and never rewrites it).
-        book = parse_scenes(replayed.header["scenes"], path, registry, model.latent_dim, model.id,
-                            source=f"{replay}: its scenes")
+        book = parse_scenes(
+            replayed.header["scenes"],
+            path,
+            registry,
+            model.latent_dim,
+            model.id,
+            source=f"{replay}: its scenes",
+        )
     else:
         book = load_scenes(path, registry, model.latent_dim, model.id)
     book.read_only = replayed is not None
     header = {"model": model.id, "latent_dim": model.latent_dim, "scenes": book.to_data()}
     recorder = Recorder(record, header) if record else None
     nav = show.navigator
-    return Instrument(registry, perf, book, Navigator(model.latent_dim, nav.seed, nav.mode, nav.easing),
-                      model.id, recorder=recorder, replay=replayed)
+    return Instrument(
+        registry,
+        perf,
+        book,
+        Navigator(model.latent_dim, nav.seed, nav.mode, nav.easing),
+        model.id,
+        recorder=recorder,
+        replay=replayed,
+    )
 
 
 def offline_show(show: Show) -> Show:
     """The show as an offline render plays it: no live input, no hot-swap, no training, so
     the replay alone decides what happens."""
     off = {"enabled": False}
-    return show.model_copy(update={
-        "osc": show.osc.model_copy(update=off), "midi": show.midi.model_copy(update=off),
-        "hotswap": show.hotswap.model_copy(update=off), "training": show.training.model_copy(update=off),
-    })
+    return show.model_copy(
+        update={
+            "osc": show.osc.model_copy(update=off),
+            "midi": show.midi.model_copy(update=off),
+            "hotswap": show.hotswap.model_copy(update=off),
+            "training": show.training.model_copy(update=off),
+        }
+    )
 
 
 def render_frames(instrument: Instrument, fps: float, seconds: float | None) -> int:
     """How many frames an offline render of the replay (or of `seconds`) makes."""
-    length = seconds if seconds is not None else (instrument.replay.end if instrument.replay else 0.0)
+    length = (
+        seconds if seconds is not None else (instrument.replay.end if instrument.replay else 0.0)
+    )
     return max(1, math.floor(length * fps + 1e-9) + 1)
 
 

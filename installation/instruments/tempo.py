@@ -65,10 +65,14 @@ class Tempo:
         """A beat falls now: number N if given, else the nearest whole beat."""
         s = self.state
         here = s.beat_at(now)
-        value = float(number) if number is not None and math.isfinite(number) else float(round(here))
+        value = (
+            float(number) if number is not None and math.isfinite(number) else float(round(here))
+        )
         self.state = replace(s, beat=value, at=now, source=source, running=True)
 
-    def clock(self, bpm: float, beat: float, now: float, running: bool, source: str = "midi clock") -> None:
+    def clock(
+        self, bpm: float, beat: float, now: float, running: bool, source: str = "midi clock"
+    ) -> None:
         bpm_ok = _clamp_bpm(bpm)
         if bpm_ok is None:
             return
@@ -83,7 +87,11 @@ class Tempo:
         if len(self._taps) < 2:
             return False
         gaps = sorted(b - a for a, b in zip(self._taps, self._taps[1:], strict=False))
-        median = gaps[len(gaps) // 2] if len(gaps) % 2 else 0.5 * (gaps[len(gaps) // 2 - 1] + gaps[len(gaps) // 2])
+        median = (
+            gaps[len(gaps) // 2]
+            if len(gaps) % 2
+            else 0.5 * (gaps[len(gaps) // 2 - 1] + gaps[len(gaps) // 2])
+        )
         bpm = _clamp_bpm(60.0 / median)
         if bpm is None:
             return False

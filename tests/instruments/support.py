@@ -18,7 +18,13 @@ def show_dict(tmp_path: Path, **performance) -> dict:
     if not model.exists():
         make_model(model)
     return {
-        "display": {"size": [64, 36], "fullscreen": False, "fps": 20, "vsync": False, "pipeline": "off"},
+        "display": {
+            "size": [64, 36],
+            "fullscreen": False,
+            "fps": 20,
+            "vsync": False,
+            "pipeline": "off",
+        },
         "model": {"path": str(model), "device": "cpu"},
         "navigator": {"seed": 3, "speed": 0.5},
         "osc": {"enabled": False},
@@ -34,7 +40,9 @@ class Stepped:
     def __init__(self, tmp_path: Path, data: dict | None = None, fps: float = 20.0, **opts) -> None:
         self.fps = fps
         show = parse_show(data or show_dict(tmp_path), base_dir=tmp_path)
-        self.runtime = ShowRuntime(show, RunOptions(headless=True, fixed_step=True, fps=fps, **opts))
+        self.runtime = ShowRuntime(
+            show, RunOptions(headless=True, fixed_step=True, fps=fps, **opts)
+        )
         self.loop = self.runtime.build_loop()
         self.runtime.start_services()
         self.instrument = self.runtime.instrument
@@ -64,5 +72,7 @@ class Stepped:
         self.runtime.close()
 
 
-def ev(target: str, value: float = 1.0, text: str = "", source: str = "osc:127.0.0.1:1") -> ControlEvent:
+def ev(
+    target: str, value: float = 1.0, text: str = "", source: str = "osc:127.0.0.1:1"
+) -> ControlEvent:
     return ControlEvent(target, value, source=source, text=text)

@@ -27,7 +27,9 @@ def test_loop_closes_first_and_last_frames_meet(keyframes: list[np.ndarray], spl
     np.testing.assert_allclose(path[0], keyframes[0], atol=1e-5)
     steps = [float(np.linalg.norm(b - a)) for a, b in zip(path, path[1:], strict=False)]
     # The closing step (last frame -> first of the next turn) is as small as any other.
-    closing = float(np.linalg.norm(loop_latent(keyframes, 1.0 + 1 / frames, spline=spline) - path[-1]))
+    closing = float(
+        np.linalg.norm(loop_latent(keyframes, 1.0 + 1 / frames, spline=spline) - path[-1])
+    )
     assert closing <= max(steps) * 1.01
     assert max(steps) < 5 * np.median(steps)  # no jump anywhere on the way
 

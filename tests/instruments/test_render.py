@@ -11,8 +11,9 @@ import mido
 import yaml
 
 from installation.cli import main
-from installation.control.midi.bindings import CLOCK_TARGET, BindingTable, ClockEvent
+from installation.control.midi.bindings import BindingTable
 from installation.control.midi.decode import MidiDecoder
+from installation.events import ClockTick
 from tests.instruments.support import Stepped, ev, show_dict
 
 
@@ -20,9 +21,15 @@ def _record(tmp_path: Path) -> Path:
     log = tmp_path / "set.jsonl"
     show = Stepped(tmp_path, record=log)
     try:
-        show.run(30, {0: [ev("keyframe.seed", 5), ev("keyframe.seed", 6), ev("tempo", 140)],
-                      4: [ev("scene.store", math.nan, "a"), ev("jitter.amount", 0.3)],
-                      10: [ev("loop.on", 1), ev("loop.period", 1.0)], 20: [ev("cue.jump", 1)]})
+        show.run(
+            30,
+            {
+                0: [ev("keyframe.seed", 5), ev("keyframe.seed", 6), ev("tempo", 140)],
+                4: [ev("scene.store", math.nan, "a"), ev("jitter.amount", 0.3)],
+                10: [ev("loop.on", 1), ev("loop.period", 1.0)],
+                20: [ev("cue.jump", 1)],
+            },
+        )
     finally:
         show.close()
     return log
@@ -35,8 +42,23 @@ def test_two_offline_renders_are_byte_identical(tmp_path: Path, caplog) -> None:
     outs = [tmp_path / "a", tmp_path / "b"]
     with caplog.at_level(logging.INFO):
         for out in outs:
-            assert main(["render", str(show_file), "--replay", str(log), "--out", str(out),
-                         "--size", "96x54", "--fps", "12"]) == 0
+            assert (
+                main(
+                    [
+                        "render",
+                        str(show_file),
+                        "--replay",
+                        str(log),
+                        "--out",
+                        str(out),
+                        "--size",
+                        "96x54",
+                        "--fps",
+                        "12",
+                    ]
+                )
+                == 0
+            )
     frames = sorted(p.name for p in outs[0].iterdir())
     assert len(frames) == 1 + math.floor(29 / 20 * 12)  # the log's length at 12 fps, and frame 0
     assert frames == sorted(p.name for p in outs[1].iterdir())
@@ -53,14 +75,31 @@ def test_a_render_to_mp4_goes_through_the_encoder(tmp_path: Path) -> None:
     show_file = tmp_path / "show.yaml"
     show_file.write_text(yaml.safe_dump(show_dict(tmp_path)), encoding="utf-8")
     out = tmp_path / "set.mp4"
-    assert main(["render", str(show_file), "--replay", str(log), "--out", str(out), "--size", "96x54",
-                 "--fps", "12"]) == 0
+    assert (
+        main(
+            [
+                "render",
+                str(show_file),
+                "--replay",
+                str(log),
+                "--out",
+                str(out),
+                "--size",
+                "96x54",
+                "--fps",
+                "12",
+            ]
+        )
+        == 0
+    )
     with av.open(str(out)) as container:
         stream = container.streams.video[0]
         frames = [f for f in container.decode(stream)]
         assert (stream.codec_context.width, stream.codec_context.height) == (96, 54)
     assert len(frames) == 1 + math.floor(29 / 20 * 12)
-    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []  # frames cleaned up
+    assert (
+        sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []
+    )  # frames cleaned up
 
 
 def test_midi_clock_sets_the_tempo_and_is_recorded(tmp_path: Path) -> None:
@@ -68,11 +107,14 @@ def test_midi_clock_sets_the_tempo_and_is_recorded(tmp_path: Path) -> None:
     show = Stepped(tmp_path, record=log)
     try:
         import time
-        clock = ClockEvent(CLOCK_TARGET, 100.0, source="midi:x", running=True, bpm=100.0, beat=8.0,
-                           at=time.monotonic())
+
+        clock = ClockTick(source="midi:x", running=True, bpm=100.0, beat=8.0, at=time.monotonic())
         show.instrument.midi_clock = lambda: clock
         show.run(2)
-        assert show.instrument.tempo.state.bpm == 100.0 and show.instrument.tempo.state.source == "midi clock"
+        assert (
+            show.instrument.tempo.state.bpm == 100.0
+            and show.instrument.tempo.state.source == "midi clock"
+        )
     finally:
         show.close()
     text = log.read_text(encoding="utf-8")

@@ -15,7 +15,9 @@ from installation.params import REGISTRY
 
 def _book(path: Path, dim: int = 8) -> SceneBook:
     book = SceneBook(path, keyframes=[seeded_latent(1, dim)])
-    book.scenes.append(Scene("intro", "tiny", dim, 4, 2.5, True, {"walk.speed": 0.3}, [seeded_latent(2, dim)]))
+    book.scenes.append(
+        Scene("intro", "tiny", dim, 4, 2.5, True, {"walk.speed": 0.3}, [seeded_latent(2, dim)])
+    )
     book.scenes.append(Scene("drop", "tiny", dim, 5, 0.0, False, {"jitter.amount": 0.4}))
     return book
 
@@ -27,7 +29,12 @@ def test_a_saved_book_loads_back_whole(tmp_path: Path) -> None:
     book = load_scenes(path, REGISTRY, 8, "tiny")
     assert book.names() == ["intro", "drop"] and book.skipped == []
     intro = book.scenes[0]
-    assert (intro.seed, intro.phase, intro.loop, intro.parameters) == (4, 2.5, True, {"walk.speed": 0.3})
+    assert (intro.seed, intro.phase, intro.loop, intro.parameters) == (
+        4,
+        2.5,
+        True,
+        {"walk.speed": 0.3},
+    )
     np.testing.assert_array_equal(intro.keyframes[0], seeded_latent(2, 8))
     np.testing.assert_array_equal(book.keyframes[0], seeded_latent(1, 8))
 
@@ -38,8 +45,13 @@ def test_a_missing_file_is_an_empty_book(tmp_path: Path) -> None:
 
 def test_a_wrong_key_names_its_line_and_a_spelling(tmp_path: Path) -> None:
     path = tmp_path / "scenes.yaml"
-    path.write_text("version: 1\nscenes:\n  - name: a\n    latent_dim: 8\n    paramters: {}\n", encoding="utf-8")
-    with pytest.raises(ShowError, match=r"scenes.yaml:5: scenes.0.paramters: unknown key \(did you mean 'parameters'\?\)"):
+    path.write_text(
+        "version: 1\nscenes:\n  - name: a\n    latent_dim: 8\n    paramters: {}\n", encoding="utf-8"
+    )
+    with pytest.raises(
+        ShowError,
+        match=r"scenes.yaml:5: scenes.0.paramters: unknown key \(did you mean 'parameters'\?\)",
+    ):
         load_scenes(path, REGISTRY, 8)
     path.write_text("- just a list\n", encoding="utf-8")
     with pytest.raises(ShowError, match="top level must be a mapping"):

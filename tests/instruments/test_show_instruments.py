@@ -32,7 +32,18 @@ def test_a_loop_in_beats_follows_the_tempo(tmp_path: Path) -> None:
     show = Stepped(tmp_path)
     try:
         # 120 bpm, a turn every 4 beats = 2 s = 40 frames.
-        show.run(120, {0: [*SEEDS, ev("tempo", 120), ev("loop.sync", 1), ev("loop.beats", 4), ev("loop.on", 1)]})
+        show.run(
+            120,
+            {
+                0: [
+                    *SEEDS,
+                    ev("tempo", 120),
+                    ev("loop.sync", 1),
+                    ev("loop.beats", 4),
+                    ev("loop.on", 1),
+                ]
+            },
+        )
         np.testing.assert_allclose(show.latents[70], show.latents[110], atol=1e-3)
         assert not np.allclose(show.latents[70], show.latents[90], atol=1e-2)
     finally:
@@ -59,7 +70,9 @@ def test_a_scene_morph_is_continuous_and_lands_on_the_bar(tmp_path: Path) -> Non
         assert max(morph) < 3 * max(max(fast), max(walk))
         # The parameters glide with it: halfway there halfway through, the scene's at the end.
         assert show.targets[done]["walk.speed"] == pytest.approx(0.2)
-        assert show.targets[done]["latent.truncation"] == pytest.approx(show.values[10]["latent.truncation"])
+        assert show.targets[done]["latent.truncation"] == pytest.approx(
+            show.values[10]["latent.truncation"]
+        )
         middle = (41 + done) // 2
         assert 0.2 < show.targets[middle]["walk.speed"] < 1.5
         assert show.runtime.instrument.desk.cue == 0
@@ -69,7 +82,9 @@ def test_a_scene_morph_is_continuous_and_lands_on_the_bar(tmp_path: Path) -> Non
 
 def test_a_recorded_session_replays_to_the_same_trace(tmp_path: Path) -> None:
     log = tmp_path / "session.jsonl"
-    data = show_dict(tmp_path, envelopes=[{"input": "signal.1", "target": "jitter.amount", "release": 0.2}])
+    data = show_dict(
+        tmp_path, envelopes=[{"input": "signal.1", "target": "jitter.amount", "release": 0.2}]
+    )
     schedule = {
         0: [*SEEDS, ev("tempo", 100)],
         5: [ev("walk.speed", 1.2), ev("signal.1", 0.8)],
