@@ -17,6 +17,7 @@ from pathlib import Path
 
 from installation.config.show import ShowError, load_show
 from installation.errors import UserError
+from installation.instruments.cli import COMMANDS as INSTRUMENT_COMMANDS
 from installation.training.cli import COMMANDS as TRAINING_COMMANDS
 
 log = logging.getLogger("installation")
@@ -349,6 +350,7 @@ COMMANDS: list[Command] = [
     ),
     ("osc", "the OSC address table (osc addresses [SHOW] [--markdown])", _add_osc, cmd_osc),
     *TRAINING_COMMANDS,
+    *INSTRUMENT_COMMANDS,
 ]
 
 

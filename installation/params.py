@@ -253,6 +253,18 @@ PERFORMANCE_PARAMS: tuple[Param, ...] = (
     ),
     *(
         Param(
+            f"direction.{i}",
+            0.0,
+            -3.0,
+            3.0,
+            "sigma",
+            0.3,
+            description=f"Push along the model's direction {i} (installation directions MODEL).",
+        )
+        for i in range(1, 9)
+    ),
+    *(
+        Param(
             f"signal.{i}",
             0.0,
             0.0,

@@ -4,6 +4,11 @@ becomes a smooth push on a parameter. Pure: `follow` is one step of (level, inpu
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping, Sequence
+
+from installation.events import ControlEvent, Event
+from installation.instruments.config import EnvelopeConfig
+from installation.params import Registry
 
 
 def follow(
@@ -25,3 +30,37 @@ def follow(
     if tau <= 0 or dt <= 0:
         return goal if tau <= 0 else level
     return level + (goal - level) * (1.0 - math.exp(-dt / tau))
+
+
+class EnvelopeBank:
+    """The show's envelope followers: each frame, the newest value of each input (an event
+    this frame, else its current target) moves its envelope, which sets its target."""
+
+    def __init__(self, registry: Registry, configs: Sequence[EnvelopeConfig]) -> None:
+        self.registry, self.configs = registry, tuple(configs)
+        self.levels = [0.0] * len(self.configs)
+
+    def _input(
+        self, env: EnvelopeConfig, events: list[Event], targets: Mapping[str, float]
+    ) -> float:
+        param = self.registry.params[env.input]
+        x = targets.get(env.input, 0.0)
+        for e in events:
+            if isinstance(e, ControlEvent) and e.target == env.input and not e.relative:
+                if math.isfinite(e.value):
+                    x = param.clamp(param.from_normalized(e.value) if e.normalized else e.value)
+        return param.to_normalized(x)
+
+    def events(
+        self, events: list[Event], targets: Mapping[str, float], dt: float
+    ) -> list[ControlEvent]:
+        out = []
+        for i, env in enumerate(self.configs):
+            x = self._input(env, events, targets)
+            level = follow(self.levels[i], x, dt, env.attack, env.release, env.gain, env.threshold)
+            self.levels[i] = level
+            target = self.registry.params[env.target]
+            lo, hi = env.output or (target.minimum, target.maximum)
+            value = lo + (hi - lo) * level
+            out.append(ControlEvent(env.target, value, source=f"envelope:{env.input}"))
+        return out

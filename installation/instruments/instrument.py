@@ -19,13 +19,15 @@ import math
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from installation.events import ControlEvent, Event
 from installation.instruments.config import PerformanceConfig
 from installation.instruments.desk import SceneDesk, slot
-from installation.instruments.envelope import follow
+from installation.instruments.envelope import EnvelopeBank
+from installation.instruments.hud import hud_lines
 from installation.instruments.modes import drift_offset, jitter_offset, loop_latent, truncate
 from installation.instruments.morph import Morph
 from installation.instruments.record import Recorder, Replay
@@ -33,6 +35,9 @@ from installation.instruments.scenes import SceneBook
 from installation.instruments.tempo import Tempo, quantized_end
 from installation.navigator import Navigator
 from installation.params import Registry
+
+if TYPE_CHECKING:  # torch stays out of the instrument: directions arrive as numpy arrays
+    from installation.instruments.directions import Directions
 
 log = logging.getLogger(__name__)
 
@@ -79,24 +84,27 @@ class Instrument:
         recorder: Recorder | None = None,
         replay: Replay | None = None,
         midi_clock: ClockSource | None = None,
+        directions: Directions | None = None,
     ) -> None:
         self.registry, self.config = registry, config
         self.nav = navigator
         self.desk = SceneDesk(book, navigator.latent_dim, model_id, self.note)
         self.tempo = Tempo()
         self.recorder, self.replay, self.midi_clock = recorder, replay, midi_clock
+        self.directions = directions
         self.morph: Morph | None = None
         self.z_last: np.ndarray | None = None
         self.phase = 0.0  # the walk's phase as last seen (scenes store it)
         self._pending_phase: float | None = None
-        self._t0: float | None = None
+        self.t0: float | None = None
         self._last_now = 0.0
-        self._t = 0.0  # show time of the last frame, seconds since the first
+        self.values: Mapping[str, float] = {}
+        self.t = 0.0  # show time of the last frame, seconds since the first
         self._latent_t: float | None = None
         self._drift_phase = 0.0
-        self._levels: dict[int, float] = {}
+        self.envelopes = EnvelopeBank(registry, config.envelopes)
         self._last_clock: object | None = None
-        self._notes: deque[tuple[float, str]] = deque(maxlen=6)
+        self.notes: deque[tuple[float, str]] = deque(maxlen=6)
         self.progress: object | None = None  # an offline render's progress bar (closed at stop)
         self.frames = 0
         for line in book.skipped:
@@ -104,14 +112,14 @@ class Instrument:
 
     def note(self, text: str, seconds: float = NOTE_S) -> None:
         log.info("%s", text)
-        self._notes.append((time.monotonic() + seconds, text))
+        self.notes.append((time.monotonic() + seconds, text))
 
     # -- 1: the mapper -------------------------------------------------------------------
     def mapper(self, events: list[Event], targets: Mapping[str, float], now: float) -> list[Event]:
-        if self._t0 is None:
-            self._t0 = self._last_now = now
+        if self.t0 is None:
+            self.t0 = self._last_now = now
         dt, self._last_now = max(0.0, now - self._last_now), now
-        self._t = t = now - self._t0
+        self.t = t = now - self.t0
         events = list(events)
         if self.replay is not None:
             events += self._replayed(t, now)
@@ -133,7 +141,7 @@ class Instrument:
                 self.morph.release(e.target)  # a control moved during a morph wins
             out.append(e)
         out += self._morph_targets(now)
-        out += self._envelopes(events, targets, dt)
+        out += self.envelopes.events(events, targets, dt)
         if self.recorder is not None:
             self.recorder.flush()
         return out
@@ -180,12 +188,11 @@ class Instrument:
             self.recorder.tempo(t, self.tempo.state.bpm, beat, running, "midi clock")
 
     def _tempo_action(self, e: ControlEvent, now: float) -> None:
+        source = e.source.removeprefix("replay:").split(":")[0]  # "osc", "midi", "keyboard"
         if e.target == "tempo":
-            self.tempo.set_bpm(e.value, now, source=e.source.split(":")[0])
+            self.tempo.set_bpm(e.value, now, source=source)
         elif e.target == "beat":
-            self.tempo.beat(
-                now, e.value if math.isfinite(e.value) else None, source=e.source.split(":")[0]
-            )
+            self.tempo.beat(now, e.value if math.isfinite(e.value) else None, source=source)
         elif self.tempo.tap(now):
             self.note(f"tap tempo {self.tempo.state.bpm:.1f} bpm")
 
@@ -260,39 +267,6 @@ class Instrument:
             return []
         return [ControlEvent(k, v, source="morph") for k, v in self.morph.params(now).items()]
 
-    def _envelopes(
-        self, events: list[Event], targets: Mapping[str, float], dt: float
-    ) -> list[ControlEvent]:
-        out = []
-        for i, env in enumerate(self.config.envelopes):
-            x = targets.get(env.input, 0.0)
-            for e in events:  # this frame's newest value of the input, in its units
-                if (
-                    isinstance(e, ControlEvent)
-                    and e.target == env.input
-                    and not e.relative
-                    and math.isfinite(e.value)
-                ):
-                    param = self.registry.params[env.input]
-                    x = param.clamp(param.from_normalized(e.value) if e.normalized else e.value)
-            param = self.registry.params[env.input]
-            level = follow(
-                self._levels.get(i, 0.0),
-                param.to_normalized(x),
-                dt,
-                env.attack,
-                env.release,
-                env.gain,
-                env.threshold,
-            )
-            self._levels[i] = level
-            target = self.registry.params[env.target]
-            lo, hi = env.output or (target.minimum, target.maximum)
-            out.append(
-                ControlEvent(env.target, lo + (hi - lo) * level, source=f"envelope:{env.input}")
-            )
-        return out
-
     # -- 2: the phase ----------------------------------------------------------------------
     def phase_sync(
         self, phase: float, values: Mapping[str, float], dt: float, now: float
@@ -325,7 +299,7 @@ class Instrument:
     def latent(
         self, z: np.ndarray, phase: float, values: Mapping[str, float], now: float
     ) -> np.ndarray:
-        self.phase = phase
+        self.phase, self.values = phase, values
         dt = 0.0 if self._latent_t is None else max(0.0, now - self._latent_t)
         self._latent_t = now
         psi = values["latent.truncation"]
@@ -342,8 +316,9 @@ class Instrument:
         if temperature > 0:
             z = z + drift_offset(seed, dim, self._drift_phase, temperature)
         if amount > 0:
-            t = now - (self._t0 if self._t0 is not None else 0.0)
+            t = now - (self.t0 if self.t0 is not None else 0.0)
             z = z + jitter_offset(seed, dim, t, amount, values.get("jitter.rate", 12.0))
+        z = self._pushed(z, values)
         if self.morph is not None:
             z = self.morph.latent(z, now)
             if self.morph.progress(now) >= 1.0:
@@ -351,30 +326,17 @@ class Instrument:
         self.z_last = z.astype(np.float32, copy=False)
         return self.z_last
 
-    # -- 4: HUD, swaps, the end ---------------------------------------------------------------
+    def _pushed(self, z: np.ndarray, values: Mapping[str, float]) -> np.ndarray:
+        d = self.directions
+        if d is None or d.vectors.shape[1] != z.shape[0]:
+            return z
+        amounts = np.array(
+            [values.get(f"direction.{i + 1}", 0.0) for i in range(d.vectors.shape[0])]
+        )
+        return z + d.offset(amounts) if amounts.any() else z
+
     def hud_lines(self) -> Iterable[str]:
-        now = time.monotonic()
-        lines = []
-        if self._t0 is not None:
-            tempo = self.tempo.describe(self._t0 + self._t, self.config.beats_per_bar)
-            if tempo:
-                lines.append(tempo)
-        desk = self.desk.describe()
-        if desk:
-            lines.append(desk)
-        if self.morph is not None and self._t0 is not None:
-            lines.append(
-                f"morph to {self.morph.label}: {100 * self.morph.progress(self._t0 + self._t):3.0f}%"
-            )
-        if self.replay is not None:
-            skipped = f", {self.replay.skipped} line(s) skipped" if self.replay.skipped else ""
-            lines.append(f"replay {self._t:6.1f}/{self.replay.end:.1f} s{skipped}")
-        if self.recorder is not None:
-            lines.append(f"recording {self.recorder.path.name}: {self.recorder.lines} lines")
-        if self.desk.writer.failed:
-            lines.append(self.desk.writer.failed)
-        lines += [text for until, text in self._notes if until > now]
-        return lines
+        return hud_lines(self)
 
     def on_swap(self, old: object, new: object) -> None:
         dim = int(getattr(new, "latent_dim", self.nav.latent_dim))
@@ -382,6 +344,7 @@ class Instrument:
             self.nav = Navigator(dim, self.nav.seed, self.nav.mode, self.nav.easing)
             self.desk.latent_dim = dim
             self.morph, self.z_last = None, None
+            self.directions = None  # they belong to the old model's latents
             self.note(
                 f"the new model's latents have size {dim}: keyframes and scenes of other sizes wait"
             )
@@ -395,5 +358,5 @@ class Instrument:
         if close is not None:
             close()
         if self.recorder is not None:
-            self.recorder.close(self._t)
+            self.recorder.close(self.t)
         self.desk.writer.close()

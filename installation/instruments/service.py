@@ -4,18 +4,22 @@ before any window opens."""
 
 from __future__ import annotations
 
+import logging
 import math
 from collections.abc import Mapping
 from pathlib import Path
 
 from installation.checkpoints import LoadedModel
 from installation.config.show import Show
+from installation.instruments.directions import load_directions
 from installation.instruments.instrument import Instrument
 from installation.instruments.record import Recorder, Replay
 from installation.instruments.scenes import load_scenes, parse_scenes
 from installation.navigator import Navigator
 from installation.params import Registry
 from installation.training.progress import Progress
+
+log = logging.getLogger(__name__)
 
 
 def build_instrument(
@@ -45,6 +49,9 @@ def build_instrument(
     book.read_only = replayed is not None
     header = {"model": model.id, "latent_dim": model.latent_dim, "scenes": book.to_data()}
     recorder = Recorder(record, header) if record else None
+    directions, why = load_directions(model.folder, model.latent_dim)
+    if directions is None:
+        log.info("%s", why)
     nav = show.navigator
     return Instrument(
         registry,
@@ -54,6 +61,7 @@ def build_instrument(
         model.id,
         recorder=recorder,
         replay=replayed,
+        directions=directions,
     )
 
 
