@@ -251,6 +251,15 @@ PERFORMANCE_PARAMS: tuple[Param, ...] = (
         0.0,
         description="Seconds a scene or keyframe recall morphs (ends on the beat or bar with a tempo).",
     ),
+    Param(
+        "projection.progress",
+        0.0,
+        0.0,
+        1.0,
+        "",
+        0.0,
+        description="How far an image keyframe's projection has got (set by the show; controllers see it).",
+    ),
     *(
         Param(
             f"direction.{i}",
@@ -305,6 +314,11 @@ PERFORMANCE_ACTIONS: tuple[Action, ...] = (
         "keyframe.delete", "Delete keyframe N (argument; none: the last one).", takes_value=True
     ),
     Action("keyframe.clear", "Delete all keyframes."),
+    Action(
+        "keyframe.image",
+        "Add a keyframe from an image file (argument: its path): a VAE encodes it, a GAN projects it.",
+        takes_value=True,
+    ),
     Action(
         "scene.store",
         "Store the whole state as scene N (argument; none: a new scene at the end).",

@@ -7,23 +7,28 @@ morph_frame_ms_ratio      p99 frame time (generate + present, real time) of fram
 render_fps_1080p_offline  `installation render` throughput at 1920x1080, 30 fps into an MP4
                           (H.264; a PNG folder when PyAV is missing), the show's model, a
                           replay of a loop with jitter, startup and encoding included
+projection_s_per_image    seconds to project a picture the model drew to the projector's
+                          target loss (MSE 0.005), one thread, median of three
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import math
 import tempfile
 import time
 from pathlib import Path
 
 from installation.app import RunOptions, ShowRuntime, run_show
-from installation.bench import BenchContext, benchmark, percentile
+from installation.bench import BenchContext, Skipped, benchmark, percentile
 from installation.config.show import Show
 from installation.events import ControlEvent
 from installation.instruments.service import offline_show
 from installation.instruments.video import encode_frames
 from installation.render.encoder import available_codecs
+
+log = logging.getLogger(__name__)
 
 ROUNDS = 10
 BLOCK = 60
@@ -117,3 +122,42 @@ def render_offline(ctx: BenchContext) -> dict[str, float]:
             encode_frames(folder / "frames", folder / "set.mp4", 30)
         elapsed = time.perf_counter() - start
     return {"render_fps_1080p_offline": done / elapsed}
+
+
+@benchmark("projection_s_per_image")
+def projection_time(ctx: BenchContext) -> dict[str, float]:
+    """Seconds to project a picture the show's model drew (so the loss is reachable) to the
+    projector's target loss, single-threaded on this CPU, median of three images."""
+    import copy
+    import statistics
+
+    import torch
+
+    from installation.checkpoints import load_checkpoint
+    from installation.instruments.project import TARGET_LOSS, project
+
+    model = load_checkpoint(ctx.show.resolve(ctx.show.model.path), "cpu")
+    if callable(getattr(model.module, "encode", None)):
+        raise Skipped("the show's model is a VAE: it encodes images, nothing to project")
+    module = copy.deepcopy(model.module).float().eval().requires_grad_(False)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # as the projection thread beside a single-threaded render
+    try:
+        times = []
+        for seed in (1, 2, 3):
+            z = torch.randn(1, model.latent_dim, generator=torch.Generator().manual_seed(seed))
+            with torch.no_grad():
+                target = module.decode(z)
+            start = time.perf_counter()
+            _, loss = project(module, model.latent_dim, target, steps=2000, target_loss=TARGET_LOSS)
+            times.append(time.perf_counter() - start)
+            if loss > TARGET_LOSS:
+                log.warning(
+                    "projection %d stopped at loss %.4f above the target %.4f",
+                    seed,
+                    loss,
+                    TARGET_LOSS,
+                )
+    finally:
+        torch.set_num_threads(threads)
+    return {"projection_s_per_image": statistics.median(times)}

@@ -19,6 +19,7 @@ import math
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -37,7 +38,9 @@ from installation.navigator import Navigator
 from installation.params import Registry
 
 if TYPE_CHECKING:  # torch stays out of the instrument: directions arrive as numpy arrays
+    from installation.checkpoints import LoadedModel
     from installation.instruments.directions import Directions
+    from installation.instruments.project import Projector  # noqa: F401
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +48,7 @@ NOTE_S = 5.0
 CORRECT_S = 0.5  # time constant of beat-phase corrections (as the MIDI clock sync)
 TEMPO_ACTIONS = ("tempo", "beat", "tempo.tap")
 DESK_ACTIONS = (
+    "keyframe.image",
     "keyframe.store",
     "keyframe.seed",
     "keyframe.recall",
@@ -85,6 +89,8 @@ class Instrument:
         replay: Replay | None = None,
         midi_clock: ClockSource | None = None,
         directions: Directions | None = None,
+        model: LoadedModel | None = None,
+        base_dir: Path = Path("."),
     ) -> None:
         self.registry, self.config = registry, config
         self.nav = navigator
@@ -92,6 +98,8 @@ class Instrument:
         self.tempo = Tempo()
         self.recorder, self.replay, self.midi_clock = recorder, replay, midi_clock
         self.directions = directions
+        self.model, self.base_dir = model, base_dir  # for image keyframes
+        self.projector: Projector | None = None
         self.morph: Morph | None = None
         self.z_last: np.ndarray | None = None
         self.phase = 0.0  # the walk's phase as last seen (scenes store it)
@@ -142,6 +150,7 @@ class Instrument:
             out.append(e)
         out += self._morph_targets(now)
         out += self.envelopes.events(events, targets, dt)
+        out += self._projections(targets)
         if self.recorder is not None:
             self.recorder.flush()
         return out
@@ -200,7 +209,9 @@ class Instrument:
         self, e: ControlEvent, targets: dict[str, float], now: float
     ) -> list[ControlEvent]:
         desk, a = self.desk, e.target
-        if a == "keyframe.store":
+        if a == "keyframe.image":
+            self._submit_image(e.text)
+        elif a == "keyframe.store":
             desk.add_keyframe(self.z_last, "current position")
         elif a == "keyframe.seed":
             desk.seed_keyframe(e.value)
@@ -224,6 +235,32 @@ class Instrument:
             index = desk.cue_target(a, e.value)
             if index is not None:
                 self.recall(index, targets, now)
+        return []
+
+    def _submit_image(self, text: str) -> None:
+        if not text or self.model is None:
+            self.note("keyframe.image: give the path of an image")
+            return
+        path = Path(text).expanduser()
+        path = path if path.is_absolute() else self.base_dir / path
+        if self.projector is None:
+            from installation.instruments.project import Projector  # noqa: F401  # torch, only when used
+
+            self.projector = Projector()
+        self.projector.submit(path, self.model)
+        self.note(f"{path.name}: queued for a keyframe")
+
+    def _projections(self, targets: Mapping[str, float]) -> list[ControlEvent]:
+        p = self.projector
+        if p is None:
+            return []
+        for result in p.results():
+            self.note(result.message, 10.0)
+            if result.z is not None:
+                self.desk.add_keyframe(result.z, result.name)
+        progress = round(p.progress, 2)
+        if progress != targets.get("projection.progress", 0.0):  # controllers hear it
+            return [ControlEvent("projection.progress", progress, source="projection")]
         return []
 
     def recall(self, index: int, targets: Mapping[str, float], now: float) -> None:
@@ -338,7 +375,7 @@ class Instrument:
     def hud_lines(self) -> Iterable[str]:
         return hud_lines(self)
 
-    def on_swap(self, old: object, new: object) -> None:
+    def on_swap(self, old: LoadedModel, new: LoadedModel) -> None:
         dim = int(getattr(new, "latent_dim", self.nav.latent_dim))
         if dim != self.nav.latent_dim:
             self.nav = Navigator(dim, self.nav.seed, self.nav.mode, self.nav.easing)
@@ -349,6 +386,7 @@ class Instrument:
                 f"the new model's latents have size {dim}: keyframes and scenes of other sizes wait"
             )
         self.desk.model_id = str(getattr(new, "id", self.desk.model_id))
+        self.model = new
 
     def start(self) -> None:
         pass
@@ -360,3 +398,5 @@ class Instrument:
         if self.recorder is not None:
             self.recorder.close(self.t)
         self.desk.writer.close()
+        if self.projector is not None:
+            self.projector.close()

@@ -62,6 +62,8 @@ def build_instrument(
         recorder=recorder,
         replay=replayed,
         directions=directions,
+        model=model,
+        base_dir=show.base_dir,
     )
 
 

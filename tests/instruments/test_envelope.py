@@ -19,6 +19,8 @@ def test_attack_rises_fast_and_release_falls_slowly() -> None:
 
 def test_threshold_gain_and_bad_input() -> None:
     assert follow(0.0, 0.1, 1.0, attack=0.0, release=0.0, threshold=0.2) == 0.0
-    assert follow(0.0, 0.4, 1.0, attack=0.0, release=0.0, gain=2.0, threshold=0.2) == pytest.approx(0.4)
+    assert follow(0.0, 0.4, 1.0, attack=0.0, release=0.0, gain=2.0, threshold=0.2) == pytest.approx(
+        0.4
+    )
     assert follow(0.0, 0.9, 1.0, attack=0.0, release=0.0, gain=10.0) == 1.0  # clamped
     assert follow(0.5, float("nan"), 1.0, attack=0.0, release=0.0) == 0.0
