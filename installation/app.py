@@ -30,7 +30,12 @@ from installation.control.midi.mapper import MidiMapper
 from installation.control.midi.service import build_midi_service
 from installation.control.osc.server import build_osc_server
 from installation.errors import UserError
-from installation.instruments.service import RenderProgress, build_instrument, render_frames
+from installation.instruments.service import (
+    RenderProgress,
+    build_instrument,
+    build_link,
+    render_frames,
+)
 from installation.live.service import build_live_models
 from installation.live.swap import SwapBox
 from installation.navigator import Navigator
@@ -298,6 +303,8 @@ def connect_instruments(rt: ShowRuntime) -> Service | None:
     h.latent = (*h.latent, inst.latent)
     h.hud_lines = (*h.hud_lines, inst.hud_lines)
     h.on_swap = (*h.on_swap, inst.on_swap)
+    if rt.show.performance.link and rt.opts.replay is None:
+        inst.link = build_link(rt.hooks.events)
     if rt.opts.progress and rt.opts.frames:
         inst.progress = RenderProgress(rt.opts.frames)
         h.on_status = (*h.on_status, inst.progress)

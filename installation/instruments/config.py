@@ -57,3 +57,7 @@ class PerformanceConfig(Section):
         False, description="loops through keyframes as a smooth spline instead of a slerp chain"
     )
     envelopes: list[EnvelopeConfig] = Field(default_factory=list)
+    link: bool = Field(
+        False,
+        description="join an Ableton Link session for tempo and beat (pip install 'installation[link]')",
+    )

@@ -49,6 +49,8 @@ def hud_lines(inst: Instrument) -> list[str]:
     if inst.recorder is not None:
         lines.append(f"recording {inst.recorder.path.name}: {inst.recorder.lines} lines")
     lines.append(inst.desk.writer.failed)
+    if inst.link is not None:
+        lines.append(inst.link.describe())
     now = time.monotonic()
     lines += [text for until, text in inst.notes if until > now]
     return [line for line in lines if line]

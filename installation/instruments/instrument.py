@@ -40,7 +40,8 @@ from installation.params import Registry
 if TYPE_CHECKING:  # torch stays out of the instrument: directions arrive as numpy arrays
     from installation.checkpoints import LoadedModel
     from installation.instruments.directions import Directions
-    from installation.instruments.project import Projector  # noqa: F401
+    from installation.instruments.link import LinkService
+    from installation.instruments.project import Projector
 
 log = logging.getLogger(__name__)
 
@@ -100,6 +101,7 @@ class Instrument:
         self.directions = directions
         self.model, self.base_dir = model, base_dir  # for image keyframes
         self.projector: Projector | None = None
+        self.link: LinkService | None = None  # Ableton Link, when performance.link is on
         self.morph: Morph | None = None
         self.z_last: np.ndarray | None = None
         self.phase = 0.0  # the walk's phase as last seen (scenes store it)
@@ -244,7 +246,7 @@ class Instrument:
         path = Path(text).expanduser()
         path = path if path.is_absolute() else self.base_dir / path
         if self.projector is None:
-            from installation.instruments.project import Projector  # noqa: F401  # torch, only when used
+            from installation.instruments.project import Projector  # torch, only when used
 
             self.projector = Projector()
         self.projector.submit(path, self.model)
@@ -389,9 +391,12 @@ class Instrument:
         self.model = new
 
     def start(self) -> None:
-        pass
+        if self.link is not None:
+            self.link.start()
 
     def stop(self) -> None:
+        if self.link is not None:
+            self.link.stop()
         close = getattr(self.progress, "close", None)
         if close is not None:
             close()

@@ -11,8 +11,10 @@ from pathlib import Path
 
 from installation.checkpoints import LoadedModel
 from installation.config.show import Show
+from installation.events import EventQueue
 from installation.instruments.directions import load_directions
 from installation.instruments.instrument import Instrument
+from installation.instruments.link import LinkService, link_available
 from installation.instruments.record import Recorder, Replay
 from installation.instruments.scenes import load_scenes, parse_scenes
 from installation.navigator import Navigator
@@ -65,6 +67,16 @@ def build_instrument(
         model=model,
         base_dir=show.base_dir,
     )
+
+
+def build_link(events: EventQueue) -> LinkService | None:
+    """Ableton Link when its extra is installed; otherwise a warning and the show plays on."""
+    if not link_available():
+        log.warning(
+            "performance.link is on but aalink is missing: pip install 'installation[link]'"
+        )
+        return None
+    return LinkService(events)
 
 
 def offline_show(show: Show) -> Show:
