@@ -30,6 +30,7 @@ from installation.control.midi.mapper import MidiMapper
 from installation.control.midi.service import build_midi_service
 from installation.control.osc.server import build_osc_server
 from installation.errors import UserError
+from installation.instruments.audio import AudioInput
 from installation.instruments.service import (
     RenderProgress,
     build_instrument,
@@ -305,6 +306,9 @@ def connect_instruments(rt: ShowRuntime) -> Service | None:
     h.on_swap = (*h.on_swap, inst.on_swap)
     if rt.show.performance.link and rt.opts.replay is None:
         inst.link = build_link(rt.hooks.events)
+    audio = rt.show.performance.audio
+    if audio.enabled and rt.opts.replay is None:
+        inst.audio = AudioInput(rt.hooks.events, audio.device, audio.samplerate, audio.block)
     if rt.opts.progress and rt.opts.frames:
         inst.progress = RenderProgress(rt.opts.frames)
         h.on_status = (*h.on_status, inst.progress)

@@ -39,6 +39,20 @@ class EnvelopeConfig(Section):
         return self
 
 
+class AudioConfig(Section):
+    enabled: bool = Field(
+        False,
+        description="levels of a local sound input on signal.1..4 (pip install 'installation[audio]')",
+    )
+    device: str | int | None = Field(
+        None, description="an input device name or number; default: the system's"
+    )
+    samplerate: int = Field(48_000, ge=8_000, le=192_000)
+    block: int = Field(
+        1024, ge=64, le=16_384, description="samples per analysis (1024 at 48 kHz: 47 a second)"
+    )
+
+
 class PerformanceConfig(Section):
     scene_file: str = Field(
         "scenes.yaml", description="where scenes and keyframes are kept, relative to the show"
@@ -57,6 +71,7 @@ class PerformanceConfig(Section):
         False, description="loops through keyframes as a smooth spline instead of a slerp chain"
     )
     envelopes: list[EnvelopeConfig] = Field(default_factory=list)
+    audio: AudioConfig = AudioConfig()
     link: bool = Field(
         False,
         description="join an Ableton Link session for tempo and beat (pip install 'installation[link]')",

@@ -49,8 +49,9 @@ def hud_lines(inst: Instrument) -> list[str]:
     if inst.recorder is not None:
         lines.append(f"recording {inst.recorder.path.name}: {inst.recorder.lines} lines")
     lines.append(inst.desk.writer.failed)
-    if inst.link is not None:
-        lines.append(inst.link.describe())
+    for part in (inst.link, inst.audio):
+        if part is not None:
+            lines.append(part.describe())
     now = time.monotonic()
     lines += [text for until, text in inst.notes if until > now]
     return [line for line in lines if line]

@@ -39,6 +39,7 @@ from installation.params import Registry
 
 if TYPE_CHECKING:  # torch stays out of the instrument: directions arrive as numpy arrays
     from installation.checkpoints import LoadedModel
+    from installation.instruments.audio import AudioInput
     from installation.instruments.directions import Directions
     from installation.instruments.link import LinkService
     from installation.instruments.project import Projector
@@ -102,6 +103,7 @@ class Instrument:
         self.model, self.base_dir = model, base_dir  # for image keyframes
         self.projector: Projector | None = None
         self.link: LinkService | None = None  # Ableton Link, when performance.link is on
+        self.audio: AudioInput | None = None  # a local sound input, when performance.audio is on
         self.morph: Morph | None = None
         self.z_last: np.ndarray | None = None
         self.phase = 0.0  # the walk's phase as last seen (scenes store it)
@@ -391,12 +393,14 @@ class Instrument:
         self.model = new
 
     def start(self) -> None:
-        if self.link is not None:
-            self.link.start()
+        for part in (self.link, self.audio):
+            if part is not None:
+                part.start()
 
     def stop(self) -> None:
-        if self.link is not None:
-            self.link.stop()
+        for part in (self.link, self.audio):
+            if part is not None:
+                part.stop()
         close = getattr(self.progress, "close", None)
         if close is not None:
             close()
