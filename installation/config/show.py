@@ -139,6 +139,7 @@ class Show(Section):
             "walk.speed": {"default": self.navigator.speed},
             "latent.truncation": {"default": self.navigator.truncation},
             "hud.visible": {"default": 1.0 if self.display.hud else 0.0},
+            "morph.time": {"default": self.performance.morph_s},
         }
         for name, settings in self.parameters.items():
             out.setdefault(name, {}).update(settings.model_dump(exclude_none=True))

@@ -60,7 +60,7 @@ class PerformanceConfig(Section):
     morph_s: float = Field(
         4.0,
         ge=0.0,
-        le=600.0,
+        le=60.0,
         description="seconds a scene recall morphs (start value of morph.time)",
     )
     quantize: Literal["none", "beat", "bar"] = Field(

@@ -110,3 +110,15 @@ def test_a_recorded_session_replays_to_the_same_trace(tmp_path: Path) -> None:
         np.testing.assert_array_equal(a, b)
     assert max(v["jitter.amount"] for v in first.values) > 0.5  # the envelope did push
     assert not (tmp_path / "scenes.yaml").exists()  # a replay never writes the scene file
+
+
+def test_performance_morph_s_is_the_start_value_of_morph_time(tmp_path: Path) -> None:
+    show = Stepped(tmp_path, show_dict(tmp_path, morph_s=1.5, quantize="none"))
+    try:
+        show.run(2, {0: [ev("scene.store", math.nan, "a")]})
+        assert show.loop.targets["morph.time"] == 1.5
+        show.run(2, {2: [ev("cue.jump", 1)]})
+        assert show.instrument.morph is not None
+        assert show.instrument.morph.end - show.instrument.morph.start == pytest.approx(1.5)
+    finally:
+        show.close()
