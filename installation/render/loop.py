@@ -193,6 +193,8 @@ class RenderLoop:
         for hook in self.hooks.latent:
             z = self._guarded("latent hook", hook, z, self.phase, v, now, failed=z)
         mix, previous_z = self._crossfade(now, v["latent.truncation"])
+        if previous_z is not None and previous_z.shape == z.shape:
+            previous_z = z  # same latent space: both models show where the hooks put it
         # 9 (queued before the slow part, so controllers hear back as soon as possible).
         changed = {k: val for k, val in self.targets.items() if old_targets.get(k) != val}
         if changed or actions:

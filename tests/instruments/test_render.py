@@ -126,3 +126,14 @@ def test_a_program_change_is_a_cue_when_show_yaml_has_no_scenes() -> None:
     decoder = MidiDecoder("dev", BindingTable(), got.append, scenes={})
     decoder.handle(mido.Message("program_change", program=2), 0.0)
     assert [(e.target, e.value) for e in got] == [("cue.jump", 3.0)]
+
+
+def test_run_record_then_replay_from_the_command_line(tmp_path: Path) -> None:
+    show_file = tmp_path / "show.yaml"
+    show_file.write_text(yaml.safe_dump(show_dict(tmp_path)), encoding="utf-8")
+    log = tmp_path / "cli.jsonl"
+    common = ["--headless", "--fixed-step", "--fps", "20"]
+    assert main(["run", str(show_file), *common, "--frames", "20", "--record", str(log)]) == 0
+    lines = log.read_text(encoding="utf-8").splitlines()
+    assert '"event": "start"' in lines[0] and '"event": "end"' in lines[-1]
+    assert main(["replay", str(show_file), str(log), *common, "--frames", "200"]) == 0
