@@ -35,6 +35,11 @@ def _record(tmp_path: Path) -> Path:
     return log
 
 
+def _render(show_file: Path, log: Path, out: Path) -> int:
+    args = ["render", str(show_file), "--replay", str(log), "--out", str(out)]
+    return main([*args, "--size", "96x54", "--fps", "12"])
+
+
 def test_two_offline_renders_are_byte_identical(tmp_path: Path, caplog) -> None:
     log = _record(tmp_path)
     show_file = tmp_path / "show.yaml"
@@ -42,23 +47,7 @@ def test_two_offline_renders_are_byte_identical(tmp_path: Path, caplog) -> None:
     outs = [tmp_path / "a", tmp_path / "b"]
     with caplog.at_level(logging.INFO):
         for out in outs:
-            assert (
-                main(
-                    [
-                        "render",
-                        str(show_file),
-                        "--replay",
-                        str(log),
-                        "--out",
-                        str(out),
-                        "--size",
-                        "96x54",
-                        "--fps",
-                        "12",
-                    ]
-                )
-                == 0
-            )
+            assert _render(show_file, log, out) == 0
     frames = sorted(p.name for p in outs[0].iterdir())
     assert len(frames) == 1 + math.floor(29 / 20 * 12)  # the log's length at 12 fps, and frame 0
     assert frames == sorted(p.name for p in outs[1].iterdir())
@@ -75,23 +64,7 @@ def test_a_render_to_mp4_goes_through_the_encoder(tmp_path: Path) -> None:
     show_file = tmp_path / "show.yaml"
     show_file.write_text(yaml.safe_dump(show_dict(tmp_path)), encoding="utf-8")
     out = tmp_path / "set.mp4"
-    assert (
-        main(
-            [
-                "render",
-                str(show_file),
-                "--replay",
-                str(log),
-                "--out",
-                str(out),
-                "--size",
-                "96x54",
-                "--fps",
-                "12",
-            ]
-        )
-        == 0
-    )
+    assert _render(show_file, log, out) == 0
     with av.open(str(out)) as container:
         stream = container.streams.video[0]
         frames = [f for f in container.decode(stream)]
