@@ -30,6 +30,8 @@ from installation.control.midi.mapper import MidiMapper
 from installation.control.midi.service import build_midi_service
 from installation.control.osc.server import build_osc_server
 from installation.errors import UserError
+from installation.kiosk.restore import KioskSpec, Restored, state_dir
+from installation.kiosk.service import KioskService
 from installation.live.service import build_live_models
 from installation.live.swap import SwapBox
 from installation.navigator import Navigator
@@ -68,6 +70,9 @@ class RunOptions:
     fixed_step: bool = False
     fps: float | None = None  # overrides the show's cap (benchmarks run uncapped)
     size: tuple[int, int] | None = None
+    # Under the kiosk supervisor: its spec, and the saved state to come back into.
+    kiosk: KioskSpec | None = None
+    restored: Restored | None = None
 
 
 def resolve_pipelined(mode: str, fps: float) -> bool:
@@ -112,7 +117,12 @@ def torch_threads(show: Show, device: torch.device, pipelined: bool) -> int | No
     return rest
 
 
-def load_model(show: Show, device: torch.device) -> LoadedModel:
+def load_model(show: Show, device: torch.device, restored: Restored | None = None) -> LoadedModel:
+    if restored is not None and restored.model_path is not None:
+        try:  # what played before the restart, if it is still there and whole
+            return load_checkpoint(restored.model_path, device)
+        except CheckpointError as exc:
+            log.warning("the saved model cannot come back (%s); playing the show's own", exc)
     folder = show.resolve(show.model.path)
     try:
         return load_checkpoint(folder, device)
@@ -136,16 +146,20 @@ class ShowRuntime:
     def __init__(self, show: Show, opts: RunOptions, registry: Registry = REGISTRY) -> None:
         self.show, self.opts = show, opts
         self.registry = registry.with_overrides(show.param_overrides())
+        if opts.restored is not None:  # the saved targets become the start values everywhere
+            saved = {k: {"default": v} for k, v in opts.restored.targets.items() if k in self.registry.params}
+            self.registry = self.registry.with_overrides(saved)
         try:
             self.device = choose_device(opts.device or show.model.device)
         except RuntimeError as exc:
             raise UserError(str(exc)) from None
         self.dtype = choose_dtype(self.device, show.model.precision)
         self._saved_threads = torch.get_num_threads()  # process-wide: restored in close()
-        self.model = load_model(show, self.device)
+        self.model = load_model(show, self.device, opts.restored)
         self.stats = StatsWriter(opts.stats)
         self.hooks = LoopHooks()
         self.services: list[Service] = []
+        self.loop: RenderLoop | None = None
         self.display = PygameDisplay(display_settings(show, opts))
         try:
             self.display.open()
@@ -179,10 +193,13 @@ class ShowRuntime:
         nav = show.navigator
         navigator = Navigator(self.model.latent_dim, nav.seed, nav.mode, nav.easing)
         clock = FixedStepClock() if opts.fixed_step else MonotonicClock()
-        return RenderLoop(
+        self.loop = RenderLoop(
             display=self.display, renderer=renderer, registry=self.registry, navigator=navigator,
             clock=clock, stats=self.stats, settings=settings, hooks=self.hooks,
         )
+        if opts.restored is not None:
+            self.loop.phase = opts.restored.phase
+        return self.loop
 
     def start_services(self) -> None:
         for connect in SERVICES:
@@ -244,8 +261,24 @@ def connect_live(rt: ShowRuntime) -> Service | None:
     return service
 
 
+def connect_kiosk(rt: ShowRuntime) -> Service | None:
+    """Frame guard and recovery always; under the supervisor heartbeat, saved state and the
+    log file; the health endpoint when configured (kiosk/)."""
+    show, opts = rt.show, rt.opts
+    trainers = [s.trainer for s in rt.services if getattr(s, "trainer", None) is not None]
+    log_file = show.resolve(show.kiosk.log.file) if show.kiosk.log.file else None
+    service = KioskService(show.kiosk, state_dir=state_dir(show), log_file=log_file, spec=opts.kiosk,
+                           restored=opts.restored, first_model=rt.model,
+                           trainer_state=(lambda: vars(trainers[0].status)) if trainers else None)
+    service.loop = rt.loop
+    h = rt.hooks
+    h.guard = service.after_frame
+    h.on_status = (*h.on_status, service.on_status)
+    return service
+
+
 # In start order (stopped in reverse). A new service adds its connect function here.
-SERVICES: list[Callable[[ShowRuntime], Service | None]] = [connect_osc, connect_midi, connect_live]
+SERVICES: list[Callable[[ShowRuntime], Service | None]] = [connect_osc, connect_midi, connect_live, connect_kiosk]
 
 
 def run_show(show: Show, opts: RunOptions) -> int:

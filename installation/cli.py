@@ -17,6 +17,7 @@ from pathlib import Path
 
 from installation.config.show import ShowError, load_show
 from installation.errors import UserError
+from installation.kiosk.unit import COMMANDS as KIOSK_COMMANDS
 from installation.training.cli import COMMANDS as TRAINING_COMMANDS
 
 log = logging.getLogger("installation")
@@ -61,12 +62,27 @@ def _add_run(p: argparse.ArgumentParser) -> None:
     p.add_argument("--fps", type=float, metavar="FPS", help="override the fps cap (0 = uncapped)")
     p.add_argument("--fixed-step", action="store_true",
                    help="advance time by exactly 1/fps per frame: deterministic offline renders")
+    p.add_argument("--kiosk", action="store_true",
+                   help="run under a supervisor that restarts the show into its saved state (see kiosk: in show.yaml)")
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    from installation.kiosk.restore import kiosk_spec, prepare, state_dir
+
+    spec, restored = kiosk_spec(), None
+    if args.kiosk and spec is None:  # the supervisor: the show itself runs in a child
+        from installation.kiosk.supervisor import supervise
+
+        show = load_show(args.show)  # a bad file at the start is an error, not a crash loop
+        return supervise(args.argv, show.kiosk, state_dir(show))
+    if spec is not None:
+        show, restored = prepare(Path(args.show), spec)
+        if show is None:
+            return _run_still(args, spec)
+    else:
+        show = load_show(args.show)
     from installation.app import RunOptions, run_show
 
-    show = load_show(args.show)
     fps = args.fps if args.fps is not None else show.display.fps
     if args.fixed_step and fps <= 0:
         raise UserError("--fixed-step needs an fps cap above 0 (display.fps or --fps)")
@@ -79,11 +95,22 @@ def cmd_run(args: argparse.Namespace) -> int:
     opts = RunOptions(
         headless=args.headless, frames=args.frames, seconds=args.seconds, out=args.out,
         stats=args.stats, display=args.display, windowed=args.windowed, device=args.device,
-        fixed_step=fixed_step, fps=args.fps, size=args.size,
+        fixed_step=fixed_step, fps=args.fps, size=args.size, kiosk=spec, restored=restored,
     )
     frames = run_show(show, opts)
     log.info("show ended after %d frames", frames)
     return 0
+
+
+def _run_still(args: argparse.Namespace, spec) -> int:
+    """Fallback level 3 of the kiosk: the error on a still frame."""
+    from installation.kiosk.still import show_still
+    from installation.render.display import DisplaySettings
+
+    windowed = args.windowed or args.headless
+    settings = DisplaySettings(size=args.size or (None if not windowed else (1280, 720)), fullscreen=not windowed,
+                               display=args.display or 0, headless=args.headless)
+    return show_still(spec, settings, args.seconds)
 
 
 def _add_check(p: argparse.ArgumentParser) -> None:
@@ -190,6 +217,7 @@ COMMANDS: list[Command] = [
     ("docs", "regenerate README.md's reference blocks (--check: fail if stale)", _add_docs, cmd_docs),
     ("osc", "the OSC address table (osc addresses [SHOW] [--markdown])", _add_osc, cmd_osc),
     *TRAINING_COMMANDS,
+    *KIOSK_COMMANDS,
 ]
 
 

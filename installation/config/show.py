@@ -28,6 +28,7 @@ from installation.config.base import (
 )
 from installation.control.midi.config import MidiConfig, load_setup
 from installation.control.osc.config import OscConfig
+from installation.kiosk.config import KioskConfig
 from installation.live.config import HotswapConfig, TrainingConfig
 from installation.params import REGISTRY
 from installation.render.config import DisplayConfig, ModelConfig
@@ -63,6 +64,7 @@ class Show(Section):
     scenes: dict[str, dict[str, float]] = Field(
         default_factory=dict, description="named sets of parameter targets, e.g. `calm: {walk.speed: 0.1}`")
     midi: MidiConfig = MidiConfig()
+    kiosk: KioskConfig = KioskConfig()
     # Where relative paths in the show are resolved from: the show file's folder.
     base_dir: Path = Field(default=Path("."), exclude=True)
 

@@ -31,7 +31,7 @@ from installation.navigator import Navigator, advance
 from installation.params import Registry, apply_events, slew
 from installation.render.display import PygameDisplay
 from installation.render.pipeline import GeneratorPool, default_workers
-from installation.render.renderer import FrameRenderer, RenderJob
+from installation.render.renderer import BadFrame, FrameRenderer, RenderJob
 from installation.stats import StatsWriter
 
 log = logging.getLogger(__name__)
@@ -76,6 +76,9 @@ class LoopHooks:
     # Set by the runtime: moves a model to the renderer's device and precision. Services call
     # it off the render thread before offering a model to swap_box.
     prepare: Callable[[LoadedModel], LoadedModel] | None = None
+    # The kiosk's frame guard (kiosk/guard.py): judges each presented frame and may return
+    # a model to recover into: (loop, buffer index or None if refused, frame ms, now).
+    guard: Callable[[Any, int | None, float, float], LoadedModel | None] | None = None
 
 
 class RenderLoop:
@@ -101,6 +104,8 @@ class RenderLoop:
         self.frame = 0
         self.running = True
         self.error: str | None = None
+        self.refused: dict[str, int] = {}  # frames the renderer refused (renderer.BadFrame), by kind
+        self.recoveries = 0
         self._previous_navigator: Navigator | None = None
         self._fade_start: float | None = None
         self._pool: GeneratorPool | None = None
@@ -195,6 +200,10 @@ class RenderLoop:
         if self._unshown_events:
             events, self._unshown_events = self._unshown_events + events, []
         self._record(gen_ms, present_ms, events)
+        if self.hooks.guard is not None:
+            model = self._guarded("frame guard", self.hooks.guard, self, index, self._last_frame_ms, now)
+            if model is not None:
+                self._recover(model, now)
         if self.hooks.on_status and now - self._status_sent >= 0.25:
             self._status_sent = now
             status = self.status()
@@ -219,6 +228,7 @@ class RenderLoop:
             "fps": round(self._fps_ema, 2), "frame": self.frame, "model": model.id,
             "version": model.version, "uptime": round(self.clock.now() - self._started, 3),
             "device": self.renderer.device.type, "error": self.error or "",
+            "refused_frames": sum(self.refused.values()), "recoveries": self.recoveries,
         }
 
     # -- steps ---------------------------------------------------------------------------
@@ -247,6 +257,11 @@ class RenderLoop:
         return result.gen_ms, result.index, True
 
     def _render_failed(self, exc: BaseException) -> None:
+        if isinstance(exc, BadFrame):  # counted, and the last good frame stays shown
+            n = self.refused[exc.kind] = self.refused.get(exc.kind, 0) + 1
+            if math.log10(n).is_integer():  # 1, 10, 100 ...: the count is on /health
+                log.warning("frame guard: refused %d %s frame(s) so far", n, exc.kind)
+            return None
         if self.error is None:
             log.error("rendering failed, showing the last good frame: %r", exc)
             self.stats.event("render_error", t=self.clock.now(), error=repr(exc))
@@ -293,6 +308,17 @@ class RenderLoop:
         self.stats.event("swap", t=now, frame=self.frame, model=model.describe(), previous=old.describe())
         for hook in self.hooks.on_swap:
             self._guarded("swap hook", hook, old, model)
+
+    def _recover(self, model: LoadedModel, now: float) -> None:
+        """The frame guard's answer to a stall: a cut (no crossfade from a broken picture)
+        to `model`, the last known good one, with the device's state reset."""
+        self.renderer.reset_device()
+        if model is not self.renderer.model:
+            self._swap(model, now)
+        self._fade_start, self.renderer.previous, self._previous_navigator = None, None, None
+        self.error = None
+        self.recoveries += 1
+        self.stats.event("recovery", t=now, frame=self.frame, model=model.describe())
 
     def _crossfade(self, now: float, truncation: float):
         if self._fade_start is None:
