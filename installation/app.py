@@ -266,10 +266,12 @@ def connect_kiosk(rt: ShowRuntime) -> Service | None:
     log file; the health endpoint when configured (kiosk/)."""
     show, opts = rt.show, rt.opts
     trainers = [s.trainer for s in rt.services if getattr(s, "trainer", None) is not None]
+    receivers = [s.receiver for s in rt.services if getattr(s, "receiver", None) is not None]
     log_file = show.resolve(show.kiosk.log.file) if show.kiosk.log.file else None
     service = KioskService(show.kiosk, state_dir=state_dir(show), log_file=log_file, spec=opts.kiosk,
                            restored=opts.restored, first_model=rt.model,
-                           trainer_state=(lambda: vars(trainers[0].status)) if trainers else None)
+                           trainer_state=(lambda: vars(trainers[0].status)) if trainers else None,
+                           inputs=(lambda: {"osc": dict(receivers[0].published)}) if receivers else None)
     service.loop = rt.loop
     h = rt.hooks
     h.guard = service.after_frame

@@ -171,6 +171,8 @@ def _add_bench(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", type=Path, dest="json_path", metavar="FILE", help="write {name: figure} to FILE")
     p.add_argument("--only", action="append", metavar="NAME", help="run only the benchmark that reports NAME (repeatable)")
     p.add_argument("--list", action="store_true", help="list benchmark names and exit")
+    p.add_argument("--soak-minutes", type=float, metavar="M",
+                   help="length of the kiosk soak (default 3; a long run: 35, of which 5 warm-up)")
 
 
 def cmd_bench(args: argparse.Namespace) -> int:

@@ -45,10 +45,12 @@ class FrameGuard:
         self._clean_since: float | None = None
         self._black_since: float | None = None
         self._failing_since: float | None = None
+        self._previous_index: int | None = None
+        self._held = None  # a copy of the last picture before black began
 
-    def after_frame(self, loop: RenderLoop, index: int | None, frame_ms: float, now: float) -> LoadedModel | None:
-        """Judge the frame just presented (index None: it was refused or failed); return the
-        model to recover into, or None."""
+    def after_frame(self, loop: RenderLoop, index: int | None, work_ms: float, now: float) -> LoadedModel | None:
+        """Judge the frame just presented (index None: it was refused or failed; work_ms: its
+        generate + present time); return the model to recover into, or None."""
         renderer, s = loop.renderer, self.settings
         model = renderer.model
         if model is not self._model:  # a swap: the new model earns its good name afresh
@@ -61,6 +63,11 @@ class FrameGuard:
                 self._black_since = None
             elif self._black_since is None:
                 self._black_since = now
+                # The picture before the black one is still whole in its buffer: keep it, in
+                # case black lasts and the last good frame has to come back.
+                previous = self._previous_index
+                self._held = renderer.host_arrays[previous].copy() if previous not in (None, index) else None
+            self._previous_index = index
         elif not renderer.refuse_black:
             self._black_since = None  # a NaN or an error, not black: the black timer restarts
         long_black = self._black_since is not None and now - self._black_since >= s.black_s
@@ -68,8 +75,10 @@ class FrameGuard:
         if renderer.refuse_black != long_black:
             renderer.refuse_black = long_black
             if long_black:
-                log.warning("frame guard: all black for %.0f s while the model should draw; "
+                log.warning("frame guard: all black for %.1f s while the model should draw; "
                             "holding the last good frame", s.black_s)
+                if self._held is not None and index is not None:  # shown from the next present
+                    renderer.host_arrays[index][...] = self._held
             else:
                 log.info("frame guard: pictures are back")
         if bad:
@@ -83,11 +92,11 @@ class FrameGuard:
             if now - self._clean_since >= s.good_after_s and self.last_good is not model:
                 self.last_good = model
                 log.info("last known good model: %s v%d", model.id, model.version)
-        stalled = frame_ms > s.stall_s * 1000
+        stalled = work_ms > s.stall_s * 1000
         failing = self._failing_since is not None and now - self._failing_since >= s.stall_s
         if not (stalled or failing):
             return None
-        why = f"a {frame_ms / 1000:.1f} s frame" if stalled else f"bad frames for {now - self._failing_since:.1f} s"
+        why = f"a {work_ms / 1000:.1f} s frame" if stalled else f"bad frames for {now - self._failing_since:.1f} s"
         self._failing_since = None
         self._black_since = None
         renderer.refuse_black = False

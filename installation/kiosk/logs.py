@@ -4,7 +4,7 @@
 in-memory queue (no I/O, no lock held for long) and a `QueueListener` thread writes it to
 a rotating file. A message repeated back to back (the same logger, level and text) is
 folded: the first is written, the rest are counted and written once as
-"... (repeated N times)" when a different message comes or a few seconds pass.
+"... (N more times)" when a different message comes or a few seconds pass.
 A small ring of recent lines feeds the health endpoint's /log.
 """
 
@@ -72,7 +72,7 @@ class FoldingHandler(logging.Handler):
         if self._repeats and self._last_record is not None:
             record = self._last_record
             summary = logging.makeLogRecord({**record.__dict__, "args": None, "exc_info": None,
-                                             "msg": f"{record.getMessage()} (repeated {self._repeats} times)"})
+                                             "msg": f"{record.getMessage()} ({self._repeats} more times)"})
             self.inner.handle(summary)
         self._repeats = 0
 
@@ -107,8 +107,13 @@ class RingHandler(logging.Handler):
 class KioskLogging:
     """The installed handlers; `close()` removes them and flushes the file."""
 
-    def __init__(self, file: Path | None, max_mb: float, backups: int, ring: RingHandler) -> None:
+    def __init__(self, file: Path | None, max_mb: float, backups: int, ring: RingHandler,
+                 take_over: bool = False) -> None:
+        """`take_over`: move the root logger's own handlers (stderr, which under the
+        supervisor is a pipe) behind the queue too, so no log call on any thread waits."""
         self.ring = ring
+        self.take_over = take_over
+        self._taken: list[logging.Handler] = []
         self._queue: queue.Queue = queue.Queue(QUEUE_LIMIT)
         self.handler = DroppingQueueHandler(self._queue)
         targets: list[logging.Handler] = [ring]
@@ -125,7 +130,13 @@ class KioskLogging:
         self._flusher = threading.Thread(target=self._flush_now_and_then, name="kiosk-log-fold", daemon=True)
 
     def start(self) -> None:
-        logging.getLogger().addHandler(self.handler)
+        root = logging.getLogger()
+        if self.take_over:
+            self._taken = list(root.handlers)
+            for handler in self._taken:
+                root.removeHandler(handler)
+            self.listener.handlers = (*self.listener.handlers, *self._taken)
+        root.addHandler(self.handler)
         self.listener.start()
         self._flusher.start()
 
@@ -137,7 +148,10 @@ class KioskLogging:
 
     def close(self) -> None:
         self._stop.set()
-        logging.getLogger().removeHandler(self.handler)
+        root = logging.getLogger()
+        root.removeHandler(self.handler)
         self.listener.stop()
+        for handler in self._taken:
+            root.addHandler(handler)
         if self.fold is not None:
             self.fold.close()

@@ -49,7 +49,7 @@ def rss_mb() -> float:
 class KioskService:
     def __init__(self, config: KioskConfig, *, state_dir: Path, log_file: Path | None,
                  spec: KioskSpec | None, restored: Restored | None, first_model: LoadedModel,
-                 trainer_state: Any = None) -> None:
+                 trainer_state: Any = None, inputs: Any = None) -> None:
         self.config, self.spec = config, spec
         self.loop: RenderLoop | None = None
         self.guard = FrameGuard(GuardSettings(config.stall_s, config.black_s, config.good_after_s))
@@ -59,8 +59,9 @@ class KioskService:
         self.saver = StateSaver(state_dir, config.save_every_s) if spec is not None else None
         self.ring = RingHandler()
         self.logging = KioskLogging(log_file if spec is not None else None, config.log.max_mb,
-                                    config.log.backups, self.ring)
+                                    config.log.backups, self.ring, take_over=spec is not None)
         self.trainer_state = trainer_state  # () -> dict, or None without a trainer
+        self.inputs = inputs  # () -> {"osc": counters}: accepted and rejected input
         self._frame_ms: deque[float] = deque(maxlen=FRAME_TIMES)
         self._snapshot: dict[str, Any] = {"starting": True}
         self._shown: tuple[Any, int] | None = None  # (renderer, buffer index) on screen
@@ -92,10 +93,11 @@ class KioskService:
         self.logging.close()
 
     # -- on the render thread -----------------------------------------------------------
-    def after_frame(self, loop: RenderLoop, index: int | None, frame_ms: float, now: float) -> LoadedModel | None:
+    def after_frame(self, loop: RenderLoop, index: int | None, work_ms: float, now: float) -> LoadedModel | None:
+        frame_ms = loop._last_frame_ms  # present to present, what /health's p99 is of
         if frame_ms > 0:
             self._frame_ms.append(frame_ms)
-        return self.guard.after_frame(loop, index, frame_ms, now)
+        return self.guard.after_frame(loop, index, work_ms, now)
 
     def on_status(self, status: dict[str, object]) -> None:
         loop = self.loop
@@ -133,6 +135,7 @@ class KioskService:
             "recoveries": snap.get("recoveries", 0), "refused_frames": snap.get("refused", {}),
             "last_error": error, "memory_mb": round(rss_mb(), 1), "threads": threading.active_count(),
             "trainer": self.trainer_state() if self.trainer_state else None,
+            "inputs": self.inputs() if self.inputs else {},
             "state_saves": self.saver.saves if self.saver else None,
             "log_dropped": self.logging.handler.dropped,
         }

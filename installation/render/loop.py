@@ -77,7 +77,7 @@ class LoopHooks:
     # it off the render thread before offering a model to swap_box.
     prepare: Callable[[LoadedModel], LoadedModel] | None = None
     # The kiosk's frame guard (kiosk/guard.py): judges each presented frame and may return
-    # a model to recover into: (loop, buffer index or None if refused, frame ms, now).
+    # a model to recover into: (loop, buffer index or None if refused, work ms, now).
     guard: Callable[[Any, int | None, float, float], LoadedModel | None] | None = None
 
 
@@ -201,7 +201,9 @@ class RenderLoop:
             events, self._unshown_events = self._unshown_events + events, []
         self._record(gen_ms, present_ms, events)
         if self.hooks.guard is not None:
-            model = self._guarded("frame guard", self.hooks.guard, self, index, self._last_frame_ms, now)
+            # Judged on the frame's own work (not the gap since the last one: a loop that is
+            # not being stepped is not stalled).
+            model = self._guarded("frame guard", self.hooks.guard, self, index, gen_ms + present_ms, now)
             if model is not None:
                 self._recover(model, now)
         if self.hooks.on_status and now - self._status_sent >= 0.25:
@@ -315,7 +317,7 @@ class RenderLoop:
         self.renderer.reset_device()
         if model is not self.renderer.model:
             self._swap(model, now)
-        self._fade_start, self.renderer.previous, self._previous_navigator = None, None, None
+            self._fade_start, self.renderer.previous, self._previous_navigator = None, None, None
         self.error = None
         self.recoveries += 1
         self.stats.event("recovery", t=now, frame=self.frame, model=model.describe())
