@@ -30,6 +30,7 @@ from installation.control.midi.mapper import MidiMapper
 from installation.control.midi.service import build_midi_service
 from installation.control.osc.server import build_osc_server
 from installation.errors import UserError
+from installation.kiosk.reload import ShowReloader
 from installation.kiosk.restore import KioskSpec, Restored, state_dir
 from installation.kiosk.service import KioskService
 from installation.live.service import build_live_models
@@ -73,6 +74,7 @@ class RunOptions:
     # Under the kiosk supervisor: its spec, and the saved state to come back into.
     kiosk: KioskSpec | None = None
     restored: Restored | None = None
+    show_path: Path | None = None  # the file it was loaded from: watched for live edits
 
 
 def resolve_pipelined(mode: str, fps: float) -> bool:
@@ -276,6 +278,11 @@ def connect_kiosk(rt: ShowRuntime) -> Service | None:
     h = rt.hooks
     h.guard = service.after_frame
     h.on_status = (*h.on_status, service.on_status)
+    if opts.show_path is not None and show.kiosk.reload:
+        service.reloader = ShowReloader(opts.show_path, show, REGISTRY, stats=rt.stats,
+                                        osc=next((s for s in rt.services if hasattr(s, "receiver")), None))
+        h.tasks = (*h.tasks, service.reloader.apply)
+        h.hud_lines = (*h.hud_lines, service.reloader.hud_lines)
     return service
 
 

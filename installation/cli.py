@@ -96,6 +96,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         headless=args.headless, frames=args.frames, seconds=args.seconds, out=args.out,
         stats=args.stats, display=args.display, windowed=args.windowed, device=args.device,
         fixed_step=fixed_step, fps=args.fps, size=args.size, kiosk=spec, restored=restored,
+        show_path=Path(args.show) if spec is None or spec.level < 2 else None,
     )
     frames = run_show(show, opts)
     log.info("show ended after %d frames", frames)

@@ -37,5 +37,6 @@ class KioskConfig(Section):
     standby: bool = Field(True, description="keep a warm spare process (imports done) so a restart takes seconds")
     good_after_s: PositiveFloat = Field(30.0, description="a model that played this long with clean frames is the last known good")
     black_s: PositiveFloat = Field(10.0, description="all-black frames this long while the model should draw count as bad")
+    reload: bool = Field(True, description="apply valid edits of the show file live; reject invalid ones on the HUD")
     health: HealthConfig = HealthConfig()
     log: LogConfig = LogConfig()

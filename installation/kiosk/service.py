@@ -66,6 +66,7 @@ class KioskService:
         self._snapshot: dict[str, Any] = {"starting": True}
         self._shown: tuple[Any, int] | None = None  # (renderer, buffer index) on screen
         self.health: HealthServer | None = None
+        self.reloader: Any = None  # kiosk/reload.ShowReloader, set by the composition root
         h = config.health
         if h.enabled:
             try:
@@ -78,12 +79,16 @@ class KioskService:
     # -- lifecycle ----------------------------------------------------------------------
     def start(self) -> None:
         self.logging.start()
+        if self.reloader is not None:
+            self.reloader.start()
         if self.saver is not None:
             self.saver.start()
         if self.health is not None:
             self.health.start()
 
     def stop(self) -> None:
+        if self.reloader is not None:
+            self.reloader.stop()
         if self.health is not None:
             self.health.stop()
         if self.saver is not None:

@@ -79,6 +79,9 @@ class LoopHooks:
     # The kiosk's frame guard (kiosk/guard.py): judges each presented frame and may return
     # a model to recover into: (loop, buffer index or None if refused, work ms, now).
     guard: Callable[[Any, int | None, float, float], LoadedModel | None] | None = None
+    # Work handed over whole by other threads, applied at the frame boundary with the loop
+    # (a live reload of show.yaml, the schedule, attract mode). Must never block.
+    tasks: Sequence[Callable[[Any], None]] = ()
 
 
 class RenderLoop:
@@ -157,6 +160,8 @@ class RenderLoop:
         now = self.clock.now()
         dt = max(0.0, now - self._last_t)
         self._last_t = now
+        for task in self.hooks.tasks:
+            self._guarded("frame task", task, self)
         # 1-2: drain and map input.
         events = self.display.poll() + self.hooks.events.drain()
         for mapper in self.hooks.mappers:  # a mapping bug drops this batch, not the show
