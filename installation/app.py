@@ -136,9 +136,13 @@ def display_settings(show: Show, opts: RunOptions) -> DisplaySettings:
     d = show.display
     size = opts.size or (None if d.size == "desktop" else tuple(d.size))
     return DisplaySettings(
-        size=size, fullscreen=d.fullscreen and not opts.windowed and not opts.headless,
-        display=d.display if opts.display is None else opts.display, vsync=d.vsync and not opts.headless,
-        filter=d.filter, fit=d.fit, headless=opts.headless,
+        size=size,
+        fullscreen=d.fullscreen and not opts.windowed and not opts.headless,
+        display=d.display if opts.display is None else opts.display,
+        vsync=d.vsync and not opts.headless,
+        filter=d.filter,
+        fit=d.fit,
+        headless=opts.headless,
     )
 
 
@@ -149,7 +153,11 @@ class ShowRuntime:
         self.show, self.opts = show, opts
         self.registry = registry.with_overrides(show.param_overrides())
         if opts.restored is not None:  # the saved targets become the start values everywhere
-            saved = {k: {"default": v} for k, v in opts.restored.targets.items() if k in self.registry.params}
+            saved = {
+                k: {"default": v}
+                for k, v in opts.restored.targets.items()
+                if k in self.registry.params
+            }
             self.registry = self.registry.with_overrides(saved)
         try:
             self.device = choose_device(opts.device or show.model.device)
@@ -174,19 +182,32 @@ class ShowRuntime:
         fps = show.display.fps if opts.fps is None else opts.fps
         # Upscale on the GPU before the copy when a smooth filter is asked for; on a CPU
         # pygame's scale into the window surface is ~20x cheaper than torch's interpolate.
-        upscale = self.display.size if (self.device.type == "cuda" and show.display.filter != "nearest") else None
+        upscale = (
+            self.display.size
+            if (self.device.type == "cuda" and show.display.filter != "nearest")
+            else None
+        )
         pipelined = resolve_pipelined(show.display.pipeline, fps)
         threads = torch_threads(show, self.device, pipelined)
         if threads is not None:
             torch.set_num_threads(threads)  # restored in close()
             log.info("the render uses %d CPU thread(s)", threads)
         renderer = FrameRenderer(
-            self.model, self.device, self.dtype, self.display.layout, upscale_to=upscale,
-            filter=show.display.filter, buffers=default_workers(self.device) + 1,
+            self.model,
+            self.device,
+            self.dtype,
+            self.display.layout,
+            upscale_to=upscale,
+            filter=show.display.filter,
+            buffers=default_workers(self.device) + 1,
         )
         settings = LoopSettings(
-            fps=fps, max_frames=opts.frames, max_seconds=opts.seconds, pipelined=pipelined,
-            out_dir=opts.out, screenshot_dir=show.resolve(show.display.screenshots),
+            fps=fps,
+            max_frames=opts.frames,
+            max_seconds=opts.seconds,
+            pipelined=pipelined,
+            out_dir=opts.out,
+            screenshot_dir=show.resolve(show.display.screenshots),
             crossfade_s=show.hotswap.crossfade_s,
         )
         self.hooks.prepare = renderer.prepare
@@ -196,8 +217,14 @@ class ShowRuntime:
         navigator = Navigator(self.model.latent_dim, nav.seed, nav.mode, nav.easing)
         clock = FixedStepClock() if opts.fixed_step else MonotonicClock()
         self.loop = RenderLoop(
-            display=self.display, renderer=renderer, registry=self.registry, navigator=navigator,
-            clock=clock, stats=self.stats, settings=settings, hooks=self.hooks,
+            display=self.display,
+            renderer=renderer,
+            registry=self.registry,
+            navigator=navigator,
+            clock=clock,
+            stats=self.stats,
+            settings=settings,
+            hooks=self.hooks,
         )
         if opts.restored is not None:
             self.loop.phase = opts.restored.phase
@@ -224,7 +251,7 @@ class ShowRuntime:
 # -- wiring: each builds a subsystem's service with its factory and plugs it into the loop ----
 def connect_osc(rt: ShowRuntime) -> Service | None:
     """OSC over UDP/TCP and OSCQuery (control/osc/): scheduler, feedback, status, HUD."""
-    server = build_osc_server(rt.show, rt.registry, rt.stats)
+    server = build_osc_server(rt.show, rt.registry, rt.stats, rt.hooks.events)
     if server is not None:
         h = rt.hooks
         h.mappers = (*h.mappers, server.scheduler)
@@ -239,8 +266,12 @@ def connect_midi(rt: ShowRuntime) -> Service | None:
     service = build_midi_service(rt.show, rt.registry, rt.stats, rt.hooks.events)
     if service is not None:
         feedback = MidiFeedback(rt.registry, service.feedback_tables, service.send)
-        mapper = MidiMapper(rt.registry, arm=service.arm, status_lines=service.status_lines,
-                            on_device=feedback.full_state)
+        mapper = MidiMapper(
+            rt.registry,
+            arm=service.arm,
+            status_lines=service.status_lines,
+            on_device=feedback.full_state,
+        )
         h = rt.hooks
         h.mappers = (*h.mappers, mapper)
         h.feedback = (*h.feedback, feedback)
@@ -252,8 +283,9 @@ def connect_midi(rt: ShowRuntime) -> Service | None:
 def connect_live(rt: ShowRuntime) -> Service | None:
     """Hot-swap and background training (live/): the swap box, controls, swaps, HUD."""
     box: SwapBox[LoadedModel] = SwapBox()
-    service = build_live_models(rt.show, rt.registry, rt.stats, box=box, events=rt.hooks.events,
-                                prepare=rt.hooks.prepare)
+    service = build_live_models(
+        rt.show, rt.registry, rt.stats, box=box, events=rt.hooks.events, prepare=rt.hooks.prepare
+    )
     if service is not None:
         h = rt.hooks
         h.swap_box = box
@@ -270,24 +302,40 @@ def connect_kiosk(rt: ShowRuntime) -> Service | None:
     trainers = [s.trainer for s in rt.services if getattr(s, "trainer", None) is not None]
     receivers = [s.receiver for s in rt.services if getattr(s, "receiver", None) is not None]
     log_file = show.resolve(show.kiosk.log.file) if show.kiosk.log.file else None
-    service = KioskService(show.kiosk, state_dir=state_dir(show), log_file=log_file, spec=opts.kiosk,
-                           restored=opts.restored, first_model=rt.model,
-                           trainer_state=(lambda: vars(trainers[0].status)) if trainers else None,
-                           inputs=(lambda: {"osc": dict(receivers[0].published)}) if receivers else None)
+    service = KioskService(
+        show.kiosk,
+        state_dir=state_dir(show),
+        log_file=log_file,
+        spec=opts.kiosk,
+        restored=opts.restored,
+        first_model=rt.model,
+        trainer_state=(lambda: vars(trainers[0].status)) if trainers else None,
+        inputs=(lambda: {"osc": dict(receivers[0].published)}) if receivers else None,
+    )
     service.loop = rt.loop
     h = rt.hooks
     h.guard = service.after_frame
     h.on_status = (*h.on_status, service.on_status)
     if opts.show_path is not None and show.kiosk.reload:
-        service.reloader = ShowReloader(opts.show_path, show, REGISTRY, stats=rt.stats,
-                                        osc=next((s for s in rt.services if hasattr(s, "receiver")), None))
+        service.reloader = ShowReloader(
+            opts.show_path,
+            show,
+            REGISTRY,
+            stats=rt.stats,
+            osc=next((s for s in rt.services if hasattr(s, "receiver")), None),
+        )
         h.tasks = (*h.tasks, service.reloader.apply)
         h.hud_lines = (*h.hud_lines, service.reloader.hud_lines)
     return service
 
 
 # In start order (stopped in reverse). A new service adds its connect function here.
-SERVICES: list[Callable[[ShowRuntime], Service | None]] = [connect_osc, connect_midi, connect_live, connect_kiosk]
+SERVICES: list[Callable[[ShowRuntime], Service | None]] = [
+    connect_osc,
+    connect_midi,
+    connect_live,
+    connect_kiosk,
+]
 
 
 def run_show(show: Show, opts: RunOptions) -> int:
@@ -296,8 +344,13 @@ def run_show(show: Show, opts: RunOptions) -> int:
     try:
         loop = runtime.build_loop()
         runtime.start_services()
-        log.info("playing %s on %s (%s), %dx%d", runtime.model.id, runtime.device, runtime.dtype,
-                 *runtime.display.size)
+        log.info(
+            "playing %s on %s (%s), %dx%d",
+            runtime.model.id,
+            runtime.device,
+            runtime.dtype,
+            *runtime.display.size,
+        )
         return loop.run()
     finally:
         runtime.close()

@@ -59,8 +59,11 @@ def _proc(pid: int) -> dict[str, float]:
             key, _, value = line.partition(":")
             if key in ("VmRSS", "Threads"):
                 fields[key] = float(value.split()[0])
-    return {"rss_mb": fields["VmRSS"] / 1024, "threads": fields["Threads"],
-            "fds": float(len(os.listdir(f"/proc/{pid}/fd")))}
+    return {
+        "rss_mb": fields["VmRSS"] / 1024,
+        "threads": fields["Threads"],
+        "fds": float(len(os.listdir(f"/proc/{pid}/fd"))),
+    }
 
 
 class KioskRun:
@@ -75,15 +78,27 @@ class KioskRun:
         data = show.model_dump(mode="json", exclude={"base_dir"})
         data["model"]["path"] = str(show.resolve(show.model.path).resolve())
         data["display"].update(fullscreen=False, screenshots=str(folder / "shots"))
-        data["osc"] = {"enabled": soak_inputs, "port": self.osc_port, "oscquery": {"enabled": False}}
+        data["osc"] = {
+            "enabled": soak_inputs,
+            "port": self.osc_port,
+            "oscquery": {"enabled": False},
+        }
         data["midi"] = {"enabled": False}
         data["hotswap"] = {**data["hotswap"], "enabled": True, "watch": [str(self.drop)]}
-        data["training"] = {**data["training"], "enabled": training, "out": str(folder / "live"),
-                            "save_every": 50, "dataset": "synthetic:shapes"}
+        data["training"] = {
+            **data["training"],
+            "enabled": training,
+            "out": str(folder / "live"),
+            "save_every": 50,
+            "dataset": "synthetic:shapes",
+        }
         data["scenes"] = {}
-        data["kiosk"] = {**data["kiosk"], "state_dir": str(folder / "state"),
-                         "health": {"enabled": True, "port": self.health_port},
-                         "log": {"file": str(folder / "installation.log")}}
+        data["kiosk"] = {
+            **data["kiosk"],
+            "state_dir": str(folder / "state"),
+            "health": {"enabled": True, "port": self.health_port},
+            "log": {"file": str(folder / "installation.log")},
+        }
         self.show_path = folder / "show.yaml"
         self.show_path.write_text(yaml.safe_dump(data), encoding="utf-8")
         self.stats = folder / "stats.jsonl"
@@ -92,12 +107,27 @@ class KioskRun:
     def start(self) -> None:
         self.log = open(self.folder / "supervisor.log", "wb")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "installation", "run", str(self.show_path), "--kiosk", "--headless",
-             "--stats", str(self.stats)], cwd=self.folder, stdout=subprocess.DEVNULL, stderr=self.log)
+            [
+                sys.executable,
+                "-m",
+                "installation",
+                "run",
+                str(self.show_path),
+                "--kiosk",
+                "--headless",
+                "--stats",
+                str(self.stats),
+            ],
+            cwd=self.folder,
+            stdout=subprocess.DEVNULL,
+            stderr=self.log,
+        )
 
     def health(self) -> dict | None:
         try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{self.health_port}/health", timeout=1) as r:
+            with urllib.request.urlopen(
+                f"http://127.0.0.1:{self.health_port}/health", timeout=1
+            ) as r:
                 return json.loads(r.read())
         except (OSError, ValueError):
             return None
@@ -112,8 +142,10 @@ class KioskRun:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc is not None and self.proc.poll() is not None:
-                raise RuntimeError(f"the kiosk ended ({self.proc.returncode}) waiting for {what}; "
-                                   f"see {self.folder / 'supervisor.log'}")
+                raise RuntimeError(
+                    f"the kiosk ended ({self.proc.returncode}) waiting for {what}; "
+                    f"see {self.folder / 'supervisor.log'}"
+                )
             value = predicate()
             if value:
                 return value
@@ -121,7 +153,9 @@ class KioskRun:
         raise RuntimeError(f"timed out after {timeout:.0f} s waiting for {what}")
 
     def up(self, timeout: float = 300) -> dict:
-        return self.wait(lambda: (h := self.health()) and h.get("frame") and h, timeout, "the first frame")
+        return self.wait(
+            lambda: (h := self.health()) and h.get("frame") and h, timeout, "the first frame"
+        )
 
     def kill_and_time(self) -> float:
         """SIGKILL the show; seconds to the first frame back (a warm standby ready first)."""
@@ -129,7 +163,9 @@ class KioskRun:
         pid = self.up()["pid"]
         start = time.monotonic()
         os.kill(pid, signal.SIGKILL)
-        self.wait(lambda: (h := self.health()) and h["pid"] != pid and h.get("frame"), 60, "the show back")
+        self.wait(
+            lambda: (h := self.health()) and h["pid"] != pid and h.get("frame"), 60, "the show back"
+        )
         return time.monotonic() - start
 
     def stop(self) -> None:
@@ -200,7 +236,9 @@ class Traffic:
         folder = self.drop / f"corrupt-{self.corrupt}"
         folder.mkdir()
         (folder / "model.safetensors").write_bytes(os.urandom(4096))
-        (folder / "card.json").write_text(json.dumps({"name": "corrupt", "architecture": "dcgan", "step": self.corrupt}))
+        (folder / "card.json").write_text(
+            json.dumps({"name": "corrupt", "architecture": "dcgan", "step": self.corrupt})
+        )
 
 
 def _minutes(frames: list[dict], since: float) -> list[tuple[float, float]]:
@@ -209,10 +247,18 @@ def _minutes(frames: list[dict], since: float) -> list[tuple[float, float]]:
     for f in frames:
         if f["t"] >= since and f["frame_ms"] > 0:
             buckets.setdefault(int((f["t"] - since) // 60), []).append(f["frame_ms"])
-    return [(percentile(v, 0.5), percentile(v, 0.99)) for _, v in sorted(buckets.items()) if len(v) > 10]
+    return [
+        (percentile(v, 0.5), percentile(v, 0.99)) for _, v in sorted(buckets.items()) if len(v) > 10
+    ]
 
 
-@benchmark("soak_memory_growth_mb", "soak_thread_growth", "soak_fd_growth", "soak_frame_p99_ratio", "soak_crashes")
+@benchmark(
+    "soak_memory_growth_mb",
+    "soak_thread_growth",
+    "soak_fd_growth",
+    "soak_frame_p99_ratio",
+    "soak_crashes",
+)
 def soak(ctx: BenchContext) -> dict[str, float]:
     _require_proc()
     minutes = getattr(ctx, "soak_minutes", None) or DEFAULT_MINUTES
@@ -254,11 +300,27 @@ def soak(ctx: BenchContext) -> dict[str, float]:
         log.info("soak minute %d: frame p50 %.1f ms, p99 %.1f ms", i + 1, p50, p99)
     rejects = sum(1 for e in events if e["event"] == "reject")
     swaps = sum(1 for e in events if e["event"] == "swap")
-    log.info("soak inputs: OSC sent %d (%d malformed), show counted %s; corrupt checkpoints %d, "
-             "rejected %d; swaps %d", traffic.sent, traffic.malformed, end_health.get("inputs"),
-             traffic.corrupt, rejects, swaps)
+    log.info(
+        "soak inputs: OSC sent %d (%d malformed), show counted %s; corrupt checkpoints %d, "
+        "rejected %d; swaps %d",
+        traffic.sent,
+        traffic.malformed,
+        end_health.get("inputs"),
+        traffic.corrupt,
+        rejects,
+        swaps,
+    )
     hours = max(1e-9, (len(after) - 1) * 2.0 / 3600)
-    log.info("soak memory: %+.1f MB after warm-up (%+.1f MB/h)", growth("rss_mb"), growth("rss_mb") / hours)
+    log.info(
+        "soak memory: %+.1f MB after warm-up (%+.1f MB/h)",
+        growth("rss_mb"),
+        growth("rss_mb") / hours,
+    )
     ratio = per_minute[-1][1] / per_minute[0][1] if len(per_minute) >= 2 else 1.0
-    return {"soak_memory_growth_mb": growth("rss_mb"), "soak_thread_growth": growth("threads"),
-            "soak_fd_growth": growth("fds"), "soak_frame_p99_ratio": ratio, "soak_crashes": float(crashes)}
+    return {
+        "soak_memory_growth_mb": growth("rss_mb"),
+        "soak_thread_growth": growth("threads"),
+        "soak_fd_growth": growth("fds"),
+        "soak_frame_p99_ratio": ratio,
+        "soak_crashes": float(crashes),
+    }

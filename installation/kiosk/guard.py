@@ -48,7 +48,9 @@ class FrameGuard:
         self._previous_index: int | None = None
         self._held = None  # a copy of the last picture before black began
 
-    def after_frame(self, loop: RenderLoop, index: int | None, work_ms: float, now: float) -> LoadedModel | None:
+    def after_frame(
+        self, loop: RenderLoop, index: int | None, work_ms: float, now: float
+    ) -> LoadedModel | None:
         """Judge the frame just presented (index None: it was refused or failed; work_ms: its
         generate + present time); return the model to recover into, or None."""
         renderer, s = loop.renderer, self.settings
@@ -57,8 +59,11 @@ class FrameGuard:
             self._model, self._clean_since = model, None
         bad = index is None
         if not bad:
-            black = (renderer.black[index] and loop.values["output.brightness"] > DRAWING_BRIGHTNESS
-                     and self.should_draw())
+            black = (
+                renderer.black[index]
+                and loop.values["output.brightness"] > DRAWING_BRIGHTNESS
+                and self.should_draw()
+            )
             if not black:
                 self._black_since = None
             elif self._black_since is None:
@@ -66,7 +71,9 @@ class FrameGuard:
                 # The picture before the black one is still whole in its buffer: keep it, in
                 # case black lasts and the last good frame has to come back.
                 previous = self._previous_index
-                self._held = renderer.host_arrays[previous].copy() if previous not in (None, index) else None
+                self._held = (
+                    renderer.host_arrays[previous].copy() if previous not in (None, index) else None
+                )
             self._previous_index = index
         elif not renderer.refuse_black:
             self._black_since = None  # a NaN or an error, not black: the black timer restarts
@@ -75,8 +82,11 @@ class FrameGuard:
         if renderer.refuse_black != long_black:
             renderer.refuse_black = long_black
             if long_black:
-                log.warning("frame guard: all black for %.1f s while the model should draw; "
-                            "holding the last good frame", s.black_s)
+                log.warning(
+                    "frame guard: all black for %.1f s while the model should draw; "
+                    "holding the last good frame",
+                    s.black_s,
+                )
                 if self._held is not None and index is not None:  # shown from the next present
                     renderer.host_arrays[index][...] = self._held
             else:
@@ -96,12 +106,20 @@ class FrameGuard:
         failing = self._failing_since is not None and now - self._failing_since >= s.stall_s
         if not (stalled or failing):
             return None
-        why = f"a {work_ms / 1000:.1f} s frame" if stalled else f"bad frames for {now - self._failing_since:.1f} s"
+        why = (
+            f"a {work_ms / 1000:.1f} s frame"
+            if stalled
+            else f"bad frames for {now - self._failing_since:.1f} s"
+        )
         self._failing_since = None
         self._black_since = None
         renderer.refuse_black = False
         self.recoveries += 1
         target = self.last_good or model
-        log.error("render stalled (%s): recovering into %s v%d and resetting the device",
-                  why, target.id, target.version)
+        log.error(
+            "render stalled (%s): recovering into %s v%d and resetting the device",
+            why,
+            target.id,
+            target.version,
+        )
         return target

@@ -44,9 +44,16 @@ class _Conn:
 class HealthServer:
     """`sources`: health() -> dict, screenshot() -> PNG bytes or None, log_lines(n) -> list."""
 
-    def __init__(self, host: str, port: int, *, token: str | None,
-                 health: Callable[[], dict], screenshot: Callable[[], bytes | None],
-                 log_lines: Callable[[int], list[str]]) -> None:
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        *,
+        token: str | None,
+        health: Callable[[], dict],
+        screenshot: Callable[[], bytes | None],
+        log_lines: Callable[[int], list[str]],
+    ) -> None:
         self.token = token
         self._health, self._screenshot, self._log_lines = health, screenshot, log_lines
         family = socket.AF_INET6 if ":" in host else socket.AF_INET
@@ -123,11 +130,19 @@ class HealthServer:
         self._respond(conn, *self._answer(conn.inbox.split(b"\r\n\r\n", 1)[0]))
 
     def _respond(self, conn: _Conn, status: int, ctype: str, body: bytes) -> None:
-        reason = {200: "OK", 400: "Bad Request", 401: "Unauthorized", 404: "Not Found",
-                  405: "Method Not Allowed", 431: "Request Header Fields Too Large",
-                  503: "Service Unavailable"}.get(status, "OK")
-        head = (f"HTTP/1.1 {status} {reason}\r\nContent-Type: {ctype}\r\nContent-Length: {len(body)}\r\n"
-                "Cache-Control: no-store\r\nConnection: close\r\n\r\n")
+        reason = {
+            200: "OK",
+            400: "Bad Request",
+            401: "Unauthorized",
+            404: "Not Found",
+            405: "Method Not Allowed",
+            431: "Request Header Fields Too Large",
+            503: "Service Unavailable",
+        }.get(status, "OK")
+        head = (
+            f"HTTP/1.1 {status} {reason}\r\nContent-Type: {ctype}\r\nContent-Length: {len(body)}\r\n"
+            "Cache-Control: no-store\r\nConnection: close\r\n\r\n"
+        )
         conn.outbox = head.encode() + body
         self._selector.modify(conn.sock, selectors.EVENT_WRITE, conn)
         self._writable(conn)

@@ -71,8 +71,14 @@ class FoldingHandler(logging.Handler):
     def _flush_repeats(self) -> None:
         if self._repeats and self._last_record is not None:
             record = self._last_record
-            summary = logging.makeLogRecord({**record.__dict__, "args": None, "exc_info": None,
-                                             "msg": f"{record.getMessage()} ({self._repeats} more times)"})
+            summary = logging.makeLogRecord(
+                {
+                    **record.__dict__,
+                    "args": None,
+                    "exc_info": None,
+                    "msg": f"{record.getMessage()} ({self._repeats} more times)",
+                }
+            )
             self.inner.handle(summary)
         self._repeats = 0
 
@@ -107,8 +113,14 @@ class RingHandler(logging.Handler):
 class KioskLogging:
     """The installed handlers; `close()` removes them and flushes the file."""
 
-    def __init__(self, file: Path | None, max_mb: float, backups: int, ring: RingHandler,
-                 take_over: bool = False) -> None:
+    def __init__(
+        self,
+        file: Path | None,
+        max_mb: float,
+        backups: int,
+        ring: RingHandler,
+        take_over: bool = False,
+    ) -> None:
         """`take_over`: move the root logger's own handlers (stderr, which under the
         supervisor is a pipe) behind the queue too, so no log call on any thread waits."""
         self.ring = ring
@@ -121,13 +133,22 @@ class KioskLogging:
         if file is not None:
             file.parent.mkdir(parents=True, exist_ok=True)
             rotating = logging.handlers.RotatingFileHandler(
-                file, maxBytes=int(max_mb * 1024 * 1024), backupCount=backups, encoding="utf-8", delay=True)
+                file,
+                maxBytes=int(max_mb * 1024 * 1024),
+                backupCount=backups,
+                encoding="utf-8",
+                delay=True,
+            )
             rotating.setFormatter(logging.Formatter(FORMAT, "%Y-%m-%d %H:%M:%S"))
             self.fold = FoldingHandler(rotating)
             targets.append(self.fold)
-        self.listener = logging.handlers.QueueListener(self._queue, *targets, respect_handler_level=True)
+        self.listener = logging.handlers.QueueListener(
+            self._queue, *targets, respect_handler_level=True
+        )
         self._stop = threading.Event()
-        self._flusher = threading.Thread(target=self._flush_now_and_then, name="kiosk-log-fold", daemon=True)
+        self._flusher = threading.Thread(
+            target=self._flush_now_and_then, name="kiosk-log-fold", daemon=True
+        )
 
     def start(self) -> None:
         root = logging.getLogger()
@@ -143,8 +164,11 @@ class KioskLogging:
     def _flush_now_and_then(self) -> None:
         # A repeat that is never followed by another message still gets its count written.
         while not self._stop.wait(FOLD_FLUSH_S):
-            self.handler.enqueue(logging.makeLogRecord({"name": __name__, "fold_tick": True,
-                                                        "levelno": logging.CRITICAL, "msg": ""}))
+            self.handler.enqueue(
+                logging.makeLogRecord(
+                    {"name": __name__, "fold_tick": True, "levelno": logging.CRITICAL, "msg": ""}
+                )
+            )
 
     def close(self) -> None:
         self._stop.set()

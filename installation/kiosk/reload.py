@@ -64,11 +64,17 @@ def plan_reload(old: Show, new: Show, registry: Registry) -> ReloadPlan:
     a, b = _sections(old), _sections(new)
     applied: list[str] = []
     registry_out, targets = None, {}
-    if a["parameters"] != b["parameters"] or a["navigator"] != b["navigator"] or a["display"]["hud"] != b["display"]["hud"]:
+    if (
+        a["parameters"] != b["parameters"]
+        or a["navigator"] != b["navigator"]
+        or a["display"]["hud"] != b["display"]["hud"]
+    ):
         base = registry.with_overrides(new.param_overrides())
         old_base = registry.with_overrides(old.param_overrides())
         registry_out = base
-        targets = {n: p.default for n, p in base.params.items() if p.default != old_base.params[n].default}
+        targets = {
+            n: p.default for n, p in base.params.items() if p.default != old_base.params[n].default
+        }
         if a["parameters"] != b["parameters"]:
             applied.append("parameters")
     navigator = any(a["navigator"][k] != b["navigator"][k] for k in ("seed", "mode", "easing"))
@@ -77,7 +83,11 @@ def plan_reload(old: Show, new: Show, registry: Registry) -> ReloadPlan:
     display = {k: b["display"][k] for k in LIVE_DISPLAY if a["display"][k] != b["display"][k]}
     if display:
         applied.append("display." + "/".join(display))
-    crossfade = b["hotswap"]["crossfade_s"] if a["hotswap"]["crossfade_s"] != b["hotswap"]["crossfade_s"] else None
+    crossfade = (
+        b["hotswap"]["crossfade_s"]
+        if a["hotswap"]["crossfade_s"] != b["hotswap"]["crossfade_s"]
+        else None
+    )
     if crossfade is not None:
         applied.append("hotswap.crossfade_s")
     osc = a["osc"]["mappings"] != b["osc"]["mappings"]
@@ -89,12 +99,23 @@ def plan_reload(old: Show, new: Show, registry: Registry) -> ReloadPlan:
         if section in ("parameters", "navigator"):
             continue
         if isinstance(x, dict) and isinstance(y, dict):
-            skip = {"display": LIVE_DISPLAY, "hotswap": ("crossfade_s",), "osc": ("mappings",)}.get(section, ())
+            skip = {"display": LIVE_DISPLAY, "hotswap": ("crossfade_s",), "osc": ("mappings",)}.get(
+                section, ()
+            )
             restart += [f"{section}.{k}" for k in y if k not in skip and x.get(k) != y.get(k)]
         elif x != y:
             restart.append(section)
-    return ReloadPlan(show=new, registry=registry_out, targets=targets, navigator=navigator, display=display,
-                      crossfade_s=crossfade, osc_mappings=osc, applied=tuple(applied), needs_restart=tuple(restart))
+    return ReloadPlan(
+        show=new,
+        registry=registry_out,
+        targets=targets,
+        navigator=navigator,
+        display=display,
+        crossfade_s=crossfade,
+        osc_mappings=osc,
+        applied=tuple(applied),
+        needs_restart=tuple(restart),
+    )
 
 
 def remap_osc(server: Any, registry: Registry, mappings: Any) -> None:
@@ -108,8 +129,16 @@ def remap_osc(server: Any, registry: Registry, mappings: Any) -> None:
 class ShowReloader:
     """The watching thread (start/stop) and the render thread's `apply` hook."""
 
-    def __init__(self, path: Path, show: Show, registry: Registry, *, stats: Any, osc: Any = None,
-                 poll_s: float = 1.0) -> None:
+    def __init__(
+        self,
+        path: Path,
+        show: Show,
+        registry: Registry,
+        *,
+        stats: Any,
+        osc: Any = None,
+        poll_s: float = 1.0,
+    ) -> None:
         self.path, self.show, self.base_registry = path, show, registry
         self.stats, self.osc, self.poll_s = stats, osc, poll_s
         self.reloads = self.rejects = 0
@@ -181,12 +210,21 @@ class ShowReloader:
             loop.targets = {**loop.targets, **plan.targets}
         if plan.navigator:
             nav, old = plan.show.navigator, loop.navigator
-            loop.navigator = Navigator(loop.renderer.model.latent_dim, nav.seed, nav.mode, nav.easing)
-            if loop.settings.crossfade_s > 0 and loop._fade_start is None:  # glide from the old walk
-                loop._previous_navigator, loop.renderer.previous, loop._fade_start = old, loop.renderer.model, now
+            loop.navigator = Navigator(
+                loop.renderer.model.latent_dim, nav.seed, nav.mode, nav.easing
+            )
+            if (
+                loop.settings.crossfade_s > 0 and loop._fade_start is None
+            ):  # glide from the old walk
+                loop._previous_navigator, loop.renderer.previous, loop._fade_start = (
+                    old,
+                    loop.renderer.model,
+                    now,
+                )
         if plan.display:
-            loop.display.settings = replace(loop.display.settings,
-                                            **{k: v for k, v in plan.display.items() if k != "hud"})
+            loop.display.settings = replace(
+                loop.display.settings, **{k: v for k, v in plan.display.items() if k != "hud"}
+            )
         if plan.crossfade_s is not None:
             loop.settings.crossfade_s = plan.crossfade_s
         if plan.osc_mappings and self.osc is not None:
@@ -200,4 +238,9 @@ class ShowReloader:
             lines.append("show.yaml: restart to apply " + ", ".join(plan.needs_restart))
             log.warning("show.yaml changes that need a restart: %s", ", ".join(plan.needs_restart))
         self._set_hud(tuple(line[:160] for line in lines))
-        self.stats.event("show_reloaded", t=now, applied=list(plan.applied), needs_restart=list(plan.needs_restart))
+        self.stats.event(
+            "show_reloaded",
+            t=now,
+            applied=list(plan.applied),
+            needs_restart=list(plan.needs_restart),
+        )

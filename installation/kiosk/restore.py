@@ -49,8 +49,12 @@ def kiosk_spec() -> KioskSpec | None:
     if not raw:
         return None
     data = json.loads(raw)
-    return KioskSpec(level=int(data.get("level", 0)), error=str(data.get("error", "")),
-                     restarts=int(data.get("restarts", 0)), state_dir=str(data.get("state_dir", "")))
+    return KioskSpec(
+        level=int(data.get("level", 0)),
+        error=str(data.get("error", "")),
+        restarts=int(data.get("restarts", 0)),
+        state_dir=str(data.get("state_dir", "")),
+    )
 
 
 def state_dir(show: Show) -> Path:
@@ -67,8 +71,14 @@ def default_show(path: Path) -> Show:
         kiosk = user.kiosk.model_dump(mode="json")
     except ShowError as exc:
         log.error("the show file cannot be read (%s); the default show plays", exc)
-    data = {"display": display, "kiosk": kiosk, "osc": {"enabled": False}, "midi": {"enabled": False},
-            "hotswap": {"enabled": False}, "training": {"enabled": False}}
+    data = {
+        "display": display,
+        "kiosk": kiosk,
+        "osc": {"enabled": False},
+        "midi": {"enabled": False},
+        "hotswap": {"enabled": False},
+        "training": {"enabled": False},
+    }
     return parse_show(data, "the default show", path.parent)
 
 
@@ -78,11 +88,17 @@ def prepare(path: Path, spec: KioskSpec) -> tuple[Show | None, Restored]:
         return None, Restored()
     if spec.level == 2:
         return default_show(path), Restored()
-    show = load_show(path)  # a ShowError here ends this child with the message: the supervisor counts it
+    show = load_show(
+        path
+    )  # a ShowError here ends this child with the message: the supervisor counts it
     saved = read_state(state_dir(show)) or ShowState()
     folder = saved.model if spec.level == 0 else saved.last_good
-    restored = Restored(model_path=Path(folder) if folder else None, targets=dict(saved.targets),
-                        phase=saved.phase, last_good=saved.last_good)
+    restored = Restored(
+        model_path=Path(folder) if folder else None,
+        targets=dict(saved.targets),
+        phase=saved.phase,
+        last_good=saved.last_good,
+    )
     if spec.level == 1 and not folder:
         log.warning("no last known good model was saved yet; playing the show's own model")
     return show, restored

@@ -47,19 +47,37 @@ def rss_mb() -> float:
 
 
 class KioskService:
-    def __init__(self, config: KioskConfig, *, state_dir: Path, log_file: Path | None,
-                 spec: KioskSpec | None, restored: Restored | None, first_model: LoadedModel,
-                 trainer_state: Any = None, inputs: Any = None) -> None:
+    def __init__(
+        self,
+        config: KioskConfig,
+        *,
+        state_dir: Path,
+        log_file: Path | None,
+        spec: KioskSpec | None,
+        restored: Restored | None,
+        first_model: LoadedModel,
+        trainer_state: Any = None,
+        inputs: Any = None,
+    ) -> None:
         self.config, self.spec = config, spec
         self.loop: RenderLoop | None = None
         self.guard = FrameGuard(GuardSettings(config.stall_s, config.black_s, config.good_after_s))
-        if restored is not None and restored.last_good and Path(restored.last_good) == first_model.folder:
+        if (
+            restored is not None
+            and restored.last_good
+            and Path(restored.last_good) == first_model.folder
+        ):
             self.guard.last_good = first_model
         self.heartbeat = HeartbeatSender.from_env() if spec is not None else None
         self.saver = StateSaver(state_dir, config.save_every_s) if spec is not None else None
         self.ring = RingHandler()
-        self.logging = KioskLogging(log_file if spec is not None else None, config.log.max_mb,
-                                    config.log.backups, self.ring, take_over=spec is not None)
+        self.logging = KioskLogging(
+            log_file if spec is not None else None,
+            config.log.max_mb,
+            config.log.backups,
+            self.ring,
+            take_over=spec is not None,
+        )
         self.trainer_state = trainer_state  # () -> dict, or None without a trainer
         self.inputs = inputs  # () -> {"osc": counters}: accepted and rejected input
         self._frame_ms: deque[float] = deque(maxlen=FRAME_TIMES)
@@ -70,11 +88,21 @@ class KioskService:
         h = config.health
         if h.enabled:
             try:
-                self.health = HealthServer(h.host, h.port, token=h.token, health=self.health_json,
-                                           screenshot=self.screenshot_png, log_lines=self.log_lines)
+                self.health = HealthServer(
+                    h.host,
+                    h.port,
+                    token=h.token,
+                    health=self.health_json,
+                    screenshot=self.screenshot_png,
+                    log_lines=self.log_lines,
+                )
             except OSError as exc:  # the show matters more than its remote eyes
-                log.error("the health endpoint cannot listen on %s:%d (%s); the show plays without it",
-                          h.host, h.port, exc)
+                log.error(
+                    "the health endpoint cannot listen on %s:%d (%s); the show plays without it",
+                    h.host,
+                    h.port,
+                    exc,
+                )
 
     # -- lifecycle ----------------------------------------------------------------------
     def start(self) -> None:
@@ -98,7 +126,9 @@ class KioskService:
         self.logging.close()
 
     # -- on the render thread -----------------------------------------------------------
-    def after_frame(self, loop: RenderLoop, index: int | None, work_ms: float, now: float) -> LoadedModel | None:
+    def after_frame(
+        self, loop: RenderLoop, index: int | None, work_ms: float, now: float
+    ) -> LoadedModel | None:
         frame_ms = loop._last_frame_ms  # present to present, what /health's p99 is of
         if frame_ms > 0:
             self._frame_ms.append(frame_ms)
@@ -113,13 +143,24 @@ class KioskService:
         model = loop.renderer.model
         good = self.guard.last_good
         if self.saver is not None:
-            self.saver.offer(snapshot(os.path.abspath(model.folder), os.path.abspath(good.folder) if good else None,
-                                      loop.targets, loop.phase, os.getpid()))
+            self.saver.offer(
+                snapshot(
+                    os.path.abspath(model.folder),
+                    os.path.abspath(good.folder) if good else None,
+                    loop.targets,
+                    loop.phase,
+                    os.getpid(),
+                )
+            )
         shown = getattr(loop, "_shown_index", None)
         self._shown = (loop.renderer, shown) if shown is not None else None
-        self._snapshot = {**status, "model_folder": str(model.folder), "refused": dict(loop.refused),
-                          "targets": dict(loop.targets),
-                          "published": time.monotonic()}
+        self._snapshot = {
+            **status,
+            "model_folder": str(model.folder),
+            "refused": dict(loop.refused),
+            "targets": dict(loop.targets),
+            "published": time.monotonic(),
+        }
 
     # -- on the health thread -----------------------------------------------------------
     def health_json(self) -> dict[str, Any]:
@@ -130,15 +171,28 @@ class KioskService:
         good = self.guard.last_good
         error = snap.get("error") or self.ring.last_error or (spec.error if spec else "")
         return {
-            "ok": not snap.get("starting") and time.monotonic() - float(snap.get("published", 0)) < 5.0,
-            "pid": os.getpid(), "fps": snap.get("fps"), "frame_p99_ms": round(p99, 2) if p99 else None,
-            "frame": snap.get("frame"), "uptime_s": snap.get("uptime"),
-            "model": {"id": snap.get("model"), "version": snap.get("version"), "folder": snap.get("model_folder"),
-                      "last_good": str(good.folder) if good else None},
-            "device": snap.get("device"), "params": snap.get("targets", {}),
-            "restarts": spec.restarts if spec else 0, "fallback_level": spec.level if spec else 0,
-            "recoveries": snap.get("recoveries", 0), "refused_frames": snap.get("refused", {}),
-            "last_error": error, "memory_mb": round(rss_mb(), 1), "threads": threading.active_count(),
+            "ok": not snap.get("starting")
+            and time.monotonic() - float(snap.get("published", 0)) < 5.0,
+            "pid": os.getpid(),
+            "fps": snap.get("fps"),
+            "frame_p99_ms": round(p99, 2) if p99 else None,
+            "frame": snap.get("frame"),
+            "uptime_s": snap.get("uptime"),
+            "model": {
+                "id": snap.get("model"),
+                "version": snap.get("version"),
+                "folder": snap.get("model_folder"),
+                "last_good": str(good.folder) if good else None,
+            },
+            "device": snap.get("device"),
+            "params": snap.get("targets", {}),
+            "restarts": spec.restarts if spec else 0,
+            "fallback_level": spec.level if spec else 0,
+            "recoveries": snap.get("recoveries", 0),
+            "refused_frames": snap.get("refused", {}),
+            "last_error": error,
+            "memory_mb": round(rss_mb(), 1),
+            "threads": threading.active_count(),
             "trainer": self.trainer_state() if self.trainer_state else None,
             "inputs": self.inputs() if self.inputs else {},
             "state_saves": self.saver.saves if self.saver else None,

@@ -41,8 +41,11 @@ class ShowState:
             raise ValueError("state is not a JSON object")
         targets = {str(k): float(v) for k, v in dict(raw.get("targets") or {}).items()}
         return cls(
-            model=raw.get("model") or None, last_good=raw.get("last_good") or None, targets=targets,
-            phase=float(raw.get("phase") or 0.0), saved=float(raw.get("saved") or 0.0),
+            model=raw.get("model") or None,
+            last_good=raw.get("last_good") or None,
+            targets=targets,
+            phase=float(raw.get("phase") or 0.0),
+            saved=float(raw.get("saved") or 0.0),
             pid=int(raw.get("pid") or 0),
         )
 
@@ -108,7 +111,14 @@ class StateSaver:
         self.saves += 1
 
 
-def snapshot(model: str | None, last_good: str | None, targets: dict[str, float], phase: float,
-             pid: int) -> ShowState:
-    return ShowState(model=model, last_good=last_good, targets=dict(targets), phase=phase,
-                     saved=time.time(), pid=pid)
+def snapshot(
+    model: str | None, last_good: str | None, targets: dict[str, float], phase: float, pid: int
+) -> ShowState:
+    return ShowState(
+        model=model,
+        last_good=last_good,
+        targets=dict(targets),
+        phase=phase,
+        saved=time.time(),
+        pid=pid,
+    )

@@ -17,8 +17,11 @@ log = logging.getLogger(__name__)
 
 
 def still_lines(spec: KioskSpec) -> list[str]:
-    lines = ["installation: the show could not keep running",
-             f"restarts: {spec.restarts}; it tries again after a quiet while", ""]
+    lines = [
+        "installation: the show could not keep running",
+        f"restarts: {spec.restarts}; it tries again after a quiet while",
+        "",
+    ]
     for part in (spec.error or "no error was reported").splitlines():
         lines += textwrap.wrap(part, 90) or [""]
     return lines[:30]

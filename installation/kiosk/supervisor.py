@@ -40,7 +40,12 @@ from installation.kiosk.notify import sd_notify, watchdog_interval_s
 
 log = logging.getLogger(__name__)
 
-LEVELS = ("the show as saved", "its last known good model", "the default show", "a still frame with the error")
+LEVELS = (
+    "the show as saved",
+    "its last known good model",
+    "the default show",
+    "a still frame with the error",
+)
 STILL = len(LEVELS) - 1
 KILL_GRACE_S = 3.0
 EXIT_USER_ERROR = 2  # cli.EXIT_USER_ERROR
@@ -74,8 +79,14 @@ class Child:
 
 
 class Supervisor:
-    def __init__(self, argv: list[str], config: KioskConfig, *, state_dir: Path,
-                 child_command: list[str] | None = None) -> None:
+    def __init__(
+        self,
+        argv: list[str],
+        config: KioskConfig,
+        *,
+        state_dir: Path,
+        child_command: list[str] | None = None,
+    ) -> None:
         self.argv, self.config, self.state_dir = argv, config, state_dir
         self.child_command = child_command or [sys.executable, "-m", "installation.kiosk.child"]
         self.level = 0
@@ -94,13 +105,17 @@ class Supervisor:
         ours, theirs = heartbeat_pair()
         env = {**os.environ, HEARTBEAT_FD_ENV: str(theirs.fileno())}
         proc = subprocess.Popen(
-            self.child_command, stdin=subprocess.PIPE,
-            stderr=subprocess.PIPE, pass_fds=[theirs.fileno()], env=env,
+            self.child_command,
+            stdin=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            pass_fds=[theirs.fileno()],
+            env=env,
         )
         theirs.close()
         child = Child(proc, ours)
-        threading.Thread(target=self._forward_stderr, args=(child,), name=f"kiosk-stderr-{proc.pid}",
-                         daemon=True).start()
+        threading.Thread(
+            target=self._forward_stderr, args=(child,), name=f"kiosk-stderr-{proc.pid}", daemon=True
+        ).start()
         return child
 
     def _forward_stderr(self, child: Child) -> None:
@@ -115,8 +130,13 @@ class Supervisor:
                     sys.stderr.flush()
 
     def _activate(self, child: Child) -> None:
-        spec = {"argv": self.argv, "level": self.level, "error": self.last_error,
-                "restarts": self.restarts, "state_dir": str(self.state_dir)}
+        spec = {
+            "argv": self.argv,
+            "level": self.level,
+            "error": self.last_error,
+            "restarts": self.restarts,
+            "state_dir": str(self.state_dir),
+        }
         child.level, child.activated = self.level, time.monotonic()
         assert child.proc.stdin is not None
         try:
@@ -188,21 +208,31 @@ class Supervisor:
                     if rc == 0:
                         log.info("kiosk: the show was quit; the supervisor ends too")
                         return 0
-                    self._died(child, f"exited with code {rc}" if rc > 0 else f"killed by signal {-rc}",
-                               user_error=rc == EXIT_USER_ERROR)
+                    self._died(
+                        child,
+                        f"exited with code {rc}" if rc > 0 else f"killed by signal {-rc}",
+                        user_error=rc == EXIT_USER_ERROR,
+                    )
                     child = self._next_child()
                     continue
                 self._read(child)
                 self._read_standby()
                 wedged = self._wedged(child, now)
                 if wedged:
-                    log.error("kiosk: the show (pid %d) is wedged (%s); killing it", child.proc.pid, wedged)
+                    log.error(
+                        "kiosk: the show (pid %d) is wedged (%s); killing it",
+                        child.proc.pid,
+                        wedged,
+                    )
                     self._kill(child, graceful=False)
                     self._died(child, f"wedged: {wedged}")
                     child = self._next_child()
                     continue
-                if (child.level == STILL and child.first_frame is not None
-                        and now - child.first_frame > self.config.restart_window_min * 60):
+                if (
+                    child.level == STILL
+                    and child.first_frame is not None
+                    and now - child.first_frame > self.config.restart_window_min * 60
+                ):
                     log.info("kiosk: trying the show again after a quiet window on the still frame")
                     self.level = 0
                     self._kill(child, graceful=True)
@@ -229,11 +259,17 @@ class Supervisor:
     def _write_status(self, child: Child | None = None) -> None:
         """supervisor.json in the state folder: for the technician, a test and the bench."""
         child = child or self._active
-        status = {"pid": os.getpid(), "show_pid": child.proc.pid if child else None,
-                  "up": bool(child and child.first_frame is not None), "level": self.level,
-                  "fallback": LEVELS[self.level], "restarts": self.restarts, "last_error": self.last_error,
-                  "restart_s": [round(t, 3) for t in self.restart_s],
-                  "standby_ready": bool(self._standby and self._standby.standby_ready)}
+        status = {
+            "pid": os.getpid(),
+            "show_pid": child.proc.pid if child else None,
+            "up": bool(child and child.first_frame is not None),
+            "level": self.level,
+            "fallback": LEVELS[self.level],
+            "restarts": self.restarts,
+            "last_error": self.last_error,
+            "restart_s": [round(t, 3) for t in self.restart_s],
+            "standby_ready": bool(self._standby and self._standby.standby_ready),
+        }
         try:
             atomic_write_bytes(self.state_dir / STATUS_FILE, json.dumps(status, indent=1).encode())
         except OSError as exc:
@@ -251,7 +287,11 @@ class Supervisor:
             took = now - since
             if self._died_at is not None:
                 self.restart_s.append(took)
-                log.info("kiosk: the show is back (pid %d) %.2f s after it went down", child.proc.pid, took)
+                log.info(
+                    "kiosk: the show is back (pid %d) %.2f s after it went down",
+                    child.proc.pid,
+                    took,
+                )
             self._died_at = None
             if not self._ready_sent:
                 self._ready_sent = sd_notify("READY=1", f"MAINPID={os.getpid()}") or True
@@ -260,7 +300,9 @@ class Supervisor:
     def _wedged(self, child: Child, now: float) -> str:
         if child.first_frame is None:
             waited = now - (child.activated or now)
-            return f"no first frame in {waited:.0f} s" if waited > self.config.start_timeout_s else ""
+            return (
+                f"no first frame in {waited:.0f} s" if waited > self.config.start_timeout_s else ""
+            )
         silent = now - (child.last_beat or child.first_frame)
         return f"no heartbeat for {silent:.1f} s" if silent > self.config.wedged_s else ""
 
@@ -271,7 +313,9 @@ class Supervisor:
         self._died_at = now
         self.restarts += 1
         self.last_error = child.last_error() or f"the show {how}"
-        log.error("kiosk: the show (pid %d) %s; last error: %s", child.proc.pid, how, self.last_error)
+        log.error(
+            "kiosk: the show (pid %d) %s; last error: %s", child.proc.pid, how, self.last_error
+        )
         self._recent.append(now)
         window = self.config.restart_window_min * 60
         while self._recent and now - self._recent[0] > window:
@@ -279,8 +323,13 @@ class Supervisor:
         if (user_error or len(self._recent) >= self.config.restarts) and self.level < STILL:
             self.level += 1
             self._recent.clear()
-            why = "a user error" if user_error else (
-                f"{self.config.restarts} restarts within {self.config.restart_window_min:g} min")
+            why = (
+                "a user error"
+                if user_error
+                else (
+                    f"{self.config.restarts} restarts within {self.config.restart_window_min:g} min"
+                )
+            )
             log.error("kiosk: %s; falling back to %s", why, LEVELS[self.level])
         self._dispose(child)
 

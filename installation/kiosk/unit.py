@@ -20,8 +20,14 @@ log = logging.getLogger(__name__)
 UNIT_NAME = "installation.service"
 
 
-def unit_text(show: Path, *, python: str = sys.executable, user: bool = True, display: str = ":0",
-              watchdog_s: int = 30) -> str:
+def unit_text(
+    show: Path,
+    *,
+    python: str = sys.executable,
+    user: bool = True,
+    display: str = ":0",
+    watchdog_s: int = 30,
+) -> str:
     show = show.resolve()
     target = "graphical-session.target" if user else "graphical.target"
     ctl = "systemctl --user" if user else "systemctl"
@@ -53,15 +59,26 @@ WantedBy={target}
 
 
 def default_path(user: bool) -> Path:
-    return (Path.home() / ".config/systemd/user" / UNIT_NAME) if user else Path("/etc/systemd/system") / UNIT_NAME
+    return (
+        (Path.home() / ".config/systemd/user" / UNIT_NAME)
+        if user
+        else Path("/etc/systemd/system") / UNIT_NAME
+    )
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     sub = p.add_subparsers(dest="kiosk_command", required=True, metavar="ACTION")
-    u = sub.add_parser("install-unit", help="print (or --write) a systemd unit that runs the show with --kiosk")
+    u = sub.add_parser(
+        "install-unit", help="print (or --write) a systemd unit that runs the show with --kiosk"
+    )
     u.add_argument("show", nargs="?", default="show.yaml", help="show file (default ./show.yaml)")
-    u.add_argument("--write", nargs="?", const="", metavar="PATH",
-                   help=f"write it (default ~/.config/systemd/user/{UNIT_NAME}, or /etc/systemd/system with --system)")
+    u.add_argument(
+        "--write",
+        nargs="?",
+        const="",
+        metavar="PATH",
+        help=f"write it (default ~/.config/systemd/user/{UNIT_NAME}, or /etc/systemd/system with --system)",
+    )
     u.add_argument("--system", action="store_true", help="a system unit instead of a user unit")
     u.add_argument("--display", default=":0", help="the X display (default :0)")
     u.add_argument("--watchdog", type=int, default=30, metavar="S", help="WatchdogSec (default 30)")
@@ -76,8 +93,17 @@ def cmd_kiosk(args: argparse.Namespace) -> int:
     path = Path(args.write) if args.write else default_path(user)
     atomic_write_bytes(path, text.encode())
     ctl = "systemctl --user" if user else "systemctl"
-    sys.stdout.write(f"wrote {path}\nnow run: {ctl} daemon-reload && {ctl} enable --now {UNIT_NAME}\n")
+    sys.stdout.write(
+        f"wrote {path}\nnow run: {ctl} daemon-reload && {ctl} enable --now {UNIT_NAME}\n"
+    )
     return 0
 
 
-COMMANDS = [("kiosk", "kiosk helpers: install-unit prints or writes a systemd unit", add_arguments, cmd_kiosk)]
+COMMANDS = [
+    (
+        "kiosk",
+        "kiosk helpers: install-unit prints or writes a systemd unit",
+        add_arguments,
+        cmd_kiosk,
+    )
+]

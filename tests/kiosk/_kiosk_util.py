@@ -27,6 +27,7 @@ def free_port(kind: int = socket.SOCK_STREAM) -> int:
 
 def osc_float(address: str, value: float) -> bytes:
     """One OSC message with a float argument (padded strings, big-endian float32)."""
+
     def pad(b: bytes) -> bytes:
         return b + b"\0" * (4 - len(b) % 4)
 
@@ -62,15 +63,29 @@ def health(port: int) -> dict | None:
     return json.loads(body) if status == 200 else None
 
 
-def kiosk_show(folder: Path, model: Path, *, health_port: int, osc_port: int | None = None,
-               kiosk: dict | None = None) -> Path:
+def kiosk_show(
+    folder: Path,
+    model: Path,
+    *,
+    health_port: int,
+    osc_port: int | None = None,
+    kiosk: dict | None = None,
+) -> Path:
     show = {
         "display": {"size": [160, 90], "fullscreen": False, "fps": 30, "vsync": False},
         "model": {"path": str(model), "device": "cpu"},
-        "osc": {"enabled": osc_port is not None, "port": osc_port or 9000, "oscquery": {"enabled": False}},
+        "osc": {
+            "enabled": osc_port is not None,
+            "port": osc_port or 9000,
+            "oscquery": {"enabled": False},
+        },
         "midi": {"enabled": False},
         "hotswap": {"enabled": False},
-        "kiosk": {"save_every_s": 0.3, "health": {"enabled": True, "port": health_port}, **(kiosk or {})},
+        "kiosk": {
+            "save_every_s": 0.3,
+            "health": {"enabled": True, "port": health_port},
+            **(kiosk or {}),
+        },
     }
     path = folder / "show.yaml"
     path.write_text(yaml.safe_dump(show), encoding="utf-8")
@@ -81,8 +96,22 @@ def start_kiosk(show: Path, *extra: str, env: dict | None = None) -> subprocess.
     env = {**os.environ, "PYTHONPATH": str(REPO), "SDL_VIDEODRIVER": "dummy", **(env or {})}
     log = open(show.parent / "supervisor.log", "wb")  # a file: a pipe nobody reads would fill up
     with log:
-        return subprocess.Popen([sys.executable, "-m", "installation", "run", str(show), "--kiosk", "--headless",
-                                 *extra], cwd=show.parent, env=env, stdout=subprocess.DEVNULL, stderr=log)
+        return subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "installation",
+                "run",
+                str(show),
+                "--kiosk",
+                "--headless",
+                *extra,
+            ],
+            cwd=show.parent,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=log,
+        )
 
 
 def supervisor_status(show: Path) -> dict:

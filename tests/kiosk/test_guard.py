@@ -20,8 +20,12 @@ from ..conftest import make_model
 
 
 def _runtime(show_dict: dict, tmp_path: Path, **kiosk) -> ShowRuntime:
-    show = parse_show({**show_dict, "kiosk": {"stall_s": 0.5, "black_s": 0.5, "good_after_s": 0.5, **kiosk}})
-    rt = ShowRuntime(show, RunOptions(headless=True, fixed_step=True, fps=30, stats=tmp_path / "s.jsonl"))
+    show = parse_show(
+        {**show_dict, "kiosk": {"stall_s": 0.5, "black_s": 0.5, "good_after_s": 0.5, **kiosk}}
+    )
+    rt = ShowRuntime(
+        show, RunOptions(headless=True, fixed_step=True, fps=30, stats=tmp_path / "s.jsonl")
+    )
     rt.build_loop()
     rt.start_services()
     return rt
@@ -49,7 +53,9 @@ def poison(model, every: int, value: float = float("nan")):
     model.module.decode = poisoned
 
 
-def test_a_nan_every_kth_frame_is_replaced_by_the_last_good_frame_and_counted(show_dict, tmp_path) -> None:
+def test_a_nan_every_kth_frame_is_replaced_by_the_last_good_frame_and_counted(
+    show_dict, tmp_path
+) -> None:
     rt = _runtime(show_dict, tmp_path)
     try:
         loop = rt.loop
@@ -106,7 +112,10 @@ def test_black_too_long_holds_the_last_good_frame_then_recovers(show_dict, tmp_p
 
 
 def test_black_at_brightness_zero_is_what_was_asked_for(show_dict, tmp_path) -> None:
-    show_dict = {**show_dict, "parameters": {"output.brightness": {"default": 0.0, "smoothing": 0.0}}}
+    show_dict = {
+        **show_dict,
+        "parameters": {"output.brightness": {"default": 0.0, "smoothing": 0.0}},
+    }
     rt = _runtime(show_dict, tmp_path)
     try:
         loop = rt.loop
@@ -117,7 +126,9 @@ def test_black_at_brightness_zero_is_what_was_asked_for(show_dict, tmp_path) -> 
         rt.close()
 
 
-def test_a_broken_new_model_makes_the_show_cut_back_to_the_last_known_good(show_dict, tmp_path) -> None:
+def test_a_broken_new_model_makes_the_show_cut_back_to_the_last_known_good(
+    show_dict, tmp_path
+) -> None:
     other = load_checkpoint(make_model(tmp_path / "other", name="other", seed=9, step=7))
     rt = _runtime(show_dict, tmp_path)
     try:

@@ -20,8 +20,13 @@ from ._kiosk_util import free_port, get
 def _playing(show_dict: dict, health: dict, work) -> dict:
     """Run the loop on this (the main) thread while `work(port)` runs on another; its result."""
     port = free_port()
-    show = parse_show({**show_dict, "display": {**show_dict["display"], "fps": 30},
-                       "kiosk": {"health": {"enabled": True, "port": port, **health}}})
+    show = parse_show(
+        {
+            **show_dict,
+            "display": {**show_dict["display"], "fps": 30},
+            "kiosk": {"health": {"enabled": True, "port": port, **health}},
+        }
+    )
     rt = ShowRuntime(show, RunOptions(headless=True, fps=30))
     result: dict = {}
     try:
@@ -68,30 +73,58 @@ def test_health_screenshot_and_log_answer_while_the_show_plays(show_dict) -> Non
             if b"hello from the log tail" in text or time.monotonic() > deadline:
                 break
             time.sleep(0.05)
-        return {"health": health, "size": image.size, "mode": image.mode, "log": text.decode(),
-                "missing": get(port, "/nope")[0], "post": _raw(port, b"POST /health HTTP/1.1\r\n\r\n"),
-                "garbage": _raw(port, b"\x16\x03\x01garbage\r\n\r\n")}
+        return {
+            "health": health,
+            "size": image.size,
+            "mode": image.mode,
+            "log": text.decode(),
+            "missing": get(port, "/nope")[0],
+            "post": _raw(port, b"POST /health HTTP/1.1\r\n\r\n"),
+            "garbage": _raw(port, b"\x16\x03\x01garbage\r\n\r\n"),
+        }
 
     result = _playing(show_dict, {}, work)["value"]
     health = result["health"]
-    for key in ("fps", "frame_p99_ms", "uptime_s", "model", "restarts", "last_error", "memory_mb",
-                "trainer", "refused_frames", "recoveries", "threads", "params"):
+    for key in (
+        "fps",
+        "frame_p99_ms",
+        "uptime_s",
+        "model",
+        "restarts",
+        "last_error",
+        "memory_mb",
+        "trainer",
+        "refused_frames",
+        "recoveries",
+        "threads",
+        "params",
+    ):
         assert key in health, key
     assert health["ok"] and health["model"]["id"] == "tiny" and health["memory_mb"] > 10
     assert health["params"]["walk.speed"] == 0.5
     assert result["size"] == (32, 32) and result["mode"] == "RGB"
     assert "hello from the log tail" in result["log"]
     assert result["missing"] == 404
-    assert result["post"].startswith(b"HTTP/1.1 405") and result["garbage"].startswith(b"HTTP/1.1 400")
+    assert result["post"].startswith(b"HTTP/1.1 405") and result["garbage"].startswith(
+        b"HTTP/1.1 400"
+    )
 
 
 def test_a_token_is_required_when_set(show_dict) -> None:
     def work(port: int) -> dict:
-        return {"none": get(port, "/health")[0], "wrong": get(port, "/health", token="nope")[0],
-                "bearer": get(port, "/health", token="s3cret")[0], "query": get(port, "/health?token=s3cret")[0]}
+        return {
+            "none": get(port, "/health")[0],
+            "wrong": get(port, "/health", token="nope")[0],
+            "bearer": get(port, "/health", token="s3cret")[0],
+            "query": get(port, "/health?token=s3cret")[0],
+        }
 
     assert _playing(show_dict, {"token": "s3cret"}, work)["value"] == {
-        "none": 401, "wrong": 401, "bearer": 200, "query": 200}
+        "none": 401,
+        "wrong": 401,
+        "bearer": 200,
+        "query": 200,
+    }
 
 
 def test_idle_connections_cannot_lock_it_out_and_the_show_keeps_playing(show_dict) -> None:
@@ -101,8 +134,11 @@ def test_idle_connections_cannot_lock_it_out_and_the_show_keeps_playing(show_dic
         try:
             started = time.monotonic()
             status = get(port, "/health")[0]
-            return {"status": status, "took": time.monotonic() - started,
-                    "threads": threading.active_count() - before}
+            return {
+                "status": status,
+                "took": time.monotonic() - started,
+                "threads": threading.active_count() - before,
+            }
         finally:
             for s in idle:
                 s.close()

@@ -12,8 +12,14 @@ from installation.kiosk.logs import DroppingQueueHandler, FoldingHandler, KioskL
 
 
 def _record(msg: str, level: int = logging.WARNING) -> logging.LogRecord:
-    return logging.makeLogRecord({"name": "installation.test", "levelno": level,
-                                  "levelname": logging.getLevelName(level), "msg": msg})
+    return logging.makeLogRecord(
+        {
+            "name": "installation.test",
+            "levelno": level,
+            "levelname": logging.getLevelName(level),
+            "msg": msg,
+        }
+    )
 
 
 class Lines(logging.Handler):
@@ -32,8 +38,12 @@ def test_back_to_back_repeats_fold_into_a_count() -> None:
         fold.handle(_record("MIDI port gone"))
     fold.handle(_record("MIDI port back"))
     fold.handle(_record("MIDI port back", logging.ERROR))  # another level is another message
-    assert lines.lines == ["MIDI port gone", "MIDI port gone (99 more times)", "MIDI port back",
-                           "MIDI port back"]
+    assert lines.lines == [
+        "MIDI port gone",
+        "MIDI port gone (99 more times)",
+        "MIDI port back",
+        "MIDI port back",
+    ]
     assert fold.folded == 99
 
 
@@ -68,8 +78,11 @@ def test_the_file_rotates_and_the_render_thread_only_queues(tmp_path: Path) -> N
             time.sleep(0.02)
     finally:
         kiosk.close()
-    assert sorted(p.name for p in file.parent.iterdir()) == ["installation.log", "installation.log.1",
-                                                              "installation.log.2"]
+    assert sorted(p.name for p in file.parent.iterdir()) == [
+        "installation.log",
+        "installation.log.1",
+        "installation.log.2",
+    ]
     text = file.read_text()
     assert "the same again (1 more times)" in text
     assert any("line 199" in line for line in kiosk.ring.lines)

@@ -21,8 +21,12 @@ def _write(path: Path, data: dict) -> None:
 def _start(show_dict: dict, tmp_path: Path) -> tuple[ShowRuntime, Path]:
     path = tmp_path / "show.yaml"
     _write(path, show_dict)
-    rt = ShowRuntime(load_show(path), RunOptions(headless=True, fixed_step=True, fps=30, show_path=path,
-                                                 stats=tmp_path / "s.jsonl"))
+    rt = ShowRuntime(
+        load_show(path),
+        RunOptions(
+            headless=True, fixed_step=True, fps=30, show_path=path, stats=tmp_path / "s.jsonl"
+        ),
+    )
     rt.build_loop()
     rt.start_services()
     return rt, path
@@ -47,9 +51,12 @@ def test_a_valid_edit_is_applied_live_without_a_jump(show_dict, tmp_path) -> Non
         for _ in range(3):
             loop.step()
         navigator, display = loop.navigator, loop.display
-        edited = {**show_dict, "parameters": {"output.brightness": {"default": 0.5, "smoothing": 0.0}},
-                  "navigator": {**show_dict["navigator"], "seed": 11, "speed": 0.75},
-                  "display": {**show_dict["display"], "fit": "contain", "hud": True}}
+        edited = {
+            **show_dict,
+            "parameters": {"output.brightness": {"default": 0.5, "smoothing": 0.0}},
+            "navigator": {**show_dict["navigator"], "seed": 11, "speed": 0.75},
+            "display": {**show_dict["display"], "fit": "contain", "hud": True},
+        }
         _write(path, edited)
         _until(rt, lambda: loop.navigator is not navigator, "the new navigator")
         assert loop.navigator.seed == 11
@@ -64,7 +71,9 @@ def test_a_valid_edit_is_applied_live_without_a_jump(show_dict, tmp_path) -> Non
     assert [e["event"] for e in events] == ["show_reloaded"]
 
 
-def test_an_invalid_edit_is_rejected_on_the_hud_and_the_show_is_untouched(show_dict, tmp_path, caplog) -> None:
+def test_an_invalid_edit_is_rejected_on_the_hud_and_the_show_is_untouched(
+    show_dict, tmp_path, caplog
+) -> None:
     rt, path = _start(show_dict, tmp_path)
     try:
         loop = rt.loop
@@ -86,8 +95,13 @@ def test_an_invalid_edit_is_rejected_on_the_hud_and_the_show_is_untouched(show_d
 
 def test_what_cannot_change_live_is_named(show_dict, tmp_path) -> None:
     old = parse_show(show_dict)
-    new = parse_show({**show_dict, "display": {**show_dict["display"], "size": [320, 180], "filter": "nearest"},
-                      "osc": {"enabled": False, "mappings": [{"address": "/f", "target": "walk.speed"}]}})
+    new = parse_show(
+        {
+            **show_dict,
+            "display": {**show_dict["display"], "size": [320, 180], "filter": "nearest"},
+            "osc": {"enabled": False, "mappings": [{"address": "/f", "target": "walk.speed"}]},
+        }
+    )
     plan = plan_reload(old, new, REGISTRY)
     assert plan.needs_restart == ("display.size",)
     assert plan.applied == ("display.filter", "osc.mappings") and plan.osc_mappings

@@ -26,14 +26,22 @@ def _write(tmp_path: Path, show: dict) -> Path:
     return path
 
 
-def test_level_0_restores_the_saved_model_targets_and_phase(tmp_path: Path, show_dict: dict) -> None:
+def test_level_0_restores_the_saved_model_targets_and_phase(
+    tmp_path: Path, show_dict: dict
+) -> None:
     path = _write(tmp_path, show_dict)
     saver = StateSaver(tmp_path / ".kiosk", every_s=60)
-    saver.offer(ShowState(model="/somewhere/else", last_good="/good", targets={"walk.speed": 1.25}, phase=3.5))
+    saver.offer(
+        ShowState(
+            model="/somewhere/else", last_good="/good", targets={"walk.speed": 1.25}, phase=3.5
+        )
+    )
     saver.save_now()
     show, restored = prepare(path, KioskSpec(level=0))
     assert show is not None and show.osc.enabled is False
-    assert restored.model_path == Path("/somewhere/else") and restored.targets == {"walk.speed": 1.25}
+    assert restored.model_path == Path("/somewhere/else") and restored.targets == {
+        "walk.speed": 1.25
+    }
     assert restored.phase == 3.5
     _, at_1 = prepare(path, KioskSpec(level=1))
     assert at_1.model_path == Path("/good")
@@ -44,7 +52,9 @@ def test_level_2_is_the_default_show_on_the_users_display(tmp_path: Path, show_d
     show, restored = prepare(path, KioskSpec(level=2))
     assert show is not None and restored.model_path is None
     assert show.display.size == (160, 90)
-    assert not (show.osc.enabled or show.midi.enabled or show.training.enabled or show.hotswap.enabled)
+    assert not (
+        show.osc.enabled or show.midi.enabled or show.training.enabled or show.hotswap.enabled
+    )
     assert show.resolve(show.model.path) == tmp_path / "models/default-gan"
     path.write_text("display: {size: nonsense}\n", encoding="utf-8")
     show, _ = prepare(path, KioskSpec(level=2))  # an unreadable file still gets the default show

@@ -29,8 +29,12 @@ def run_supervisor(tmp_path: Path, monkeypatch):
     def start(plan: dict, **config) -> Supervisor:
         (tmp_path / "plan.json").write_text(json.dumps(plan))
         monkeypatch.setenv("FAKE_SHOW_PLAN", str(tmp_path / "plan.json"))
-        sup = Supervisor(["run", "show.yaml"], KioskConfig(**config), state_dir=tmp_path / "state",
-                         child_command=FAKE)
+        sup = Supervisor(
+            ["run", "show.yaml"],
+            KioskConfig(**config),
+            state_dir=tmp_path / "state",
+            child_command=FAKE,
+        )
         result: dict = {}
         thread = threading.Thread(target=lambda: result.setdefault("rc", sup.run()), daemon=True)
         sup.result = result  # type: ignore[attr-defined]
@@ -52,9 +56,15 @@ def status(tmp_path: Path) -> dict:
         return {}
 
 
-def test_user_errors_fall_back_one_level_each_down_to_the_still_frame(run_supervisor, tmp_path) -> None:
+def test_user_errors_fall_back_one_level_each_down_to_the_still_frame(
+    run_supervisor, tmp_path
+) -> None:
     sup = run_supervisor({"0": "exit2", "1": "exit2", "2": "exit2", "3": "play"})
-    final = wait_for(lambda: (s := status(tmp_path)).get("level") == 3 and s.get("up") and s, 30, "the still frame")
+    final = wait_for(
+        lambda: (s := status(tmp_path)).get("level") == 3 and s.get("up") and s,
+        30,
+        "the still frame",
+    )
     assert final["restarts"] == 3
     assert final["last_error"] == "model: fake failure at level 2"
     assert sup.level == 3
@@ -62,14 +72,19 @@ def test_user_errors_fall_back_one_level_each_down_to_the_still_frame(run_superv
 
 def test_n_crashes_within_the_window_move_to_the_next_fallback(run_supervisor, tmp_path) -> None:
     run_supervisor({"0": "crash", "default": "play"}, restarts=3, restart_window_min=5)
-    final = wait_for(lambda: (s := status(tmp_path)).get("level") == 1 and s.get("up") and s, 30,
-                     "the last known good level")
+    final = wait_for(
+        lambda: (s := status(tmp_path)).get("level") == 1 and s.get("up") and s,
+        30,
+        "the last known good level",
+    )
     assert final["restarts"] == 3 and final["last_error"] == "RuntimeError: fake crash"
 
 
 def test_a_show_that_stops_beating_is_killed_and_replaced(run_supervisor, tmp_path) -> None:
     sup = run_supervisor({"default": "wedge"}, wedged_s=0.5, restarts=100)
-    final = wait_for(lambda: (s := status(tmp_path)).get("restarts", 0) >= 2 and s, 30, "two wedge kills")
+    final = wait_for(
+        lambda: (s := status(tmp_path)).get("restarts", 0) >= 2 and s, 30, "two wedge kills"
+    )
     assert final["last_error"].startswith("the show wedged: no heartbeat for")
     assert final["level"] == 0 and sup.restart_s  # each time it came back
 
@@ -82,7 +97,9 @@ def test_a_quit_show_ends_the_supervisor_with_0(run_supervisor, tmp_path) -> Non
 
 def test_stopping_the_supervisor_stops_the_show_and_the_standby(run_supervisor, tmp_path) -> None:
     sup = run_supervisor({"default": "play"})
-    first = wait_for(lambda: (s := status(tmp_path)).get("up") and s.get("standby_ready") and s, 30, "up")
+    first = wait_for(
+        lambda: (s := status(tmp_path)).get("up") and s.get("standby_ready") and s, 30, "up"
+    )
     standby = sup._standby
     assert standby is not None
     sup._stopping = True

@@ -12,13 +12,20 @@ import pytest
 from installation.cli import main
 
 
-def test_install_unit_prints_a_unit_with_restart_always_and_a_watchdog(tmp_path: Path, capsys) -> None:
+def test_install_unit_prints_a_unit_with_restart_always_and_a_watchdog(
+    tmp_path: Path, capsys
+) -> None:
     show = tmp_path / "show.yaml"
     show.write_text("{}\n")
     assert main(["kiosk", "install-unit", str(show), "--watchdog", "20"]) == 0
     text = capsys.readouterr().out
-    for line in ("Type=notify", "Restart=always", "WatchdogSec=20", f"WorkingDirectory={tmp_path}",
-                 f"-m installation run {show} --kiosk"):
+    for line in (
+        "Type=notify",
+        "Restart=always",
+        "WatchdogSec=20",
+        f"WorkingDirectory={tmp_path}",
+        f"-m installation run {show} --kiosk",
+    ):
         assert line in text
 
 
