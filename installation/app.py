@@ -30,8 +30,10 @@ from installation.control.midi.mapper import MidiMapper
 from installation.control.midi.service import build_midi_service
 from installation.control.osc.server import build_osc_server
 from installation.errors import UserError
+from installation.kiosk.attract import AttractMode
 from installation.kiosk.reload import ShowReloader
 from installation.kiosk.restore import KioskSpec, Restored, state_dir
+from installation.kiosk.schedule import Schedule
 from installation.kiosk.service import KioskService
 from installation.live.service import build_live_models
 from installation.live.swap import SwapBox
@@ -316,6 +318,16 @@ def connect_kiosk(rt: ShowRuntime) -> Service | None:
     h = rt.hooks
     h.guard = service.after_frame
     h.on_status = (*h.on_status, service.on_status)
+    k = show.kiosk
+    if k.attract.after_min is not None:
+        attract = AttractMode(k.attract, show.scenes)
+        h.mappers = (*h.mappers, attract.seen)
+        h.tasks = (*h.tasks, attract.apply)
+        h.hud_lines = (*h.hud_lines, attract.hud_lines)
+    if k.schedule.hours or k.schedule.restart_at:
+        schedule = Schedule(k.schedule, restart=opts.kiosk is not None)
+        h.tasks = (*h.tasks, schedule.apply)
+        h.hud_lines = (*h.hud_lines, schedule.hud_lines)
     if opts.show_path is not None and show.kiosk.reload:
         service.reloader = ShowReloader(
             opts.show_path,

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from pydantic import Field, PositiveFloat, PositiveInt
+from typing import Literal
+
+from pydantic import Field, PositiveFloat, PositiveInt, field_validator
 
 from installation.config.base import Section
 
@@ -29,6 +31,70 @@ class LogConfig(Section):
     )
     max_mb: PositiveFloat = Field(10, description="rotate when the file reaches this size")
     backups: int = Field(5, ge=0, le=100, description="rotated files kept")
+
+
+class AttractConfig(Section):
+    """An autonomous tour when nobody has touched a control for a while."""
+
+    after_min: PositiveFloat | None = Field(
+        None, description="minutes without input before the tour starts; null: never"
+    )
+    scene_s: PositiveFloat = Field(
+        60.0, description="seconds on each scene of the tour (the show's scenes, in order)"
+    )
+    speed: float = Field(
+        0.2, gt=0, le=2, description="the least walk speed (keyframes/s) while touring"
+    )
+
+
+class ScheduleConfig(Section):
+    """Show hours: fade in at opening, fade out at closing, blank or dim in between."""
+
+    hours: list[tuple[str, str]] = Field(
+        default_factory=list,
+        description='opening and closing times, e.g. [["10:00", "18:00"]]; empty: always on',
+    )
+    fade_s: float = Field(
+        30.0, ge=0, le=3600, description="seconds of fade at opening and at closing"
+    )
+    outside: Literal["blank", "dim"] = Field(
+        "blank", description="what the screen shows outside the hours"
+    )
+    dim: float = Field(
+        0.15, ge=0, le=1, description="brightness outside the hours when outside is dim"
+    )
+    idle_fps: float = Field(
+        2.0, gt=0, le=60, description="frame rate outside the hours (the trainer gets the machine)"
+    )
+    restart_at: str | None = Field(
+        None, description='a daily restart under --kiosk at this time, e.g. "04:30"'
+    )
+
+    @field_validator("hours")
+    @classmethod
+    def _times(cls, hours: list[tuple[str, str]]) -> list[tuple[str, str]]:
+        for pair in hours:
+            for t in pair:
+                parse_hhmm(t)
+        return hours
+
+    @field_validator("restart_at")
+    @classmethod
+    def _restart(cls, t: str | None) -> str | None:
+        if t is not None:
+            parse_hhmm(t)
+        return t
+
+
+def parse_hhmm(text: str) -> int:
+    """Minutes after midnight of "HH:MM"; a ValueError that says the format."""
+    try:
+        h, m = (int(v) for v in text.split(":"))
+        if not (0 <= h <= 24 and 0 <= m < 60) or h * 60 + m > 24 * 60:
+            raise ValueError
+    except ValueError:
+        raise ValueError(f"{text!r} is not a time like 09:30") from None
+    return h * 60 + m
 
 
 class KioskConfig(Section):
@@ -68,5 +134,7 @@ class KioskConfig(Section):
     reload: bool = Field(
         True, description="apply valid edits of the show file live; reject invalid ones on the HUD"
     )
+    attract: AttractConfig = AttractConfig()
+    schedule: ScheduleConfig = ScheduleConfig()
     health: HealthConfig = HealthConfig()
     log: LogConfig = LogConfig()

@@ -37,6 +37,7 @@ from installation.files import atomic_write_bytes
 from installation.kiosk.config import KioskConfig
 from installation.kiosk.heartbeat import HEARTBEAT_FD_ENV, heartbeat_pair, read_beats
 from installation.kiosk.notify import sd_notify, watchdog_interval_s
+from installation.kiosk.schedule import EXIT_RESTART
 
 log = logging.getLogger(__name__)
 
@@ -208,6 +209,12 @@ class Supervisor:
                     if rc == 0:
                         log.info("kiosk: the show was quit; the supervisor ends too")
                         return 0
+                    if rc == EXIT_RESTART:  # the schedule's daily restart: not a crash
+                        log.info("kiosk: the daily restart")
+                        self._dispose(child)
+                        self._died_at = time.monotonic()
+                        child = self._next_child()
+                        continue
                     self._died(
                         child,
                         f"exited with code {rc}" if rc > 0 else f"killed by signal {-rc}",

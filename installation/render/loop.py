@@ -112,6 +112,7 @@ class RenderLoop:
             str, int
         ] = {}  # frames the renderer refused (renderer.BadFrame), by kind
         self.recoveries = 0
+        self.dimmer = 1.0  # the kiosk schedule's fade (0 blank .. 1), times output.brightness
         self._previous_navigator: Navigator | None = None
         self._fade_start: float | None = None
         self._pool: GeneratorPool | None = None
@@ -138,10 +139,11 @@ class RenderLoop:
     def run(self) -> int:
         start = self._started = self.clock.now()
         self._last_t = start
-        period = 1.0 / self.settings.fps if self.settings.fps > 0 else 0.0
         deadline = start
         try:
             while self.running:
+                # Read each frame: the kiosk's schedule lowers the rate outside show hours.
+                period = 1.0 / self.settings.fps if self.settings.fps > 0 else 0.0
                 if period:
                     # Sleep before draining input so the frame uses the freshest events and
                     # still presents on its deadline (late latching).
@@ -203,7 +205,8 @@ class RenderLoop:
                 self._guarded("feedback", send, changed, events)
         # 6-8: generate and present.
         work_start = time.perf_counter()
-        gen_ms, index, ready = self._generate(z, v["output.brightness"], previous_z, mix)
+        brightness = v["output.brightness"] * self.dimmer
+        gen_ms, index, ready = self._generate(z, brightness, previous_z, mix)
         if not ready:
             self._unshown_events.extend(events)
             return

@@ -2,7 +2,7 @@
 a crash loop takes a second instead of minutes. It speaks the real protocol (the spec on
 stdin, heartbeats on the inherited datagram socket) and does what a plan file says for the
 level it is started at: "play" (beat), "wedge" (beat, then stop beating), "exit2" (a user
-error), "crash" (exit 1), "quit" (exit 0)."""
+error), "crash" (exit 1), "quit" (exit 0), "restart-once" (exit 75, then play)."""
 
 import json
 import os
@@ -26,6 +26,11 @@ if what == "crash":
     sys.exit(1)
 if what == "quit":
     sys.exit(0)
+if what == "restart-once":  # the schedule's daily restart, the first time only
+    marker = os.environ["FAKE_SHOW_PLAN"] + ".restarted"
+    if not os.path.exists(marker):
+        open(marker, "w").close()
+        sys.exit(75)
 frame = 0
 while True:
     frame += 1

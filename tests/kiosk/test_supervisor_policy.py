@@ -108,3 +108,13 @@ def test_stopping_the_supervisor_stops_the_show_and_the_standby(run_supervisor, 
         os.kill(first["show_pid"], 0)
     assert standby.proc.poll() is not None
     assert sup._active is not None and sup._active.proc.returncode == -signal.SIGTERM  # asked first
+
+
+def test_a_daily_restart_is_not_counted_as_a_crash(run_supervisor, tmp_path) -> None:
+    sup = run_supervisor({"default": "restart-once"})
+    wait_for(
+        lambda: (tmp_path / "plan.json.restarted").exists() and status(tmp_path).get("up"),
+        30,
+        "back up",
+    )
+    assert sup.restarts == 0 and sup.level == 0 and sup.restart_s
