@@ -145,6 +145,7 @@ def display_settings(show: Show, opts: RunOptions) -> DisplaySettings:
         filter=d.filter,
         fit=d.fit,
         headless=opts.headless,
+        keep_open=opts.kiosk is not None,
     )
 
 

@@ -84,6 +84,7 @@ class KioskService:
         self._snapshot: dict[str, Any] = {"starting": True}
         self._shown: tuple[Any, int] | None = None  # (renderer, buffer index) on screen
         self.health: HealthServer | None = None
+        self._statuses = 0
         self.reloader: Any = None  # kiosk/reload.ShowReloader, set by the composition root
         h = config.health
         if h.enabled:
@@ -138,6 +139,9 @@ class KioskService:
         loop = self.loop
         if loop is None:
             return
+        self._statuses += 1
+        if self._statuses % 4 == 0:  # about once a second: a display that came back
+            loop.display.check_displays()
         if self.heartbeat is not None:
             self.heartbeat.beat(loop.frame, float(status.get("uptime", 0.0)))  # type: ignore[arg-type]
         model = loop.renderer.model
