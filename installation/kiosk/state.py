@@ -12,7 +12,7 @@ import json
 import logging
 import threading
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 from installation.files import atomic_write_bytes
@@ -62,8 +62,9 @@ def read_state(folder: Path) -> ShowState | None:
 
 
 class StateSaver:
-    """Writes the newest snapshot every `every_s` on its own thread; a failed write (a full
-    disk) is logged once per kind and retried next time, and leaves the old file whole."""
+    """Writes the newest snapshot every `every_s` on its own thread when it changed; a failed
+    write (a full disk) is logged once per kind and retried next time, and leaves the old
+    file whole."""
 
     def __init__(self, folder: Path, every_s: float) -> None:
         self.folder, self.every_s = folder, every_s
@@ -96,8 +97,11 @@ class StateSaver:
 
     def save_now(self) -> None:
         state = self._latest
-        if state is None or state == self._written:
-            return
+        if state is None or (
+            self._written is not None
+            and replace(state, saved=0.0) == replace(self._written, saved=0.0)
+        ):
+            return  # nothing changed since the last save: no write (and no fsync) at all
         try:
             atomic_write_bytes(self.folder / STATE_FILE, state.to_json())
         except OSError as exc:

@@ -108,9 +108,8 @@ class RenderLoop:
         self.frame = 0
         self.running = True
         self.error: str | None = None
-        self.refused: dict[
-            str, int
-        ] = {}  # frames the renderer refused (renderer.BadFrame), by kind
+        # Frames the renderer refused (renderer.BadFrame: NaN/Inf, long black), by kind.
+        self.refused: dict[str, int] = {}
         self.recoveries = 0
         self.dimmer = 1.0  # the kiosk schedule's fade (0 blank .. 1), times output.brightness
         self._previous_navigator: Navigator | None = None
