@@ -19,6 +19,23 @@ import yaml
 REPO = Path(__file__).resolve().parents[2]
 
 
+def playing(show, **opts):
+    """A ShowRuntime on a fixed-step clock at 30 fps with its loop built and services started."""
+    from installation.app import RunOptions, ShowRuntime
+
+    rt = ShowRuntime(show, RunOptions(headless=True, fixed_step=True, fps=30, **opts))
+    rt.build_loop()
+    rt.start_services()
+    return rt
+
+
+def tick(loop, n: int = 1) -> None:
+    """`n` frames of a loop driven by hand: move the virtual clock a frame, then step."""
+    for _ in range(n):
+        loop.clock.sleep_until(loop.clock.now() + 1 / 30)
+        loop.step()
+
+
 def free_port(kind: int = socket.SOCK_STREAM) -> int:
     with socket.socket(socket.AF_INET, kind) as s:
         s.bind(("127.0.0.1", 0))

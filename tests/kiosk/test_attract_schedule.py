@@ -7,11 +7,13 @@ from datetime import datetime
 
 import pytest
 
-from installation.app import RunOptions, ShowRuntime
+from installation.app import ShowRuntime
 from installation.config.show import parse_show
 from installation.events import ControlEvent
 from installation.kiosk.config import ScheduleConfig
 from installation.kiosk.schedule import EXIT_RESTART, Schedule, level
+
+from ._kiosk_util import playing, tick
 
 SCENES = {
     "calm": {"walk.speed": 0.1, "latent.truncation": 0.5},
@@ -20,17 +22,7 @@ SCENES = {
 
 
 def _runtime(show_dict: dict, kiosk: dict) -> ShowRuntime:
-    show = parse_show({**show_dict, "scenes": SCENES, "kiosk": kiosk})
-    rt = ShowRuntime(show, RunOptions(headless=True, fixed_step=True, fps=30))
-    rt.build_loop()
-    rt.start_services()
-    return rt
-
-
-def tick(loop, n: int = 1) -> None:
-    for _ in range(n):
-        loop.clock.sleep_until(loop.clock.now() + 1 / 30)
-        loop.step()
+    return playing(parse_show({**show_dict, "scenes": SCENES, "kiosk": kiosk}))
 
 
 def test_attract_tours_the_scenes_after_no_input_and_the_first_input_hands_back(show_dict) -> None:

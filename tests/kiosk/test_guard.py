@@ -17,6 +17,7 @@ from installation.config.show import parse_show
 from installation.stats import read_stats
 
 from ..conftest import make_model
+from ._kiosk_util import tick
 
 
 def _runtime(show_dict: dict, tmp_path: Path, **kiosk) -> ShowRuntime:
@@ -29,12 +30,6 @@ def _runtime(show_dict: dict, tmp_path: Path, **kiosk) -> ShowRuntime:
     rt.build_loop()
     rt.start_services()
     return rt
-
-
-def tick(loop, n: int = 1) -> None:
-    for _ in range(n):
-        loop.clock.sleep_until(loop.clock.now() + 1 / 30)
-        loop.step()
 
 
 def shown(loop) -> np.ndarray:
