@@ -166,6 +166,7 @@ def _run_still(args: argparse.Namespace, spec) -> int:
         fullscreen=not windowed,
         display=args.display or 0,
         headless=args.headless,
+        hud_size=48,
     )
     return show_still(spec, settings, args.seconds)
 

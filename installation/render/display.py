@@ -97,6 +97,7 @@ class DisplaySettings:
     # Kiosk: a window the desktop closes, or a display that goes and comes back, or a
     # resolution change, reopens full screen on the configured display instead of quitting.
     keep_open: bool = False
+    hud_size: int = 24  # HUD text height in pixels (the kiosk's error frame reads from afar)
 
 
 def _fit_rects(src: int, out: tuple[int, int], fit: str) -> tuple[pygame.Rect, pygame.Rect]:
@@ -300,7 +301,7 @@ class PygameDisplay:
 
     def _draw_hud(self, lines: tuple[str, ...]) -> None:
         if self._font is None:
-            self._font = pygame.font.Font(None, 24)
+            self._font = pygame.font.Font(None, self.settings.hud_size)
         if lines != self._hud_text:  # re-render text only when it changes
             self._hud_text = lines
             rendered = [self._font.render(line, True, (255, 255, 255)) for line in lines]
