@@ -100,6 +100,7 @@ class Supervisor:
         self._ready_sent = False
         self._died_at: float | None = None
         self._active: Child | None = None
+        self._still_failures = 0
 
     # -- processes ----------------------------------------------------------------------
     def _spawn(self) -> Child:
@@ -220,6 +221,8 @@ class Supervisor:
                         f"exited with code {rc}" if rc > 0 else f"killed by signal {-rc}",
                         user_error=rc == EXIT_USER_ERROR,
                     )
+                    if self.level == STILL and child.level == STILL:
+                        self._back_off()  # even the still frame fails (no display?): no spinning
                     child = self._next_child()
                     continue
                 self._read(child)
@@ -253,6 +256,14 @@ class Supervisor:
             if self._standby is not None:
                 self._dispose(self._standby)
             self._dispose(child)
+
+    def _back_off(self) -> None:
+        self._still_failures += 1
+        delay = min(60.0, 2.0**self._still_failures)
+        log.error("kiosk: the still frame failed too; trying again in %.0f s", delay)
+        deadline = time.monotonic() + delay
+        while not self._stopping and time.monotonic() < deadline:
+            time.sleep(0.1)
 
     def _on_stop(self, signum: int, frame: object) -> None:
         self._stopping = True

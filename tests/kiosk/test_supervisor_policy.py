@@ -10,6 +10,7 @@ import os
 import signal
 import sys
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -118,3 +119,11 @@ def test_a_daily_restart_is_not_counted_as_a_crash(run_supervisor, tmp_path) -> 
         "back up",
     )
     assert sup.restarts == 0 and sup.level == 0 and sup.restart_s
+
+
+def test_a_failing_still_frame_backs_off_instead_of_spinning(run_supervisor, tmp_path) -> None:
+    sup = run_supervisor({"default": "crash"}, restarts=1)
+    wait_for(lambda: sup._still_failures >= 1, 30, "the still frame failing")
+    restarts = sup.restarts
+    time.sleep(1.0)  # within the 2 s back-off nothing is started: what is under test is "nothing"
+    assert sup.restarts == restarts
