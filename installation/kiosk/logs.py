@@ -110,6 +110,11 @@ class RingHandler(logging.Handler):
             self.last_error = record.getMessage()
 
 
+def _no_ticks(record: logging.LogRecord) -> bool:
+    """The fold clock's tick is for FoldingHandler only."""
+    return not getattr(record, "fold_tick", False)
+
+
 class KioskLogging:
     """The installed handlers; `close()` removes them and flushes the file."""
 
@@ -156,6 +161,7 @@ class KioskLogging:
             self._taken = list(root.handlers)
             for handler in self._taken:
                 root.removeHandler(handler)
+                handler.addFilter(_no_ticks)
             self.listener.handlers = (*self.listener.handlers, *self._taken)
         root.addHandler(self.handler)
         self.listener.start()
@@ -176,6 +182,7 @@ class KioskLogging:
         root.removeHandler(self.handler)
         self.listener.stop()
         for handler in self._taken:
+            handler.removeFilter(_no_ticks)
             root.addHandler(handler)
         if self.fold is not None:
             self.fold.close()

@@ -109,8 +109,11 @@ def kiosk_show(
     return path
 
 
-def start_kiosk(show: Path, *extra: str, env: dict | None = None) -> subprocess.Popen:
+def start_kiosk(
+    show: Path, *extra: str, env: dict | None = None, headless: bool = True
+) -> subprocess.Popen:
     env = {**os.environ, "PYTHONPATH": str(REPO), "SDL_VIDEODRIVER": "dummy", **(env or {})}
+    extra = ("--headless", *extra) if headless else ("--windowed", *extra)
     log = open(show.parent / "supervisor.log", "wb")  # a file: a pipe nobody reads would fill up
     with log:
         return subprocess.Popen(
@@ -121,7 +124,6 @@ def start_kiosk(show: Path, *extra: str, env: dict | None = None) -> subprocess.
                 "run",
                 str(show),
                 "--kiosk",
-                "--headless",
                 *extra,
             ],
             cwd=show.parent,
