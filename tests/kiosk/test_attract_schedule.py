@@ -94,8 +94,13 @@ def test_the_daily_restart_ends_the_show_with_its_exit_code(show_dict) -> None:
             ScheduleConfig(restart_at="04:30"), restart=True, wall=lambda: clock["now"]
         )
         loop.hooks.tasks = (*loop.hooks.tasks, schedule.apply)
-        tick(loop, 3700)  # over two minutes of show time first (a fresh show never restarts)
+        tick(loop, 2)
         clock["now"] = datetime(2026, 12, 1, 4, 30, 1)
+        tick(loop)  # a show started a moment ago does not restart (it may be the restarted one)
+        clock["now"] = datetime(2026, 12, 2, 4, 29, 59)  # the next day, up for five minutes
+        loop._started -= 300
+        tick(loop)
+        clock["now"] = datetime(2026, 12, 2, 4, 30, 1)
         with pytest.raises(SystemExit) as exc:
             tick(loop)
         assert exc.value.code == EXIT_RESTART
