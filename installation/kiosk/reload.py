@@ -181,7 +181,7 @@ class ShowReloader:
             self.rejects += 1
             message = str(exc).splitlines()[0]
             log.error("show.yaml edit rejected, the show plays on unchanged: %s", exc)
-            self.stats.event("show_rejected", error=str(exc))
+            self.stats.event("show_file_invalid", path=str(self.path), error=str(exc))
             self._set_hud((f"show.yaml rejected: {message}"[:160],), forever=True)
             return
         plan = plan_reload(self.show, new, self.base_registry)

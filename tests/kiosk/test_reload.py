@@ -90,7 +90,7 @@ def test_an_invalid_edit_is_rejected_on_the_hud_and_the_show_is_untouched(
     finally:
         rt.close()
     _, events = read_stats(tmp_path / "s.jsonl")
-    assert [e["event"] for e in events] == ["show_rejected"]
+    assert [e["event"] for e in events] == ["show_file_invalid"]
 
 
 def test_what_cannot_change_live_is_named(show_dict, tmp_path) -> None:
