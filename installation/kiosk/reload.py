@@ -2,7 +2,7 @@
 
 A thread looks at the file once a second. An edit that does not load (bad YAML, a typo'd
 key, a value out of range) is rejected: the error goes to the log and the HUD, a
-`show_rejected` stats event is written, and the running show is untouched. A valid edit is
+`show_file_invalid` stats event is written, and the running show is untouched. A valid edit is
 compared with what plays, and what can change live is handed to the render thread whole
 (a `ReloadPlan`), which applies it at the next frame boundary:
 

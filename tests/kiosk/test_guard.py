@@ -103,7 +103,7 @@ def test_black_too_long_holds_the_last_good_frame_then_recovers(show_dict, tmp_p
     finally:
         rt.close()
     _, events = read_stats(tmp_path / "s.jsonl")
-    assert [e["event"] for e in events] == ["recovery"]
+    assert [e["event"] for e in events if e["event"] in ("swap", "recovery")] == ["recovery"]
 
 
 def test_black_at_brightness_zero_is_what_was_asked_for(show_dict, tmp_path) -> None:
@@ -139,7 +139,11 @@ def test_a_broken_new_model_makes_the_show_cut_back_to_the_last_known_good(
     finally:
         rt.close()
     _, events = read_stats(tmp_path / "s.jsonl")
-    assert [e["event"] for e in events] == ["swap", "swap", "recovery"]
+    assert [e["event"] for e in events if e["event"] in ("swap", "recovery")] == [
+        "swap",
+        "swap",
+        "recovery",
+    ]
     assert events[1]["model"]["id"] == events[2]["model"]["id"] == "tiny"
 
 
