@@ -13,6 +13,7 @@ from typing import Any
 from torch import nn
 
 from installation.networks.dcgan import DCGANConfig, DCGANGenerator
+from installation.networks.fewshot import FewShotConfig, FewShotGenerator
 from installation.networks.mlp import MLPConfig, MLPGenerator
 from installation.networks.vae import ConvVAE, VAEConfig
 
@@ -21,6 +22,7 @@ ARCHITECTURES: dict[str, tuple[Callable[..., Any], Callable[[Any], nn.Module]]] 
     "dcgan": (DCGANConfig, DCGANGenerator),
     "mlp": (MLPConfig, MLPGenerator),
     "vae": (ConvVAE.config_class, ConvVAE),
+    "fewshot": (FewShotConfig, FewShotGenerator),
 }
 
 
@@ -42,5 +44,6 @@ def build_model(architecture: str, config: Mapping[str, Any]) -> nn.Module:
 
 __all__ = [
     "ARCHITECTURES", "ArchitectureError", "ConvVAE", "DCGANConfig", "DCGANGenerator",
+    "FewShotConfig", "FewShotGenerator",
     "MLPConfig", "MLPGenerator", "VAEConfig", "build_model",
 ]

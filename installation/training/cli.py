@@ -31,14 +31,17 @@ def _non_negative(text: str) -> int:
 
 
 def add_train_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--arch", choices=["gan", "vae", "mlp"],
-                   help="gan (default): DCGAN, 32-256 px | vae: convolutional VAE | mlp: the 28x28 GAN")
+    p.add_argument("--arch", choices=["gan", "vae", "mlp", "fewshot", "sr"],
+                   help="gan (default): DCGAN, 32-256 px | vae: convolutional VAE | mlp: the 28x28 GAN | "
+                        "fewshot: the few-shot GAN for 100-1000 images, 64-1024 px (256 default) | "
+                        "sr: a learned x2/x4 upscaler for display.upscale")
     p.add_argument("--dataset", required=True,
                    help="a folder of images (searched recursively) or synthetic:shapes")
     p.add_argument("--out", type=Path, required=True, help="model folder to write, e.g. models/mine")
     p.add_argument("--resolution", type=_positive,
                    help="image size: 32, 64 (default), 128, 256; the mlp makes 28")
-    p.add_argument("--batch", type=_positive, default=64, help="images per step per process (default 64)")
+    p.add_argument("--batch", type=_positive,
+                   help="images per step per process (64; fewshot 8, sr 16)")
     p.add_argument("--steps", type=_positive, default=2000, help="total training steps (default 2000)")
     p.add_argument("--resume", action="store_true", help="continue the run in --out up to --steps")
     p.add_argument("--overwrite", action="store_true", help="start over in an --out that holds a model")
@@ -51,7 +54,13 @@ def add_train_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--beta2", type=float, default=0.999, help="Adam beta2 (0.999)")
     p.add_argument("--seed", type=int, default=0, help="seed for weights, batches and noise (0)")
     p.add_argument("--latent-dim", type=_positive, help="latent size (128 GAN, 64 VAE/MLP)")
-    p.add_argument("--width", type=_positive, help="generator width (32)")
+    p.add_argument("--width", type=_positive,
+                   help="generator width (32); fewshot: percent of the preset's widths (100)")
+    p.add_argument("--preset", choices=["lite", "full"],
+                   help="fewshot: lite (default; a CPU plays 256 px at 60 fps) | full (GPU, the paper's widths)")
+    p.add_argument("--augment", type=float,
+                   help="fewshot: DiffAugment probability 0..1 (default: adapts to the dataset size)")
+    p.add_argument("--scale", type=int, choices=[2, 4], help="sr: upscaling factor (2)")
     p.add_argument("--d-width", type=_positive, help="discriminator width (default: --width)")
     p.add_argument("--channels", type=int, choices=[1, 3], help="3 (colour) or 1 (grey; mlp default)")
     p.add_argument("--loss", choices=["bce", "hinge"],
@@ -63,8 +72,8 @@ def add_train_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-flip", dest="flip", action="store_false", help="no random horizontal flips")
     p.add_argument("--synthetic-n", type=_positive, default=2048, help="images drawn for synthetic:KIND")
     p.add_argument("--device", choices=["auto", "cpu", "cuda", "mps"], default="auto")
-    p.add_argument("--export-dtype", choices=["fp32", "fp16"], default="fp32",
-                   help="weights in model.safetensors (fp16 halves the file)")
+    p.add_argument("--export-dtype", choices=["fp32", "fp16"], default="fp16",
+                   help="weights in model.safetensors: fp16 (default, half the file) | fp32")
     p.add_argument("--threads", type=_positive, help="torch CPU threads (default: torch's choice)")
     p.add_argument("--name", help="model name in the card (default: the --out folder's name)")
     p.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bar")
@@ -97,7 +106,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         steps=args.steps, lr_g=args.lr_g, lr_d=args.lr_d, beta1=args.beta1, beta2=args.beta2,
         seed=args.seed, save_every=args.save_every, sample_every=args.sample_every, keep=args.keep,
         resume=args.resume, overwrite=args.overwrite, latent_dim=args.latent_dim, width=args.width,
-        d_width=args.d_width, channels=args.channels, loss=args.loss, ema_decay=args.ema_decay,
+        d_width=args.d_width, preset=args.preset, augment=args.augment, scale=args.scale,
+        channels=args.channels, loss=args.loss, ema_decay=args.ema_decay,
         recon=args.recon, beta=args.beta, kl_warmup=args.kl_warmup, flip=args.flip,
         synthetic_n=args.synthetic_n, device=args.device, export_dtype=args.export_dtype,
         threads=args.threads, name=args.name, command=exact_command(args.argv),

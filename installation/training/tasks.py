@@ -196,5 +196,14 @@ class VAETask:
         _set_hyper(self.opt, self.cfg.lr_g, (self.cfg.beta1, self.cfg.beta2))
 
 
-def make_task(cfg: TrainConfig, device: torch.device, distributed: bool = False) -> GANTask | VAETask:
+def make_task(cfg: TrainConfig, device: torch.device, distributed: bool = False,
+              n_images: int = 1000) -> Any:
+    if cfg.arch == "fewshot":
+        from installation.training.fewshot_task import FewShotTask
+
+        return FewShotTask(cfg, device, distributed, n_images)
+    if cfg.arch == "sr":
+        from installation.training.sr_task import SRTask
+
+        return SRTask(cfg, device, distributed)
     return VAETask(cfg, device, distributed) if cfg.arch == "vae" else GANTask(cfg, device, distributed)

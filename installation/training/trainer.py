@@ -96,7 +96,7 @@ class Run:
         # Seed before building: weights are initialised from torch's global generator. DDP
         # then broadcasts rank 0's weights; later noise differs per rank by design.
         torch.manual_seed(cfg.seed * 1000 + info.rank)
-        self.task = make_task(cfg, device, info.distributed)
+        self.task = make_task(cfg, device, info.distributed, n_images=len(data))
         self.step = 0
         self.steps: list[int] = []
         self.history: dict[str, list[float]] = {k: [] for k in self.task.loss_names}
