@@ -46,7 +46,7 @@ class ModelCard(BaseModel):
     name: str
     architecture: str
     config: dict[str, Any]
-    latent_dim: int = Field(gt=0)
+    latent_dim: int = Field(ge=0, description="0 for an upscaler (architecture sr)")
     resolution: int = Field(gt=0)
     channels: int = Field(ge=1, le=4)
     step: int = Field(ge=0, description="training step; also the model's version")
@@ -206,9 +206,11 @@ def check_forward(module: nn.Module, latent_dim: int, batch: int = 2) -> torch.T
     """Decode a few fixed latents; raises CheckpointError unless the output is finite."""
     device = next(module.parameters()).device
     gen = torch.Generator().manual_seed(1234)
-    z = torch.randn(batch, latent_dim, generator=gen).to(device)
     with torch.inference_mode():
-        out = module.decode(z).float()
+        if hasattr(module, "check_input"):  # an upscaler: a fixed test image, not a latent
+            out = module(module.check_input(batch).to(device)).float()
+        else:
+            out = module.decode(torch.randn(batch, latent_dim, generator=gen).to(device)).float()
     if not bool(torch.isfinite(out).all()):
         raise CheckpointError("test forward produced NaN or infinite pixels")
     return out

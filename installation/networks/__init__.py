@@ -15,6 +15,7 @@ from torch import nn
 from installation.networks.dcgan import DCGANConfig, DCGANGenerator
 from installation.networks.fewshot import FewShotConfig, FewShotGenerator
 from installation.networks.mlp import MLPConfig, MLPGenerator
+from installation.networks.sr import SRConfig, SRUpscaler
 from installation.networks.vae import ConvVAE, VAEConfig
 
 # architecture name -> (config class, model class)
@@ -23,6 +24,7 @@ ARCHITECTURES: dict[str, tuple[Callable[..., Any], Callable[[Any], nn.Module]]] 
     "mlp": (MLPConfig, MLPGenerator),
     "vae": (ConvVAE.config_class, ConvVAE),
     "fewshot": (FewShotConfig, FewShotGenerator),
+    "sr": (SRConfig, SRUpscaler),  # an upscaler for display.upscale, not a generator
 }
 
 
@@ -45,5 +47,5 @@ def build_model(architecture: str, config: Mapping[str, Any]) -> nn.Module:
 __all__ = [
     "ARCHITECTURES", "ArchitectureError", "ConvVAE", "DCGANConfig", "DCGANGenerator",
     "FewShotConfig", "FewShotGenerator",
-    "MLPConfig", "MLPGenerator", "VAEConfig", "build_model",
+    "MLPConfig", "MLPGenerator", "SRConfig", "SRUpscaler", "VAEConfig", "build_model",
 ]

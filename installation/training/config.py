@@ -68,6 +68,7 @@ class TrainConfig:
     export_dtype: str = "fp16"  # fp16 (half the file; the show casts on load) | fp32
     threads: int | None = None  # torch intra-op threads; None leaves torch's default
     name: str | None = None  # card name; None: the output folder's name
+    estimate: bool = False  # time a few steps, say the cost and what fits, write nothing
     command: str = ""  # the exact command line, recorded in the card; "" -> to_argv()
     notes: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
@@ -88,7 +89,7 @@ class TrainConfig:
         c = dataclasses.replace(self, out=Path(self.out), arch=arch)
         c.resolution = DEFAULT_RESOLUTION.get(arch, 64) if c.resolution is None else c.resolution
         c.batch = DEFAULT_BATCH.get(arch, 64) if c.batch is None else c.batch
-        c.width = (100 if arch == "fewshot" else 32) if c.width is None else c.width
+        c.width = {"fewshot": 100, "sr": 16}.get(arch, 32) if c.width is None else c.width
         c.preset = (c.preset or "lite") if arch == "fewshot" else c.preset
         c.scale = (c.scale or 2) if arch == "sr" else c.scale
         c.loss = c.loss or "bce"
@@ -130,7 +131,8 @@ class TrainConfig:
                                 preset=c.preset, width_mult=c.width / 100)
             return {**few.to_dict(), "widths": {str(k): v for k, v in few.widths.items()}}
         if c.arch == "sr":
-            return {"scale": c.scale, "channels": c.channels, "width": c.width}
+            return {"scale": c.scale, "channels": c.channels, "width": c.width, "convs": 3,
+                    "resolution": c.resolution}
         if c.arch == "mlp":
             return {"latent_dim": c.latent_dim, "resolution": c.resolution, "hidden": c.width * 8,
                     "channels": c.channels}

@@ -23,8 +23,8 @@ import torch
 
 from installation.checkpoints import ModelCard
 from installation.networks import ArchitectureError, build_model
+from installation.training import advice, outputs, plots, state
 from installation.training import distributed as ddp
-from installation.training import outputs, plots, state
 from installation.training.config import TrainConfig, TrainingError
 from installation.training.data import ImageSet, StepSampler, load_dataset
 from installation.training.progress import Progress
@@ -179,9 +179,7 @@ class Run:
         except OSError as exc:
             raise TrainingError(f"could not write the training state into {cfg.out}: "
                                 f"{exc.strerror or exc}; the previous state file is whole") from None
-        recipe = (f"{cfg.loss} loss, {'spectral-norm' if cfg.loss == 'hinge' else 'batch-norm'} "
-                  f"discriminator, EMA generator ({cfg.ema_decay})" if cfg.arch != "vae"
-                  else f"{cfg.recon} reconstruction + {cfg.beta} x KL (warm-up {cfg.kl_warmup} steps)")
+        recipe = _recipe(cfg, self.task)
         notes = cfg.notes or (f"trained with `installation train` on {self.data.source} "
                               f"({len(self.data)} images) for {self.step} steps: {recipe}")
         if len(self.commands) > 1:  # `command` is the last run; say how the earlier ones went
@@ -190,6 +188,19 @@ class Run:
                               dataset=cfg.dataset, command=command, notes=notes)
         self.write_loss_curve()
         return card
+
+
+def _recipe(cfg: TrainConfig, task: Any) -> str:
+    """One line for the card: how this architecture was trained."""
+    if cfg.arch == "vae":
+        return f"{cfg.recon} reconstruction + {cfg.beta} x KL (warm-up {cfg.kl_warmup} steps)"
+    if cfg.arch == "fewshot":
+        return (f"{cfg.preset} preset, hinge loss, self-supervised discriminator (L1 + MSE rebuilds), "
+                f"DiffAugment p {task.p_augment:.2f}, batch {cfg.batch}, EMA generator ({cfg.ema_decay})")
+    if cfg.arch == "sr":
+        return f"x{cfg.scale} restoration of area-downscaled crops, L1"
+    return (f"{cfg.loss} loss, {'spectral-norm' if cfg.loss == 'hinge' else 'batch-norm'} "
+            f"discriminator, EMA generator ({cfg.ema_decay})")
 
 
 class _Stopped(Exception):
@@ -249,7 +260,10 @@ def run_training(
             log.info("stopped while loading the dataset; nothing written")
             return TrainResult(int(saved["step"]) if saved else 0, Path(cfg.out), True)
         run = Run(cfg, info, device, data)
-        if cfg.overwrite and saved is None and info.is_main:
+        if info.is_main:
+            for warning in advice.dataset_warnings(cfg, len(data)):
+                log.warning("%s", warning)
+        if cfg.overwrite and saved is None and info.is_main and not cfg.estimate:
             outputs.clear_previous_run(cfg.out)
         if saved is not None:
             run.load(saved)
@@ -275,6 +289,9 @@ def _train(run: Run, stop: threading.Event, pause: threading.Event | None,
                  info.world, run.step, cfg.steps)
     bar = Progress(cfg.steps, run.step, desc=cfg.model_name, enabled=show_progress and info.is_main)
     first, last_saved, busy, imgs = run.step, -1, 0.0, 0
+    save_every = advice.save_interval(cfg, first)
+    sample_every = cfg.sample_every if save_every == cfg.save_every else min(cfg.sample_every, save_every)
+    timed: list[float] = []
     try:
         while run.step < cfg.steps:
             while pause is not None and pause.is_set() and not stop.is_set():
@@ -284,26 +301,38 @@ def _train(run: Run, stop: threading.Event, pause: threading.Event | None,
                 break
             t0 = time.perf_counter()
             losses = run.train_step()
-            busy += time.perf_counter() - t0
+            took = time.perf_counter() - t0
+            busy += took
             imgs += cfg.batch * info.world
             rate = imgs / busy if busy > 0 else 0.0
             bar.update(run.step, losses, f"{rate:.0f} img/s")
-            if not info.is_main:
+            if run.step > first + 1 and len(timed) < advice.TIMED_STEPS:  # the first step warms up
+                timed.append(took)
+                if len(timed) == advice.TIMED_STEPS:
+                    if info.is_main:
+                        est = advice.estimate(cfg, sum(timed) / len(timed), cfg.steps - run.step,
+                                              run.device.type)
+                        log.info("%s", est.message(cfg, cfg.steps - run.step))
+                    if cfg.estimate:  # every rank ends here: nothing is written
+                        break
+            if not info.is_main or cfg.estimate:
                 continue
-            if run.step % cfg.sample_every == 0:
+            if run.step % sample_every == 0:
                 run.write_samples()
-            if run.step % cfg.save_every == 0:
+            if run.step % save_every == 0:
                 _save(run, command, on_checkpoint)
                 last_saved = run.step
-        if info.is_main and run.step not in (last_saved, first):
-            if run.step % cfg.sample_every != 0:
+        if info.is_main and run.step not in (last_saved, first) and not cfg.estimate:
+            if run.step % sample_every != 0:
                 run.write_samples()
             _save(run, command, on_checkpoint)
     finally:
         bar.close()
     result.step, result.steps, result.history = run.step, run.steps, run.history
     result.images_per_s = imgs / busy if busy > 0 else 0.0
-    if result.stopped:
+    if cfg.estimate:
+        log.info("estimate only: nothing was written to %s", cfg.out)
+    elif result.stopped:
         log.info("stopped at step %d%s", run.step,
                  f"; saved to {cfg.out}" if run.step != first else " (no new steps to save)")
     return result
