@@ -133,27 +133,55 @@ def add_dataset_arguments(p: argparse.ArgumentParser) -> None:
     sub = p.add_subparsers(dest="dataset_command", required=True, metavar="ACTION")
     s = sub.add_parser("synth", help="draw a procedural dataset into a folder of PNGs",
                        description="draw a procedural dataset into a folder of PNGs")
-    s.add_argument("--kind", default="shapes", help="what to draw (shapes)")
+    s.add_argument("--kind", default="shapes", help="what to draw: fluid (marbling, ink, nebulae), marble, ink, nebula, shapes (shapes)")
     s.add_argument("--n", type=_positive, default=1000, help="how many images (1000)")
     s.add_argument("--out", type=Path, required=True, help="folder to write into (created)")
     s.add_argument("--seed", type=int, default=0, help="same seed, same images (0)")
     s.add_argument("--resolution", type=_positive, default=256, help="image size in pixels (256)")
+    s.add_argument("--contact-sheet", action="store_true", help="also write contact-sheet.png of the first 64")
+    p_ = sub.add_parser("prepare", help="make a training folder from photos, drawings or a video",
+                        description="square, same-size images from a folder of any images, or a video: "
+                                    "EXIF orientation, transparency onto a background, duplicates "
+                                    "removed; report.txt and contact-sheet.png say what was used")
+    p_.add_argument("src", type=Path, help="a folder (searched recursively), an image or a video file")
+    p_.add_argument("--out", type=Path, required=True, help="folder to write into (created)")
+    p_.add_argument("--size", type=_positive, default=256, help="square size in pixels (256)")
+    p_.add_argument("--fit", choices=["crop", "pad", "random-crops"], default="crop",
+                    help="crop: fill the square (default) | pad: letterbox onto the background | "
+                         "random-crops: --crops random squares per image")
+    p_.add_argument("--crops", type=_positive, default=4, help="random-crops: squares per image (4)")
+    p_.add_argument("--background", default="black",
+                    help="colour under transparency and padding: black (default), white, #rrggbb, r,g,b")
+    p_.add_argument("--grey", choices=["expand", "keep"], default="expand",
+                    help="greyscale images: expand to RGB (default) | keep as one channel")
+    p_.add_argument("--every", type=_positive, default=30, help="video: keep one frame in N (30)")
+    p_.add_argument("--seed", type=int, default=0, help="random-crops: same seed, same crops (0)")
 
 
 def cmd_dataset(args: argparse.Namespace) -> int:
     from installation.app import UserError
+    from installation.training.prepare import PrepareError, contact_sheet, prepare_dataset
     from installation.training.synth import write_synthetic
 
+    if args.dataset_command == "prepare":
+        try:
+            prepare_dataset(args.src, args.out, args.size, fit=args.fit, background=args.background,
+                            grey=args.grey, every=args.every, crops=args.crops, seed=args.seed)
+        except (PrepareError, ValueError) as exc:
+            raise UserError(str(exc)) from None
+        return 0
     try:
         count = write_synthetic(args.kind, args.n, args.out, seed=args.seed, resolution=args.resolution)
     except ValueError as exc:
         raise UserError(str(exc)) from None
+    if args.contact_sheet:
+        contact_sheet(args.out, sorted(p.name for p in args.out.glob(f"{args.kind}-*.png"))[:64])
     log.info("wrote %d %s images to %s", count, args.kind, args.out)
     return 0
 
 
 COMMANDS = [
     ("train", "train a GAN, VAE or MLP generator into a model folder", add_train_arguments, cmd_train),
-    ("dataset", "make datasets: `dataset synth --kind shapes --n N --out DIR`",
+    ("dataset", "make datasets: `dataset prepare SRC --out DIR --size N`, `dataset synth --kind fluid`",
      add_dataset_arguments, cmd_dataset),
 ]
