@@ -76,6 +76,8 @@ def add_train_arguments(p: argparse.ArgumentParser) -> None:
                    help="weights in model.safetensors: fp16 (default, half the file) | fp32")
     p.add_argument("--threads", type=_positive, help="torch CPU threads (default: torch's choice)")
     p.add_argument("--name", help="model name in the card (default: the --out folder's name)")
+    p.add_argument("--init-from", metavar="MODEL",
+                   help="fewshot: start the generator from this trained model (same shape): transfer")
     p.add_argument("--estimate", action="store_true",
                    help="time a few steps, say what the run would cost here and what fits; write nothing")
     p.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bar")
@@ -112,7 +114,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         channels=args.channels, loss=args.loss, ema_decay=args.ema_decay,
         recon=args.recon, beta=args.beta, kl_warmup=args.kl_warmup, flip=args.flip,
         synthetic_n=args.synthetic_n, device=args.device, export_dtype=args.export_dtype,
-        threads=args.threads, name=args.name, estimate=args.estimate, command=exact_command(args.argv),
+        threads=args.threads, name=args.name, estimate=args.estimate, init_from=args.init_from, command=exact_command(args.argv),
     )
     stop = threading.Event()
     restore = install_signal_handlers(stop)

@@ -69,6 +69,7 @@ class TrainConfig:
     threads: int | None = None  # torch intra-op threads; None leaves torch's default
     name: str | None = None  # card name; None: the output folder's name
     estimate: bool = False  # time a few steps, say the cost and what fits, write nothing
+    init_from: str | None = None  # a model folder whose generator weights start this run
     command: str = ""  # the exact command line, recorded in the card; "" -> to_argv()
     notes: str = ""
     extra: dict[str, Any] = field(default_factory=dict)

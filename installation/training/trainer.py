@@ -190,6 +190,28 @@ class Run:
         return card
 
 
+def _transfer(run: Run, folder: Path) -> None:
+    """--init-from: start the generator from a trained model of the same shape (transfer:
+    the first checkpoints already draw, so a show's first swap comes in minutes)."""
+    from installation.checkpoints import CheckpointError, load_checkpoint
+
+    cfg = run.cfg
+    if not hasattr(run.task, "load_generator"):
+        raise TrainingError(f"--init-from works with --arch fewshot, not --arch {cfg.arch}")
+    try:
+        source = load_checkpoint(folder, "cpu")
+    except CheckpointError as exc:
+        raise TrainingError(f"--init-from {folder}: {exc}") from None
+    mine = cfg.generator_config()
+    if source.card.architecture != cfg.network or source.card.config != mine:
+        theirs = source.card.config
+        diff = sorted(k for k in set(mine) | set(theirs) if mine.get(k) != theirs.get(k))
+        raise TrainingError(f"--init-from {folder}: it is a {source.card.architecture} model that differs "
+                            f"from this run in {', '.join(diff) or 'architecture'}; transfer needs the same shape")
+    run.task.load_generator({k: v.float() for k, v in source.module.state_dict().items()})
+    log.info("generator starts from %s (step %d): transfer", folder, source.card.step)
+
+
 def _recipe(cfg: TrainConfig, task: Any) -> str:
     """One line for the card: how this architecture was trained."""
     if cfg.arch == "vae":
@@ -268,6 +290,8 @@ def run_training(
         if saved is not None:
             run.load(saved)
             log.info("resuming %s at step %d", cfg.out, run.step)
+        elif cfg.init_from:
+            _transfer(run, Path(cfg.init_from))
         return _train(run, stop, pause, on_checkpoint, progress)
     finally:
         ddp.teardown(info)

@@ -126,8 +126,9 @@ def test_translation_moves_pixels_and_gradients_flow_through_augmentation():
 
 
 def _fewshot(out, **kw):
-    return tiny_config(out, arch="fewshot", resolution=64, width=25, d_width=25, batch=4,
-                       synthetic_n=8, dataset="synthetic:fluid", **kw)
+    base = dict(arch="fewshot", resolution=64, width=25, d_width=25, batch=4, synthetic_n=8,
+                dataset="synthetic:fluid")
+    return tiny_config(out, **{**base, **kw})
 
 
 def test_fewshot_trains_resumes_and_exports_fp16_by_default(tmp_path):
@@ -162,3 +163,22 @@ def test_estimate_times_steps_says_the_cost_and_writes_nothing(tmp_path, caplog)
     assert "cost on this machine:" in caplog.text and "99996 steps take about" in caplog.text
     assert "recognisable after about" in caplog.text
     assert not (tmp_path / "f").exists() or not any((tmp_path / "f").iterdir())
+
+
+def test_transfer_starts_the_generator_from_a_trained_model_of_the_same_shape(tmp_path):
+    from installation.training.config import TrainingError
+
+    source = _fewshot(tmp_path / "a", steps=2)
+    run_training(source, progress=False)
+    a = load_checkpoint(source.out).module
+    child = _fewshot(tmp_path / "b", steps=1, lr_g=1e-12, lr_d=1e-12, init_from=str(source.out))
+    run_training(child, progress=False)
+    b = load_checkpoint(child.out).module
+    for (name, wa), wb in zip(a.state_dict().items(), b.state_dict().values(), strict=True):
+        if "running" not in name and "num_batches" not in name:
+            assert torch.allclose(wa.float(), wb.float(), atol=1e-3), name
+    fresh = load_checkpoint(run_training(_fewshot(tmp_path / "c", steps=1), progress=False).out).module
+    assert not torch.allclose(fresh.init[0].weight.float(), b.init[0].weight.float())
+    other = _fewshot(tmp_path / "d", steps=1, width=50, init_from=str(source.out))
+    with pytest.raises(TrainingError, match="differs from this run in width_mult, widths"):
+        run_training(other, progress=False)
