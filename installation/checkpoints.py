@@ -12,8 +12,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
-import tempfile
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -24,12 +22,12 @@ from safetensors.torch import load as load_safetensors
 from safetensors.torch import save as save_safetensors
 from torch import nn
 
+# The file names and the atomic write live in files.py (torch-free); re-exported here.
+from installation.files import CARD_FILE, WEIGHTS_FILE, _fsync_dir, atomic_write_bytes  # noqa: F401
 from installation.networks import ArchitectureError, build_model
 
 log = logging.getLogger(__name__)
 
-WEIGHTS_FILE = "model.safetensors"
-CARD_FILE = "card.json"
 CARD_FORMAT = "installation.checkpoint/1"
 # A generous ceiling: shipped models are <= 10 MB; anything far bigger is not ours.
 MAX_WEIGHTS_BYTES = 2 * 1024**3
@@ -80,39 +78,6 @@ class LoadedModel:
 
     def describe(self) -> dict[str, Any]:
         return {"id": self.id, "version": self.version, "architecture": self.card.architecture}
-
-
-def _fsync_dir(folder: Path) -> None:
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write `data` to `path` so that `path` is either the old file or the whole new one."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        # mkstemp makes 0600 files; a model folder is shared (rsync, other users, a show).
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    _fsync_dir(path.parent)
 
 
 def state_dict_for_saving(module: nn.Module, dtype: torch.dtype = torch.float32) -> dict[str, torch.Tensor]:

@@ -9,14 +9,14 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import os
 import signal
 import sys
 import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from installation.show import ShowError, load_show
+from installation.config.show import ShowError, load_show
+from installation.errors import UserError
 from installation.training.cli import COMMANDS as TRAINING_COMMANDS
 
 log = logging.getLogger("installation")
@@ -49,7 +49,10 @@ def _add_run(p: argparse.ArgumentParser) -> None:
     p.add_argument("--headless", action="store_true", help="no window: render into memory (SDL dummy driver), e.g. with --out or --stats")
     p.add_argument("--frames", type=_positive_int, metavar="N", help="stop after N presented frames")
     p.add_argument("--seconds", type=float, metavar="S", help="stop after S seconds")
-    p.add_argument("--out", type=Path, metavar="DIR", help="write every presented frame as a PNG into DIR")
+    p.add_argument("--out", type=Path, metavar="DIR",
+                   help="write every presented frame as a PNG into DIR, time stepping by 1/fps (a video at fps plays at the show's pace)")
+    p.add_argument("--realtime", action="store_true",
+                   help="with --out: keep real time instead (a timelapse when writing is slower than the frame rate)")
     p.add_argument("--stats", type=Path, metavar="FILE", help="write JSON Lines stats (one line per frame and per event)")
     p.add_argument("--display", type=int, metavar="N", help="which monitor to open on (0 = primary)")
     p.add_argument("--windowed", action="store_true", help="a window instead of full screen")
@@ -61,15 +64,22 @@ def _add_run(p: argparse.ArgumentParser) -> None:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from installation.app import RunOptions, UserError, run_show
+    from installation.app import RunOptions, run_show
 
     show = load_show(args.show)
-    if args.fixed_step and (args.fps if args.fps is not None else show.display.fps) <= 0:
+    fps = args.fps if args.fps is not None else show.display.fps
+    if args.fixed_step and fps <= 0:
         raise UserError("--fixed-step needs an fps cap above 0 (display.fps or --fps)")
+    # Writing a PNG takes longer than a frame: in real time the frames would make a video
+    # that plays many times too fast. So --out steps time by 1/fps unless told otherwise.
+    fixed_step = args.fixed_step or (args.out is not None and not args.realtime and fps > 0)
+    if args.out is not None and not fixed_step:
+        why = "--realtime" if args.realtime else "the frame rate is uncapped (fps 0; set --fps to step by 1/fps)"
+        log.warning("--out in real time (%s): the frames are a timelapse of what was shown", why)
     opts = RunOptions(
         headless=args.headless, frames=args.frames, seconds=args.seconds, out=args.out,
         stats=args.stats, display=args.display, windowed=args.windowed, device=args.device,
-        fixed_step=args.fixed_step, fps=args.fps, size=args.size,
+        fixed_step=fixed_step, fps=args.fps, size=args.size,
     )
     frames = run_show(show, opts)
     log.info("show ended after %d frames", frames)
@@ -112,19 +122,10 @@ def _profiles_dir(show_path: str) -> Path:
 
 def cmd_devices(args: argparse.Namespace) -> int:
     """Displays and their sizes, torch devices, MIDI ports, or why there are none."""
-    from installation.control.midi import device_lines
+    from installation.control.midi.ports import device_lines
+    from installation.render.display import display_lines
 
-    lines = ["displays:"]
-    os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
-    import pygame
-
-    try:
-        pygame.display.init()
-        for i, (w, h) in enumerate(pygame.display.get_desktop_sizes()):
-            lines.append(f"  {i}: {w}x{h} ({pygame.display.get_driver()})")
-        pygame.display.quit()
-    except pygame.error as exc:
-        lines.append(f"  none ({exc}); use --headless, or start an X server (Xvfb) and set DISPLAY")
+    lines = display_lines()
     import torch
 
     lines.append("torch devices:")
@@ -160,7 +161,7 @@ def _add_docs(p: argparse.ArgumentParser) -> None:
 def cmd_docs(args: argparse.Namespace) -> int:
     from installation.docs import cmd_docs as run_docs
 
-    return run_docs(args)
+    return run_docs(args, build_parser())
 
 
 def _add_osc(p: argparse.ArgumentParser) -> None:
@@ -171,8 +172,8 @@ def _add_osc(p: argparse.ArgumentParser) -> None:
 
 
 def cmd_osc(args: argparse.Namespace) -> int:
-    from installation.control.osc_space import AddressSpace
-    from installation.control.osc_table import markdown_table, text_table
+    from installation.control.osc.space import AddressSpace
+    from installation.control.osc.table import markdown_table, text_table
     from installation.params import REGISTRY
 
     mappings = load_show(args.show).osc.mappings if args.show else ()
@@ -223,8 +224,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     verbose, quiet = getattr(args, "verbose", False), getattr(args, "quiet", False)
     level = logging.DEBUG if verbose else logging.WARNING if quiet else logging.INFO
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", datefmt="%H:%M:%S")
-    from installation.app import UserError
-
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGTERM, _on_sigterm)
     try:

@@ -15,7 +15,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Literal
 
-from installation.control.events import ControlEvent
+from installation.events import ControlEvent
 
 ParamKind = Literal["float", "int", "bool"]
 

@@ -16,8 +16,8 @@ import pytest
 from safetensors.torch import load_file
 
 from installation.checkpoints import CARD_FILE, WEIGHTS_FILE, ModelCard, load_checkpoint
-from installation.validation import NotWhole, read_whole
-from tests._hotswap_util import save, script, script_env
+from installation.live.validation import NotWhole, read_whole
+from tests.live._hotswap_util import save, script, script_env
 
 pytestmark = pytest.mark.skipif(os.name != "posix", reason="SIGKILL and ulimit are POSIX")
 

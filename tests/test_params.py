@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-from installation.control.events import ControlEvent, EventQueue
+from installation.events import ControlEvent, EventQueue
 from installation.params import REGISTRY, address_of, apply_events, slew
 
 

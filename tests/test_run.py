@@ -11,9 +11,9 @@ import pytest
 from installation.app import RunOptions, ShowRuntime
 from installation.checkpoints import load_checkpoint
 from installation.cli import main
-from installation.control.events import ControlEvent
-from installation.hotswap import SwapBox
-from installation.show import parse_show
+from installation.config.show import parse_show
+from installation.events import ControlEvent
+from installation.live.swap import SwapBox
 from installation.stats import read_stats
 
 from .conftest import make_model
@@ -37,6 +37,21 @@ def test_headless_run_writes_n_frames_and_n_stats_lines(show_file: Path, tmp_pat
     assert len(pngs) == 12
     image = pygame.image.load(str(pngs[-1]))
     assert image.get_size() == (160, 90)
+
+
+@pytest.mark.parametrize("flags,stepped", [([], True), (["--realtime"], False)])
+def test_out_steps_time_by_one_frame_period_unless_realtime(show_file, tmp_path, flags, stepped) -> None:
+    out, stats = tmp_path / "frames", tmp_path / "stats.jsonl"
+    argv = ["run", str(show_file), "--headless", "--frames", "5", "--fps", "25", "--out", str(out),
+            "--stats", str(stats), *flags]
+    assert main(argv) == 0
+    frames, _ = read_stats(stats)
+    gaps = [b["t"] - a["t"] for a, b in zip(frames, frames[1:], strict=False)]
+    assert len(gaps) == 4
+    if stepped:  # a video of these frames at 25 fps plays at the show's own pace
+        assert gaps == pytest.approx([0.04] * 4, abs=1e-9)
+    else:
+        assert all(g > 0 for g in gaps) and gaps != pytest.approx([0.04] * 4, abs=1e-9)
 
 
 def _render(show_dict: dict, tmp_path: Path, pipeline: str, frames: int = 8) -> list[np.ndarray]:

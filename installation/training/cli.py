@@ -99,7 +99,7 @@ def exact_command(argv: list[str]) -> str:
 def cmd_train(args: argparse.Namespace) -> int:
     import threading
 
-    from installation.app import UserError
+    from installation.errors import UserError
     from installation.training.config import TrainConfig, TrainingError
     from installation.training.trainer import install_signal_handlers, run_training
 
@@ -161,7 +161,7 @@ def add_dataset_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def cmd_dataset(args: argparse.Namespace) -> int:
-    from installation.app import UserError
+    from installation.errors import UserError
     from installation.training.prepare import PrepareError, contact_sheet, prepare_dataset
     from installation.training.synth import write_synthetic
 

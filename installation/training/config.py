@@ -1,7 +1,7 @@
 """TrainConfig: everything one training run needs, as plain data.
 
-The CLI builds one from its flags; another engineer (the background trainer of a running
-show) builds one in code. `to_argv` turns a config back into the equivalent command line,
+The CLI builds one from its flags (a show's background trainer is that same CLI, run as a
+child process); tests build one in code. `to_argv` turns a config back into the equivalent command line,
 so a card can always say how to make its model again.
 """
 

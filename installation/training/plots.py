@@ -55,6 +55,15 @@ def _smooth(values: np.ndarray, span: int) -> np.ndarray:
     return out
 
 
+def axis_range(finite: np.ndarray) -> tuple[float, float]:
+    """A panel's value axis: the 1st to 99th percentile (a spike must not flatten the rest)
+    with a margin, never below zero for a loss that never was (MSE, BCE, KL)."""
+    lo, hi = float(np.percentile(finite, 1)), float(np.percentile(finite, 99))
+    pad = (hi - lo) * 0.08 or 1.0
+    floor = 0.0 if float(finite.min()) >= 0 else -math.inf
+    return max(lo - pad, floor), hi + pad
+
+
 def _panel(draw: ImageDraw.ImageDraw, box: tuple[int, int, int, int], xs: np.ndarray,
            values: np.ndarray, name: str, color: tuple[int, int, int]) -> None:
     """One loss in its own panel with its own scale: a raw faint line, a smoothed strong one."""
@@ -66,9 +75,7 @@ def _panel(draw: ImageDraw.ImageDraw, box: tuple[int, int, int, int], xs: np.nda
     draw.text((x_left + 6, y_top + 2), name, fill=color, font=font)
     if len(finite) < 2:
         return
-    lo, hi = np.percentile(finite, 1), np.percentile(finite, 99)  # a spike must not flatten the rest
-    pad = (hi - lo) * 0.08 or 1.0
-    lo, hi = lo - pad, hi + pad
+    lo, hi = axis_range(finite)
     x0, x1 = float(xs[0]), max(float(xs[-1]), float(xs[0]) + 1)
 
     def px(x: float, y: float) -> tuple[float, float]:
