@@ -20,11 +20,11 @@ from pathlib import Path
 import torch
 
 from installation.app import RunOptions, ShowRuntime
-from installation.bench import BenchContext, benchmark
+from installation.bench import BenchContext, Skipped, benchmark
 from installation.checkpoints import save_checkpoint
 from installation.networks import FewShotConfig, FewShotGenerator
 from installation.networks.sr import SRConfig, SRUpscaler
-from installation.renderer import choose_device, choose_dtype
+from installation.render.renderer import choose_device, choose_dtype
 from installation.training.config import TrainConfig
 from installation.training.data import ImageSet, StepSampler
 from installation.training.tasks import make_task
@@ -137,7 +137,7 @@ def sr_cost(ctx: BenchContext) -> dict[str, float]:
 def fewshot_gpu(ctx: BenchContext) -> dict[str, float]:
     device = choose_device(ctx.show.model.device)
     if device.type != "cuda":
-        return {}  # a CPU would take minutes per figure; these are GPU figures
+        raise Skipped("GPU figures: no CUDA device here")
     dtype = choose_dtype(device, ctx.show.model.precision)
     torch.manual_seed(0)
     module = FewShotGenerator(FewShotConfig(resolution=1024, preset="full")).eval().to(device, dtype)

@@ -30,9 +30,10 @@ from installation.checkpoints import (
     load_checkpoint,
     read_card,
 )
+from installation.frame_quality import measure
 
 # Latents decoded by the collapse check: enough that "all the same" is not luck.
-COLLAPSE_BATCH = 6
+COLLAPSE_BATCH = 8
 
 
 class NotWhole(CheckpointError):
@@ -68,6 +69,8 @@ def diversity(images: torch.Tensor) -> float:
 
 
 def check_collapse(module: torch.nn.Module, latent_dim: int, min_gray: float) -> float:
+    """Refuse pictures not worth a swap: the same for every latent, or mostly flat or
+    near-identical noise (frame_quality says how each frame is judged)."""
     images = check_forward(module, latent_dim, batch=COLLAPSE_BATCH)
     spread = diversity(images)
     if spread < min_gray:
@@ -75,12 +78,18 @@ def check_collapse(module: torch.nn.Module, latent_dim: int, min_gray: float) ->
             f"collapsed: {COLLAPSE_BATCH} different latents give the same picture "
             f"(they differ by {spread:.2f} gray levels on average, at least {min_gray:g} needed)"
         )
+    problem = measure(images).problem()
+    if problem is not None:
+        raise CheckpointError(f"not worth showing: {problem}")
     return spread
 
 
 def validate(folder: Path, min_diversity: float = 1.0) -> LoadedModel:
     """Load `folder` on the CPU with every check, plus the collapse check."""
     model = load_checkpoint(folder, "cpu")
+    if model.latent_dim == 0:
+        raise CheckpointError(f"{folder} holds an upscaler ({model.card.architecture}), not a generator: "
+                              "it belongs under display.upscale")
     check_collapse(model.module, model.latent_dim, min_diversity)
     return model
 
