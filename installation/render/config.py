@@ -10,6 +10,10 @@ from pydantic import Field, PositiveInt, field_validator
 from installation.config.base import Section
 
 
+class UpscaleConfig(Section):
+    model: str = Field(description="a learned upscaler's folder (installation train --arch sr), relative to the show file")
+
+
 class DisplayConfig(Section):
     size: tuple[PositiveInt, PositiveInt] | Literal["desktop"] = Field(
         (1920, 1080), description='output size [width, height] in pixels, or "desktop" for the monitor\'s own')
@@ -25,6 +29,8 @@ class DisplayConfig(Section):
     pipeline: Literal["auto", "on", "off"] = Field(
         "auto", description="overlap generation with display: auto = only when uncapped (fps 0)")
     screenshots: str = Field("screenshots", description="folder for S-key screenshots, relative to the show file")
+    upscale: UpscaleConfig | None = Field(
+        None, description="a learned x2/x4 upscaler between the generator and the display, e.g. {model: models/NAME-sr}")
 
 
 class ModelConfig(Section):

@@ -315,7 +315,8 @@ class RenderLoop:
             self._hud_refreshed = now
             model = self.renderer.model
             self._hud = [
-                f"{self._fps_ema:5.1f} fps   frame {self._last_frame_ms:5.1f} ms   gen {self._last_gen_ms:5.1f} ms",
+                f"{self._fps_ema:5.1f} fps   frame {self._last_frame_ms:5.1f} ms   gen {self._last_gen_ms:5.1f} ms"
+                + (f"   sr x{up.scale} {up.last_ms:4.1f} ms" if (up := self.renderer.upscaler) else ""),
                 f"model {model.id} v{model.version}   {self.renderer.device.type}",
                 f"speed {self.values['walk.speed']:+.2f}   truncation {self.values['latent.truncation']:.2f}"
                 + ("   paused" if self.targets["walk.paused"] >= 0.5 else ""),
@@ -335,6 +336,8 @@ class RenderLoop:
         self._last_frame_ms, self._last_gen_ms = frame_ms, gen_ms
         if self.stats.enabled:
             fields = {}
+            if self.renderer.upscaler is not None:  # part of gen_ms: the learned upscaler's share
+                fields["sr_ms"] = round(self.renderer.upscaler.last_ms, 3)
             if events:
                 # Latency from arrival to this present, per source: osc_to_photon and co.
                 fields["inputs"] = [

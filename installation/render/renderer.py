@@ -22,6 +22,7 @@ import torch.nn.functional as F
 
 from installation.checkpoints import LoadedModel
 from installation.render.fade import OneDecodeFader
+from installation.render.upscale import Upscaler
 
 log = logging.getLogger(__name__)
 
@@ -107,12 +108,15 @@ class FrameRenderer:
         upscale_to: tuple[int, int] | None = None,
         filter: str = "bicubic",
         buffers: int = 2,
+        upscaler: Upscaler | None = None,
     ) -> None:
         self.device, self.dtype, self.layout = device, dtype, layout
         self.upscale_to, self.filter = upscale_to, filter
+        self.upscaler = upscaler  # display.upscale: a learned upscaler after every decode
         self.model = self.prepare(model)
         self.previous: LoadedModel | None = None
-        h, w = upscale_to[::-1] if upscale_to else (model.card.resolution,) * 2
+        native = model.card.resolution * (upscaler.scale if upscaler else 1)
+        h, w = upscale_to[::-1] if upscale_to else (native, native)
         self.height, self.width = h, w
         pin = device.type == "cuda"
         self._host = [torch.empty((h, w, 4), dtype=torch.uint8, pin_memory=pin) for _ in range(buffers)]
@@ -133,6 +137,8 @@ class FrameRenderer:
 
     def _decode(self, model: LoadedModel, z: torch.Tensor) -> torch.Tensor:
         x = model.module.decode(z.to(self.dtype))[0]
+        if self.upscaler is not None and x.shape[0] == self.upscaler.channels:
+            x = self.upscaler(x)
         if x.shape[0] == 1:
             x = x.expand(3, -1, -1)
         # Also when a hot-swapped model's resolution differs from the buffers' (CPU too).
