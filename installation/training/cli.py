@@ -36,10 +36,11 @@ def add_train_arguments(p: argparse.ArgumentParser) -> None:
                         "fewshot: the few-shot GAN for 100-1000 images, 64-1024 px (256 default) | "
                         "sr: a learned x2/x4 upscaler for display.upscale")
     p.add_argument("--dataset", required=True,
-                   help="a folder of images (searched recursively) or synthetic:shapes")
+                   help="a folder of images (searched recursively; `dataset prepare` makes one) or "
+                        "synthetic:KIND (fluid, marble, ink, nebula, shapes)")
     p.add_argument("--out", type=Path, required=True, help="model folder to write, e.g. models/mine")
     p.add_argument("--resolution", type=_positive,
-                   help="image size: 32, 64 (default), 128, 256; the mlp makes 28")
+                   help="image size: 32, 64 (default), 128, 256; fewshot 64-1024 (256); the mlp makes 28")
     p.add_argument("--batch", type=_positive,
                    help="images per step per process (64; fewshot 8, sr 16)")
     p.add_argument("--steps", type=_positive, default=2000, help="total training steps (default 2000)")
@@ -53,7 +54,7 @@ def add_train_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--beta1", type=float, help="Adam beta1 (0.5 GAN, 0.9 VAE)")
     p.add_argument("--beta2", type=float, default=0.999, help="Adam beta2 (0.999)")
     p.add_argument("--seed", type=int, default=0, help="seed for weights, batches and noise (0)")
-    p.add_argument("--latent-dim", type=_positive, help="latent size (128 GAN, 64 VAE/MLP)")
+    p.add_argument("--latent-dim", type=_positive, help="latent size (128 GAN/fewshot, 64 VAE/MLP)")
     p.add_argument("--width", type=_positive,
                    help="generator width (32); fewshot: percent of the preset's widths (100)")
     p.add_argument("--preset", choices=["lite", "full"],
