@@ -34,7 +34,7 @@ class DisplayConfig(Section):
 
 
 class ModelConfig(Section):
-    path: str = Field("models/default-gan", description="model folder (model.safetensors + card.json), relative to the show file")
+    path: str = Field("models/default-fluid", description="model folder (model.safetensors + card.json), relative to the show file")
     device: Literal["auto", "cpu", "cuda", "mps"] = Field("auto", description="auto picks cuda, then mps, then cpu")
     precision: Literal["auto", "fp32", "fp16", "bf16"] = Field(
         "auto", description="auto: fp16 on CUDA, fp32 elsewhere")
