@@ -90,6 +90,9 @@ DEFAULT_PARAMS: tuple[Param, ...] = (
           description="Keep the model that is playing: new checkpoints wait until unpinned."),
     Param("training.paused", 0.0, 0.0, 1.0, "", 0.0, "bool",
           description="Pause the background trainer (it resumes where it stopped)."),
+    Param("style.mix", 0.0, 0.0, 1.0, "", 0.5,
+          description="Few-shot models: the picture wears the colour and texture of a latent further "
+                      "along the walk (skip-layer excitation); 0 is off."),
 )
 
 DEFAULT_ACTIONS: tuple[Action, ...] = (

@@ -35,6 +35,7 @@ from installation.render.renderer import FrameRenderer, RenderJob
 from installation.stats import StatsWriter
 
 log = logging.getLogger(__name__)
+STYLE_LEAD = 2.5  # keyframes ahead of the walk: the latent whose style style.mix lends
 
 # A mapper turns raw events into registry events; it sees the current targets (for takeover
 # rules) and the loop's clock time (for scheduled events). It must be pure and never block.
@@ -176,6 +177,9 @@ class RenderLoop:
                 break
         self.phase = synced if synced is not None else advance(self.phase, v["walk.speed"], v["walk.paused"], dt)
         z = self.navigator.position(self.phase, v["latent.truncation"])
+        # style.mix: the walk two and a half keyframes ahead lends its colour and texture.
+        style_z = (self.navigator.position(self.phase + STYLE_LEAD, v["latent.truncation"])
+                   if v.get("style.mix", 0.0) > 0.0 else None)
         mix, previous_z = self._crossfade(now, v["latent.truncation"])
         # 9 (queued before the slow part, so controllers hear back as soon as possible).
         changed = {k: val for k, val in self.targets.items() if old_targets.get(k) != val}
@@ -184,7 +188,8 @@ class RenderLoop:
                 self._guarded("feedback", send, changed, events)
         # 6-8: generate and present.
         work_start = time.perf_counter()
-        gen_ms, index, ready = self._generate(z, v["output.brightness"], previous_z, mix)
+        gen_ms, index, ready = self._generate(z, v["output.brightness"], previous_z, mix,
+                                              style_z, v.get("style.mix", 0.0))
         if not ready:
             self._unshown_events.extend(events)
             return
@@ -222,19 +227,20 @@ class RenderLoop:
         }
 
     # -- steps ---------------------------------------------------------------------------
-    def _generate(self, z, brightness, previous_z, mix) -> tuple[float, int | None, bool]:
+    def _generate(self, z, brightness, previous_z, mix, style_z=None, style_mix=0.0) -> tuple[float, int | None, bool]:
         """(gen ms, host buffer to show or None on error, whether a frame is ready)."""
         if self._pool is None:
             start = time.perf_counter()
             try:
-                index = self.renderer.render(z, brightness, previous_z, mix)
+                index = self.renderer.render(z, brightness, previous_z, mix, style_z=style_z, style_mix=style_mix)
             except Exception as exc:
                 return (time.perf_counter() - start) * 1000, self._render_failed(exc), True
             self.error = None
             return (time.perf_counter() - start) * 1000, index, True
         # Pipelined: queue this frame, then collect the oldest one in flight.
         r = self.renderer
-        self._pool.submit(RenderJob(r.model, z, brightness, r.previous, previous_z, mix, index=self._next_buffer))
+        self._pool.submit(RenderJob(r.model, z, brightness, r.previous, previous_z, mix, index=self._next_buffer,
+                                    style_z=style_z, style_mix=style_mix))
         self._next_buffer = (self._next_buffer + 1) % len(self.renderer.host_arrays)
         # Keep every worker busy while this frame is presented: collect only the frame that
         # is `workers` frames old.

@@ -85,6 +85,8 @@ class RenderJob:
     previous_z: np.ndarray | None = None
     mix: float = 1.0  # weight of `model` against `previous`
     index: int | None = None  # the host buffer to fill; None: round robin (sequential loop)
+    style_z: np.ndarray | None = None  # style.mix: the second latent lending its excitation
+    style_mix: float = 0.0
 
 
 @dataclass
@@ -135,8 +137,13 @@ class FrameRenderer:
         model.module.to(self.device, self.dtype).eval()
         return model
 
-    def _decode(self, model: LoadedModel, z: torch.Tensor) -> torch.Tensor:
-        x = model.module.decode(z.to(self.dtype))[0]
+    def _decode(self, model: LoadedModel, z: torch.Tensor, style: tuple[np.ndarray, float] | None = None) -> torch.Tensor:
+        module = model.module
+        if style is not None and hasattr(module, "excitations") and style[0].shape[0] == module.latent_dim:
+            mix_z = torch.from_numpy(style[0]).to(self.device, self.dtype)[None]
+            x = module.decode(z.to(self.dtype), mix_z=mix_z, mix=style[1])[0]
+        else:  # no mixing asked, or a model without skip-layer excitation: the plain picture
+            x = module.decode(z.to(self.dtype))[0]
         if self.upscaler is not None and x.shape[0] == self.upscaler.channels:
             x = self.upscaler(x)
         if x.shape[0] == 1:
@@ -148,8 +155,9 @@ class FrameRenderer:
             x = F.interpolate(x[None].float(), size=(self.height, self.width), mode=mode, **kwargs)[0]
         return x
 
-    def _decode_np(self, model: LoadedModel, z: np.ndarray) -> torch.Tensor:
-        return self._decode(model, torch.from_numpy(z).to(self.device)[None]).float()
+    def _decode_np(self, model: LoadedModel, z: np.ndarray,
+                   style: tuple[np.ndarray, float] | None = None) -> torch.Tensor:
+        return self._decode(model, torch.from_numpy(z).to(self.device)[None], style).float()
 
     def render(
         self,
@@ -158,9 +166,12 @@ class FrameRenderer:
         previous_z: np.ndarray | None = None,
         mix: float = 1.0,
         index: int | None = None,
+        style_z: np.ndarray | None = None,
+        style_mix: float = 0.0,
     ) -> int:
         """One frame of the current model(s), on the thread that owns this renderer."""
-        return self.render_job(RenderJob(self.model, z, brightness, self.previous, previous_z, mix, index))
+        return self.render_job(RenderJob(self.model, z, brightness, self.previous, previous_z, mix, index,
+                                         style_z, style_mix))
 
     @torch.inference_mode()
     def render_job(self, job: RenderJob) -> int:
@@ -173,10 +184,11 @@ class FrameRenderer:
         z, previous_z, mix, index = job.z, job.previous_z, job.mix, job.index
         model, previous = job.model, job.previous
         zt = torch.from_numpy(z).to(self.device, non_blocking=True)[None]
+        style = (job.style_z, job.style_mix) if job.style_z is not None and job.style_mix > 0.0 else None
         if self.fader is not None:
-            x = self.fader.picture(self._decode_np, model, previous, z, previous_z, mix)
+            x = self.fader.picture(lambda m, zz: self._decode_np(m, zz, style), model, previous, z, previous_z, mix)
         else:
-            x = self._decode(model, zt).float()
+            x = self._decode(model, zt, style).float()
         if self.fader is None and mix < 1.0 and previous is not None:
             pz = z if previous_z is None else previous_z
             if pz.shape[0] == previous.latent_dim:
