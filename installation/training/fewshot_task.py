@@ -21,7 +21,7 @@ from installation.networks import build_model
 from installation.training.augment import diff_augment, probability_for
 from installation.training.config import TrainConfig
 from installation.training.fewshot_d import FewShotDiscriminator
-from installation.training.tasks import _no_sync, _set_hyper, _wrap
+from installation.training.wrap import no_sync, set_hyper, wrap_ddp
 
 
 def _init(module: nn.Module) -> None:
@@ -48,7 +48,7 @@ class FewShotTask:
         betas = (cfg.beta1, cfg.beta2)
         self.opt_g = torch.optim.Adam(self.g.parameters(), lr=cfg.lr_g, betas=betas)
         self.opt_d = torch.optim.Adam(self.d.parameters(), lr=cfg.lr_d, betas=betas)
-        self.g_run, self.d_run = _wrap(self.g, device, distributed), _wrap(self.d, device, distributed)
+        self.g_run, self.d_run = wrap_ddp(self.g, device, distributed), wrap_ddp(self.d, device, distributed)
         self.amp = device.type == "cuda"
         self.scaler_g = torch.amp.GradScaler("cuda", enabled=self.amp)
         self.scaler_d = torch.amp.GradScaler("cuda", enabled=self.amp)
@@ -82,7 +82,7 @@ class FewShotTask:
         # Generator: make D call the (augmented) fakes real.
         self.d.requires_grad_(False)
         self.opt_g.zero_grad(set_to_none=True)
-        with _no_sync(self.d_run), self._autocast():
+        with no_sync(self.d_run), self._autocast():
             loss_g = -self.d_run(diff_augment(fake, p)).mean()
         self.scaler_g.scale(loss_g).backward()
         self.scaler_g.step(self.opt_g)
@@ -132,8 +132,8 @@ class FewShotTask:
         self.ema.load_state_dict(state["ema"])
         self.opt_g.load_state_dict(state["opt_g"])
         self.opt_d.load_state_dict(state["opt_d"])
-        _set_hyper(self.opt_g, self.cfg.lr_g, (self.cfg.beta1, self.cfg.beta2))
-        _set_hyper(self.opt_d, self.cfg.lr_d, (self.cfg.beta1, self.cfg.beta2))
+        set_hyper(self.opt_g, self.cfg.lr_g, (self.cfg.beta1, self.cfg.beta2))
+        set_hyper(self.opt_d, self.cfg.lr_d, (self.cfg.beta1, self.cfg.beta2))
         self._export = None
 
     def load_generator(self, weights: dict[str, torch.Tensor]) -> None:

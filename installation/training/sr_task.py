@@ -17,7 +17,7 @@ from torch import nn
 
 from installation.networks import build_model
 from installation.training.config import TrainConfig
-from installation.training.tasks import _set_hyper, _wrap
+from installation.training.wrap import set_hyper, wrap_ddp
 
 PATCH = 64  # low-resolution patch size: small patches, many per image, fast steps
 
@@ -29,7 +29,7 @@ class SRTask:
         self.cfg, self.device = cfg, device
         self.model = build_model("sr", cfg.generator_config()).to(device)
         self.opt = torch.optim.Adam(self.model.parameters(), lr=cfg.lr_g, betas=(cfg.beta1, cfg.beta2))
-        self.run = _wrap(self.model, device, distributed)
+        self.run = wrap_ddp(self.model, device, distributed)
         self.reference: torch.Tensor | None = None  # the first batch, for comparable sample grids
 
     def _pairs(self, real: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -77,4 +77,4 @@ class SRTask:
     def load_state(self, state: dict[str, Any]) -> None:
         self.model.load_state_dict(state["model"])
         self.opt.load_state_dict(state["opt"])
-        _set_hyper(self.opt, self.cfg.lr_g, (self.cfg.beta1, self.cfg.beta2))
+        set_hyper(self.opt, self.cfg.lr_g, (self.cfg.beta1, self.cfg.beta2))
