@@ -93,6 +93,9 @@ DEFAULT_PARAMS: tuple[Param, ...] = (
     Param("style.mix", 0.0, 0.0, 1.0, "", 0.5,
           description="Few-shot models: the picture wears the colour and texture of a latent further "
                       "along the walk (skip-layer excitation); 0 is off."),
+    Param("style.noise", 1.0, 0.0, 1.0, "", 0.5,
+          description="Few-shot models: strength of the injected noise, their fine grain and texture; "
+                      "1 is as trained, 0 a cleaner, softer picture."),
 )
 
 DEFAULT_ACTIONS: tuple[Action, ...] = (

@@ -189,7 +189,7 @@ class RenderLoop:
         # 6-8: generate and present.
         work_start = time.perf_counter()
         gen_ms, index, ready = self._generate(z, v["output.brightness"], previous_z, mix,
-                                              style_z, v.get("style.mix", 0.0))
+                                              style_z, v.get("style.mix", 0.0), v.get("style.noise", 1.0))
         if not ready:
             self._unshown_events.extend(events)
             return
@@ -227,12 +227,14 @@ class RenderLoop:
         }
 
     # -- steps ---------------------------------------------------------------------------
-    def _generate(self, z, brightness, previous_z, mix, style_z=None, style_mix=0.0) -> tuple[float, int | None, bool]:
+    def _generate(self, z, brightness, previous_z, mix, style_z=None, style_mix=0.0,
+                  noise=1.0) -> tuple[float, int | None, bool]:
         """(gen ms, host buffer to show or None on error, whether a frame is ready)."""
         if self._pool is None:
             start = time.perf_counter()
             try:
-                index = self.renderer.render(z, brightness, previous_z, mix, style_z=style_z, style_mix=style_mix)
+                index = self.renderer.render(z, brightness, previous_z, mix, style_z=style_z, style_mix=style_mix,
+                                             noise=noise)
             except Exception as exc:
                 return (time.perf_counter() - start) * 1000, self._render_failed(exc), True
             self.error = None
@@ -240,7 +242,7 @@ class RenderLoop:
         # Pipelined: queue this frame, then collect the oldest one in flight.
         r = self.renderer
         self._pool.submit(RenderJob(r.model, z, brightness, r.previous, previous_z, mix, index=self._next_buffer,
-                                    style_z=style_z, style_mix=style_mix))
+                                    style_z=style_z, style_mix=style_mix, noise=noise))
         self._next_buffer = (self._next_buffer + 1) % len(self.renderer.host_arrays)
         # Keep every worker busy while this frame is presented: collect only the frame that
         # is `workers` frames old.

@@ -87,6 +87,11 @@ class RenderJob:
     index: int | None = None  # the host buffer to fill; None: round robin (sequential loop)
     style_z: np.ndarray | None = None  # style.mix: the second latent lending its excitation
     style_mix: float = 0.0
+    noise: float = 1.0  # style.noise: the injected noise of few-shot models, 1 = as trained
+
+
+# (second latent or None, style.mix, style.noise): what few-shot models take beyond z
+Style = tuple[np.ndarray | None, float, float]
 
 
 @dataclass
@@ -137,12 +142,14 @@ class FrameRenderer:
         model.module.to(self.device, self.dtype).eval()
         return model
 
-    def _decode(self, model: LoadedModel, z: torch.Tensor, style: tuple[np.ndarray, float] | None = None) -> torch.Tensor:
+    def _decode(self, model: LoadedModel, z: torch.Tensor, style: Style | None = None) -> torch.Tensor:
         module = model.module
-        if style is not None and hasattr(module, "excitations") and style[0].shape[0] == module.latent_dim:
-            mix_z = torch.from_numpy(style[0]).to(self.device, self.dtype)[None]
-            x = module.decode(z.to(self.dtype), mix_z=mix_z, mix=style[1])[0]
-        else:  # no mixing asked, or a model without skip-layer excitation: the plain picture
+        if style is not None and hasattr(module, "excitations"):
+            kwargs: dict = {"noise": style[2]}
+            if style[0] is not None and style[1] > 0.0 and style[0].shape[0] == module.latent_dim:
+                kwargs.update(mix_z=torch.from_numpy(style[0]).to(self.device, self.dtype)[None], mix=style[1])
+            x = module.decode(z.to(self.dtype), **kwargs)[0]
+        else:  # nothing asked, or a model without excitation and noise: the plain picture
             x = module.decode(z.to(self.dtype))[0]
         if self.upscaler is not None and x.shape[0] == self.upscaler.channels:
             x = self.upscaler(x)
@@ -156,7 +163,7 @@ class FrameRenderer:
         return x
 
     def _decode_np(self, model: LoadedModel, z: np.ndarray,
-                   style: tuple[np.ndarray, float] | None = None) -> torch.Tensor:
+                   style: Style | None = None) -> torch.Tensor:
         return self._decode(model, torch.from_numpy(z).to(self.device)[None], style).float()
 
     def render(
@@ -168,10 +175,11 @@ class FrameRenderer:
         index: int | None = None,
         style_z: np.ndarray | None = None,
         style_mix: float = 0.0,
+        noise: float = 1.0,
     ) -> int:
         """One frame of the current model(s), on the thread that owns this renderer."""
         return self.render_job(RenderJob(self.model, z, brightness, self.previous, previous_z, mix, index,
-                                         style_z, style_mix))
+                                         style_z, style_mix, noise))
 
     @torch.inference_mode()
     def render_job(self, job: RenderJob) -> int:
@@ -184,7 +192,8 @@ class FrameRenderer:
         z, previous_z, mix, index = job.z, job.previous_z, job.mix, job.index
         model, previous = job.model, job.previous
         zt = torch.from_numpy(z).to(self.device, non_blocking=True)[None]
-        style = (job.style_z, job.style_mix) if job.style_z is not None and job.style_mix > 0.0 else None
+        mixing = job.style_z is not None and job.style_mix > 0.0
+        style = (job.style_z, job.style_mix, job.noise) if mixing or job.noise != 1.0 else None
         if self.fader is not None:
             x = self.fader.picture(lambda m, zz: self._decode_np(m, zz, style), model, previous, z, previous_z, mix)
         else:

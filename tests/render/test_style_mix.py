@@ -46,3 +46,15 @@ def test_models_without_excitation_ignore_style_mix(tiny_model):
     renderer = FrameRenderer(model, torch.device("cpu"), torch.float32, PixelLayout())
     z = np.random.default_rng(1).standard_normal(model.latent_dim).astype(np.float32)
     assert np.array_equal(_frame(renderer, z, style_z=z[::-1].copy(), style_mix=1.0), _frame(renderer, z))
+
+
+def test_style_noise_scales_the_injected_noise_and_one_is_as_trained(tmp_path):
+    model = _fewshot(tmp_path)
+    with torch.no_grad():
+        for block in model.module.blocks.values():
+            block.body[1].weight.fill_(0.5)  # make the noise matter
+    renderer = FrameRenderer(model, torch.device("cpu"), torch.float32, PixelLayout())
+    z = np.random.default_rng(2).standard_normal(model.latent_dim).astype(np.float32)
+    trained, clean, half = (_frame(renderer, z, noise=n) for n in (1.0, 0.0, 0.5))
+    assert np.array_equal(trained, _frame(renderer, z))
+    assert 0 < np.abs(half - clean).mean() < np.abs(trained - clean).mean()
