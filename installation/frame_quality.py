@@ -44,14 +44,20 @@ class FrameQuality:
     def problem(self) -> str | None:
         """A reason to refuse the model, or None."""
         if self.flat >= FLAT_FRACTION * self.frames:
-            return (f"{self.flat} of {self.frames} test frames are flat (no picture, or faint noise "
-                    "on a wash): an undertrained or collapsed model")
+            return (
+                f"{self.flat} of {self.frames} test frames are flat (no picture, or faint noise "
+                "on a wash): an undertrained or collapsed model"
+            )
         if self.noise > NOISE_FRACTION * self.frames and self.relative_spread < NOISE_SPREAD:
-            return (f"{self.noise} of {self.frames} test frames are near-identical structureless noise "
-                    f"(they differ by {self.relative_spread:.0%} of their contrast): a collapsed model")
+            return (
+                f"{self.noise} of {self.frames} test frames are near-identical structureless noise "
+                f"(they differ by {self.relative_spread:.0%} of their contrast): a collapsed model"
+            )
         if self.relative_spread < MIN_RELATIVE_SPREAD:
-            return (f"near-identical frames: different latents differ by {self.relative_spread:.1%} "
-                    "of the frames' own contrast")
+            return (
+                f"near-identical frames: different latents differ by {self.relative_spread:.1%} "
+                "of the frames' own contrast"
+            )
         return None
 
 

@@ -11,7 +11,9 @@ from installation.frame_quality import measure
 def _smooth(n: int, seed: int = 0) -> torch.Tensor:
     """Pictures with structure: upsampled random colour fields, different per latent."""
     g = torch.Generator().manual_seed(seed)
-    return F.interpolate(torch.rand(n, 3, 6, 6, generator=g) * 2 - 1, size=(64, 64), mode="bicubic").clamp(-1, 1)
+    return F.interpolate(
+        torch.rand(n, 3, 6, 6, generator=g) * 2 - 1, size=(64, 64), mode="bicubic"
+    ).clamp(-1, 1)
 
 
 def test_structured_varied_frames_pass():

@@ -46,7 +46,9 @@ def _train_images_per_s(device: torch.device, steps: int = 6) -> float:
     sampler = StepSampler(len(data), cfg.batch, seed=0)
 
     def step(i: int) -> None:
-        task.train_step(data.batch(sampler.indices(i), torch.Generator().manual_seed(i)).to(device), i)
+        task.train_step(
+            data.batch(sampler.indices(i), torch.Generator().manual_seed(i)).to(device), i
+        )
 
     for i in range(2):
         step(i)
@@ -74,9 +76,14 @@ def _lite_folder(tmp: Path) -> Path:
     torch.manual_seed(0)
     cfg = FewShotConfig(resolution=256, preset="lite")
     folder = tmp / "fewshot-lite-256"
-    save_checkpoint(folder, FewShotGenerator(cfg).eval(), name="fewshot-lite-256", architecture="fewshot",
-                    config={**cfg.to_dict(), "widths": {str(k): v for k, v in cfg.widths.items()}},
-                    dtype=torch.float16)
+    save_checkpoint(
+        folder,
+        FewShotGenerator(cfg).eval(),
+        name="fewshot-lite-256",
+        architecture="fewshot",
+        config={**cfg.to_dict(), "widths": {str(k): v for k, v in cfg.widths.items()}},
+        dtype=torch.float16,
+    )
     return folder
 
 
@@ -88,9 +95,11 @@ def fewshot_training(ctx: BenchContext) -> dict[str, float]:
 @benchmark("generator_fps_fewshot_lite_256", "loop_fps_fewshot_lite_256")
 def fewshot_lite(ctx: BenchContext) -> dict[str, float]:
     with tempfile.TemporaryDirectory() as tmp:
-        show = ctx.show.model_copy(update={
-            "model": ctx.show.model.model_copy(update={"path": str(_lite_folder(Path(tmp)))}),
-        })
+        show = ctx.show.model_copy(
+            update={
+                "model": ctx.show.model.model_copy(update={"path": str(_lite_folder(Path(tmp)))}),
+            }
+        )
         runtime = ShowRuntime(show, RunOptions(headless=True, fps=0, size=(1920, 1080)))
         try:
             module, device = runtime.model.module, runtime.device
@@ -108,8 +117,10 @@ def fewshot_lite(ctx: BenchContext) -> dict[str, float]:
                 loop.append(shown / (time.perf_counter() - start))
         finally:
             runtime.close()
-    return {"generator_fps_fewshot_lite_256": statistics.median(gen),
-            "loop_fps_fewshot_lite_256": statistics.median(loop)}
+    return {
+        "generator_fps_fewshot_lite_256": statistics.median(gen),
+        "loop_fps_fewshot_lite_256": statistics.median(loop),
+    }
 
 
 def _sr_ms(scale: int, device: torch.device, dtype: torch.dtype, folder: Path | None) -> float:
@@ -140,7 +151,11 @@ def fewshot_gpu(ctx: BenchContext) -> dict[str, float]:
         raise Skipped("GPU figures: no CUDA device here")
     dtype = choose_dtype(device, ctx.show.model.precision)
     torch.manual_seed(0)
-    module = FewShotGenerator(FewShotConfig(resolution=1024, preset="full")).eval().to(device, dtype)
+    module = (
+        FewShotGenerator(FewShotConfig(resolution=1024, preset="full")).eval().to(device, dtype)
+    )
     z = torch.randn(1, module.latent_dim, device=device, dtype=dtype)
-    return {"generator_fps_fewshot_full_1024": _fps(lambda: module.decode(z), device, 120),
-            "sr_ms_x4_256": _sr_ms(4, device, dtype, None)}
+    return {
+        "generator_fps_fewshot_full_1024": _fps(lambda: module.decode(z), device, 120),
+        "sr_ms_x4_256": _sr_ms(4, device, dtype, None),
+    }

@@ -45,7 +45,17 @@ def build_model(architecture: str, config: Mapping[str, Any]) -> nn.Module:
 
 
 __all__ = [
-    "ARCHITECTURES", "ArchitectureError", "ConvVAE", "DCGANConfig", "DCGANGenerator",
-    "FewShotConfig", "FewShotGenerator",
-    "MLPConfig", "MLPGenerator", "SRConfig", "SRUpscaler", "VAEConfig", "build_model",
+    "ARCHITECTURES",
+    "ArchitectureError",
+    "ConvVAE",
+    "DCGANConfig",
+    "DCGANGenerator",
+    "FewShotConfig",
+    "FewShotGenerator",
+    "MLPConfig",
+    "MLPGenerator",
+    "SRConfig",
+    "SRUpscaler",
+    "VAEConfig",
+    "build_model",
 ]

@@ -50,9 +50,13 @@ class FewShotConfig:
 
     def __post_init__(self) -> None:
         if self.resolution not in RESOLUTIONS:
-            raise ValueError(f"fewshot resolution must be one of {RESOLUTIONS}, got {self.resolution}")
+            raise ValueError(
+                f"fewshot resolution must be one of {RESOLUTIONS}, got {self.resolution}"
+            )
         if self.preset not in PRESETS:
-            raise ValueError(f"fewshot preset must be one of {', '.join(PRESETS)}, got {self.preset!r}")
+            raise ValueError(
+                f"fewshot preset must be one of {', '.join(PRESETS)}, got {self.preset!r}"
+            )
         if self.latent_dim < 1 or self.channels not in (1, 3) or self.width_mult <= 0:
             raise ValueError("latent_dim must be positive, channels 1 or 3, width_mult positive")
         if not self.widths:
@@ -99,8 +103,12 @@ class UpBlock(nn.Module):
         self.up = nn.Upsample(scale_factor=2, mode="nearest")
         layers: list[nn.Module] = []
         for i in range(convs):
-            layers += [nn.Conv2d(cin if i == 0 else cout, 2 * cout, 3, 1, 1, bias=False),
-                       NoiseInjection(2 * cout), nn.BatchNorm2d(2 * cout), nn.GLU(dim=1)]
+            layers += [
+                nn.Conv2d(cin if i == 0 else cout, 2 * cout, 3, 1, 1, bias=False),
+                NoiseInjection(2 * cout),
+                nn.BatchNorm2d(2 * cout),
+                nn.GLU(dim=1),
+            ]
         self.body = nn.Sequential(*layers)
 
     def forward(self, x: torch.Tensor, noise: float = 1.0) -> torch.Tensor:
@@ -116,8 +124,11 @@ class Excitation(nn.Module):
     def __init__(self, cin: int, cout: int) -> None:
         super().__init__()
         self.body = nn.Sequential(
-            nn.AdaptiveAvgPool2d(4), nn.Conv2d(cin, cout, 4, 1, 0, bias=False),
-            nn.LeakyReLU(0.1), nn.Conv2d(cout, cout, 1, 1, 0, bias=False), nn.Sigmoid(),
+            nn.AdaptiveAvgPool2d(4),
+            nn.Conv2d(cin, cout, 4, 1, 0, bias=False),
+            nn.LeakyReLU(0.1),
+            nn.Conv2d(cout, cout, 1, 1, 0, bias=False),
+            nn.Sigmoid(),
         )
 
     def forward(self, low: torch.Tensor) -> torch.Tensor:
@@ -130,32 +141,44 @@ class FewShotGenerator(nn.Module):
     def __init__(self, cfg: FewShotConfig) -> None:
         super().__init__()
         self.cfg = cfg
-        self.latent_dim, self.resolution, self.channels = cfg.latent_dim, cfg.resolution, cfg.channels
+        self.latent_dim, self.resolution, self.channels = (
+            cfg.latent_dim,
+            cfg.resolution,
+            cfg.channels,
+        )
         w = cfg.widths
         self.init = nn.Sequential(
             nn.ConvTranspose2d(cfg.latent_dim, 2 * w[4], 4, 1, 0, bias=False),
-            nn.BatchNorm2d(2 * w[4]), nn.GLU(dim=1),
+            nn.BatchNorm2d(2 * w[4]),
+            nn.GLU(dim=1),
         )
         # Feature sizes made by upsampling blocks: 8 .. resolution (or resolution / 2 for lite).
         top = cfg.resolution // 2 if cfg.shuffle_last else cfg.resolution
         self.sizes = [s for s in sorted(w) if 8 <= s <= top]
         convs = 1 if cfg.preset == "lite" else 2
-        self.blocks = nn.ModuleDict({
-            str(s): UpBlock(w[s // 2], w[s], convs if s >= 16 else 1) for s in self.sizes
-        })
-        self.sle = nn.ModuleDict({
-            str(dst): Excitation(w[src], w[dst]) for src, dst in SLE_PAIRS if dst in self.sizes
-        })
+        self.blocks = nn.ModuleDict(
+            {str(s): UpBlock(w[s // 2], w[s], convs if s >= 16 else 1) for s in self.sizes}
+        )
+        self.sle = nn.ModuleDict(
+            {str(dst): Excitation(w[src], w[dst]) for src, dst in SLE_PAIRS if dst in self.sizes}
+        )
         if cfg.shuffle_last:
-            self.to_rgb = nn.Sequential(nn.Conv2d(w[top], 4 * cfg.channels, 3, 1, 1), nn.PixelShuffle(2))
+            self.to_rgb = nn.Sequential(
+                nn.Conv2d(w[top], 4 * cfg.channels, 3, 1, 1), nn.PixelShuffle(2)
+            )
         else:
             self.to_rgb = nn.Conv2d(w[top], cfg.channels, 3, 1, 1)
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         return self.decode(z)
 
-    def _features(self, z: torch.Tensor, gates: dict[int, torch.Tensor] | None = None,
-                  upto: int | None = None, noise: float = 1.0) -> tuple[torch.Tensor, dict[int, torch.Tensor]]:
+    def _features(
+        self,
+        z: torch.Tensor,
+        gates: dict[int, torch.Tensor] | None = None,
+        upto: int | None = None,
+        noise: float = 1.0,
+    ) -> tuple[torch.Tensor, dict[int, torch.Tensor]]:
         """Run the blocks; returns the last map and the excitation gates it used. `gates`
         given: use those instead of this latent's own (style mixing)."""
         x = self.init(z[:, :, None, None])
@@ -182,14 +205,23 @@ class FewShotGenerator(nn.Module):
                 break
             x = self.blocks[str(s)](x)
             feats[s] = x
-        return {dst: self.sle[str(dst)](feats[src]) for src, dst in SLE_PAIRS if str(dst) in self.sle}
+        return {
+            dst: self.sle[str(dst)](feats[src]) for src, dst in SLE_PAIRS if str(dst) in self.sle
+        }
 
-    def decode(self, z: torch.Tensor, mix_z: torch.Tensor | None = None, mix: float = 0.0,
-               noise: float = 1.0) -> torch.Tensor:
+    def decode(
+        self,
+        z: torch.Tensor,
+        mix_z: torch.Tensor | None = None,
+        mix: float = 0.0,
+        noise: float = 1.0,
+    ) -> torch.Tensor:
         """Images in [-1, 1]. `mix` in 0..1 blends the excitation gates toward `mix_z`'s:
         `z` keeps the layout, `mix_z` lends its colour and texture. `noise` scales the
         injected noise (1: as trained; 0: none, a cleaner, softer picture)."""
-        assert z.ndim == 2 and z.shape[1] == self.latent_dim, f"z must be [B, {self.latent_dim}], got {tuple(z.shape)}"
+        assert z.ndim == 2 and z.shape[1] == self.latent_dim, (
+            f"z must be [B, {self.latent_dim}], got {tuple(z.shape)}"
+        )
         gates = None
         if mix_z is not None and mix > 0.0:
             own = self.excitations(z)

@@ -60,7 +60,9 @@ class SRUpscaler(nn.Module):
 
     def upscale(self, x: torch.Tensor) -> torch.Tensor:
         """[B, C, H, W] in [-1, 1] -> [B, C, H * scale, W * scale] in [-1, 1]."""
-        assert x.ndim == 4 and x.shape[1] == self.channels, f"images must be [B, {self.channels}, H, W]"
+        assert x.ndim == 4 and x.shape[1] == self.channels, (
+            f"images must be [B, {self.channels}, H, W]"
+        )
         base = F.interpolate(x, scale_factor=self.scale, mode="bilinear", align_corners=False)
         return (base + self.body(x)).clamp(-1, 1)
 

@@ -28,7 +28,7 @@ log = logging.getLogger(__name__)
 
 
 def choose_device(requested: str = "auto") -> torch.device:
-    """"auto" picks CUDA, then Apple's MPS, then the CPU; a named device must exist."""
+    """ "auto" picks CUDA, then Apple's MPS, then the CPU; a named device must exist."""
     if requested == "auto":
         if torch.cuda.is_available():
             return torch.device("cuda")
@@ -36,9 +36,15 @@ def choose_device(requested: str = "auto") -> torch.device:
             return torch.device("mps")
         return torch.device("cpu")
     if requested == "cuda" and not torch.cuda.is_available():
-        raise RuntimeError("device 'cuda' was asked for, but torch sees no CUDA GPU (try --device auto)")
-    if requested == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
-        raise RuntimeError("device 'mps' was asked for, but this machine has no Apple GPU (try --device auto)")
+        raise RuntimeError(
+            "device 'cuda' was asked for, but torch sees no CUDA GPU (try --device auto)"
+        )
+    if requested == "mps" and not (
+        getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()
+    ):
+        raise RuntimeError(
+            "device 'mps' was asked for, but this machine has no Apple GPU (try --device auto)"
+        )
     return torch.device(requested)
 
 
@@ -126,12 +132,16 @@ class FrameRenderer:
         h, w = upscale_to[::-1] if upscale_to else (native, native)
         self.height, self.width = h, w
         pin = device.type == "cuda"
-        self._host = [torch.empty((h, w, 4), dtype=torch.uint8, pin_memory=pin) for _ in range(buffers)]
+        self._host = [
+            torch.empty((h, w, 4), dtype=torch.uint8, pin_memory=pin) for _ in range(buffers)
+        ]
         for buf in self._host:
             buf[..., layout.pad] = 255
         self.host_arrays = [buf.numpy() for buf in self._host]
         self._device_buf = (
-            torch.full((h, w, 4), 255, dtype=torch.uint8, device=device) if device.type != "cpu" else None
+            torch.full((h, w, 4), 255, dtype=torch.uint8, device=device)
+            if device.type != "cpu"
+            else None
         )
         self._next = 0
         # Set by the runtime for sequential CPU loops: a crossfade at one decode per frame.
@@ -142,12 +152,16 @@ class FrameRenderer:
         model.module.to(self.device, self.dtype).eval()
         return model
 
-    def _decode(self, model: LoadedModel, z: torch.Tensor, style: Style | None = None) -> torch.Tensor:
+    def _decode(
+        self, model: LoadedModel, z: torch.Tensor, style: Style | None = None
+    ) -> torch.Tensor:
         module = model.module
         if style is not None and hasattr(module, "excitations"):
             kwargs: dict = {"noise": style[2]}
             if style[0] is not None and style[1] > 0.0 and style[0].shape[0] == module.latent_dim:
-                kwargs.update(mix_z=torch.from_numpy(style[0]).to(self.device, self.dtype)[None], mix=style[1])
+                kwargs.update(
+                    mix_z=torch.from_numpy(style[0]).to(self.device, self.dtype)[None], mix=style[1]
+                )
             x = module.decode(z.to(self.dtype), **kwargs)[0]
         else:  # nothing asked, or a model without excitation and noise: the plain picture
             x = module.decode(z.to(self.dtype))[0]
@@ -159,11 +173,14 @@ class FrameRenderer:
         if x.shape[-1] != self.width or x.shape[-2] != self.height:
             mode = {"nearest": "nearest", "bilinear": "bilinear", "bicubic": "bicubic"}[self.filter]
             kwargs = {} if mode == "nearest" else {"align_corners": False}
-            x = F.interpolate(x[None].float(), size=(self.height, self.width), mode=mode, **kwargs)[0]
+            x = F.interpolate(x[None].float(), size=(self.height, self.width), mode=mode, **kwargs)[
+                0
+            ]
         return x
 
-    def _decode_np(self, model: LoadedModel, z: np.ndarray,
-                   style: Style | None = None) -> torch.Tensor:
+    def _decode_np(
+        self, model: LoadedModel, z: np.ndarray, style: Style | None = None
+    ) -> torch.Tensor:
         return self._decode(model, torch.from_numpy(z).to(self.device)[None], style).float()
 
     def render(
@@ -178,8 +195,20 @@ class FrameRenderer:
         noise: float = 1.0,
     ) -> int:
         """One frame of the current model(s), on the thread that owns this renderer."""
-        return self.render_job(RenderJob(self.model, z, brightness, self.previous, previous_z, mix, index,
-                                         style_z, style_mix, noise))
+        return self.render_job(
+            RenderJob(
+                self.model,
+                z,
+                brightness,
+                self.previous,
+                previous_z,
+                mix,
+                index,
+                style_z,
+                style_mix,
+                noise,
+            )
+        )
 
     @torch.inference_mode()
     def render_job(self, job: RenderJob) -> int:
@@ -195,7 +224,9 @@ class FrameRenderer:
         mixing = job.style_z is not None and job.style_mix > 0.0
         style = (job.style_z, job.style_mix, job.noise) if mixing or job.noise != 1.0 else None
         if self.fader is not None:
-            x = self.fader.picture(lambda m, zz: self._decode_np(m, zz, style), model, previous, z, previous_z, mix)
+            x = self.fader.picture(
+                lambda m, zz: self._decode_np(m, zz, style), model, previous, z, previous_z, mix
+            )
         else:
             x = self._decode(model, zt, style).float()
         if self.fader is None and mix < 1.0 and previous is not None:

@@ -28,31 +28,56 @@ def needed_size(output: tuple[int, int], fit: str) -> int:
     return min(output) if fit == "contain" else max(output)
 
 
-def check_fit(sr_card_arch: str, scale: int, sr_channels: int, model_resolution: int,
-              model_channels: int, output: tuple[int, int], fit: str) -> None:
+def check_fit(
+    sr_card_arch: str,
+    scale: int,
+    sr_channels: int,
+    model_resolution: int,
+    model_channels: int,
+    output: tuple[int, int],
+    fit: str,
+) -> None:
     """Raise UpscaleError unless this upscaler suits this generator and window."""
     if sr_card_arch != "sr":
-        raise UpscaleError(f"it is a {sr_card_arch!r} model, not an upscaler (train one with --arch sr)")
+        raise UpscaleError(
+            f"it is a {sr_card_arch!r} model, not an upscaler (train one with --arch sr)"
+        )
     if sr_channels != model_channels:
-        raise UpscaleError(f"it upscales {sr_channels}-channel images, the model makes {model_channels}")
+        raise UpscaleError(
+            f"it upscales {sr_channels}-channel images, the model makes {model_channels}"
+        )
     made, need = model_resolution * scale, needed_size(output, fit)
     if made > need:
         smaller = " (x2 would fit)" if scale == 4 and model_resolution * 2 <= need else ""
         raise UpscaleError(
             f"x{scale} turns the model's {model_resolution} px into {made} px, more than the "
-            f"{output[0]}x{output[1]} window needs ({need} px with fit {fit}){smaller}")
+            f"{output[0]}x{output[1]} window needs ({need} px with fit {fit}){smaller}"
+        )
 
 
-def load_upscaler(folder: Path, model: LoadedModel, output: tuple[int, int], fit: str,
-                  device: torch.device, dtype: torch.dtype) -> LoadedModel:
+def load_upscaler(
+    folder: Path,
+    model: LoadedModel,
+    output: tuple[int, int],
+    fit: str,
+    device: torch.device,
+    dtype: torch.dtype,
+) -> LoadedModel:
     """Load, check and move to the show's device; UpscaleError says what is wrong."""
     try:
         sr = load_checkpoint(folder, "cpu")
     except CheckpointError as exc:
         raise UpscaleError(str(exc)) from None
     scale = int(getattr(sr.module, "scale", 0))
-    check_fit(sr.card.architecture, scale, sr.card.channels, model.card.resolution, model.card.channels,
-              output, fit)
+    check_fit(
+        sr.card.architecture,
+        scale,
+        sr.card.channels,
+        model.card.resolution,
+        model.card.channels,
+        output,
+        fit,
+    )
     sr.module.to(device, dtype).eval()
     return sr
 

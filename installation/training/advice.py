@@ -41,11 +41,15 @@ def dataset_warnings(cfg: TrainConfig, n_images: int) -> list[str]:
     if cfg.arch == "sr":
         return out
     if n_images < 20:
-        out.append(f"{n_images} image(s): the model will memorise them and a latent walk will cut "
-                   "between near-copies; 100 or more varied images make a walk worth watching")
+        out.append(
+            f"{n_images} image(s): the model will memorise them and a latent walk will cut "
+            "between near-copies; 100 or more varied images make a walk worth watching"
+        )
     if cfg.arch == "gan" and n_images < 1000:
-        out.append(f"{n_images} images is few for a DCGAN (it wants thousands); "
-                   "--arch fewshot is made for 100-1000 images")
+        out.append(
+            f"{n_images} images is few for a DCGAN (it wants thousands); "
+            "--arch fewshot is made for 100-1000 images"
+        )
     return out
 
 
@@ -57,27 +61,37 @@ class Estimate:
     advice: list[str]
 
     def message(self, cfg: TrainConfig, remaining: int) -> str:
-        text = (f"cost on this machine: {self.seconds_per_step:.2f} s a step ({self.images_per_s:.1f} "
-                f"images/s at {cfg.resolution} px, batch {cfg.batch}): {remaining} steps take about "
-                f"{duration(self.eta_s)}")
+        text = (
+            f"cost on this machine: {self.seconds_per_step:.2f} s a step ({self.images_per_s:.1f} "
+            f"images/s at {cfg.resolution} px, batch {cfg.batch}): {remaining} steps take about "
+            f"{duration(self.eta_s)}"
+        )
         return text + "".join(f"; {a}" for a in self.advice)
 
 
-def estimate(cfg: TrainConfig, seconds_per_step: float, remaining: int, device_type: str) -> Estimate:
+def estimate(
+    cfg: TrainConfig, seconds_per_step: float, remaining: int, device_type: str
+) -> Estimate:
     eta = seconds_per_step * remaining
     advice: list[str] = []
     arch = cfg.arch or "gan"
     needed = RECOGNISABLE_STEPS.get(arch, 3000)
-    advice.append(f"{arch} samples get recognisable after about {needed} steps "
-                  f"({duration(needed * seconds_per_step)} here)")
+    advice.append(
+        f"{arch} samples get recognisable after about {needed} steps "
+        f"({duration(needed * seconds_per_step)} here)"
+    )
     if arch == "fewshot" and cfg.preset == "full" and device_type == "cpu":
-        advice.append("--preset full is shaped for a GPU; on a CPU --preset lite trains several "
-                      "times faster and plays at 60 fps")
+        advice.append(
+            "--preset full is shaped for a GPU; on a CPU --preset lite trains several "
+            "times faster and plays at 60 fps"
+        )
     if eta > LONG_RUN_S and cfg.resolution and cfg.resolution > 64 and arch != "sr":
         speedup = HALVING_SPEEDUP.get(arch, 4.0)
-        advice.append(f"recommended here: --resolution {cfg.resolution // 2} (about "
-                      f"{duration(eta / speedup)} for the same steps)"
-                      + ("" if arch == "fewshot" else ", or --arch fewshot"))
+        advice.append(
+            f"recommended here: --resolution {cfg.resolution // 2} (about "
+            f"{duration(eta / speedup)} for the same steps)"
+            + ("" if arch == "fewshot" else ", or --arch fewshot")
+        )
     return Estimate(seconds_per_step, cfg.batch / seconds_per_step, eta, advice)
 
 
@@ -89,6 +103,11 @@ def save_interval(cfg: TrainConfig, first: int, minimum_saves: int = 3) -> int:
         return cfg.save_every
     every = max(1, remaining // minimum_saves)
     if every < cfg.save_every:
-        log.info("saving every %d steps (not %d) so this %d-step run leaves %d checkpoints",
-                 every, cfg.save_every, remaining, remaining // every)
+        log.info(
+            "saving every %d steps (not %d) so this %d-step run leaves %d checkpoints",
+            every,
+            cfg.save_every,
+            remaining,
+            remaining // every,
+        )
     return every

@@ -41,7 +41,9 @@ def _translate(x: torch.Tensor, gen: torch.Generator | None, ratio: float = 0.12
     sh, sw = int(h * ratio + 0.5), int(w * ratio + 0.5)
     ty = torch.randint(-sh, sh + 1, (b, 1, 1), generator=gen).to(x.device)
     tx = torch.randint(-sw, sw + 1, (b, 1, 1), generator=gen).to(x.device)
-    gy, gx = torch.meshgrid(torch.arange(h, device=x.device), torch.arange(w, device=x.device), indexing="ij")
+    gy, gx = torch.meshgrid(
+        torch.arange(h, device=x.device), torch.arange(w, device=x.device), indexing="ij"
+    )
     yy = (gy[None] + ty + 1).clamp(0, h + 1)
     xx = (gx[None] + tx + 1).clamp(0, w + 1)
     padded = F.pad(x, [1, 1, 1, 1])
@@ -54,7 +56,9 @@ def _cutout(x: torch.Tensor, gen: torch.Generator | None, ratio: float = 0.5) ->
     ch, cw = int(h * ratio + 0.5), int(w * ratio + 0.5)
     cy = torch.randint(0, h + (1 - ch % 2), (b, 1, 1), generator=gen).to(x.device)
     cx = torch.randint(0, w + (1 - cw % 2), (b, 1, 1), generator=gen).to(x.device)
-    gy, gx = torch.meshgrid(torch.arange(h, device=x.device), torch.arange(w, device=x.device), indexing="ij")
+    gy, gx = torch.meshgrid(
+        torch.arange(h, device=x.device), torch.arange(w, device=x.device), indexing="ij"
+    )
     inside = ((gy[None] - cy).abs() <= ch // 2) & ((gx[None] - cx).abs() <= cw // 2)
     return x * (~inside)[:, None].to(x.dtype)
 

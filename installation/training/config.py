@@ -97,13 +97,18 @@ class TrainConfig:
         c.lr_g = DEFAULT_LR[c.arch] if c.lr_g is None else c.lr_g
         c.lr_d = 2e-4 if c.lr_d is None else c.lr_d
         c.beta1 = (0.9 if c.arch == "vae" else 0.5) if c.beta1 is None else c.beta1
-        c.latent_dim = (128 if c.arch in ("gan", "fewshot") else 64) if c.latent_dim is None else c.latent_dim
+        c.latent_dim = (
+            (128 if c.arch in ("gan", "fewshot") else 64) if c.latent_dim is None else c.latent_dim
+        )
         c.d_width = c.width if c.d_width is None else c.d_width
         c.channels = (1 if c.arch == "mlp" else 3) if c.channels is None else c.channels
         checks = [
             (c.batch >= 1, "--batch must be at least 1"),
             (c.steps >= 1, "--steps must be at least 1"),
-            (c.save_every >= 1 and c.sample_every >= 1, "--save-every and --sample-every must be at least 1"),
+            (
+                c.save_every >= 1 and c.sample_every >= 1,
+                "--save-every and --sample-every must be at least 1",
+            ),
             (c.keep >= 0, "--keep must be 0 or more"),
             (c.lr_g > 0 and c.lr_d > 0, "learning rates must be positive"),
             (0.0 <= c.ema_decay < 1.0, "--ema-decay must be in [0, 1)"),
@@ -128,17 +133,36 @@ class TrainConfig:
         if c.arch == "fewshot":
             from installation.networks.fewshot import FewShotConfig
 
-            few = FewShotConfig(latent_dim=c.latent_dim, resolution=c.resolution, channels=c.channels,
-                                preset=c.preset, width_mult=c.width / 100)
+            few = FewShotConfig(
+                latent_dim=c.latent_dim,
+                resolution=c.resolution,
+                channels=c.channels,
+                preset=c.preset,
+                width_mult=c.width / 100,
+            )
             return {**few.to_dict(), "widths": {str(k): v for k, v in few.widths.items()}}
         if c.arch == "sr":
-            return {"scale": c.scale, "channels": c.channels, "width": c.width, "convs": 3,
-                    "resolution": c.resolution}
+            return {
+                "scale": c.scale,
+                "channels": c.channels,
+                "width": c.width,
+                "convs": 3,
+                "resolution": c.resolution,
+            }
         if c.arch == "mlp":
-            return {"latent_dim": c.latent_dim, "resolution": c.resolution, "hidden": c.width * 8,
-                    "channels": c.channels}
-        return {"latent_dim": c.latent_dim, "resolution": c.resolution, "width": c.width,
-                "channels": c.channels, "max_width_mult": 8}
+            return {
+                "latent_dim": c.latent_dim,
+                "resolution": c.resolution,
+                "hidden": c.width * 8,
+                "channels": c.channels,
+            }
+        return {
+            "latent_dim": c.latent_dim,
+            "resolution": c.resolution,
+            "width": c.width,
+            "channels": c.channels,
+            "max_width_mult": 8,
+        }
 
     def to_argv(self) -> list[str]:
         """The `python -m installation train ...` arguments that make this run."""
@@ -165,4 +189,14 @@ class TrainConfig:
         return self.command or shlex.join(self.to_argv())
 
     # Fields that must match when resuming: they shape the networks or the data.
-    STRUCTURAL = ("arch", "resolution", "latent_dim", "width", "d_width", "channels", "loss", "preset", "scale")
+    STRUCTURAL = (
+        "arch",
+        "resolution",
+        "latent_dim",
+        "width",
+        "d_width",
+        "channels",
+        "loss",
+        "preset",
+        "scale",
+    )

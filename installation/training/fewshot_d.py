@@ -37,7 +37,9 @@ class DownBlock(nn.Module):
         if deep:  # a second conv; skipped at large sizes in `lite`, where it costs the most
             layers += [_conv(cout, cout, 3, 1, 1), nn.BatchNorm2d(cout), nn.LeakyReLU(0.2)]
         self.main = nn.Sequential(*layers)
-        self.skip = nn.Sequential(nn.AvgPool2d(2), _conv(cin, cout, 1), nn.BatchNorm2d(cout), nn.LeakyReLU(0.2))
+        self.skip = nn.Sequential(
+            nn.AvgPool2d(2), _conv(cin, cout, 1), nn.BatchNorm2d(cout), nn.LeakyReLU(0.2)
+        )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return (self.main(x) + self.skip(x)) / 2
@@ -52,8 +54,12 @@ class Decoder(nn.Module):
         size, c = 8, cin
         while size < out:
             nc = max(16, c // 2)
-            layers += [nn.Upsample(scale_factor=2, mode="nearest"), _conv(c, 2 * nc, 3, 1, 1),
-                       nn.BatchNorm2d(2 * nc), nn.GLU(dim=1)]
+            layers += [
+                nn.Upsample(scale_factor=2, mode="nearest"),
+                _conv(c, 2 * nc, 3, 1, 1),
+                nn.BatchNorm2d(2 * nc),
+                nn.GLU(dim=1),
+            ]
             size, c = size * 2, nc
         layers += [_conv(c, channels, 3, 1, 1), nn.Tanh()]
         self.body = nn.Sequential(*layers)
@@ -63,7 +69,9 @@ class Decoder(nn.Module):
 
 
 class FewShotDiscriminator(nn.Module):
-    def __init__(self, resolution: int, channels: int = 3, preset: str = "lite", width_mult: float = 1.0) -> None:
+    def __init__(
+        self, resolution: int, channels: int = 3, preset: str = "lite", width_mult: float = 1.0
+    ) -> None:
         super().__init__()
         w = {s: max(8, round(c * width_mult)) for s, c in D_PRESETS[preset].items()}
         self.resolution = resolution
@@ -75,13 +83,16 @@ class FewShotDiscriminator(nn.Module):
             c = w[s]
         self.downs = nn.ModuleList(downs)
         self.sizes = sizes  # the size each down block produces
-        self.head = nn.Sequential(_conv(w[8], w[8], 1), nn.BatchNorm2d(w[8]), nn.LeakyReLU(0.2),
-                                  _conv(w[8], 1, 4))
+        self.head = nn.Sequential(
+            _conv(w[8], w[8], 1), nn.BatchNorm2d(w[8]), nn.LeakyReLU(0.2), _conv(w[8], 1, 4)
+        )
         self.recon_size = max(32, resolution // 4)
         self.decode_whole = Decoder(w[8], self.recon_size, channels)
         self.decode_part = Decoder(w[16], self.recon_size, channels)
 
-    def forward(self, x: torch.Tensor, reconstruct: bool = False) -> torch.Tensor | tuple[torch.Tensor, ...]:
+    def forward(
+        self, x: torch.Tensor, reconstruct: bool = False
+    ) -> torch.Tensor | tuple[torch.Tensor, ...]:
         """Logits [B, 25]; with `reconstruct`: (logits, whole, part, quarter) where `quarter`
         [B] says which quarter (0..3: top-left, top-right, bottom-left, bottom-right) `part`
         rebuilds."""
@@ -95,19 +106,32 @@ class FewShotDiscriminator(nn.Module):
             return logits
         quarter = torch.randint(0, 4, (x.shape[0],), device=x.device)
         f16 = feats[16]
-        crops = torch.stack([f16[i, :, (q // 2) * 8 : (q // 2) * 8 + 8, (q % 2) * 8 : (q % 2) * 8 + 8]
-                             for i, q in enumerate(quarter.tolist())])
+        crops = torch.stack(
+            [
+                f16[i, :, (q // 2) * 8 : (q // 2) * 8 + 8, (q % 2) * 8 : (q % 2) * 8 + 8]
+                for i, q in enumerate(quarter.tolist())
+            ]
+        )
         return logits, self.decode_whole(feats[8]), self.decode_part(crops), quarter
 
-    def recon_loss(self, real: torch.Tensor, whole: torch.Tensor, part: torch.Tensor,
-                   quarter: torch.Tensor) -> torch.Tensor:
+    def recon_loss(
+        self, real: torch.Tensor, whole: torch.Tensor, part: torch.Tensor, quarter: torch.Tensor
+    ) -> torch.Tensor:
         """L1 + MSE of both rebuilds against the real image (and its quarter) at decoder size."""
         s = self.recon_size
         target_whole = F.interpolate(real, size=(s, s), mode="area")
         half = real.shape[-1] // 2
-        quarters = torch.stack([real[i, :, (q // 2) * half : (q // 2) * half + half,
-                                     (q % 2) * half : (q % 2) * half + half]
-                                for i, q in enumerate(quarter.tolist())])
+        quarters = torch.stack(
+            [
+                real[
+                    i,
+                    :,
+                    (q // 2) * half : (q // 2) * half + half,
+                    (q % 2) * half : (q % 2) * half + half,
+                ]
+                for i, q in enumerate(quarter.tolist())
+            ]
+        )
         target_part = F.interpolate(quarters, size=(s, s), mode="area")
         loss = 0.0
         for pred, target in ((whole, target_whole), (part, target_part)):

@@ -36,19 +36,28 @@ def _init(module: nn.Module) -> None:
 class FewShotTask:
     loss_names = ("loss_d", "loss_g", "recon")
 
-    def __init__(self, cfg: TrainConfig, device: torch.device, distributed: bool = False,
-                 n_images: int = 1000) -> None:
+    def __init__(
+        self,
+        cfg: TrainConfig,
+        device: torch.device,
+        distributed: bool = False,
+        n_images: int = 1000,
+    ) -> None:
         self.cfg, self.device = cfg, device
         self.g = build_model("fewshot", cfg.generator_config()).to(device)
-        self.d = FewShotDiscriminator(cfg.resolution, cfg.channels, cfg.preset or "lite",
-                                      (cfg.d_width or 100) / 100).to(device)
+        self.d = FewShotDiscriminator(
+            cfg.resolution, cfg.channels, cfg.preset or "lite", (cfg.d_width or 100) / 100
+        ).to(device)
         _init(self.g)
         _init(self.d)
         self.ema = copy.deepcopy(self.g).requires_grad_(False)
         betas = (cfg.beta1, cfg.beta2)
         self.opt_g = torch.optim.Adam(self.g.parameters(), lr=cfg.lr_g, betas=betas)
         self.opt_d = torch.optim.Adam(self.d.parameters(), lr=cfg.lr_d, betas=betas)
-        self.g_run, self.d_run = wrap_ddp(self.g, device, distributed), wrap_ddp(self.d, device, distributed)
+        self.g_run, self.d_run = (
+            wrap_ddp(self.g, device, distributed),
+            wrap_ddp(self.d, device, distributed),
+        )
         self.amp = device.type == "cuda"
         self.scaler_g = torch.amp.GradScaler("cuda", enabled=self.amp)
         self.scaler_d = torch.amp.GradScaler("cuda", enabled=self.amp)
@@ -88,8 +97,11 @@ class FewShotTask:
         self.scaler_g.step(self.opt_g)
         self.scaler_g.update()
         self._update_ema(step)
-        return {"loss_d": float((loss_real + loss_fake).detach()), "loss_g": float(loss_g.detach()),
-                "recon": float(recon.detach())}
+        return {
+            "loss_d": float((loss_real + loss_fake).detach()),
+            "loss_g": float(loss_g.detach()),
+            "recon": float(recon.detach()),
+        }
 
     @torch.no_grad()
     def _update_ema(self, step: int) -> None:
@@ -123,8 +135,13 @@ class FewShotTask:
         return torch.cat([module.decode(c.to(self.device)).float().cpu() for c in z.split(16)])
 
     def state(self) -> dict[str, Any]:
-        return {"g": self.g.state_dict(), "d": self.d.state_dict(), "ema": self.ema.state_dict(),
-                "opt_g": self.opt_g.state_dict(), "opt_d": self.opt_d.state_dict()}
+        return {
+            "g": self.g.state_dict(),
+            "d": self.d.state_dict(),
+            "ema": self.ema.state_dict(),
+            "opt_g": self.opt_g.state_dict(),
+            "opt_d": self.opt_d.state_dict(),
+        }
 
     def load_state(self, state: dict[str, Any]) -> None:
         self.g.load_state_dict(state["g"])

@@ -53,8 +53,10 @@ class Report:
     duplicates: list[dict] = field(default_factory=list)  # {"source", "same_as"}
 
     def text(self) -> str:
-        lines = [f"used {len(self.used)} image(s), skipped {len(self.skipped)} file(s), "
-                 f"removed {len(self.duplicates)} duplicate(s)"]
+        lines = [
+            f"used {len(self.used)} image(s), skipped {len(self.skipped)} file(s), "
+            f"removed {len(self.duplicates)} duplicate(s)"
+        ]
         lines += [f"skipped {s['source']}: {s['why']}" for s in self.skipped]
         lines += [f"duplicate {d['source']} (same as {d['same_as']})" for d in self.duplicates]
         return "\n".join(lines) + "\n"
@@ -62,7 +64,12 @@ class Report:
 
 def parse_colour(text: str) -> tuple[int, int, int]:
     """'#rrggbb', 'black', 'white' or 'r,g,b' -> an RGB triple."""
-    named = {"black": (0, 0, 0), "white": (255, 255, 255), "grey": (128, 128, 128), "gray": (128, 128, 128)}
+    named = {
+        "black": (0, 0, 0),
+        "white": (255, 255, 255),
+        "grey": (128, 128, 128),
+        "gray": (128, 128, 128),
+    }
     t = text.strip().lower()
     if t in named:
         return named[t]
@@ -84,7 +91,9 @@ def normalise(img: Image.Image, background: tuple[int, int, int], grey: str) -> 
         arr = np.asarray(img, dtype=np.float64)
         top = 65535.0 if img.mode.startswith("I;16") or arr.max() > 255 else 255.0
         img = Image.fromarray((np.clip(arr / top, 0, 1) * 255).round().astype(np.uint8), "L")
-    if img.mode in ("RGBA", "LA", "PA", "RGBa", "La") or (img.mode == "P" and "transparency" in img.info):
+    if img.mode in ("RGBA", "LA", "PA", "RGBa", "La") or (
+        img.mode == "P" and "transparency" in img.info
+    ):
         rgba = img.convert("RGBA")
         ground = Image.new("RGBA", rgba.size, (*background, 255))
         was_grey = img.mode in ("LA", "La")
@@ -96,12 +105,20 @@ def normalise(img: Image.Image, background: tuple[int, int, int], grey: str) -> 
     return img.convert("RGB")
 
 
-def fit_square(img: Image.Image, size: int, fit: str, background: tuple[int, int, int],
-               rng: np.random.Generator, crops: int) -> list[Image.Image]:
+def fit_square(
+    img: Image.Image,
+    size: int,
+    fit: str,
+    background: tuple[int, int, int],
+    rng: np.random.Generator,
+    crops: int,
+) -> list[Image.Image]:
     w, h = img.size
     if fit == "pad":
         scale = size / max(w, h)
-        small = img.resize((max(1, round(w * scale)), max(1, round(h * scale))), Image.Resampling.LANCZOS)
+        small = img.resize(
+            (max(1, round(w * scale)), max(1, round(h * scale))), Image.Resampling.LANCZOS
+        )
         fill = background[0] if img.mode == "L" else background
         canvas = Image.new(img.mode, (size, size), fill)
         canvas.paste(small, ((size - small.width) // 2, (size - small.height) // 2))
@@ -113,7 +130,9 @@ def fit_square(img: Image.Image, size: int, fit: str, background: tuple[int, int
     for _ in range(crops):  # random-crops: a square of 50-100 % of the short side, anywhere
         side = int(short * rng.uniform(0.5, 1.0))
         x, y = int(rng.integers(0, w - side + 1)), int(rng.integers(0, h - side + 1))
-        out.append(img.crop((x, y, x + side, y + side)).resize((size, size), Image.Resampling.LANCZOS))
+        out.append(
+            img.crop((x, y, x + side, y + side)).resize((size, size), Image.Resampling.LANCZOS)
+        )
     return out
 
 
@@ -122,7 +141,9 @@ def video_frames(path: Path, every: int) -> Iterator[tuple[int, Image.Image]]:
     try:
         import av
     except ImportError:
-        raise PrepareError("reading video needs PyAV: pip install 'installation[video]' (or pip install av)") from None
+        raise PrepareError(
+            "reading video needs PyAV: pip install 'installation[video]' (or pip install av)"
+        ) from None
     with av.open(str(path)) as container:
         if not container.streams.video:
             return
@@ -136,7 +157,11 @@ def _sources(src: Path) -> list[Path]:
         return [src]
     if not src.is_dir():
         raise PrepareError(f"{src} does not exist")
-    return sorted(p for p in src.rglob("*") if p.is_file() and not any(s.startswith(".") for s in p.parts[len(src.parts):]))
+    return sorted(
+        p
+        for p in src.rglob("*")
+        if p.is_file() and not any(s.startswith(".") for s in p.parts[len(src.parts) :])
+    )
 
 
 def _pictures(path: Path, every: int) -> Iterator[tuple[str, Image.Image]]:
@@ -155,9 +180,19 @@ def _pictures(path: Path, every: int) -> Iterator[tuple[str, Image.Image]]:
         yield "", img.copy()
 
 
-def prepare_dataset(src: Path, out: Path, size: int, *, fit: str = "crop", background: str = "black",
-                    grey: str = "expand", every: int = 30, crops: int = 4, seed: int = 0,
-                    sheet: bool = True) -> Report:
+def prepare_dataset(
+    src: Path,
+    out: Path,
+    size: int,
+    *,
+    fit: str = "crop",
+    background: str = "black",
+    grey: str = "expand",
+    every: int = 30,
+    crops: int = 4,
+    seed: int = 0,
+    sheet: bool = True,
+) -> Report:
     from installation.checkpoints import atomic_write_bytes
     from installation.training.progress import Progress
 
@@ -175,14 +210,18 @@ def prepare_dataset(src: Path, out: Path, size: int, *, fit: str = "crop", backg
     for n, path in enumerate(files, 1):
         suffix = path.suffix.lower()
         if suffix not in IMAGE_EXTENSIONS | VIDEO_EXTENSIONS:
-            report.skipped.append({"source": str(path), "why": f"not an image or video ({suffix or 'no extension'})"})
+            report.skipped.append(
+                {"source": str(path), "why": f"not an image or video ({suffix or 'no extension'})"}
+            )
             continue
         try:
             for label, picture in _pictures(path, every):
                 squares = fit_square(normalise(picture, bg, grey), size, fit, bg, rng, crops)
                 for k, square in enumerate(squares):
                     digest = hashlib.sha256(square.tobytes() + square.mode.encode()).hexdigest()
-                    tag = "-".join(t for t in (label, f"c{k}" if fit == "random-crops" else "") if t)
+                    tag = "-".join(
+                        t for t in (label, f"c{k}" if fit == "random-crops" else "") if t
+                    )
                     name = f"{len(report.used):06d}-{path.stem[:40]}{'-' + tag if tag else ''}.png"
                     source = f"{path}{' ' + label if label else ''}"
                     if digest in seen:
@@ -198,7 +237,9 @@ def prepare_dataset(src: Path, out: Path, size: int, *, fit: str = "crop", backg
         except NoFrames:
             report.skipped.append({"source": str(path), "why": "the video has no frames"})
         except Exception as exc:  # any decoder error: this file is skipped and named, never a crash
-            report.skipped.append({"source": str(path), "why": f"unreadable ({type(exc).__name__}: {str(exc)[:120]})"})
+            report.skipped.append(
+                {"source": str(path), "why": f"unreadable ({type(exc).__name__}: {str(exc)[:120]})"}
+            )
         bar.update(n)
     bar.close()
     atomic_write_bytes(out / "report.json", json.dumps(asdict(report), indent=2).encode())
@@ -223,8 +264,10 @@ def contact_sheet(folder: Path, names: list[str], limit: int = 64, cell: int = 1
     sheet = Image.new("RGB", (cols * cell, rows * cell), (16, 16, 16))
     for i, name in enumerate(names):
         with Image.open(folder / name) as img:
-            sheet.paste(img.convert("RGB").resize((cell, cell), Image.Resampling.LANCZOS),
-                        ((i % cols) * cell, (i // cols) * cell))
+            sheet.paste(
+                img.convert("RGB").resize((cell, cell), Image.Resampling.LANCZOS),
+                ((i % cols) * cell, (i // cols) * cell),
+            )
     buf = io.BytesIO()
     sheet.save(buf, format="PNG")
     atomic_write_bytes(folder / "contact-sheet.png", buf.getvalue())

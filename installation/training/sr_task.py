@@ -28,7 +28,9 @@ class SRTask:
     def __init__(self, cfg: TrainConfig, device: torch.device, distributed: bool = False) -> None:
         self.cfg, self.device = cfg, device
         self.model = build_model("sr", cfg.generator_config()).to(device)
-        self.opt = torch.optim.Adam(self.model.parameters(), lr=cfg.lr_g, betas=(cfg.beta1, cfg.beta2))
+        self.opt = torch.optim.Adam(
+            self.model.parameters(), lr=cfg.lr_g, betas=(cfg.beta1, cfg.beta2)
+        )
         self.run = wrap_ddp(self.model, device, distributed)
         self.reference: torch.Tensor | None = None  # the first batch, for comparable sample grids
 
@@ -51,8 +53,12 @@ class SRTask:
         loss.backward()
         self.opt.step()
         with torch.no_grad():  # what the net has to beat
-            base = F.l1_loss(F.interpolate(low, scale_factor=self.cfg.scale, mode="bilinear",
-                                           align_corners=False), high)
+            base = F.l1_loss(
+                F.interpolate(
+                    low, scale_factor=self.cfg.scale, mode="bilinear", align_corners=False
+                ),
+                high,
+            )
         return {"l1": float(loss.detach()), "l1_bilinear": float(base)}
 
     def export_module(self, step: int) -> nn.Module:

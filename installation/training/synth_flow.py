@@ -25,17 +25,21 @@ import torch.nn.functional as F
 FAMILIES = ("marble", "ink", "nebula")
 
 
-def _fbm(gen: torch.Generator, size: int, octaves: int, base: int, channels: int = 1) -> torch.Tensor:
+def _fbm(
+    gen: torch.Generator, size: int, octaves: int, base: int, channels: int = 1
+) -> torch.Tensor:
     """Fractal noise [channels, size, size], roughly zero-mean, unit-ish amplitude: random
     grids of base, 2 base, 4 base ... cells, each bicubically upsampled, halved in weight."""
     out = torch.zeros(1, channels, size, size)
     amp, total = 1.0, 0.0
     for o in range(octaves):
-        cells = base * 2 ** o
+        cells = base * 2**o
         if cells > size:
             break
         grid = torch.randn(1, channels, cells + 3, cells + 3, generator=gen)
-        up = F.interpolate(grid, size=(size + size * 3 // cells,) * 2, mode="bicubic", align_corners=False)
+        up = F.interpolate(
+            grid, size=(size + size * 3 // cells,) * 2, mode="bicubic", align_corners=False
+        )
         off = size * 3 // cells // 2
         out += amp * up[..., off : off + size, off : off + size]
         total += amp
@@ -49,7 +53,9 @@ def _warp(field: torch.Tensor, offset: torch.Tensor) -> torch.Tensor:
     lin = torch.linspace(-1, 1, s)
     yy, xx = torch.meshgrid(lin, lin, indexing="ij")
     grid = torch.stack([xx + 2 * offset[0], yy + 2 * offset[1]], dim=-1)[None]
-    return F.grid_sample(field[None], grid, mode="bilinear", padding_mode="reflection", align_corners=True)[0]
+    return F.grid_sample(
+        field[None], grid, mode="bilinear", padding_mode="reflection", align_corners=True
+    )[0]
 
 
 def _palette(rng: np.random.Generator) -> tuple[np.ndarray, ...]:
@@ -67,7 +73,9 @@ def _colour(t: torch.Tensor, pal: tuple[np.ndarray, ...]) -> torch.Tensor:
     return (a + b * torch.cos(2 * math.pi * (c * t[None] + d))).clamp(0, 1)
 
 
-def _warped_field(gen: torch.Generator, rng: np.random.Generator, size: int) -> tuple[torch.Tensor, torch.Tensor]:
+def _warped_field(
+    gen: torch.Generator, rng: np.random.Generator, size: int
+) -> tuple[torch.Tensor, torch.Tensor]:
     """(value [S, S], warp magnitude [S, S]): noise pushed twice through noise."""
     base = int(rng.choice([2, 3, 3, 4]))
     strength = rng.uniform(0.15, 0.45)
@@ -89,7 +97,9 @@ def _marble(gen: torch.Generator, rng: np.random.Generator, size: int) -> torch.
     lin = torch.linspace(0, 1, size)
     yy, xx = torch.meshgrid(lin, lin, indexing="ij")
     freq = rng.uniform(1.0, 3.0)
-    bands = torch.sin(2 * math.pi * (freq * (xx * math.cos(angle) + yy * math.sin(angle)) + 1.6 * value))
+    bands = torch.sin(
+        2 * math.pi * (freq * (xx * math.cos(angle) + yy * math.sin(angle)) + 1.6 * value)
+    )
     t = 0.5 + 0.5 * bands
     rgb = _colour(0.45 * t + 0.3 * mag + 0.15 * value, _palette(rng))
     veins = 1.0 - 0.55 * torch.exp(-((bands / 0.2) ** 2))  # thin dark veins where bands turn

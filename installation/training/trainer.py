@@ -91,7 +91,9 @@ def _check_resume(cfg: TrainConfig, saved: dict[str, Any]) -> None:
 class Run:
     """One training run's mutable state; only `run_training` creates it."""
 
-    def __init__(self, cfg: TrainConfig, info: ddp.DistInfo, device: torch.device, data: ImageSet) -> None:
+    def __init__(
+        self, cfg: TrainConfig, info: ddp.DistInfo, device: torch.device, data: ImageSet
+    ) -> None:
         self.cfg, self.info, self.device, self.data = cfg, info, device, data
         # Seed before building: weights are initialised from torch's global generator. DDP
         # then broadcasts rank 0's weights; later noise differs per rank by design.
@@ -115,8 +117,10 @@ class Run:
             "step": self.step,
             "config": {k: getattr(cfg, k) for k in TrainConfig.STRUCTURAL},
             "task": self.task.state(),
-            "history": {"steps": torch.tensor(self.steps, dtype=torch.int64),
-                        **{k: torch.tensor(v, dtype=torch.float64) for k, v in self.history.items()}},
+            "history": {
+                "steps": torch.tensor(self.steps, dtype=torch.int64),
+                **{k: torch.tensor(v, dtype=torch.float64) for k, v in self.history.items()},
+            },
             "sample_z": self.sample_z,
             "rng": rng,
             "commands": self.commands,
@@ -139,8 +143,12 @@ class Run:
 
     # -- one step ------------------------------------------------------------------------
     def train_step(self) -> dict[str, float]:
-        aug = torch.Generator().manual_seed((self.cfg.seed * 1_000_003 + self.step) * 64 + self.info.rank)
-        real = self.data.batch(self.sampler.indices(self.step), aug).to(self.device, non_blocking=True)
+        aug = torch.Generator().manual_seed(
+            (self.cfg.seed * 1_000_003 + self.step) * 64 + self.info.rank
+        )
+        real = self.data.batch(self.sampler.indices(self.step), aug).to(
+            self.device, non_blocking=True
+        )
         losses = self.task.train_step(real, self.step)
         if not all(math.isfinite(v) for v in losses.values()):
             # Saving now would replace a good checkpoint with NaN weights: stop instead.
@@ -177,15 +185,25 @@ class Run:
         try:
             state.save_state(cfg.out, self.state())
         except OSError as exc:
-            raise TrainingError(f"could not write the training state into {cfg.out}: "
-                                f"{exc.strerror or exc}; the previous state file is whole") from None
+            raise TrainingError(
+                f"could not write the training state into {cfg.out}: "
+                f"{exc.strerror or exc}; the previous state file is whole"
+            ) from None
         recipe = _recipe(cfg, self.task)
-        notes = cfg.notes or (f"trained with `installation train` on {self.data.source} "
-                              f"({len(self.data)} images) for {self.step} steps: {recipe}")
+        notes = cfg.notes or (
+            f"trained with `installation train` on {self.data.source} "
+            f"({len(self.data)} images) for {self.step} steps: {recipe}"
+        )
         if len(self.commands) > 1:  # `command` is the last run; say how the earlier ones went
             notes += ". Made by: " + "; then ".join(self.commands)
-        card = outputs.export(cfg, self.task.export_module(self.step), self.step,
-                              dataset=cfg.dataset, command=command, notes=notes)
+        card = outputs.export(
+            cfg,
+            self.task.export_module(self.step),
+            self.step,
+            dataset=cfg.dataset,
+            command=command,
+            notes=notes,
+        )
         self.write_loss_curve()
         return card
 
@@ -206,8 +224,10 @@ def _transfer(run: Run, folder: Path) -> None:
     if source.card.architecture != cfg.network or source.card.config != mine:
         theirs = source.card.config
         diff = sorted(k for k in set(mine) | set(theirs) if mine.get(k) != theirs.get(k))
-        raise TrainingError(f"--init-from {folder}: it is a {source.card.architecture} model that differs "
-                            f"from this run in {', '.join(diff) or 'architecture'}; transfer needs the same shape")
+        raise TrainingError(
+            f"--init-from {folder}: it is a {source.card.architecture} model that differs "
+            f"from this run in {', '.join(diff) or 'architecture'}; transfer needs the same shape"
+        )
     run.task.load_generator({k: v.float() for k, v in source.module.state_dict().items()})
     log.info("generator starts from %s (step %d): transfer", folder, source.card.step)
 
@@ -217,23 +237,32 @@ def _recipe(cfg: TrainConfig, task: Any) -> str:
     if cfg.arch == "vae":
         return f"{cfg.recon} reconstruction + {cfg.beta} x KL (warm-up {cfg.kl_warmup} steps)"
     if cfg.arch == "fewshot":
-        return (f"{cfg.preset} preset, hinge loss, self-supervised discriminator (L1 + MSE rebuilds), "
-                f"DiffAugment p {task.p_augment:.2f}, batch {cfg.batch}, EMA generator ({cfg.ema_decay})")
+        return (
+            f"{cfg.preset} preset, hinge loss, self-supervised discriminator (L1 + MSE rebuilds), "
+            f"DiffAugment p {task.p_augment:.2f}, batch {cfg.batch}, EMA generator ({cfg.ema_decay})"
+        )
     if cfg.arch == "sr":
         return f"x{cfg.scale} restoration of area-downscaled crops, L1"
-    return (f"{cfg.loss} loss, {'spectral-norm' if cfg.loss == 'hinge' else 'batch-norm'} "
-            f"discriminator, EMA generator ({cfg.ema_decay})")
+    return (
+        f"{cfg.loss} loss, {'spectral-norm' if cfg.loss == 'hinge' else 'batch-norm'} "
+        f"discriminator, EMA generator ({cfg.ema_decay})"
+    )
 
 
 class _Stopped(Exception):
     """The stop event was set while the dataset was still being loaded."""
 
 
-def _load_data(cfg: TrainConfig, info: ddp.DistInfo, show_progress: bool,
-               stop: threading.Event) -> ImageSet:
+def _load_data(
+    cfg: TrainConfig, info: ddp.DistInfo, show_progress: bool, stop: threading.Event
+) -> ImageSet:
     synthetic = cfg.dataset.startswith("synthetic:")
-    bar = Progress(cfg.synthetic_n if synthetic else 0, desc="drawing" if synthetic else "decoding",
-                   enabled=show_progress and info.is_main, unit="image")
+    bar = Progress(
+        cfg.synthetic_n if synthetic else 0,
+        desc="drawing" if synthetic else "decoding",
+        enabled=show_progress and info.is_main,
+        unit="image",
+    )
 
     def tick(done: int, total: int) -> None:
         if stop.is_set():  # a big folder takes minutes: SIGTERM must not wait for it
@@ -242,9 +271,17 @@ def _load_data(cfg: TrainConfig, info: ddp.DistInfo, show_progress: bool,
         bar.update(done)
 
     try:
-        return load_dataset(cfg.dataset, cfg.resolution, cfg.channels, synthetic_n=cfg.synthetic_n,
-                            seed=cfg.seed, flip=cfg.flip, warn=info.is_main, progress=tick,
-                            exclude=cfg.out)
+        return load_dataset(
+            cfg.dataset,
+            cfg.resolution,
+            cfg.channels,
+            synthetic_n=cfg.synthetic_n,
+            seed=cfg.seed,
+            flip=cfg.flip,
+            warn=info.is_main,
+            progress=tick,
+            exclude=cfg.out,
+        )
     finally:
         bar.close()
 
@@ -298,23 +335,43 @@ def run_training(
         torch.set_num_threads(saved_threads)
 
 
-def _train(run: Run, stop: threading.Event, pause: threading.Event | None,
-           on_checkpoint: CheckpointCallback | None, show_progress: bool) -> TrainResult:
+def _train(
+    run: Run,
+    stop: threading.Event,
+    pause: threading.Event | None,
+    on_checkpoint: CheckpointCallback | None,
+    show_progress: bool,
+) -> TrainResult:
     cfg, info = run.cfg, run.info
     command = cfg.command_line()
     run.commands.append(command)
     result = TrainResult(run.step, Path(cfg.out), False, skipped_files=len(run.data.skipped))
     if run.step >= cfg.steps:
-        log.warning("%s is already at step %d (--steps %d): nothing to do; raise --steps to train on",
-                    cfg.out, run.step, cfg.steps)
+        log.warning(
+            "%s is already at step %d (--steps %d): nothing to do; raise --steps to train on",
+            cfg.out,
+            run.step,
+            cfg.steps,
+        )
     else:
-        log.info("training %s (%s) on %s: %d images at %d px, batch %d x %d process(es), steps %d -> %d",
-                 cfg.model_name, cfg.arch, run.data.source, len(run.data), cfg.resolution, cfg.batch,
-                 info.world, run.step, cfg.steps)
+        log.info(
+            "training %s (%s) on %s: %d images at %d px, batch %d x %d process(es), steps %d -> %d",
+            cfg.model_name,
+            cfg.arch,
+            run.data.source,
+            len(run.data),
+            cfg.resolution,
+            cfg.batch,
+            info.world,
+            run.step,
+            cfg.steps,
+        )
     bar = Progress(cfg.steps, run.step, desc=cfg.model_name, enabled=show_progress and info.is_main)
     first, last_saved, busy, imgs = run.step, -1, 0.0, 0
     save_every = advice.save_interval(cfg, first)
-    sample_every = cfg.sample_every if save_every == cfg.save_every else min(cfg.sample_every, save_every)
+    sample_every = (
+        cfg.sample_every if save_every == cfg.save_every else min(cfg.sample_every, save_every)
+    )
     timed: list[float] = []
     try:
         while run.step < cfg.steps:
@@ -334,8 +391,9 @@ def _train(run: Run, stop: threading.Event, pause: threading.Event | None,
                 timed.append(took)
                 if len(timed) == advice.TIMED_STEPS:
                     if info.is_main:
-                        est = advice.estimate(cfg, sum(timed) / len(timed), cfg.steps - run.step,
-                                              run.device.type)
+                        est = advice.estimate(
+                            cfg, sum(timed) / len(timed), cfg.steps - run.step, run.device.type
+                        )
                         log.info("%s", est.message(cfg, cfg.steps - run.step))
                     if cfg.estimate:  # every rank ends here: nothing is written
                         break
@@ -357,8 +415,11 @@ def _train(run: Run, stop: threading.Event, pause: threading.Event | None,
     if cfg.estimate:
         log.info("estimate only: nothing was written to %s", cfg.out)
     elif result.stopped:
-        log.info("stopped at step %d%s", run.step,
-                 f"; saved to {cfg.out}" if run.step != first else " (no new steps to save)")
+        log.info(
+            "stopped at step %d%s",
+            run.step,
+            f"; saved to {cfg.out}" if run.step != first else " (no new steps to save)",
+        )
     return result
 
 

@@ -14,10 +14,14 @@ from tests.conftest import make_model
 def test_a_model_of_flat_grey_noise_is_refused(tmp_path):
     folder = make_model(tmp_path / "grey")
     model = load_checkpoint(folder).module
-    with torch.no_grad():  # a newcomer's undertrained DCGAN: faint noise on grey (passes the old spread check)
+    with (
+        torch.no_grad()
+    ):  # a newcomer's undertrained DCGAN: faint noise on grey (passes the old spread check)
         model.to_rgb.weight.mul_(0.1)
         model.to_rgb.bias.zero_()
-    save_checkpoint(folder, model, name="grey", architecture="dcgan", config=model.cfg.to_dict(), step=1)
+    save_checkpoint(
+        folder, model, name="grey", architecture="dcgan", config=model.cfg.to_dict(), step=1
+    )
     with pytest.raises(CheckpointError, match="not worth showing: .* flat"):
         validate(folder)
 

@@ -17,16 +17,31 @@ from installation.training.state import STATE_FILE
 def _fewshot_model(folder: Path, resolution: int) -> Path:
     config = TrainConfig(arch="fewshot", resolution=resolution).generator_config()
     torch.manual_seed(0)
-    save_checkpoint(folder, build_model("fewshot", config).eval(), name="shipped", architecture="fewshot",
-                    config=config, dtype=torch.float16)
+    save_checkpoint(
+        folder,
+        build_model("fewshot", config).eval(),
+        name="shipped",
+        architecture="fewshot",
+        config=config,
+        dtype=torch.float16,
+    )
     return folder
 
 
 def _show(tmp_path: Path, model: Path, **training) -> object:
-    return parse_show({
-        "model": {"path": str(model)},
-        "training": {"enabled": True, "architecture": "fewshot", "dataset": "my-images", "out": "live", **training},
-    }, base_dir=tmp_path)
+    return parse_show(
+        {
+            "model": {"path": str(model)},
+            "training": {
+                "enabled": True,
+                "architecture": "fewshot",
+                "dataset": "my-images",
+                "out": "live",
+                **training,
+            },
+        },
+        base_dir=tmp_path,
+    )
 
 
 def test_a_new_fewshot_run_starts_from_the_shows_model(tmp_path):
@@ -38,9 +53,15 @@ def test_a_new_fewshot_run_starts_from_the_shows_model(tmp_path):
 
 def test_no_transfer_when_the_shape_differs_resuming_or_switched_off(tmp_path):
     model = _fewshot_model(tmp_path / "shipped", 128)
-    assert "--init-from" not in trainer_command(_show(tmp_path, model))  # default 256 px: not the same shape
-    assert "--init-from" not in trainer_command(_show(tmp_path, model, resolution=128, transfer=False))
-    assert "--init-from" not in trainer_command(_show(tmp_path, model, resolution=128, extra_args=["--width", "50"]))
+    assert "--init-from" not in trainer_command(
+        _show(tmp_path, model)
+    )  # default 256 px: not the same shape
+    assert "--init-from" not in trainer_command(
+        _show(tmp_path, model, resolution=128, transfer=False)
+    )
+    assert "--init-from" not in trainer_command(
+        _show(tmp_path, model, resolution=128, extra_args=["--width", "50"])
+    )
     (tmp_path / "live").mkdir()
     (tmp_path / "live" / STATE_FILE).write_bytes(b"x")
     argv = trainer_command(_show(tmp_path, model, resolution=128))

@@ -20,14 +20,18 @@ def _fewshot(tmp_path):
     module.train()
     with torch.no_grad():
         module.decode(torch.randn(16, module.latent_dim))  # calibrate batch norm
-        for gate in module.sle.values():  # untrained gates sit near 0.5 for every latent: make them matter
+        for (
+            gate
+        ) in module.sle.values():  # untrained gates sit near 0.5 for every latent: make them matter
             gate.body[1].weight.mul_(30)
     save_checkpoint(tmp_path / "f", module.eval(), name="f", architecture="fewshot", config=config)
     return load_checkpoint(tmp_path / "f")
 
 
 def _frame(renderer, z, **style):
-    return renderer.host_arrays[renderer.render(z, index=0, **style)][..., :3].astype(np.int16).copy()
+    return (
+        renderer.host_arrays[renderer.render(z, index=0, **style)][..., :3].astype(np.int16).copy()
+    )
 
 
 def test_style_mix_changes_a_fewshot_frame_and_zero_is_the_plain_picture(tmp_path):
@@ -45,7 +49,9 @@ def test_models_without_excitation_ignore_style_mix(tiny_model):
     model = load_checkpoint(tiny_model)
     renderer = FrameRenderer(model, torch.device("cpu"), torch.float32, PixelLayout())
     z = np.random.default_rng(1).standard_normal(model.latent_dim).astype(np.float32)
-    assert np.array_equal(_frame(renderer, z, style_z=z[::-1].copy(), style_mix=1.0), _frame(renderer, z))
+    assert np.array_equal(
+        _frame(renderer, z, style_z=z[::-1].copy(), style_mix=1.0), _frame(renderer, z)
+    )
 
 
 def test_style_noise_scales_the_injected_noise_and_one_is_as_trained(tmp_path):

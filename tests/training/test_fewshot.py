@@ -19,8 +19,9 @@ from tests.training.conftest import tiny_config
 
 def _gen(resolution: int = 64, preset: str = "lite", width_mult: float = 0.25) -> FewShotGenerator:
     torch.manual_seed(0)
-    g = FewShotGenerator(FewShotConfig(latent_dim=16, resolution=resolution, preset=preset,
-                                       width_mult=width_mult))
+    g = FewShotGenerator(
+        FewShotConfig(latent_dim=16, resolution=resolution, preset=preset, width_mult=width_mult)
+    )
     g.train()
     with torch.no_grad():  # calibrate batch norm so outputs vary with z
         g.decode(torch.randn(16, 16))
@@ -99,7 +100,9 @@ def test_discriminator_rebuilds_the_whole_image_and_the_chosen_quarter():
     # the part target is the quarter it names: a perfect rebuild of it scores zero there
     half = 64
     q = int(quarter[0])
-    target = real[0:1, :, (q // 2) * half:(q // 2) * half + half, (q % 2) * half:(q % 2) * half + half]
+    target = real[
+        0:1, :, (q // 2) * half : (q // 2) * half + half, (q % 2) * half : (q % 2) * half + half
+    ]
     perfect = torch.nn.functional.interpolate(target, size=(32, 32), mode="area")
     whole_target = torch.nn.functional.interpolate(real[0:1], size=(32, 32), mode="area")
     loss = d.recon_loss(real[0:1], whole_target, perfect, quarter[0:1])
@@ -126,8 +129,15 @@ def test_translation_moves_pixels_and_gradients_flow_through_augmentation():
 
 
 def _fewshot(out, **kw):
-    base = dict(arch="fewshot", resolution=64, width=25, d_width=25, batch=4, synthetic_n=8,
-                dataset="synthetic:fluid")
+    base = dict(
+        arch="fewshot",
+        resolution=64,
+        width=25,
+        d_width=25,
+        batch=4,
+        synthetic_n=8,
+        dataset="synthetic:fluid",
+    )
     return tiny_config(out, **{**base, **kw})
 
 
@@ -177,7 +187,9 @@ def test_transfer_starts_the_generator_from_a_trained_model_of_the_same_shape(tm
     for (name, wa), wb in zip(a.state_dict().items(), b.state_dict().values(), strict=True):
         if "running" not in name and "num_batches" not in name:
             assert torch.allclose(wa.float(), wb.float(), atol=1e-3), name
-    fresh = load_checkpoint(run_training(_fewshot(tmp_path / "c", steps=1), progress=False).out).module
+    fresh = load_checkpoint(
+        run_training(_fewshot(tmp_path / "c", steps=1), progress=False).out
+    ).module
     assert not torch.allclose(fresh.init[0].weight.float(), b.init[0].weight.float())
     other = _fewshot(tmp_path / "d", steps=1, width=50, init_from=str(source.out))
     with pytest.raises(TrainingError, match="differs from this run in width_mult, widths"):

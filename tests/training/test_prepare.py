@@ -64,7 +64,9 @@ def test_prepare_names_what_it_used_skipped_and_removed(tmp_path, messy):
     assert set(skipped) == {"broken.jpg", "notes.txt", "empty.mp4"}
     assert skipped["empty.mp4"] == "the video has no frames"
     assert "unreadable" in skipped["broken.jpg"]
-    assert [Path(d["source"]).name for d in report.duplicates] == ["grey.png"]  # same pixels as copy.png
+    assert [Path(d["source"]).name for d in report.duplicates] == [
+        "grey.png"
+    ]  # same pixels as copy.png
     used = [u["output"] for u in report.used]
     assert len(used) == 1 + 1 + 1 + 3  # phone, cutout, one grey, video frames 0, 4, 8
     saved = json.loads((out / "report.json").read_text())
@@ -84,7 +86,9 @@ def test_prepare_names_what_it_used_skipped_and_removed(tmp_path, messy):
 
 def test_pad_letterboxes_and_grey_can_stay_one_channel(tmp_path, messy):
     out = tmp_path / "pad"
-    report = prepare_dataset(messy, out, 32, fit="pad", grey="keep", background="black", sheet=False)
+    report = prepare_dataset(
+        messy, out, 32, fit="pad", grey="keep", background="black", sheet=False
+    )
     grey = next(u["output"] for u in report.used if "grey" in u["output"] or "copy" in u["output"])
     with Image.open(out / grey) as img:
         arr = np.asarray(img)
@@ -110,9 +114,28 @@ def test_nothing_usable_is_an_error_that_says_why(tmp_path):
 
 def test_the_cli_prepares_a_video_file(tmp_path, messy):
     env = {"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"}
-    proc = subprocess.run([sys.executable, "-m", "installation", "dataset", "prepare", str(messy / "clip.mp4"),
-                           "--out", str(tmp_path / "v"), "--size", "24", "--every", "3"],
-                          capture_output=True, text=True, env=env, timeout=120)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "installation",
+            "dataset",
+            "prepare",
+            str(messy / "clip.mp4"),
+            "--out",
+            str(tmp_path / "v"),
+            "--size",
+            "24",
+            "--every",
+            "3",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
     assert proc.returncode == 0, proc.stderr
-    assert len(list((tmp_path / "v").glob("*.png"))) == 3 + 1  # frames 0, 3, 6 and the contact sheet
+    assert (
+        len(list((tmp_path / "v").glob("*.png"))) == 3 + 1
+    )  # frames 0, 3, 6 and the contact sheet
     assert "used 3 image(s)" in proc.stderr

@@ -14,7 +14,11 @@ from installation.render.renderer import FrameRenderer, PixelLayout
 
 ROOT = Path(__file__).resolve().parents[2]
 SHIPPED = {"default-gan": "dcgan", "default-vae": "vae", "default-fluid": "fewshot"}
-DATASET = {"default-gan": "synthetic:shapes", "default-vae": "synthetic:shapes", "default-fluid": "synthetic:fluid"}
+DATASET = {
+    "default-gan": "synthetic:shapes",
+    "default-vae": "synthetic:shapes",
+    "default-fluid": "synthetic:fluid",
+}
 
 
 @pytest.mark.parametrize("name", sorted(SHIPPED))

@@ -18,12 +18,24 @@ def test_an_untrained_upscaler_is_exactly_bilinear_and_keeps_the_range():
         with torch.no_grad():
             out = up.upscale(x)
         assert out.shape == (1, 3, 20 * scale, 24 * scale)
-        assert torch.allclose(out, F.interpolate(x, scale_factor=scale, mode="bilinear").clamp(-1, 1))
+        assert torch.allclose(
+            out, F.interpolate(x, scale_factor=scale, mode="bilinear").clamp(-1, 1)
+        )
 
 
 def test_sr_training_beats_bilinear_on_its_own_images_and_loads_as_an_upscaler(tmp_path):
-    cfg = tiny_config(tmp_path / "sr", arch="sr", resolution=64, batch=8, steps=80, lr_g=3e-3,
-                      dataset="synthetic:marble", synthetic_n=8, save_every=1000, sample_every=1000)
+    cfg = tiny_config(
+        tmp_path / "sr",
+        arch="sr",
+        resolution=64,
+        batch=8,
+        steps=80,
+        lr_g=3e-3,
+        dataset="synthetic:marble",
+        synthetic_n=8,
+        save_every=1000,
+        sample_every=1000,
+    )
     result = run_training(cfg, progress=False)
     l1, base = result.history["l1"], result.history["l1_bilinear"]
     assert sum(l1[-10:]) < 0.95 * sum(base[-10:]), (l1[-10:], base[-10:])
