@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import copy
-from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -21,7 +20,7 @@ from installation.networks import build_model
 from installation.training.augment import diff_augment, probability_for
 from installation.training.config import TrainConfig
 from installation.training.fewshot_d import FewShotDiscriminator
-from installation.training.wrap import no_sync, set_hyper, wrap_ddp
+from installation.training.wrap import GANState, no_sync, wrap_ddp
 
 
 def _init(module: nn.Module) -> None:
@@ -33,7 +32,7 @@ def _init(module: nn.Module) -> None:
             nn.init.zeros_(m.bias)
 
 
-class FewShotTask:
+class FewShotTask(GANState):
     loss_names = ("loss_d", "loss_g", "recon")
 
     def __init__(
@@ -133,25 +132,6 @@ class FewShotTask:
     def sample(self, z: torch.Tensor, step: int) -> torch.Tensor:
         module = self.export_module(step)
         return torch.cat([module.decode(c.to(self.device)).float().cpu() for c in z.split(16)])
-
-    def state(self) -> dict[str, Any]:
-        return {
-            "g": self.g.state_dict(),
-            "d": self.d.state_dict(),
-            "ema": self.ema.state_dict(),
-            "opt_g": self.opt_g.state_dict(),
-            "opt_d": self.opt_d.state_dict(),
-        }
-
-    def load_state(self, state: dict[str, Any]) -> None:
-        self.g.load_state_dict(state["g"])
-        self.d.load_state_dict(state["d"])
-        self.ema.load_state_dict(state["ema"])
-        self.opt_g.load_state_dict(state["opt_g"])
-        self.opt_d.load_state_dict(state["opt_d"])
-        set_hyper(self.opt_g, self.cfg.lr_g, (self.cfg.beta1, self.cfg.beta2))
-        set_hyper(self.opt_d, self.cfg.lr_d, (self.cfg.beta1, self.cfg.beta2))
-        self._export = None
 
     def load_generator(self, weights: dict[str, torch.Tensor]) -> None:
         """Transfer: start G (and its average) from a trained model's weights."""

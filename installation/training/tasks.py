@@ -19,10 +19,10 @@ from torch import nn
 from installation.networks import build_model
 from installation.training.config import TrainConfig
 from installation.training.discriminators import DCGANDiscriminator, MLPDiscriminator, dcgan_init
-from installation.training.wrap import no_sync, set_hyper, wrap_ddp
+from installation.training.wrap import GANState, no_sync, set_hyper, wrap_ddp
 
 
-class GANTask:
+class GANTask(GANState):
     """The DCGAN recipe (BCE, Adam 2e-4, beta1 0.5) or hinge loss with a spectral-norm D;
     an exponential moving average of the generator is what gets exported."""
 
@@ -114,26 +114,6 @@ class GANTask:
     @torch.no_grad()
     def sample(self, z: torch.Tensor, step: int) -> torch.Tensor:
         return self.export_module(step).decode(z.to(self.device)).float().cpu()
-
-    def state(self) -> dict[str, Any]:
-        return {
-            "g": self.g.state_dict(),
-            "d": self.d.state_dict(),
-            "ema": self.ema.state_dict(),
-            "opt_g": self.opt_g.state_dict(),
-            "opt_d": self.opt_d.state_dict(),
-        }
-
-    def load_state(self, state: dict[str, Any]) -> None:
-        self.g.load_state_dict(state["g"])
-        self.d.load_state_dict(state["d"])
-        self.ema.load_state_dict(state["ema"])
-        self.opt_g.load_state_dict(state["opt_g"])
-        self.opt_d.load_state_dict(state["opt_d"])
-        # The saved param groups carry the old run's hyperparameters; this run's flags win.
-        set_hyper(self.opt_g, self.cfg.lr_g, (self.cfg.beta1, self.cfg.beta2))
-        set_hyper(self.opt_d, self.cfg.lr_d, (self.cfg.beta1, self.cfg.beta2))
-        self._export = None
 
 
 class VAETask:
