@@ -52,6 +52,7 @@ from installation.render.fade import OneDecodeFader
 from installation.render.loop import LoopHooks, LoopSettings, RenderLoop
 from installation.render.pipeline import default_workers
 from installation.render.renderer import FrameRenderer, choose_device, choose_dtype
+from installation.render.upscale import UpscaleError, Upscaler, load_upscaler
 from installation.stats import StatsWriter
 
 log = logging.getLogger(__name__)
@@ -199,6 +200,28 @@ class ShowRuntime:
             self.stats.close()
             self.instrument.stop()
             raise UserError(str(exc)) from None
+        self.upscaler = self._load_upscaler()
+
+    def _load_upscaler(self) -> Upscaler | None:
+        """display.upscale: loaded and checked against this window before the first frame."""
+        up = self.show.display.upscale
+        if up is None:
+            return None
+        try:
+            sr = load_upscaler(
+                self.show.resolve(up.model),
+                self.model,
+                self.display.size,
+                self.show.display.fit,
+                self.device,
+                self.dtype,
+            )
+        except UpscaleError as exc:
+            self.display.close()
+            self.stats.close()
+            raise UserError(f"display.upscale: {up.model}: {exc}") from None
+        log.info("upscaling x%d with %s", sr.module.scale, sr.card.name)
+        return Upscaler(sr)
 
     def build_loop(self) -> RenderLoop:
         show, opts = self.show, self.opts
@@ -223,6 +246,7 @@ class ShowRuntime:
             upscale_to=upscale,
             filter=show.display.filter,
             buffers=default_workers(self.device) + 1,
+            upscaler=self.upscaler,
         )
         settings = LoopSettings(
             fps=fps,

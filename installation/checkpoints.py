@@ -46,7 +46,7 @@ class ModelCard(BaseModel):
     name: str
     architecture: str
     config: dict[str, Any]
-    latent_dim: int = Field(gt=0)
+    latent_dim: int = Field(ge=0, description="0 for an upscaler (architecture sr)")
     resolution: int = Field(gt=0)
     channels: int = Field(ge=1, le=4)
     step: int = Field(ge=0, description="training step; also the model's version")
@@ -184,9 +184,12 @@ def check_forward(module: nn.Module, latent_dim: int, batch: int = 2) -> torch.T
     CheckpointError unless the output is finite (fp16 can overflow where fp32 did not)."""
     param = next(module.parameters())
     gen = torch.Generator().manual_seed(1234)
-    z = torch.randn(batch, latent_dim, generator=gen).to(param.device, param.dtype)
     with torch.inference_mode():
-        out = module.decode(z).float()
+        if hasattr(module, "check_input"):  # an upscaler: a fixed test image, not a latent
+            out = module(module.check_input(batch).to(param.device, param.dtype)).float()
+        else:
+            z = torch.randn(batch, latent_dim, generator=gen).to(param.device, param.dtype)
+            out = module.decode(z).float()
         finite = bool(torch.isfinite(out).all())  # also waits for an asynchronous device
     if not finite:
         raise CheckpointError(

@@ -14,12 +14,16 @@ import sys
 import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from installation.config.show import ShowError, load_show
+from installation.config.show import Show, ShowError, load_show
 from installation.errors import UserError
 from installation.instruments.cli import COMMANDS as INSTRUMENT_COMMANDS
 from installation.kiosk.unit import COMMANDS as KIOSK_COMMANDS
 from installation.training.cli import COMMANDS as TRAINING_COMMANDS
+
+if TYPE_CHECKING:
+    from installation.checkpoints import LoadedModel
 
 log = logging.getLogger("installation")
 
@@ -272,8 +276,37 @@ def cmd_check(args: argparse.Namespace) -> int:
     resolved = show.model_dump(mode="json")
     resolved["model"]["resolved_path"] = str(folder)
     resolved["model"]["card"] = model.card.model_dump(exclude={"config"})
+    if show.display.upscale is not None:
+        resolved["display"]["upscale"]["card"] = _check_upscale(args.show, show, model)
     sys.stdout.write(json.dumps(resolved, indent=2) + "\n")
     return 0
+
+
+def _check_upscale(show_path: str, show: Show, model: LoadedModel) -> dict:
+    """display.upscale must be an upscaler that suits the model and the window, else refused."""
+    from installation.checkpoints import CheckpointError, load_checkpoint
+    from installation.render.upscale import UpscaleError, check_fit
+
+    folder = show.resolve(show.display.upscale.model)
+    size = show.display.size if show.display.size != "desktop" else None
+    try:
+        sr = load_checkpoint(folder, "cpu")
+        if size is None:  # the monitor decides; `installation run` checks it when the window opens
+            size = (10**6, 10**6)
+        check_fit(
+            sr.card.architecture,
+            int(getattr(sr.module, "scale", 0)),
+            sr.card.channels,
+            model.card.resolution,
+            model.card.channels,
+            size,
+            show.display.fit,
+        )
+    except (CheckpointError, UpscaleError) as exc:
+        raise ShowError(
+            f"{show_path}: display.upscale: {show.display.upscale.model}: {exc}"
+        ) from None
+    return sr.card.model_dump(exclude={"config"})
 
 
 def _add_devices(p: argparse.ArgumentParser) -> None:

@@ -162,6 +162,26 @@ DEFAULT_PARAMS: tuple[Param, ...] = (
         "bool",
         description="Pause the background trainer (it resumes where it stopped).",
     ),
+    Param(
+        "style.mix",
+        0.0,
+        0.0,
+        1.0,
+        "",
+        0.5,
+        description="Few-shot models: the picture wears the colour and texture of a latent further "
+        "along the walk (skip-layer excitation); 0 is off.",
+    ),
+    Param(
+        "style.noise",
+        1.0,
+        0.0,
+        1.0,
+        "",
+        0.5,
+        description="Few-shot models: strength of the injected noise, their fine grain and texture; "
+        "1 is as trained, 0 a cleaner, softer picture.",
+    ),
 )
 
 # Performance instruments (installation/instruments/): loops, drift, jitter, morphs, tempo,

@@ -13,7 +13,9 @@ from typing import Any
 from torch import nn
 
 from installation.networks.dcgan import DCGANConfig, DCGANGenerator
+from installation.networks.fewshot import FewShotConfig, FewShotGenerator
 from installation.networks.mlp import MLPConfig, MLPGenerator
+from installation.networks.sr import SRConfig, SRUpscaler
 from installation.networks.vae import ConvVAE, VAEConfig
 
 # architecture name -> (config class, model class)
@@ -21,6 +23,8 @@ ARCHITECTURES: dict[str, tuple[Callable[..., Any], Callable[[Any], nn.Module]]] 
     "dcgan": (DCGANConfig, DCGANGenerator),
     "mlp": (MLPConfig, MLPGenerator),
     "vae": (ConvVAE.config_class, ConvVAE),
+    "fewshot": (FewShotConfig, FewShotGenerator),
+    "sr": (SRConfig, SRUpscaler),  # an upscaler for display.upscale, not a generator
 }
 
 
@@ -46,8 +50,12 @@ __all__ = [
     "ConvVAE",
     "DCGANConfig",
     "DCGANGenerator",
+    "FewShotConfig",
+    "FewShotGenerator",
     "MLPConfig",
     "MLPGenerator",
+    "SRConfig",
+    "SRUpscaler",
     "VAEConfig",
     "build_model",
 ]

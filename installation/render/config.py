@@ -15,6 +15,12 @@ MAX_SIDE = 16384
 Side = Annotated[int, Field(gt=0, le=MAX_SIDE)]
 
 
+class UpscaleConfig(Section):
+    model: str = Field(
+        description="a learned upscaler's folder (installation train --arch sr), relative to the show file"
+    )
+
+
 class DisplayConfig(Section):
     size: tuple[Side, Side] | Literal["desktop"] = Field(
         (1920, 1080),
@@ -45,11 +51,15 @@ class DisplayConfig(Section):
     screenshots: str = Field(
         "screenshots", description="folder for S-key screenshots, relative to the show file"
     )
+    upscale: UpscaleConfig | None = Field(
+        None,
+        description="a learned x2/x4 upscaler between the generator and the display, e.g. {model: models/NAME-sr}",
+    )
 
 
 class ModelConfig(Section):
     path: str = Field(
-        "models/default-gan",
+        "models/default-fluid",
         description="model folder (model.safetensors + card.json), relative to the show file",
     )
     device: Literal["auto", "cpu", "cuda", "mps"] = Field(

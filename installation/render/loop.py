@@ -37,6 +37,7 @@ from installation.render.renderer import BadFrame, FrameRenderer, RenderJob
 from installation.stats import StatsWriter
 
 log = logging.getLogger(__name__)
+STYLE_LEAD = 2.5  # keyframes ahead of the walk: the latent whose style style.mix lends
 
 # A mapper turns raw events into registry events; it sees the current targets (for takeover
 # rules) and the loop's clock time (for scheduled events), and consumes the events meant for
@@ -209,6 +210,12 @@ class RenderLoop:
         z = self.navigator.position(self.phase, v["latent.truncation"])
         for hook in self.hooks.latent:
             z = self._guarded("latent hook", hook, z, self.phase, v, now, failed=z)
+        # style.mix: the walk two and a half keyframes ahead lends its colour and texture.
+        style_z = (
+            self.navigator.position(self.phase + STYLE_LEAD, v["latent.truncation"])
+            if v.get("style.mix", 0.0) > 0.0
+            else None
+        )
         mix, previous_z = self._crossfade(now, v["latent.truncation"])
         if previous_z is not None and previous_z.shape == z.shape:
             previous_z = z  # same latent space: both models show where the hooks put it
@@ -220,7 +227,15 @@ class RenderLoop:
         # 6-8: generate and present.
         work_start = time.perf_counter()
         brightness = v["output.brightness"] * self.dimmer
-        gen_ms, index, ready = self._generate(z, brightness, previous_z, mix)
+        gen_ms, index, ready = self._generate(
+            z,
+            brightness,
+            previous_z,
+            mix,
+            style_z,
+            v.get("style.mix", 0.0),
+            v.get("style.noise", 1.0),
+        )
         if not ready:
             self._unshown_events.extend(events)
             return
@@ -272,12 +287,22 @@ class RenderLoop:
         }
 
     # -- steps ---------------------------------------------------------------------------
-    def _generate(self, z, brightness, previous_z, mix) -> tuple[float, int | None, bool]:
+    def _generate(
+        self, z, brightness, previous_z, mix, style_z=None, style_mix=0.0, noise=1.0
+    ) -> tuple[float, int | None, bool]:
         """(gen ms, host buffer to show or None on error, whether a frame is ready)."""
         if self._pool is None:
             start = time.perf_counter()
             try:
-                index = self.renderer.render(z, brightness, previous_z, mix)
+                index = self.renderer.render(
+                    z,
+                    brightness,
+                    previous_z,
+                    mix,
+                    style_z=style_z,
+                    style_mix=style_mix,
+                    noise=noise,
+                )
             except Exception as exc:
                 return (time.perf_counter() - start) * 1000, self._render_failed(exc), True
             self.error = None
@@ -285,7 +310,18 @@ class RenderLoop:
         # Pipelined: queue this frame, then collect the oldest one in flight.
         r = self.renderer
         self._pool.submit(
-            RenderJob(r.model, z, brightness, r.previous, previous_z, mix, index=self._next_buffer)
+            RenderJob(
+                r.model,
+                z,
+                brightness,
+                r.previous,
+                previous_z,
+                mix,
+                index=self._next_buffer,
+                style_z=style_z,
+                style_mix=style_mix,
+                noise=noise,
+            )
         )
         self._next_buffer = (self._next_buffer + 1) % len(self.renderer.host_arrays)
         # Keep every worker busy while this frame is presented: collect only the frame that
@@ -391,7 +427,12 @@ class RenderLoop:
             self._hud_refreshed = now
             model = self.renderer.model
             self._hud = [
-                f"{self._fps_ema:5.1f} fps   frame {self._last_frame_ms:5.1f} ms   gen {self._last_gen_ms:5.1f} ms",
+                f"{self._fps_ema:5.1f} fps   frame {self._last_frame_ms:5.1f} ms   gen {self._last_gen_ms:5.1f} ms"
+                + (
+                    f"   sr x{up.scale} {up.last_ms:4.1f} ms"
+                    if (up := self.renderer.upscaler)
+                    else ""
+                ),
                 f"model {model.id} v{model.version}   {self.renderer.device.type}",
                 f"speed {self.values['walk.speed']:+.2f}   truncation {self.values['latent.truncation']:.2f}"
                 + ("   paused" if self.targets["walk.paused"] >= 0.5 else ""),
@@ -413,6 +454,8 @@ class RenderLoop:
         self._last_frame_ms, self._last_gen_ms = frame_ms, gen_ms
         if self.stats.enabled:
             fields = {}
+            if self.renderer.upscaler is not None:  # the latest upscale (part of gen_ms)
+                fields["sr_ms"] = round(self.renderer.upscaler.last_ms, 3)
             if events:
                 # Latency from arrival to this present, per source: osc_to_photon and co.
                 fields["inputs"] = [

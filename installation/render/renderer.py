@@ -23,6 +23,7 @@ import torch.nn.functional as F
 
 from installation.checkpoints import LoadedModel
 from installation.render.fade import OneDecodeFader
+from installation.render.upscale import Upscaler
 
 log = logging.getLogger(__name__)
 
@@ -104,6 +105,13 @@ class RenderJob:
     previous_z: np.ndarray | None = None
     mix: float = 1.0  # weight of `model` against `previous`
     index: int | None = None  # the host buffer to fill; None: round robin (sequential loop)
+    style_z: np.ndarray | None = None  # style.mix: the second latent lending its excitation
+    style_mix: float = 0.0
+    noise: float = 1.0  # style.noise: the injected noise of few-shot models, 1 = as trained
+
+
+# (second latent or None, style.mix, style.noise): what few-shot models take beyond z
+Style = tuple[np.ndarray | None, float, float]
 
 
 @dataclass
@@ -127,12 +135,15 @@ class FrameRenderer:
         upscale_to: tuple[int, int] | None = None,
         filter: str = "bicubic",
         buffers: int = 2,
+        upscaler: Upscaler | None = None,
     ) -> None:
         self.device, self.dtype, self.layout = device, dtype, layout
         self.upscale_to, self.filter = upscale_to, filter
+        self.upscaler = upscaler  # display.upscale: a learned upscaler after every decode
         self.model = self.prepare(model)
         self.previous: LoadedModel | None = None
-        h, w = upscale_to[::-1] if upscale_to else (model.card.resolution,) * 2
+        native = model.card.resolution * (upscaler.scale if upscaler else 1)
+        h, w = upscale_to[::-1] if upscale_to else (native, native)
         self.height, self.width = h, w
         pin = device.type == "cuda"
         self._host = [
@@ -159,8 +170,21 @@ class FrameRenderer:
         model.module.to(self.device, self.dtype).eval()
         return model
 
-    def _decode(self, model: LoadedModel, z: torch.Tensor) -> torch.Tensor:
-        x = model.module.decode(z.to(self.dtype))[0]
+    def _decode(
+        self, model: LoadedModel, z: torch.Tensor, style: Style | None = None
+    ) -> torch.Tensor:
+        module = model.module
+        if style is not None and hasattr(module, "excitations"):
+            kwargs: dict = {"noise": style[2]}
+            if style[0] is not None and style[1] > 0.0 and style[0].shape[0] == module.latent_dim:
+                kwargs.update(
+                    mix_z=torch.from_numpy(style[0]).to(self.device, self.dtype)[None], mix=style[1]
+                )
+            x = module.decode(z.to(self.dtype), **kwargs)[0]
+        else:  # nothing asked, or a model without excitation and noise: the plain picture
+            x = module.decode(z.to(self.dtype))[0]
+        if self.upscaler is not None and x.shape[0] == self.upscaler.channels:
+            x = self.upscaler(x)
         if x.shape[0] == 1:
             x = x.expand(3, -1, -1)
         # Also when a hot-swapped model's resolution differs from the buffers' (CPU too).
@@ -172,8 +196,10 @@ class FrameRenderer:
             ]
         return x
 
-    def _decode_np(self, model: LoadedModel, z: np.ndarray) -> torch.Tensor:
-        return self._decode(model, torch.from_numpy(z).to(self.device)[None]).float()
+    def _decode_np(
+        self, model: LoadedModel, z: np.ndarray, style: Style | None = None
+    ) -> torch.Tensor:
+        return self._decode(model, torch.from_numpy(z).to(self.device)[None], style).float()
 
     def render(
         self,
@@ -182,10 +208,24 @@ class FrameRenderer:
         previous_z: np.ndarray | None = None,
         mix: float = 1.0,
         index: int | None = None,
+        style_z: np.ndarray | None = None,
+        style_mix: float = 0.0,
+        noise: float = 1.0,
     ) -> int:
         """One frame of the current model(s), on the thread that owns this renderer."""
         return self.render_job(
-            RenderJob(self.model, z, brightness, self.previous, previous_z, mix, index)
+            RenderJob(
+                self.model,
+                z,
+                brightness,
+                self.previous,
+                previous_z,
+                mix,
+                index,
+                style_z,
+                style_mix,
+                noise,
+            )
         )
 
     @torch.inference_mode()
@@ -199,10 +239,14 @@ class FrameRenderer:
         z, previous_z, mix, index = job.z, job.previous_z, job.mix, job.index
         model, previous = job.model, job.previous
         zt = torch.from_numpy(z).to(self.device, non_blocking=True)[None]
+        mixing = job.style_z is not None and job.style_mix > 0.0
+        style = (job.style_z, job.style_mix, job.noise) if mixing or job.noise != 1.0 else None
         if self.fader is not None:
-            x = self.fader.picture(self._decode_np, model, previous, z, previous_z, mix)
+            x = self.fader.picture(
+                lambda m, zz: self._decode_np(m, zz, style), model, previous, z, previous_z, mix
+            )
         else:
-            x = self._decode(model, zt).float()
+            x = self._decode(model, zt, style).float()
         if self.fader is None and mix < 1.0 and previous is not None:
             pz = z if previous_z is None else previous_z
             if pz.shape[0] == previous.latent_dim:
