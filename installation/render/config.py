@@ -59,7 +59,7 @@ class DisplayConfig(Section):
 
 class ModelConfig(Section):
     path: str = Field(
-        "models/default-fluid",
+        "models/default-gan",
         description="model folder (model.safetensors + card.json), relative to the show file",
     )
     device: Literal["auto", "cpu", "cuda", "mps"] = Field(

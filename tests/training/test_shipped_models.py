@@ -45,9 +45,10 @@ def test_shipped_default_loads_and_renders_finite_varied_frames(name):
     assert min(np.abs(a - b).mean() for a, b in zip(frames, frames[1:], strict=False)) > 2
 
 
-def test_the_default_show_plays_the_shipped_fewshot_model_at_256_px():
+def test_the_shipped_fewshot_model_is_the_256_px_lite_preset_in_fp16():
+    # Not yet the default show's model: it is under-trained (docs/fewshot.md says why).
     show = load_show(ROOT / "show.yaml")
-    assert show.resolve(show.model.path).resolve() == (ROOT / "models" / "default-fluid").resolve()
+    assert show.resolve(show.model.path).resolve() == (ROOT / "models" / "default-gan").resolve()
     card = load_checkpoint(ROOT / "models" / "default-fluid").card
     assert card.resolution == 256 and card.config["preset"] == "lite" and card.dtype == "float16"
 
