@@ -119,7 +119,8 @@ class Harness:
                 return time.monotonic() - start
             time.sleep(0.005)
         raise AssertionError(
-            f"timed out after {timeout} s waiting for {what}; targets {self.targets}"
+            f"timed out after {timeout} s waiting for {what}; targets {self.targets}; "
+            f"{self.service.status()}"
         )
 
     def until_sent(
@@ -140,7 +141,8 @@ class Harness:
                     return time.monotonic() - start
                 time.sleep(0.005)
         raise AssertionError(
-            f"timed out after {timeout} s waiting for {what}; targets {self.targets}"
+            f"timed out after {timeout} s waiting for {what}; targets {self.targets}; "
+            f"{self.service.status()}"
         )
 
     def settle(self, seconds: float = 0.2) -> None:
