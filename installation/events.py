@@ -55,12 +55,13 @@ class ControlEvent:
 
 @dataclass(frozen=True)
 class MidiMessage:
-    """A MIDI channel message as it arrived, decoded from its bytes but not mapped yet.
+    """A MIDI message as it arrived, decoded from its bytes but not mapped yet.
 
     The port's input thread makes it; the MIDI mapper step on the loop's thread looks up
     the device's bindings, pairs 14-bit and NRPN messages and applies the curve.
     source: "midi:<device>". kind: mido's message type ("control_change", "note_on",
-    "note_off", "pitchwheel", "program_change", "aftertouch", "polytouch").
+    "note_off", "pitchwheel", "program_change", "aftertouch", "polytouch", or a system
+    common one such as "tune_request"). channel: 0-15, or -1 for a system message.
     number: the CC, note or program (0 where the kind has none). value: the CC value,
     velocity or pressure, or the pitch bend 0..16383 (8192: centre).
     """
