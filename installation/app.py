@@ -319,6 +319,7 @@ def connect_midi(rt: ShowRuntime) -> Service | None:
             arm=service.arm,
             status_lines=service.status_lines,
             on_device=feedback.full_state,
+            decoders=service.decoders,
         )
         h = rt.hooks
         h.mappers = (*h.mappers, mapper)
