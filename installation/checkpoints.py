@@ -56,6 +56,8 @@ class ModelCard(BaseModel):
     dtype: str = "float32"
     command: str = ""
     notes: str = ""
+    # Where an imported model came from: file name, sha256, format, licence note.
+    source: dict[str, str] = Field(default_factory=dict)
 
 
 class LoadedModel:
@@ -138,6 +140,7 @@ def save_checkpoint(
     command: str = "",
     notes: str = "",
     dtype: torch.dtype = torch.float32,
+    source: dict[str, str] | None = None,
 ) -> ModelCard:
     """Write weights then card, each atomically. The card carries the weights' sha256, so a
     reader that catches the pair between the two replaces sees a mismatch, not a wrong model."""
@@ -157,6 +160,7 @@ def save_checkpoint(
         dtype=str(dtype).removeprefix("torch."),
         command=command,
         notes=notes,
+        source=dict(source or {}),
     )
     atomic_write_bytes(folder / WEIGHTS_FILE, weights)
     atomic_write_bytes(folder / CARD_FILE, (card.model_dump_json(indent=2) + "\n").encode())

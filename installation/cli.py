@@ -16,6 +16,7 @@ import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from installation.importing.cli import COMMANDS as IMPORT_COMMANDS
 from installation.show import ShowError, load_show
 from installation.training.cli import COMMANDS as TRAINING_COMMANDS
 
@@ -189,6 +190,7 @@ COMMANDS: list[Command] = [
     ("docs", "regenerate README.md's reference blocks (--check: fail if stale)", _add_docs, cmd_docs),
     ("osc", "the OSC address table (osc addresses [SHOW] [--markdown])", _add_osc, cmd_osc),
     *TRAINING_COMMANDS,
+    *IMPORT_COMMANDS,
 ]
 
 

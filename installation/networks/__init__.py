@@ -14,6 +14,8 @@ from torch import nn
 
 from installation.networks.dcgan import DCGANConfig, DCGANGenerator
 from installation.networks.mlp import MLPConfig, MLPGenerator
+from installation.networks.stylegan2 import StyleGAN2Config, StyleGAN2Generator, stylegan2_shapes
+from installation.networks.stylegan3 import StyleGAN3Config, StyleGAN3Generator, stylegan3_shapes
 from installation.networks.vae import ConvVAE, VAEConfig
 
 # architecture name -> (config class, model class)
@@ -21,6 +23,17 @@ ARCHITECTURES: dict[str, tuple[Callable[..., Any], Callable[[Any], nn.Module]]] 
     "dcgan": (DCGANConfig, DCGANGenerator),
     "mlp": (MLPConfig, MLPGenerator),
     "vae": (ConvVAE.config_class, ConvVAE),
+    "stylegan2": (StyleGAN2Config, StyleGAN2Generator),
+    "stylegan3-t": (StyleGAN3Config, StyleGAN3Generator),
+    "stylegan3-r": (StyleGAN3Config, StyleGAN3Generator),
+}
+
+# Architectures whose tensor shapes can be computed from a config without building anything:
+# loaders compare them with a file's tensors first, so a small config cannot allocate gigabytes.
+SHAPES: dict[str, Callable[[Any], dict[str, tuple[int, ...]]]] = {
+    "stylegan2": stylegan2_shapes,
+    "stylegan3-t": stylegan3_shapes,
+    "stylegan3-r": stylegan3_shapes,
 }
 
 
@@ -40,7 +53,20 @@ def build_model(architecture: str, config: Mapping[str, Any]) -> nn.Module:
     return model_class(cfg)
 
 
+def expected_shapes(architecture: str, config: Mapping[str, Any]) -> dict[str, tuple[int, ...]]:
+    """The state dict's shapes for `config`, computed without allocating any tensor."""
+    if architecture not in SHAPES:
+        raise ArchitectureError(f"no shape calculator for architecture {architecture!r}")
+    config_class, _ = ARCHITECTURES[architecture]
+    try:
+        cfg = config_class(**config)
+    except TypeError as exc:
+        raise ArchitectureError(f"bad {architecture} config: {exc}") from exc
+    return SHAPES[architecture](cfg)
+
+
 __all__ = [
     "ARCHITECTURES", "ArchitectureError", "ConvVAE", "DCGANConfig", "DCGANGenerator",
-    "MLPConfig", "MLPGenerator", "VAEConfig", "build_model",
+    "MLPConfig", "MLPGenerator", "SHAPES", "StyleGAN2Config", "StyleGAN2Generator", "StyleGAN3Config",
+    "StyleGAN3Generator", "VAEConfig", "build_model", "expected_shapes",
 ]

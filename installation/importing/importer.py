@@ -1,0 +1,131 @@
+"""`installation import FILE --out models/NAME`: a foreign StyleGAN file becomes a model folder.
+
+Order matters for safety: the file's size is capped before it is read; it is read (with a
+progress bar) and hashed once; its format is told from its first bytes; its tensors come out
+as plain data (nothing from the file is ever run); the generator's config is schema-checked;
+the config's tensor shapes are computed without allocating and must equal the file's own
+tensors, and their element count is capped, before any network is built. Only then is the
+package's own class built, loaded with strict=True, test-decoded and saved as safetensors +
+card, like any model the trainer writes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from installation.checkpoints import CheckpointError, check_forward, save_checkpoint
+from installation.importing import formats
+from installation.importing.safe_pickle import RefusedPickle
+from installation.networks import ArchitectureError, build_model, expected_shapes
+from installation.training.progress import Progress
+
+log = logging.getLogger(__name__)
+
+MAX_IMPORT_BYTES = 2 * 1024**3  # a 1024 px StyleGAN3-R snapshot with D and G is well under 1 GB
+MAX_GENERATOR_ELEMENTS = 200_000_000  # a 1024 px StyleGAN2 generator has about 30 M
+PROGRESS_FROM_BYTES = 32 * 1024**2
+READ_CHUNK = 8 * 1024**2
+
+
+class ImportRefused(Exception):
+    """The file cannot be imported; the message names what was found."""
+
+
+@dataclass
+class Imported:
+    """A generator read from a foreign file, as plain data, before anything is built."""
+
+    architecture: str
+    config: dict[str, Any]
+    tensors: dict[str, torch.Tensor]
+    source_format: str
+    licence: str = ""
+    notes: list[str] = field(default_factory=list)
+    derived: dict[str, torch.Tensor] = field(default_factory=dict)  # fixed filters, checked then dropped
+
+
+def read_capped(path: Path, max_bytes: int = MAX_IMPORT_BYTES, progress: bool = True) -> tuple[bytes, str]:
+    """The file's bytes and sha256, refusing files over the cap before reading them."""
+    try:
+        size = path.stat().st_size
+    except OSError as exc:
+        raise ImportRefused(f"{path}: cannot read it ({exc.strerror or exc})") from None
+    if not path.is_file():
+        raise ImportRefused(f"{path} is not a file")
+    if size > max_bytes:
+        raise ImportRefused(f"{path} is {size / 1024**2:.0f} MB, over the import cap of {max_bytes / 1024**2:.0f} MB")
+    bar = Progress(size, desc=f"read {path.name}", enabled=progress and size >= PROGRESS_FROM_BYTES, unit="byte")
+    digest, chunks, done = hashlib.sha256(), [], 0
+    with path.open("rb") as fh:
+        while chunk := fh.read(READ_CHUNK):
+            digest.update(chunk)
+            chunks.append(chunk)
+            done += len(chunk)
+            if done > max_bytes:
+                raise ImportRefused(f"{path} grew past the import cap while being read")
+            bar.update(done)
+    return b"".join(chunks), digest.hexdigest()
+
+
+def check_shapes(imported: Imported, source: Path) -> None:
+    """The config's shapes (computed, nothing allocated) must be the file's shapes exactly."""
+    try:
+        expected = expected_shapes(imported.architecture, imported.config)
+    except (ArchitectureError, ValueError) as exc:
+        raise ImportRefused(f"{source}: generator config outside the schema: {exc}") from None
+    count = sum(int(torch.Size(s).numel()) for s in expected.values())
+    if count > MAX_GENERATOR_ELEMENTS:
+        raise ImportRefused(f"{source}: the generator config asks for {count:,} parameters, "
+                            f"over the cap of {MAX_GENERATOR_ELEMENTS:,}")
+    found = {k: tuple(v.shape) for k, v in imported.tensors.items()}
+    missing = sorted(set(expected) - set(found))
+    extra = sorted(set(found) - set(expected))
+    if missing or extra:
+        raise ImportRefused(f"{source}: the generator's tensors do not match its config "
+                            f"(missing {missing[:3]}, unexpected {extra[:3]})")
+    for key, shape in expected.items():
+        if found[key] != shape:
+            raise ImportRefused(f"{source}: tensor {key} has shape {found[key]}, its config says {shape}")
+
+
+def build_generator(imported: Imported, source: Path) -> torch.nn.Module:
+    check_shapes(imported, source)
+    module = build_model(imported.architecture, imported.config)
+    tensors = {k: v.float() for k, v in imported.tensors.items()}
+    for key, t in tensors.items():
+        if not bool(torch.isfinite(t).all()):
+            raise ImportRefused(f"{source}: tensor {key} holds NaN or infinite values")
+    module.load_state_dict(tensors, strict=True)
+    module.eval().requires_grad_(False)
+    formats.check_derived_filters(imported, module, source)
+    try:
+        check_forward(module, module.latent_dim)
+    except CheckpointError as exc:
+        raise ImportRefused(f"{source}: {exc}") from None
+    return module
+
+
+def import_model(source: Path, out: Path, *, name: str | None = None, progress: bool = True,
+                 max_bytes: int = MAX_IMPORT_BYTES) -> Any:
+    """Import `source` into the model folder `out`; returns the written ModelCard."""
+    source, out = Path(source), Path(out)
+    data, sha = read_capped(source, max_bytes, progress)
+    try:
+        imported = formats.read_any(data, source)
+    except RefusedPickle as exc:
+        raise ImportRefused(f"{source}: {exc}") from None
+    module = build_generator(imported, source)
+    provenance = f"imported from {source.name} (sha256 {sha}, {imported.source_format})"
+    notes = "; ".join([provenance, *imported.notes] + ([f"licence: {imported.licence}"] if imported.licence else []))
+    card = save_checkpoint(out, module, name=name or out.name, architecture=imported.architecture,
+                           config=imported.config, step=0, dataset="", command=f"installation import {source.name}",
+                           notes=notes, source={"file": source.name, "sha256": sha, "format": imported.source_format,
+                                                "licence": imported.licence})
+    log.info("imported %s (%s, %d px) into %s", source.name, imported.architecture, module.resolution, out)
+    return card

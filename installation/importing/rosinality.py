@@ -1,0 +1,3 @@
+"""placeholder"""
+def read_rosinality(data):
+    raise NotImplementedError
