@@ -61,7 +61,9 @@ def read_any(data: bytes, source: Path) -> Imported:
 
 
 def read_stylegan_safetensors(data: bytes) -> Imported:
-    """A safetensors state dict whose metadata carries `architecture` and `config` (JSON)."""
+    """A safetensors StyleGAN state dict. Its metadata names the network either as this
+    package does (`architecture` + `config`, JSON) or as NVIDIA's code would build it
+    (`init_kwargs`, the Generator's kwargs as JSON, with NVIDIA's tensor names)."""
     from safetensors.torch import load as load_safetensors
 
     from installation.importing.importer import Imported
@@ -71,24 +73,41 @@ def read_stylegan_safetensors(data: bytes) -> Imported:
         header = json.loads(data[8:8 + header_len])
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise RefusedPickle(f"the safetensors header is not JSON ({exc})") from None
-    meta = header.get("__metadata__") or {}
-    arch = meta.get("architecture", "")
-    if arch not in ("stylegan2", "stylegan3-t", "stylegan3-r"):
-        raise RefusedPickle(f"the safetensors metadata names architecture {arch!r}; "
-                            "expected stylegan2, stylegan3-t or stylegan3-r")
-    try:
-        config = json.loads(meta.get("config", ""))
-    except json.JSONDecodeError:
-        raise RefusedPickle("the safetensors metadata has no JSON `config`") from None
-    if not isinstance(config, dict):
-        raise RefusedPickle("the safetensors metadata `config` is not an object")
-    # Shapes from the header first: the importer compares them with the config before the
-    # tensors themselves are decoded.
+    if not isinstance(header, dict):
+        raise RefusedPickle("the safetensors header is not a JSON object")
+    meta = header.pop("__metadata__", None) or {}
+    names = set(header)
+    if "init_kwargs" in meta:
+        kwargs = _json_field(meta, "init_kwargs")
+        arch, config = nvidia.config_from_kwargs(kwargs, sg3="synthesis.input.weight" in names)
+    else:
+        arch = meta.get("architecture", "")
+        if arch not in ("stylegan2", "stylegan3-t", "stylegan3-r"):
+            raise RefusedPickle(f"the safetensors metadata names architecture {arch!r} and has no init_kwargs; "
+                                "expected stylegan2, stylegan3-t or stylegan3-r")
+        config = _json_field(meta, "config")
+    # The header's shapes are compared with the config's before any tensor is decoded.
+    from installation.importing.importer import check_header_shapes
+
+    shapes = {k: tuple(v.get("shape", ())) for k, v in header.items() if isinstance(v, dict)}
+    check_header_shapes(arch, config, {k: v for k, v in shapes.items() if not k.endswith(nvidia.DERIVED_SUFFIXES)})
     try:
         tensors = load_safetensors(data)
     except Exception as exc:  # safetensors raises its own error type for any bad header
         raise RefusedPickle(f"not a valid safetensors file ({exc})") from None
-    return Imported(arch, config, tensors, "safetensors", licence=str(meta.get("license", meta.get("licence", ""))))
+    kept, derived = nvidia.split_derived(tensors)
+    licence = str(meta.get("license", meta.get("licence", "")))[:500]
+    return Imported(arch, config, kept, "safetensors", licence=licence, derived=derived)
+
+
+def _json_field(meta: dict, name: str) -> dict:
+    try:
+        value = json.loads(meta.get(name, ""))
+    except (TypeError, json.JSONDecodeError):
+        raise RefusedPickle(f"the safetensors metadata field {name!r} is not JSON") from None
+    if not isinstance(value, dict):
+        raise RefusedPickle(f"the safetensors metadata field {name!r} is not a JSON object")
+    return value
 
 
 def check_derived_filters(imported: Imported, module: torch.nn.Module, source: Path) -> None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -48,10 +49,12 @@ class Imported:
     licence: str = ""
     notes: list[str] = field(default_factory=list)
     derived: dict[str, torch.Tensor] = field(default_factory=dict)  # fixed filters, checked then dropped
+    estimate_w_avg: bool = False  # the file has no tracked w_avg: estimate it after loading
 
 
-def read_capped(path: Path, max_bytes: int = MAX_IMPORT_BYTES, progress: bool = True) -> tuple[bytes, str]:
+def read_capped(path: Path, max_bytes: int | None = None, progress: bool = True) -> tuple[bytes, str]:
     """The file's bytes and sha256, refusing files over the cap before reading them."""
+    max_bytes = MAX_IMPORT_BYTES if max_bytes is None else max_bytes
     try:
         size = path.stat().st_size
     except OSError as exc:
@@ -73,25 +76,42 @@ def read_capped(path: Path, max_bytes: int = MAX_IMPORT_BYTES, progress: bool = 
     return b"".join(chunks), digest.hexdigest()
 
 
-def check_shapes(imported: Imported, source: Path) -> None:
-    """The config's shapes (computed, nothing allocated) must be the file's shapes exactly."""
+def check_header_shapes(architecture: str, config: dict[str, Any], found: dict[str, tuple[int, ...]]) -> None:
+    """The config's shapes (computed, nothing allocated) must be the file's shapes exactly,
+    and within the element cap. Raises RefusedPickle naming the first difference."""
     try:
-        expected = expected_shapes(imported.architecture, imported.config)
+        expected = expected_shapes(architecture, config)
     except (ArchitectureError, ValueError) as exc:
-        raise ImportRefused(f"{source}: generator config outside the schema: {exc}") from None
-    count = sum(int(torch.Size(s).numel()) for s in expected.values())
+        raise RefusedPickle(f"generator config outside the schema: {exc}") from None
+    count = sum(math.prod(s) for s in expected.values())
     if count > MAX_GENERATOR_ELEMENTS:
-        raise ImportRefused(f"{source}: the generator config asks for {count:,} parameters, "
-                            f"over the cap of {MAX_GENERATOR_ELEMENTS:,}")
-    found = {k: tuple(v.shape) for k, v in imported.tensors.items()}
+        raise RefusedPickle(f"the generator config asks for {count:,} parameters, over the cap of {MAX_GENERATOR_ELEMENTS:,}")
     missing = sorted(set(expected) - set(found))
     extra = sorted(set(found) - set(expected))
     if missing or extra:
-        raise ImportRefused(f"{source}: the generator's tensors do not match its config "
-                            f"(missing {missing[:3]}, unexpected {extra[:3]})")
+        raise RefusedPickle(f"the generator's tensors do not match its config (missing {missing[:3]}, unexpected {extra[:3]})")
     for key, shape in expected.items():
-        if found[key] != shape:
-            raise ImportRefused(f"{source}: tensor {key} has shape {found[key]}, its config says {shape}")
+        if tuple(found[key]) != shape:
+            raise RefusedPickle(f"tensor {key} has shape {tuple(found[key])}, its config says {shape}")
+
+
+def check_shapes(imported: Imported, source: Path) -> None:
+    try:
+        check_header_shapes(imported.architecture, imported.config,
+                            {k: tuple(v.shape) for k, v in imported.tensors.items()})
+    except RefusedPickle as exc:
+        raise ImportRefused(f"{source}: {exc}") from None
+
+
+@torch.inference_mode()
+def estimate_w_avg(module: torch.nn.Module, samples: int = 10_000) -> None:
+    """w_avg as training would have tracked it: the mean w of many (fixed) latents."""
+    gen = torch.Generator().manual_seed(0)
+    total = torch.zeros_like(module.mapping.w_avg)
+    for start in range(0, samples, 1000):
+        z = torch.randn(min(1000, samples - start), module.latent_dim, generator=gen)
+        total += module.mapping(z).sum(0)
+    module.mapping.w_avg.copy_(total / samples)
 
 
 def build_generator(imported: Imported, source: Path) -> torch.nn.Module:
@@ -104,6 +124,8 @@ def build_generator(imported: Imported, source: Path) -> torch.nn.Module:
     module.load_state_dict(tensors, strict=True)
     module.eval().requires_grad_(False)
     formats.check_derived_filters(imported, module, source)
+    if imported.estimate_w_avg:
+        estimate_w_avg(module)
     try:
         check_forward(module, module.latent_dim)
     except CheckpointError as exc:
@@ -112,7 +134,7 @@ def build_generator(imported: Imported, source: Path) -> torch.nn.Module:
 
 
 def import_model(source: Path, out: Path, *, name: str | None = None, progress: bool = True,
-                 max_bytes: int = MAX_IMPORT_BYTES) -> Any:
+                 max_bytes: int | None = None) -> Any:
     """Import `source` into the model folder `out`; returns the written ModelCard."""
     source, out = Path(source), Path(out)
     data, sha = read_capped(source, max_bytes, progress)

@@ -113,10 +113,14 @@ def generator_config(record: PersistentRecord) -> tuple[str, dict[str, Any]]:
     synthesis = _child(record, "synthesis")
     if not isinstance(synthesis, PersistentRecord):
         raise RefusedPickle("the generator has no synthesis network")
-    sg3 = isinstance(_child(synthesis, "input"), PersistentRecord)
+    return config_from_kwargs(_kwargs(record), sg3=isinstance(_child(synthesis, "input"), PersistentRecord))
+
+
+def config_from_kwargs(kwargs: dict[str, Any], *, sg3: bool) -> tuple[str, dict[str, Any]]:
+    """NVIDIA Generator init kwargs -> (architecture, package config); refuses what the schema does not allow."""
     schema = StyleGAN3Kwargs if sg3 else StyleGAN2Kwargs
     try:
-        k = schema.model_validate(_kwargs(record))
+        k = schema.model_validate(kwargs)
     except ValidationError as exc:
         raise RefusedPickle(f"generator config outside the {'StyleGAN3' if sg3 else 'StyleGAN2'} schema: "
                             f"{_first_error(exc)}") from None

@@ -10,7 +10,7 @@ RefusedPickle naming the global. What comes out is plain data:
 - a tensor storage (pickled as a torch.save blob) goes through torch.load(weights_only=True);
 - numpy dtypes, scalars and arrays (numpy.core for numpy 1, numpy._core for numpy 2) are
   rebuilt from their bytes for a short list of plain numeric dtypes;
-- dnnlib's EasyDict becomes a dict, OrderedDict stays one.
+- dnnlib's EasyDict becomes a dict, OrderedDict stays one; protocol 2's latin1 bytes decode.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from __future__ import annotations
 import collections
 import io
 import pickle
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -111,6 +112,13 @@ def _scalar(dtype: object, raw: object) -> Any:
     return np.frombuffer(bytes(raw), dtype=dt)[0].item()
 
 
+def _latin1(text: object, encoding: object = "latin1") -> bytes:
+    """Protocol-2 pickles spell bytes as _codecs.encode(str, 'latin1'); nothing else is allowed."""
+    if not isinstance(text, str) or encoding not in ("latin1", "latin-1"):
+        raise RefusedPickle("the pickle calls _codecs.encode with something other than latin1 text")
+    return text.encode("latin1")
+
+
 def _persistent(meta: object) -> PersistentRecord:
     if not isinstance(meta, dict) or meta.get("type") != "class" or not isinstance(meta.get("class_name"), str):
         raise RefusedPickle("a persistent object without the metadata of a persistent class")
@@ -140,14 +148,24 @@ def _storage_loader(limits: _Limits):
         try:
             storage = torch.load(io.BytesIO(bytes(blob)), weights_only=True, map_location="cpu")
         except pickle.UnpicklingError as exc:
-            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise RefusedPickle(f"a tensor storage blob holds more than tensor data ({first})") from None
+            raise RefusedPickle(f"a tensor storage blob holds more than tensor data ({weights_only_reason(exc)})") from None
         except Exception as exc:
             raise RefusedPickle(f"a tensor storage blob is not readable ({type(exc).__name__}: {exc})") from None
         if not isinstance(storage, torch.storage.TypedStorage):
             raise RefusedPickle(f"a tensor storage blob holds a {type(storage).__name__}, not a storage")
         return storage
     return load_from_bytes
+
+
+def weights_only_reason(exc: Exception) -> str:
+    """The part of torch's weights-only refusal that names what was found (its full message
+    goes on to suggest weights_only=False, which is exactly what must not be done)."""
+    text = str(exc)
+    found = re.search(r"(?:[Uu]nsupported global: GLOBAL|unsupported GLOBAL) ([\w.]+)", text)
+    if found:
+        return f"it names {found.group(1)}"
+    found = re.search(r"[Uu]nsupported operand[^\n.]*", text)
+    return found.group(0) if found else "torch's weights-only loader refused it"
 
 
 def _rebuild_tensor(storage: object, offset: object, size: object, stride: object, *rest: object) -> torch.Tensor:
@@ -184,6 +202,7 @@ def _allowed(limits: _Limits) -> dict[tuple[str, str], Any]:
         ("torch.storage", "_load_from_bytes"): _storage_loader(limits),
         ("numpy", "ndarray"): _NdarrayMarker,
         ("numpy", "dtype"): _DtypeBuilder,
+        ("_codecs", "encode"): _latin1,
     }
     for core in ("numpy.core.multiarray", "numpy._core.multiarray"):
         allowed[(core, "_reconstruct")] = _ArrayBuilder

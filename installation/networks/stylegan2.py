@@ -18,7 +18,12 @@ from dataclasses import asdict, dataclass
 import torch
 from torch import nn
 
-from installation.networks.stylegan_base import MappingNetwork, StyleControls, StyleGenerator, mapping_shapes
+from installation.networks.stylegan_base import (
+    MappingNetwork,
+    StyleControls,
+    StyleGenerator,
+    mapping_shapes,
+)
 from installation.networks.stylegan_layers import (
     SQRT2,
     EqualizedLinear,

@@ -21,7 +21,12 @@ import numpy as np
 import torch
 from torch import nn
 
-from installation.networks.stylegan_base import MappingNetwork, StyleControls, StyleGenerator, mapping_shapes
+from installation.networks.stylegan_base import (
+    MappingNetwork,
+    StyleControls,
+    StyleGenerator,
+    mapping_shapes,
+)
 from installation.networks.stylegan_layers import (
     SQRT2,
     EqualizedLinear,
