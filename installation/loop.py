@@ -32,6 +32,7 @@ from installation.params import Registry, apply_events, slew
 from installation.pipeline import GeneratorPool, default_workers
 from installation.renderer import FrameRenderer
 from installation.stats import StatsWriter
+from installation.style_live import MixWalk, controls_from_values, is_styled
 
 log = logging.getLogger(__name__)
 
@@ -101,6 +102,7 @@ class RenderLoop:
         self.running = True
         self.error: str | None = None
         self._previous_navigator: Navigator | None = None
+        self._mix_walk = MixWalk()  # the second latent of StyleGAN style mixing
         self._fade_start: float | None = None
         self._pool: GeneratorPool | None = None
         if settings.pipelined:
@@ -178,8 +180,17 @@ class RenderLoop:
             if synced is not None:
                 break
         self.phase = synced if synced is not None else advance(self.phase, v["walk.speed"], v["walk.paused"], dt)
-        z = self.navigator.position(self.phase, v["latent.truncation"])
-        mix, previous_z = self._crossfade(now, v["latent.truncation"])
+        # A style-based model takes truncation as psi toward w_avg, not as a scale on z.
+        styled = is_styled(self.renderer.model)
+        z = self.navigator.position(self.phase, 1.0 if styled else v["latent.truncation"])
+        style = None
+        if styled:
+            mix_z = self._mix_walk.position(self.navigator, self.phase) if v.get("style.mix", 0.0) > 0 else None
+            style = controls_from_values(v, mix_z)
+        previous_styled = is_styled(self.renderer.previous)
+        mix, previous_z = self._crossfade(now, 1.0 if previous_styled else v["latent.truncation"])
+        if style is None and previous_styled:
+            style = controls_from_values(v, None)
         # 9 (queued before the slow part, so controllers hear back as soon as possible).
         changed = {k: val for k, val in self.targets.items() if old_targets.get(k) != val}
         if changed or actions:
@@ -190,7 +201,7 @@ class RenderLoop:
                     self._log_hook_failure("feedback")
         # 6-8: generate and present.
         work_start = time.perf_counter()
-        gen_ms, index, ready = self._generate(z, v["output.brightness"], previous_z, mix)
+        gen_ms, index, ready = self._generate(z, v["output.brightness"], previous_z, mix, style)
         if not ready:
             self._unshown_events.extend(events)
             return
@@ -225,18 +236,18 @@ class RenderLoop:
         }
 
     # -- steps ---------------------------------------------------------------------------
-    def _generate(self, z, brightness, previous_z, mix) -> tuple[float, int | None, bool]:
+    def _generate(self, z, brightness, previous_z, mix, style=None) -> tuple[float, int | None, bool]:
         """(gen ms, host buffer to show or None on error, whether a frame is ready)."""
         if self._pool is None:
             start = time.perf_counter()
             try:
-                index = self.renderer.render(z, brightness, previous_z, mix)
+                index = self.renderer.render(z, brightness, previous_z, mix, style=style)
             except Exception as exc:
                 return (time.perf_counter() - start) * 1000, self._render_failed(exc), True
             self.error = None
             return (time.perf_counter() - start) * 1000, index, True
         # Pipelined: queue this frame, then collect the oldest one in flight.
-        self._pool.submit(z, brightness, previous_z, mix, index=self._next_buffer)
+        self._pool.submit(z, brightness, previous_z, mix, index=self._next_buffer, style=style)
         self._next_buffer = (self._next_buffer + 1) % len(self.renderer.host_arrays)
         # Keep every worker busy while this frame is presented: collect only the frame that
         # is `workers` frames old.

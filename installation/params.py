@@ -90,6 +90,21 @@ DEFAULT_PARAMS: tuple[Param, ...] = (
           description="Keep the model that is playing: new checkpoints wait until unpinned."),
     Param("training.paused", 0.0, 0.0, 1.0, "", 0.0, "bool",
           description="Pause the background trainer (it resumes where it stopped)."),
+    # StyleGAN models only (others ignore them); latent.truncation is psi there.
+    Param("style.mix", 0.0, 0.0, 1.0, "", 0.5,
+          description="StyleGAN style mixing: fade in a second latent's styles from style.crossover on."),
+    Param("style.crossover", 6.0, 0.0, 17.0, "layer", 0.0, "int",
+          description="StyleGAN style mixing: the first layer that takes the second latent's style."),
+    Param("noise.strength", 1.0, 0.0, 2.0, "x", 0.3,
+          description="StyleGAN per-pixel noise strength (0 = no noise)."),
+    Param("noise.random", 0.0, 0.0, 1.0, "", 0.0, "bool",
+          description="StyleGAN noise: fresh every frame (shimmer) instead of the model's fixed noise."),
+    Param("transform.rotate", 0.0, -180.0, 180.0, "degrees", 0.5,
+          description="StyleGAN3: rotate the picture (turns its Fourier features, no texture sticking)."),
+    Param("transform.x", 0.0, -1.0, 1.0, "image widths", 0.5,
+          description="StyleGAN3: shift the picture horizontally."),
+    Param("transform.y", 0.0, -1.0, 1.0, "image heights", 0.5,
+          description="StyleGAN3: shift the picture vertically."),
 )
 
 DEFAULT_ACTIONS: tuple[Action, ...] = (

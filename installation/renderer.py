@@ -22,6 +22,7 @@ import torch.nn.functional as F
 
 from installation.checkpoints import LoadedModel
 from installation.hotswap import OneDecodeFader
+from installation.networks.stylegan_base import StyleControls
 
 log = logging.getLogger(__name__)
 
@@ -117,8 +118,12 @@ class FrameRenderer:
         model.module.to(self.device, self.dtype).eval()
         return model
 
-    def _decode(self, model: LoadedModel, z: torch.Tensor) -> torch.Tensor:
-        x = model.module.decode(z.to(self.dtype))[0]
+    def _decode(self, model: LoadedModel, z: torch.Tensor, style: StyleControls | None = None) -> torch.Tensor:
+        if getattr(model.module, "styled", False):
+            # Style-based models take z in float32 (the mapping runs in fp32) plus the controls.
+            x = model.module.decode(z.float(), style or StyleControls())[0]
+        else:
+            x = model.module.decode(z.to(self.dtype))[0]
         if x.shape[0] == 1:
             x = x.expand(3, -1, -1)
         # Also when a hot-swapped model's resolution differs from the buffers' (CPU too).
@@ -128,8 +133,8 @@ class FrameRenderer:
             x = F.interpolate(x[None].float(), size=(self.height, self.width), mode=mode, **kwargs)[0]
         return x
 
-    def _decode_np(self, model: LoadedModel, z: np.ndarray) -> torch.Tensor:
-        return self._decode(model, torch.from_numpy(z).to(self.device)[None]).float()
+    def _decode_np(self, model: LoadedModel, z: np.ndarray, style: StyleControls | None = None) -> torch.Tensor:
+        return self._decode(model, torch.from_numpy(z).to(self.device)[None], style).float()
 
     @torch.inference_mode()
     def render(
@@ -139,23 +144,28 @@ class FrameRenderer:
         previous_z: np.ndarray | None = None,
         mix: float = 1.0,
         index: int | None = None,
+        style: StyleControls | None = None,
     ) -> int:
         """Generate and convert one frame into the next host buffer; returns its index.
 
         `mix` < 1 blends in the previous model (a crossfade after a swap) at `previous_z`.
         `index` picks the host buffer (the pipelined loop assigns them); default: round robin.
+        `style` carries truncation, mixing, noise and transform for style-based models.
         """
         zt = torch.from_numpy(z).to(self.device, non_blocking=True)[None]
         # Read the models once: the loop may swap them between frames from another thread.
         model, previous = self.model, self.previous
         if self.fader is not None:
-            x = self.fader.picture(self._decode_np, model, previous, z, previous_z, mix)
+            def decode(m: LoadedModel, latent: np.ndarray) -> torch.Tensor:
+                return self._decode_np(m, latent, style)
+
+            x = self.fader.picture(decode, model, previous, z, previous_z, mix)
         else:
-            x = self._decode(model, zt).float()
+            x = self._decode(model, zt, style).float()
         if self.fader is None and mix < 1.0 and previous is not None:
             pz = z if previous_z is None else previous_z
             if pz.shape[0] == previous.latent_dim:
-                old = self._decode(previous, torch.from_numpy(pz).to(self.device)[None]).float()
+                old = self._decode(previous, torch.from_numpy(pz).to(self.device)[None], style).float()
                 if old.shape == x.shape:
                     x = torch.lerp(old, x, mix)
         # [-1, 1] -> [0, 255] with brightness folded into the same multiply-add.

@@ -90,8 +90,10 @@ class StyleGenerator(nn.Module):
         w_avg = self.mapping.w_avg.float()
         w = w_avg.lerp(self.mapping(z), controls.psi)
         ws = w[:, None, :].repeat(1, self.num_ws, 1)
-        if controls.mix_z is not None and controls.mix > 0 and controls.crossover < self.num_ws:
-            w2 = w_avg.lerp(self.mapping(controls.mix_z.to(z.device)), controls.psi)
+        mix_z = controls.mix_z
+        # A mixing latent made for another model (mid-crossfade) does not fit: skip it.
+        if mix_z is not None and mix_z.shape[-1] == self.latent_dim and controls.mix > 0 and controls.crossover < self.num_ws:
+            w2 = w_avg.lerp(self.mapping(mix_z.to(z.device).reshape(-1, self.latent_dim)), controls.psi)
             start = max(0, int(controls.crossover))
             ws[:, start:] = ws[:, start:].lerp(w2[:, None, :].expand_as(ws[:, start:]), float(controls.mix))
         return ws
