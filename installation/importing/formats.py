@@ -117,6 +117,8 @@ def check_derived_filters(imported: Imported, module: torch.nn.Module, source: P
     ours = dict(module.named_buffers())
     for key, theirs in imported.derived.items():
         mine = ours.get(key.replace("resample_filter", "blur"))
+        if mine is not None and mine.ndim == 1 and theirs.ndim == 2:
+            mine = torch.outer(mine, mine)  # ours is the separable form of the same filter
         if mine is None or mine.shape != theirs.shape or not torch.allclose(mine.float(), theirs.float(), atol=1e-5):
             raise ImportRefused(f"{source}: filter {key} differs from the one its config designs "
                                 "(a StyleGAN variant this package does not reproduce)")

@@ -110,7 +110,7 @@ class StyledConv(nn.Module):
         self.bias = nn.Parameter(torch.zeros(cout))
         self.register_buffer("noise_const", torch.randn(res, res))
         self.noise_strength = nn.Parameter(torch.zeros([]))
-        self.register_buffer("blur", binomial_filter(), persistent=False)
+        self.register_buffer("blur", binomial_filter(separable=True), persistent=False)
         self.up, self.res, self.clamp = up, res, clamp
 
     def forward(self, x: torch.Tensor, w: torch.Tensor, controls: StyleControls) -> torch.Tensor:
@@ -157,7 +157,7 @@ class SynthesisBlock(nn.Module):
             self.conv0 = StyledConv(cfg.width(res // 2), out, cfg.w_dim, res, True, cfg.conv_clamp)
         self.conv1 = StyledConv(out, out, cfg.w_dim, res, False, cfg.conv_clamp)
         self.torgb = ToRGB(out, cfg.channels, cfg.w_dim, cfg.conv_clamp)
-        self.register_buffer("blur", binomial_filter(), persistent=False)
+        self.register_buffer("blur", binomial_filter(separable=True), persistent=False)
 
     def forward(self, x: torch.Tensor | None, img: torch.Tensor | None, ws: torch.Tensor,
                 controls: StyleControls, dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor]:

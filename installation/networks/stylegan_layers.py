@@ -60,27 +60,127 @@ class EqualizedLinear(nn.Module):
         return x
 
 
-def binomial_filter(taps: tuple[float, ...] = (1, 3, 3, 1)) -> torch.Tensor:
-    """The separable 2-D smoothing filter of StyleGAN2, normalised to unit DC gain."""
+def binomial_filter(taps: tuple[float, ...] = (1, 3, 3, 1), separable: bool = False) -> torch.Tensor:
+    """StyleGAN2's smoothing filter, unit DC gain: 1-D taps (applied along both axes, the
+    fast path) or the equivalent 2-D outer product (as snapshots store it)."""
     f = torch.tensor(taps, dtype=torch.float32)
-    f = torch.outer(f, f)
-    return f / f.sum()
+    f = f / f.sum()
+    return f if separable else torch.outer(f, f)
+
+
+def _along(x: torch.Tensor, dim: int, start: int, length: int, step: int = 1) -> torch.Tensor:
+    index = [slice(None)] * x.ndim
+    index[dim] = slice(start, start + step * (length - 1) + 1, step)
+    return x[tuple(index)]
+
+
+def _pad_along(x: torch.Tensor, dim: int, lo: int, hi: int) -> torch.Tensor:
+    """Zero-pad (negative: crop) one of the last two dims."""
+    if lo < 0:
+        x = x.narrow(dim, -lo, x.shape[dim] + lo)
+        lo = 0
+    if hi < 0:
+        x = x.narrow(dim, 0, x.shape[dim] + hi)
+        hi = 0
+    if lo or hi:
+        x = F.pad(x, [lo, hi] if dim == x.ndim - 1 else [0, 0, lo, hi])
+    return x
+
+
+def fir_axis(x: torch.Tensor, f: torch.Tensor, dim: int, *, up: int = 1, down: int = 1,
+             pad: tuple[int, int] = (0, 0), gain: float = 1.0) -> torch.Tensor:
+    """upfirdn along one axis, as a sum of shifted slices (polyphase when upsampling).
+
+    CPU depthwise convolutions are slow, and zero insertion wastes (up-1)/up of the work:
+    this touches each output sample once per non-zero tap, with no zeros materialised."""
+    assert up == 1 or down == 1
+    taps = (f.flip(0) * gain).tolist()
+    k = len(taps)
+    length = x.shape[dim]
+    lo, hi = pad
+    m = length * up + lo + hi - k + 1  # filtered length, before keeping every down-th
+    if up == 1:
+        xp = _pad_along(x, dim, lo, hi)
+        n = (m - 1) // down + 1
+        out = _along(xp, dim, 0, n, down) * taps[0]
+        for j in range(1, k):
+            out.add_(_along(xp, dim, j, n, down), alpha=taps[j])
+        return out
+    phases = []
+    for r in range(up):
+        k0 = (lo - r) % up
+        shift = (r + k0 - lo) // up
+        count = max(0, (m - r + up - 1) // up)
+        phases.append((k0, shift, count, taps[k0::up]))
+    p_lo = max(0, -min(s for _, s, _, _ in phases))
+    q = phases[0][2]  # phase 0 has the most outputs; the others are computed as long, then cut
+    p_hi = max(0, max(s + q + len(t) - 1 for _, s, _, t in phases) - length)
+    xp = _pad_along(x, dim, p_lo, p_hi)
+    outs = []
+    for _, shift, count, phase_taps in phases:
+        o = _along(xp, dim, p_lo + shift, q) * phase_taps[0] if phase_taps else torch.zeros_like(_along(xp, dim, 0, q))
+        for j, tap in enumerate(phase_taps[1:], 1):
+            o.add_(_along(xp, dim, p_lo + shift + j, q), alpha=tap)
+        if count < q:  # shorter phases end in zeros that the final narrow drops
+            o.narrow(dim, count, q - count).zero_()
+        outs.append(o)
+    y = torch.stack(outs, dim=dim + 1)
+    shape = list(x.shape)
+    shape[dim] = q * up
+    return y.reshape(shape).narrow(dim, 0, m)
 
 
 def upfirdn2d(x: torch.Tensor, f: torch.Tensor | None, *, up: int = 1, down: int = 1,
               padding: tuple[int, int, int, int] = (0, 0, 0, 0), gain: float = 1.0) -> torch.Tensor:
     """Upsample by inserting zeros, pad (negative crops), convolve with FIR `f` (1-D means
     separable), keep every `down`-th sample. padding is (left, right, top, bottom)."""
+    left, right, top, bottom = padding
+    if f is None:
+        f = torch.ones(1)
+    if f.ndim == 1 and (up == 1 or down == 1):
+        # The cheaper axis order: upsample the width first (its interleave then shuffles the
+        # smaller tensor); downsample the height first (contiguous rows, and it halves what
+        # the width pass reads).
+        g = gain ** 0.5
+        if up > 1:
+            x = fir_axis(x, f, 3, up=up, pad=(left, right), gain=g)
+            return fir_axis(x, f, 2, up=up, pad=(top, bottom), gain=g)
+        x = fir_axis(x, f, 2, down=down, pad=(top, bottom), gain=g)
+        return fir_axis(x, f, 3, down=down, pad=(left, right), gain=g)
+    if f.ndim == 2 and up == 1:
+        return _fir_2d_down(x, f, down, padding, gain)
+    return _upfirdn2d_conv(x, f, up=up, down=down, padding=padding, gain=gain)
+
+
+def _fir_2d_down(x: torch.Tensor, f: torch.Tensor, down: int, padding: tuple[int, int, int, int],
+                 gain: float) -> torch.Tensor:
+    """A non-separable (radial) filter then downsampling, as a sum of shifted slices."""
+    left, right, top, bottom = padding
+    x = _pad_along(_pad_along(x, 2, top, bottom), 3, left, right)
+    taps = (f.flip([0, 1]) * gain).tolist()
+    kh, kw = f.shape
+    nh = (x.shape[2] - kh) // down + 1
+    nw = (x.shape[3] - kw) // down + 1
+    out = None
+    for i in range(kh):
+        rows = _along(x, 2, i, nh, down)
+        for j in range(kw):
+            part = _along(rows, 3, j, nw, down)
+            out = part * taps[i][j] if out is None else out.add_(part, alpha=taps[i][j])
+    assert out is not None
+    return out
+
+
+def _upfirdn2d_conv(x: torch.Tensor, f: torch.Tensor, *, up: int, down: int,
+                    padding: tuple[int, int, int, int], gain: float) -> torch.Tensor:
+    """The direct definition, with depthwise convolutions (any filter, any factors)."""
     b, c, h, w = x.shape
     if up > 1:
         x = x.reshape(b, c, h, 1, w, 1)
         x = F.pad(x, [0, up - 1, 0, 0, 0, up - 1])
         x = x.reshape(b, c, h * up, w * up)
     left, right, top, bottom = padding
-    x = F.pad(x, [max(left, 0), max(right, 0), max(top, 0), max(bottom, 0)])
-    x = x[:, :, max(-top, 0): x.shape[2] - max(-bottom, 0), max(-left, 0): x.shape[3] - max(-right, 0)]
-    if f is None:
-        return x[:, :, ::down, ::down] if down > 1 else x
+    x = _pad_along(_pad_along(x, 2, top, bottom), 3, left, right)
     # A true convolution (flipped kernel); the taps carry the gain that zero insertion lost.
     f = (f * gain ** (f.ndim / 2)).flip(list(range(f.ndim))).to(x.dtype)
     if f.ndim == 1:
