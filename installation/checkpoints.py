@@ -24,7 +24,7 @@ from safetensors.torch import load as load_safetensors
 from safetensors.torch import save as save_safetensors
 from torch import nn
 
-from installation.networks import ArchitectureError, build_model
+from installation.networks import SHAPES, ArchitectureError, build_model, expected_shapes
 
 log = logging.getLogger(__name__)
 
@@ -206,6 +206,22 @@ def _check_tensors(model: nn.Module, tensors: dict[str, torch.Tensor], source: P
             raise CheckpointError(f"{source}: tensor {key} holds NaN or infinite values")
 
 
+def _check_config_shapes(card: ModelCard, tensors: dict[str, torch.Tensor], folder: Path) -> None:
+    """For architectures whose shapes can be computed from the config (SHAPES), compare them
+    with the file's tensors before building: a small card cannot make us allocate gigabytes."""
+    if card.architecture not in SHAPES:
+        return
+    try:
+        expected = expected_shapes(card.architecture, card.config)
+    except (ArchitectureError, ValueError) as exc:
+        raise CheckpointError(f"{folder}: {exc}") from None
+    found = {key: tuple(t.shape) for key, t in tensors.items()}
+    if expected != found:
+        differ = sorted(k for k in set(expected) | set(found) if expected.get(k) != found.get(k))
+        raise CheckpointError(f"{folder}: the card's {card.architecture} config describes other tensors than "
+                              f"{WEIGHTS_FILE} holds (first difference: {differ[0]})")
+
+
 def check_forward(module: nn.Module, latent_dim: int, batch: int = 2) -> torch.Tensor:
     """Decode a few fixed latents; raises CheckpointError unless the output is finite."""
     device = next(module.parameters()).device
@@ -245,6 +261,7 @@ def load_checkpoint(folder: Path, device: torch.device | str = "cpu") -> LoadedM
         tensors = load_safetensors(data)
     except Exception as exc:  # safetensors raises its own error type for any bad header
         raise CheckpointError(f"{weights_path} is not a valid safetensors file ({exc})") from None
+    _check_config_shapes(card, tensors, folder)
     try:
         module = build_model(card.architecture, card.config)
     except (ArchitectureError, ValueError) as exc:

@@ -32,7 +32,7 @@ from installation.params import Registry, apply_events, slew
 from installation.pipeline import GeneratorPool, default_workers
 from installation.renderer import FrameRenderer
 from installation.stats import StatsWriter
-from installation.style_live import MixWalk, controls_from_values, is_styled
+from installation.style_live import MixWalk, controls_from_values, has_transform, is_styled, style_hud_line
 
 log = logging.getLogger(__name__)
 
@@ -330,9 +330,12 @@ class RenderLoop:
             self._hud = [
                 f"{self._fps_ema:5.1f} fps   frame {self._last_frame_ms:5.1f} ms   gen {self._last_gen_ms:5.1f} ms",
                 f"model {model.id} v{model.version}   {self.renderer.device.type}",
-                f"speed {self.values['walk.speed']:+.2f}   truncation {self.values['latent.truncation']:.2f}"
+                f"speed {self.values['walk.speed']:+.2f}   "
+                + ("psi" if is_styled(model) else "truncation") + f" {self.values['latent.truncation']:.2f}"
                 + ("   paused" if self.targets["walk.paused"] >= 0.5 else ""),
             ]
+            if is_styled(model):
+                self._hud.append(style_hud_line(self.values, has_transform(model)))
             for source in self.hooks.hud_lines:
                 self._hud.extend(source())
             if self.error:

@@ -46,3 +46,20 @@ def controls_from_values(values: dict[str, float], mix_z: np.ndarray | None) -> 
         rotate=float(values.get("transform.rotate", 0.0)),
         translate=(float(values.get("transform.x", 0.0)), float(values.get("transform.y", 0.0))),
     )
+
+
+def has_transform(model: object | None) -> bool:
+    """StyleGAN3 models (Fourier-feature input) can be rotated and shifted."""
+    synthesis = getattr(getattr(model, "module", None), "synthesis", None)
+    return hasattr(synthesis, "input")
+
+
+def style_hud_line(values: dict[str, float], transform: bool) -> str:
+    """The HUD's StyleGAN line: what the style knobs are doing now."""
+    noise = "random" if values.get("noise.random", 0.0) >= 0.5 else "const"
+    line = (f"mix {values.get('style.mix', 0.0):.2f} from layer {int(values.get('style.crossover', 6))}   "
+            f"noise {noise} x{values.get('noise.strength', 1.0):.2f}")
+    if transform:
+        line += (f"   rotate {values.get('transform.rotate', 0.0):+.0f}\u00b0   shift "
+                 f"{values.get('transform.x', 0.0):+.2f}, {values.get('transform.y', 0.0):+.2f}")
+    return line

@@ -124,3 +124,24 @@ def test_imported_folder_plays_like_any_model(tmp_path: Path) -> None:
     with torch.inference_mode():
         img = loaded.module.decode(z)
     assert img.shape == (2, 3, 32, 32) and torch.isfinite(img).all()
+
+
+def test_a_card_asking_for_a_huge_stylegan_is_refused_before_building(tmp_path: Path) -> None:
+    """The card-bomb defence for imported models: config shapes vs the file, nothing built."""
+    import resource
+
+    from installation.checkpoints import CARD_FILE, CheckpointError
+
+    folder = _import(DATA / "sg2.pkl", tmp_path / "sg2")
+    card = json.loads((folder / CARD_FILE).read_text())
+    card["config"].update(channel_max=4096, channel_base=2**20, resolution=1024)
+    card["resolution"] = 1024
+    (folder / CARD_FILE).write_text(json.dumps(card))
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    try:
+        load_checkpoint(folder)
+    except CheckpointError as exc:
+        assert "describes other tensors" in str(exc)
+    else:
+        raise AssertionError("a card that disagrees with its weights was loaded")
+    assert (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024 < 50
