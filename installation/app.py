@@ -4,11 +4,17 @@ Order matters and is the point of this module: validate everything that can be w
 the user's files (show, model) before any window opens or port is bound; then open the
 display; then start background services; run the loop on the main thread; stop services in
 reverse order however the loop ended.
+
+It is also the only place that wires parts together: each subsystem's factory builds its
+service and returns it, and the functions in SERVICES here plug that service into the
+loop's hooks. No subsystem touches another's hooks. And it is the one place that sets
+torch's CPU thread count for the render process (`torch_threads`).
 """
 
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,24 +24,27 @@ import torch
 
 from installation.checkpoints import CheckpointError, LoadedModel, load_checkpoint
 from installation.clock import FixedStepClock, MonotonicClock
-from installation.control.midi import midi_service_factory
-from installation.control.osc import osc_service
-from installation.display import DisplayError, DisplaySettings, PygameDisplay
-from installation.hotswap import OneDecodeFader
-from installation.live import live_models_factory
-from installation.loop import LoopHooks, LoopSettings, RenderLoop
+from installation.config.show import Show
+from installation.control.midi.feedback import MidiFeedback
+from installation.control.midi.mapper import MidiMapper
+from installation.control.midi.service import build_midi_service
+from installation.control.osc.server import build_osc_server
+from installation.errors import UserError
+from installation.live.service import build_live_models
+from installation.live.swap import SwapBox
 from installation.navigator import Navigator
 from installation.params import REGISTRY, Registry
-from installation.pipeline import default_workers
-from installation.renderer import FrameRenderer, choose_device, choose_dtype
-from installation.show import Show
+from installation.render.display import DisplayError, DisplaySettings, PygameDisplay
+from installation.render.fade import OneDecodeFader
+from installation.render.loop import LoopHooks, LoopSettings, RenderLoop
+from installation.render.pipeline import default_workers
+from installation.render.renderer import FrameRenderer, choose_device, choose_dtype
 from installation.stats import StatsWriter
 
 log = logging.getLogger(__name__)
 
 
-class UserError(Exception):
-    """Something the operator can fix; the CLI prints it without a traceback, exit 2."""
+__all__ = ["RunOptions", "ShowRuntime", "UserError", "run_show"]
 
 
 class Service(Protocol):
@@ -61,16 +70,6 @@ class RunOptions:
     size: tuple[int, int] | None = None
 
 
-# Services are added by the subsystems that own them: each factory gets the show, the
-# registry and the loop hooks, and returns a service (or None when its section is off).
-ServiceFactory = Callable[[Show, Registry, LoopHooks, StatsWriter], "Service | None"]
-SERVICE_FACTORIES: list[ServiceFactory] = [
-    osc_service,  # OSC over UDP/TCP and OSCQuery (control/osc.py)
-    midi_service_factory,  # MIDI controllers, clock, learn (control/midi.py)
-]
-SERVICE_FACTORIES.append(live_models_factory)  # hotswap: watcher, validation, trainer
-
-
 def resolve_pipelined(mode: str, fps: float) -> bool:
     """Pipelining buys throughput at the price of one frame of latency: worth it when
     uncapped; with a cap, the sequential loop has slack and answers a knob sooner."""
@@ -93,6 +92,26 @@ def render_threads(show: Show) -> int:
     return 1 if show.model.threads == "auto" else show.model.threads
 
 
+def torch_threads(show: Show, device: torch.device, pipelined: bool) -> int | None:
+    """Torch's CPU thread count for the render process, decided here and nowhere else
+    (None: leave torch's default).
+
+    With OpenMP the count belongs to the thread that sets it, so it is set on the render
+    thread before the loop (and its pipeline workers) start. Why each case:
+    - a pipelined CPU render runs one worker per core, each single-threaded (pipeline.py);
+    - a sequential CPU render uses `render_threads(show)`;
+    - a background trainer gets its `training.threads` cores and the render the rest:
+      torch's threads wait for each other at every barrier, so two of them on a core that
+      another process also wants stall a frame again and again (measured on a 2-core CPU:
+      15 ms a frame single-threaded against 90-300 ms with two).
+    """
+    rest = max(1, (os.cpu_count() or 1) - show.training.threads) if show.training.enabled else None
+    if device.type == "cpu":
+        wanted = 1 if pipelined else render_threads(show)
+        return wanted if rest is None else min(wanted, rest)
+    return rest
+
+
 def load_model(show: Show, device: torch.device) -> LoadedModel:
     folder = show.resolve(show.model.path)
     try:
@@ -105,9 +124,13 @@ def display_settings(show: Show, opts: RunOptions) -> DisplaySettings:
     d = show.display
     size = opts.size or (None if d.size == "desktop" else tuple(d.size))
     return DisplaySettings(
-        size=size, fullscreen=d.fullscreen and not opts.windowed and not opts.headless,
-        display=d.display if opts.display is None else opts.display, vsync=d.vsync and not opts.headless,
-        filter=d.filter, fit=d.fit, headless=opts.headless,
+        size=size,
+        fullscreen=d.fullscreen and not opts.windowed and not opts.headless,
+        display=d.display if opts.display is None else opts.display,
+        vsync=d.vsync and not opts.headless,
+        filter=d.filter,
+        fit=d.fit,
+        headless=opts.headless,
     )
 
 
@@ -139,17 +162,32 @@ class ShowRuntime:
         fps = show.display.fps if opts.fps is None else opts.fps
         # Upscale on the GPU before the copy when a smooth filter is asked for; on a CPU
         # pygame's scale into the window surface is ~20x cheaper than torch's interpolate.
-        upscale = self.display.size if (self.device.type == "cuda" and show.display.filter != "nearest") else None
+        upscale = (
+            self.display.size
+            if (self.device.type == "cuda" and show.display.filter != "nearest")
+            else None
+        )
         pipelined = resolve_pipelined(show.display.pipeline, fps)
-        if self.device.type == "cpu" and not pipelined:
-            torch.set_num_threads(render_threads(show))
+        threads = torch_threads(show, self.device, pipelined)
+        if threads is not None:
+            torch.set_num_threads(threads)  # restored in close()
+            log.info("the render uses %d CPU thread(s)", threads)
         renderer = FrameRenderer(
-            self.model, self.device, self.dtype, self.display.layout, upscale_to=upscale,
-            filter=show.display.filter, buffers=default_workers(self.device) + 1,
+            self.model,
+            self.device,
+            self.dtype,
+            self.display.layout,
+            upscale_to=upscale,
+            filter=show.display.filter,
+            buffers=default_workers(self.device) + 1,
         )
         settings = LoopSettings(
-            fps=fps, max_frames=opts.frames, max_seconds=opts.seconds, pipelined=pipelined,
-            out_dir=opts.out, screenshot_dir=show.resolve(show.display.screenshots),
+            fps=fps,
+            max_frames=opts.frames,
+            max_seconds=opts.seconds,
+            pipelined=pipelined,
+            out_dir=opts.out,
+            screenshot_dir=show.resolve(show.display.screenshots),
             crossfade_s=show.hotswap.crossfade_s,
         )
         self.hooks.prepare = renderer.prepare
@@ -159,13 +197,19 @@ class ShowRuntime:
         navigator = Navigator(self.model.latent_dim, nav.seed, nav.mode, nav.easing)
         clock = FixedStepClock() if opts.fixed_step else MonotonicClock()
         return RenderLoop(
-            display=self.display, renderer=renderer, registry=self.registry, navigator=navigator,
-            clock=clock, stats=self.stats, settings=settings, hooks=self.hooks,
+            display=self.display,
+            renderer=renderer,
+            registry=self.registry,
+            navigator=navigator,
+            clock=clock,
+            stats=self.stats,
+            settings=settings,
+            hooks=self.hooks,
         )
 
     def start_services(self) -> None:
-        for factory in SERVICE_FACTORIES:
-            service = factory(self.show, self.registry, self.hooks, self.stats)
+        for connect in SERVICES:
+            service = connect(self)
             if service is not None:
                 service.start()
                 self.services.append(service)
@@ -181,14 +225,70 @@ class ShowRuntime:
         torch.set_num_threads(self._saved_threads)
 
 
+# -- wiring: each builds a subsystem's service with its factory and plugs it into the loop ----
+def connect_osc(rt: ShowRuntime) -> Service | None:
+    """OSC over UDP/TCP and OSCQuery (control/osc/): scheduler, feedback, status, HUD."""
+    server = build_osc_server(rt.show, rt.registry, rt.stats, rt.hooks.events)
+    if server is not None:
+        h = rt.hooks
+        h.mappers = (*h.mappers, server.scheduler)
+        h.feedback = (*h.feedback, server.on_feedback)
+        h.on_status = (*h.on_status, server.on_status)
+        h.hud_lines = (*h.hud_lines, server.hud_lines)
+    return server
+
+
+def connect_midi(rt: ShowRuntime) -> Service | None:
+    """MIDI controllers, clock, learn (control/midi/): mapper, feedback, HUD, beat sync."""
+    service = build_midi_service(rt.show, rt.registry, rt.stats, rt.hooks.events)
+    if service is not None:
+        feedback = MidiFeedback(rt.registry, service.feedback_tables, service.send)
+        mapper = MidiMapper(
+            rt.registry,
+            arm=service.arm,
+            status_lines=service.status_lines,
+            on_device=feedback.full_state,
+        )
+        h = rt.hooks
+        h.mappers = (*h.mappers, mapper)
+        h.feedback = (*h.feedback, feedback)
+        h.hud_lines = (*h.hud_lines, mapper.hud_lines)
+        h.phase_sync = (*h.phase_sync, mapper.phase_sync)
+    return service
+
+
+def connect_live(rt: ShowRuntime) -> Service | None:
+    """Hot-swap and background training (live/): the swap box, controls, swaps, HUD."""
+    box: SwapBox[LoadedModel] = SwapBox()
+    service = build_live_models(
+        rt.show, rt.registry, rt.stats, box=box, events=rt.hooks.events, prepare=rt.hooks.prepare
+    )
+    if service is not None:
+        h = rt.hooks
+        h.swap_box = box
+        h.feedback = (*h.feedback, service.feedback)
+        h.on_swap = (*h.on_swap, service.on_swap)
+        h.hud_lines = (*h.hud_lines, service.hud_lines)
+    return service
+
+
+# In start order (stopped in reverse). A new service adds its connect function here.
+SERVICES: list[Callable[[ShowRuntime], Service | None]] = [connect_osc, connect_midi, connect_live]
+
+
 def run_show(show: Show, opts: RunOptions) -> int:
     """Play a show until it is quit or its frame/second budget ends; returns frames shown."""
     runtime = ShowRuntime(show, opts)
     try:
         loop = runtime.build_loop()
         runtime.start_services()
-        log.info("playing %s on %s (%s), %dx%d", runtime.model.id, runtime.device, runtime.dtype,
-                 *runtime.display.size)
+        log.info(
+            "playing %s on %s (%s), %dx%d",
+            runtime.model.id,
+            runtime.device,
+            runtime.dtype,
+            *runtime.display.size,
+        )
         return loop.run()
     finally:
         runtime.close()

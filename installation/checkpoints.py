@@ -12,8 +12,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
-import tempfile
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -24,12 +22,12 @@ from safetensors.torch import load as load_safetensors
 from safetensors.torch import save as save_safetensors
 from torch import nn
 
+# The file names and the atomic write live in files.py (torch-free); re-exported here.
+from installation.files import CARD_FILE, WEIGHTS_FILE, _fsync_dir, atomic_write_bytes  # noqa: F401
 from installation.networks import SHAPES, ArchitectureError, build_model, expected_shapes
 
 log = logging.getLogger(__name__)
 
-WEIGHTS_FILE = "model.safetensors"
-CARD_FILE = "card.json"
 CARD_FORMAT = "installation.checkpoint/1"
 # A generous ceiling: shipped models are <= 10 MB; anything far bigger is not ours.
 MAX_WEIGHTS_BYTES = 2 * 1024**3
@@ -84,40 +82,9 @@ class LoadedModel:
         return {"id": self.id, "version": self.version, "architecture": self.card.architecture}
 
 
-def _fsync_dir(folder: Path) -> None:
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write `data` to `path` so that `path` is either the old file or the whole new one."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        # mkstemp makes 0600 files; a model folder is shared (rsync, other users, a show).
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    _fsync_dir(path.parent)
-
-
-def state_dict_for_saving(module: nn.Module, dtype: torch.dtype = torch.float32) -> dict[str, torch.Tensor]:
+def state_dict_for_saving(
+    module: nn.Module, dtype: torch.dtype = torch.float32
+) -> dict[str, torch.Tensor]:
     """Detached, contiguous CPU tensors; floating ones in `dtype` (fp16 halves the file)."""
     out = {}
     for key, tensor in module.state_dict().items():
@@ -172,7 +139,9 @@ def read_card(folder: Path) -> ModelCard:
     try:
         raw = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise CheckpointError(f"{path} is missing: a model folder needs {CARD_FILE} and {WEIGHTS_FILE}") from None
+        raise CheckpointError(
+            f"{path} is missing: a model folder needs {CARD_FILE} and {WEIGHTS_FILE}"
+        ) from None
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise CheckpointError(f"{path} is not readable JSON: {exc}") from None
     try:
@@ -182,7 +151,9 @@ def read_card(folder: Path) -> ModelCard:
         where = ".".join(str(p) for p in first["loc"]) or "(top level)"
         raise CheckpointError(f"{path}: {where}: {first['msg']}") from None
     if card.format != CARD_FORMAT:
-        raise CheckpointError(f"{path}: unsupported format {card.format!r} (expected {CARD_FORMAT!r})")
+        raise CheckpointError(
+            f"{path}: unsupported format {card.format!r} (expected {CARD_FORMAT!r})"
+        )
     return card
 
 
@@ -218,20 +189,77 @@ def _check_config_shapes(card: ModelCard, tensors: dict[str, torch.Tensor], fold
     found = {key: tuple(t.shape) for key, t in tensors.items()}
     if expected != found:
         differ = sorted(k for k in set(expected) | set(found) if expected.get(k) != found.get(k))
-        raise CheckpointError(f"{folder}: the card's {card.architecture} config describes other tensors than "
-                              f"{WEIGHTS_FILE} holds (first difference: {differ[0]})")
+        raise CheckpointError(
+            f"{folder}: the card's {card.architecture} config describes other tensors than "
+            f"{WEIGHTS_FILE} holds (first difference: {differ[0]})"
+        )
 
 
 def check_forward(module: nn.Module, latent_dim: int, batch: int = 2) -> torch.Tensor:
-    """Decode a few fixed latents; raises CheckpointError unless the output is finite."""
-    device = next(module.parameters()).device
+    """Decode a few fixed latents where the module is (device and precision); raises
+    CheckpointError unless the output is finite (fp16 can overflow where fp32 did not)."""
+    param = next(module.parameters())
     gen = torch.Generator().manual_seed(1234)
-    z = torch.randn(batch, latent_dim, generator=gen).to(device)
+    z = torch.randn(batch, latent_dim, generator=gen).to(param.device, param.dtype)
     with torch.inference_mode():
         out = module.decode(z).float()
-    if not bool(torch.isfinite(out).all()):
-        raise CheckpointError("test forward produced NaN or infinite pixels")
+        finite = bool(torch.isfinite(out).all())  # also waits for an asynchronous device
+    if not finite:
+        raise CheckpointError(
+            f"a test decode at {param.dtype} on {param.device} gives NaN or infinite pixels"
+        )
     return out
+
+
+def read_weights(folder: Path, card: ModelCard) -> bytes:
+    """The weights file's bytes, read once, when its size is plausible and its sha256 is the card's."""
+    weights_path = Path(folder) / WEIGHTS_FILE
+    try:
+        size = weights_path.stat().st_size
+        if size > MAX_WEIGHTS_BYTES:
+            raise CheckpointError(
+                f"{weights_path} is {size} bytes, larger than any model this plays"
+            )
+        data = weights_path.read_bytes()
+    except FileNotFoundError:
+        raise CheckpointError(f"{weights_path} is missing") from None
+    digest = hashlib.sha256(data).hexdigest()
+    if digest != card.sha256:
+        raise CheckpointError(
+            f"{weights_path}: sha256 {digest[:12]}... does not match the card's {card.sha256[:12]}... "
+            "(truncated, still being copied, or not the file the card describes)"
+        )
+    return data
+
+
+def build_checkpoint(
+    folder: Path, card: ModelCard, data: bytes, device: torch.device | str = "cpu"
+) -> LoadedModel:
+    """The model from weights already read and hashed (`read_weights`): parse them as
+    safetensors (never a pickle), rebuild the card's architecture with the package's own
+    classes, check keys, shapes and finite values, load. No test decode: the caller does one."""
+    weights_path = Path(folder) / WEIGHTS_FILE
+    try:
+        tensors = load_safetensors(data)
+    except Exception as exc:  # safetensors raises its own error type for any bad header
+        raise CheckpointError(f"{weights_path} is not a valid safetensors file ({exc})") from None
+    _check_config_shapes(card, tensors, Path(folder))
+    try:
+        module = build_model(card.architecture, card.config)
+    except (ArchitectureError, ValueError) as exc:
+        raise CheckpointError(f"{folder}: {exc}") from None
+    if (module.latent_dim, module.resolution, module.channels) != (
+        card.latent_dim,
+        card.resolution,
+        card.channels,
+    ):
+        raise CheckpointError(
+            f"{folder}: card's latent_dim/resolution/channels disagree with its config"
+        )
+    _check_tensors(module, tensors, weights_path)
+    module.load_state_dict(tensors, strict=True)  # copy_ casts fp16 files to fp32 params
+    module.eval().requires_grad_(False).to(device)
+    return LoadedModel(module, card, Path(folder))
 
 
 def load_checkpoint(folder: Path, device: torch.device | str = "cpu") -> LoadedModel:
@@ -243,35 +271,14 @@ def load_checkpoint(folder: Path, device: torch.device | str = "cpu") -> LoadedM
     if not folder.is_dir():
         raise CheckpointError(f"model folder {folder} does not exist")
     card = read_card(folder)
-    weights_path = folder / WEIGHTS_FILE
-    try:
-        size = weights_path.stat().st_size
-        if size > MAX_WEIGHTS_BYTES:
-            raise CheckpointError(f"{weights_path} is {size} bytes, larger than any model this plays")
-        data = weights_path.read_bytes()
-    except FileNotFoundError:
-        raise CheckpointError(f"{weights_path} is missing") from None
-    digest = hashlib.sha256(data).hexdigest()
-    if digest != card.sha256:
-        raise CheckpointError(
-            f"{weights_path}: sha256 {digest[:12]}... does not match the card's {card.sha256[:12]}... "
-            "(truncated, still being copied, or not the file the card describes)"
-        )
-    try:
-        tensors = load_safetensors(data)
-    except Exception as exc:  # safetensors raises its own error type for any bad header
-        raise CheckpointError(f"{weights_path} is not a valid safetensors file ({exc})") from None
-    _check_config_shapes(card, tensors, folder)
-    try:
-        module = build_model(card.architecture, card.config)
-    except (ArchitectureError, ValueError) as exc:
-        raise CheckpointError(f"{folder}: {exc}") from None
-    if (module.latent_dim, module.resolution, module.channels) != (card.latent_dim, card.resolution, card.channels):
-        raise CheckpointError(f"{folder}: card's latent_dim/resolution/channels disagree with its config")
-    _check_tensors(module, tensors, weights_path)
-    module.load_state_dict(tensors, strict=True)  # copy_ casts fp16 files to fp32 params
-    module.eval().requires_grad_(False).to(device)
-    check_forward(module, card.latent_dim)
-    log.info("loaded model %s step %d (%s, %dpx) from %s", card.name, card.step,
-             card.architecture, card.resolution, folder)
-    return LoadedModel(module, card, folder)
+    model = build_checkpoint(folder, card, read_weights(folder, card), device)
+    check_forward(model.module, card.latent_dim)
+    log.info(
+        "loaded model %s step %d (%s, %dpx) from %s",
+        card.name,
+        card.step,
+        card.architecture,
+        card.resolution,
+        folder,
+    )
+    return model

@@ -18,13 +18,17 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
+from installation.errors import UserError
 from installation.params import REGISTRY
 
-GENERATORS: dict[str, Callable[[], str]] = {}
+# A generator gets the CLI's parser (for the CLI reference; cli.py passes it in, so this
+# module never imports cli.py) and returns the block's Markdown.
+Generator = Callable[[argparse.ArgumentParser], str]
+GENERATORS: dict[str, Generator] = {}
 
 
-def generator(name: str) -> Callable[[Callable[[], str]], Callable[[], str]]:
-    def register(fn: Callable[[], str]) -> Callable[[], str]:
+def generator(name: str) -> Callable[[Generator], Generator]:
+    def register(fn: Generator) -> Generator:
         GENERATORS[name] = fn
         return fn
 
@@ -40,14 +44,19 @@ def _type_name(annotation: object) -> str:
 def _plain_type_name(annotation: object) -> str:
     text = repr(annotation) if not isinstance(annotation, type) else annotation.__name__
     text = re.sub(r"typing\.|annotated_types\.|<class '|'>", "", text)
+    text = re.sub(
+        r"\binstallation(?:\.\w+)*\.(\w+)", r"\1", text
+    )  # MidiDevice, not its module path
     text = re.sub(r"Annotated\[int, Gt\(gt=0\)\]", "int>0", text)
-    literal = typing.get_args(annotation) if typing.get_origin(annotation) is typing.Literal else None
+    literal = (
+        typing.get_args(annotation) if typing.get_origin(annotation) is typing.Literal else None
+    )
     return " \\| ".join(map(str, literal)) if literal else text.replace("|", "\\|")
 
 
 @generator("show-reference")
-def show_reference() -> str:
-    from installation.show import Show
+def show_reference(cli: argparse.ArgumentParser) -> str:
+    from installation.config.show import Show
 
     lines = []
     for section, field in Show.model_fields.items():
@@ -55,10 +64,17 @@ def show_reference() -> str:
             continue
         model = field.annotation
         if isinstance(model, type) and issubclass(model, BaseModel):
-            lines += [f"**`{section}:`**", "", "| key | type | default | meaning |", "|---|---|---|---|"]
+            lines += [
+                f"**`{section}:`**",
+                "",
+                "| key | type | default | meaning |",
+                "|---|---|---|---|",
+            ]
             for key, sub in model.model_fields.items():
                 default = sub.get_default(call_default_factory=True)
-                lines.append(f"| `{key}` | {_type_name(sub.annotation)} | `{default}` | {sub.description or ''} |")
+                lines.append(
+                    f"| `{key}` | {_type_name(sub.annotation)} | `{default}` | {sub.description or ''} |"
+                )
             lines.append("")
         else:
             lines += [f"**`{section}:`** {field.description or ''}", ""]
@@ -66,12 +82,16 @@ def show_reference() -> str:
 
 
 @generator("parameters")
-def parameter_table() -> str:
-    lines = ["| name | OSC address | range | default | unit | smoothing s | meaning |",
-             "|---|---|---|---|---|---|---|"]
+def parameter_table(cli: argparse.ArgumentParser) -> str:
+    lines = [
+        "| name | OSC address | range | default | unit | smoothing s | meaning |",
+        "|---|---|---|---|---|---|---|",
+    ]
     for p in REGISTRY.params.values():
         rng = "0 or 1" if p.kind == "bool" else f"{p.minimum:g} .. {p.maximum:g}"
-        lines.append(f"| `{p.name}` | `{p.address}` | {rng} | {p.default:g} | {p.unit} | {p.smoothing:g} | {p.description} |")
+        lines.append(
+            f"| `{p.name}` | `{p.address}` | {rng} | {p.default:g} | {p.unit} | {p.smoothing:g} | {p.description} |"
+        )
     lines += ["", "| action | OSC address | meaning |", "|---|---|---|"]
     for a in REGISTRY.actions.values():
         where = "" if a.remote else " (keyboard only)"
@@ -80,13 +100,10 @@ def parameter_table() -> str:
 
 
 @generator("cli-reference")
-def cli_reference() -> str:
+def cli_reference(cli: argparse.ArgumentParser) -> str:
     """A table per subcommand, built from argparse's actions (stable across Pythons, unlike
     --help text)."""
-    from installation.cli import build_parser
-
-    parser = build_parser()
-    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    sub = next(a for a in cli._actions if isinstance(a, argparse._SubParsersAction))
     helps = {c.dest: c.help for c in sub._choices_actions}
     blocks = []
     for name, p in sub.choices.items():
@@ -104,36 +121,49 @@ def cli_reference() -> str:
 
 
 @generator("osc-addresses")
-def osc_addresses() -> str:
-    from installation.control.osc_space import AddressSpace
-    from installation.control.osc_table import readme_block
+def osc_addresses(cli: argparse.ArgumentParser) -> str:
+    from installation.control.osc.space import AddressSpace
+    from installation.control.osc.table import readme_block
 
     return readme_block(AddressSpace(REGISTRY))
 
 
-def render(readme: str) -> str:
+def render(readme: str, cli: argparse.ArgumentParser) -> str:
     def fill(match: re.Match) -> str:
         name = match.group(1)
         if name not in GENERATORS:
             raise KeyError(f"README names an unknown generated block {name!r}")
-        return f"<!-- BEGIN GENERATED: {name} -->\n{GENERATORS[name]()}<!-- END GENERATED: {name} -->"
+        return f"<!-- BEGIN GENERATED: {name} -->\n{GENERATORS[name](cli)}<!-- END GENERATED: {name} -->"
 
-    return re.sub(r"<!-- BEGIN GENERATED: ([\w-]+) -->\n.*?<!-- END GENERATED: \1 -->", fill, readme, flags=re.S)
-
-
-def readme_path() -> Path:
-    return Path(__file__).resolve().parent.parent / "README.md"
+    return re.sub(
+        r"<!-- BEGIN GENERATED: ([\w-]+) -->\n.*?<!-- END GENERATED: \1 -->",
+        fill,
+        readme,
+        flags=re.S,
+    )
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--check", action="store_true", help="exit 1 if README.md's generated blocks are stale")
-    p.add_argument("--readme", type=Path, default=None, help="README to update (default: the checkout's)")
+    p.add_argument(
+        "--check", action="store_true", help="exit 1 if README.md's generated blocks are stale"
+    )
+    p.add_argument(
+        "--readme",
+        type=Path,
+        default=Path("README.md"),
+        help="README to update (default: ./README.md, run from the checkout)",
+    )
 
 
-def cmd_docs(args: argparse.Namespace) -> int:
-    path = args.readme or readme_path()
-    old = path.read_text(encoding="utf-8")
-    new = render(old)
+def cmd_docs(args: argparse.Namespace, cli: argparse.ArgumentParser) -> int:
+    path = args.readme
+    try:
+        old = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise UserError(
+            f"{path}: cannot read it ({exc}); run from the checkout or pass --readme"
+        ) from None
+    new = render(old, cli)
     if args.check:
         if new != old:
             sys.stderr.write(f"{path} is stale: run `installation docs` to regenerate it\n")

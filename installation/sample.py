@@ -16,7 +16,6 @@ import argparse
 import io
 import logging
 import math
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -24,6 +23,7 @@ import torch
 from PIL import Image, ImageDraw, ImageFont
 
 from installation.checkpoints import CheckpointError, atomic_write_bytes, load_checkpoint
+from installation.errors import UserError
 from installation.networks.stylegan_base import NOISE_MODES, StyleControls
 from installation.training.progress import Progress
 
@@ -38,7 +38,7 @@ class SampleError(Exception):
 
 
 def parse_seeds(text: str) -> list[int]:
-    """"1-16", "3,7,42" or "1-4,9" -> seeds, in order."""
+    """ "1-16", "3,7,42" or "1-4,9" -> seeds, in order."""
     seeds: list[int] = []
     for part in text.split(","):
         part = part.strip()
@@ -58,7 +58,9 @@ def parse_seeds(text: str) -> list[int]:
 
 
 def seed_latents(seeds: list[int], latent_dim: int) -> np.ndarray:
-    return np.stack([np.random.RandomState(s).standard_normal(latent_dim) for s in seeds]).astype(np.float32)
+    return np.stack([np.random.RandomState(s).standard_normal(latent_dim) for s in seeds]).astype(
+        np.float32
+    )
 
 
 def load_latents(path: Path, latent_dim: int) -> np.ndarray:
@@ -69,21 +71,29 @@ def load_latents(path: Path, latent_dim: int) -> np.ndarray:
     if z.ndim == 1:
         z = z[None]
     if z.ndim != 2 or z.shape[1] != latent_dim or not 1 <= z.shape[0] <= MAX_SEEDS:
-        raise SampleError(f"--z {path}: shape {z.shape}, the model needs [N, {latent_dim}] with N <= {MAX_SEEDS}")
+        raise SampleError(
+            f"--z {path}: shape {z.shape}, the model needs [N, {latent_dim}] with N <= {MAX_SEEDS}"
+        )
     if not np.isfinite(z).all():
         raise SampleError(f"--z {path}: holds NaN or infinite values")
     return z.astype(np.float32)
 
 
 @torch.inference_mode()
-def generate(module: torch.nn.Module, z: np.ndarray, psi: float, noise: str, batch: int = 8,
-             progress: bool = True) -> np.ndarray:
+def generate(
+    module: torch.nn.Module,
+    z: np.ndarray,
+    psi: float,
+    noise: str,
+    batch: int = 8,
+    progress: bool = True,
+) -> np.ndarray:
     """Raw float32 outputs [N, C, H, W] for latents z [N, latent_dim]."""
     styled = getattr(module, "styled", False)
     out = []
     bar = Progress(len(z), desc="sample", enabled=progress and len(z) > batch, unit="image")
     for start in range(0, len(z), batch):
-        zt = torch.from_numpy(z[start:start + batch])
+        zt = torch.from_numpy(z[start : start + batch])
         if styled:
             images = module.decode(zt, StyleControls(psi=psi, noise_mode=noise))  # type: ignore[operator]
         else:
@@ -107,7 +117,9 @@ def labelled_grid(images: np.ndarray, labels: list[str], columns: int | None = N
     scale = max(1, 128 // max(h, w))
     tw, th = w * scale, h * scale
     gap = 4
-    sheet = Image.new("RGB", (cols * (tw + gap) + gap, rows * (th + LABEL_HEIGHT + gap) + gap), (16, 16, 16))
+    sheet = Image.new(
+        "RGB", (cols * (tw + gap) + gap, rows * (th + LABEL_HEIGHT + gap) + gap), (16, 16, 16)
+    )
     draw = ImageDraw.Draw(sheet)
     font = ImageFont.load_default()
     for i, (img, label) in enumerate(zip(images, labels, strict=True)):
@@ -152,10 +164,18 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("model", type=Path, help="model folder (models/NAME)")
     src = p.add_mutually_exclusive_group()
     src.add_argument("--seeds", default="1-16", help="seeds: 1-16, 3,7,42 or 1-4,9 (default 1-16)")
-    src.add_argument("--z", type=Path, metavar="FILE.npy", help="latents [N, latent_dim] instead of seeds")
-    p.add_argument("--psi", type=float, default=None,
-                   help="truncation: psi toward w_avg for StyleGAN (default 0.7), z scale otherwise (default 1)")
-    p.add_argument("--noise", choices=NOISE_MODES, default="const", help="StyleGAN noise (default const)")
+    src.add_argument(
+        "--z", type=Path, metavar="FILE.npy", help="latents [N, latent_dim] instead of seeds"
+    )
+    p.add_argument(
+        "--psi",
+        type=float,
+        default=None,
+        help="truncation: psi toward w_avg for StyleGAN (default 0.7), z scale otherwise (default 1)",
+    )
+    p.add_argument(
+        "--noise", choices=NOISE_MODES, default="const", help="StyleGAN noise (default const)"
+    )
     p.add_argument("--out", type=Path, required=True, metavar="FILE.png|FILE.npy|DIR")
     p.add_argument("--batch", type=int, default=8, help="images per forward pass (default 8)")
 
@@ -178,7 +198,8 @@ def run_sample(args: argparse.Namespace) -> int:
         images = generate(module, z, psi, args.noise, max(1, args.batch))
         written = write_outputs(args.out, images, labels)
     except (SampleError, CheckpointError) as exc:
-        sys.stderr.write(f"installation: error: {exc}\n")
-        return 2
-    log.info("wrote %s (%d images, %s, psi %.2f)", written[0], len(images), loaded.card.architecture, psi)
+        raise UserError(str(exc)) from None
+    log.info(
+        "wrote %s (%d images, %s, psi %.2f)", written[0], len(images), loaded.card.architecture, psi
+    )
     return 0

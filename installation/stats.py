@@ -1,13 +1,14 @@
 """The stats contract: JSON Lines, one object per presented frame and one per event.
 
 Frame lines carry at least frame, t, frame_ms, gen_ms, present_ms, model and params;
-event lines carry "event" plus whatever the event adds. Benchmarks and tests read this.
+event lines carry "event", `t` and whatever the event adds. Benchmarks and tests read this.
 """
 
 from __future__ import annotations
 
 import json
 import threading
+import time
 from pathlib import Path
 from typing import IO, Any
 
@@ -39,6 +40,8 @@ class StatsWriter:
         self._write(fields)
 
     def event(self, name: str, **fields: Any) -> None:
+        """An event line. Every one has `t`: the caller's (the loop's clock) or time.monotonic()."""
+        fields.setdefault("t", time.monotonic())
         self._write({"event": name, **fields})
 
     def close(self) -> None:

@@ -11,15 +11,12 @@ from __future__ import annotations
 import json
 import struct
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import torch
 
 from installation.importing import nvidia, rosinality
+from installation.importing.imported import Imported, ImportRefused, check_header_shapes
 from installation.importing.safe_pickle import RefusedPickle, read_network_pickle
-
-if TYPE_CHECKING:
-    from installation.importing.importer import Imported
 
 # torch.save's legacy format starts with a pickled magic number (a protocol-2 long).
 _TORCH_LEGACY_MAGIC = b"\x80\x02\x8a\x0al\xfc\x9cF\xf9 j\xa8P\x19"
@@ -40,7 +37,6 @@ def sniff(data: bytes) -> str:
 
 
 def read_any(data: bytes, source: Path) -> Imported:
-    from installation.importing.importer import Imported
 
     kind = sniff(data)
     if kind == "pickle":
@@ -56,8 +52,10 @@ def read_any(data: bytes, source: Path) -> Imported:
         return read_stylegan_safetensors(data)
     if kind == "empty":
         raise RefusedPickle("the file is empty")
-    raise RefusedPickle(f"unrecognised file format (first bytes {data[:8]!r}); expected an NVIDIA .pkl, "
-                        "a rosinality .pt or a StyleGAN .safetensors")
+    raise RefusedPickle(
+        f"unrecognised file format (first bytes {data[:8]!r}); expected an NVIDIA .pkl, "
+        "a rosinality .pt or a StyleGAN .safetensors"
+    )
 
 
 def read_stylegan_safetensors(data: bytes) -> Imported:
@@ -66,11 +64,9 @@ def read_stylegan_safetensors(data: bytes) -> Imported:
     (`init_kwargs`, the Generator's kwargs as JSON, with NVIDIA's tensor names)."""
     from safetensors.torch import load as load_safetensors
 
-    from installation.importing.importer import Imported
-
     (header_len,) = struct.unpack("<Q", data[:8])
     try:
-        header = json.loads(data[8:8 + header_len])
+        header = json.loads(data[8 : 8 + header_len])
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise RefusedPickle(f"the safetensors header is not JSON ({exc})") from None
     if not isinstance(header, dict):
@@ -83,14 +79,17 @@ def read_stylegan_safetensors(data: bytes) -> Imported:
     else:
         arch = meta.get("architecture", "")
         if arch not in ("stylegan2", "stylegan3-t", "stylegan3-r"):
-            raise RefusedPickle(f"the safetensors metadata names architecture {arch!r} and has no init_kwargs; "
-                                "expected stylegan2, stylegan3-t or stylegan3-r")
+            raise RefusedPickle(
+                f"the safetensors metadata names architecture {arch!r} and has no init_kwargs; "
+                "expected stylegan2, stylegan3-t or stylegan3-r"
+            )
         config = _json_field(meta, "config")
     # The header's shapes are compared with the config's before any tensor is decoded.
-    from installation.importing.importer import check_header_shapes
 
     shapes = {k: tuple(v.get("shape", ())) for k, v in header.items() if isinstance(v, dict)}
-    check_header_shapes(arch, config, {k: v for k, v in shapes.items() if not k.endswith(nvidia.DERIVED_SUFFIXES)})
+    check_header_shapes(
+        arch, config, {k: v for k, v in shapes.items() if not k.endswith(nvidia.DERIVED_SUFFIXES)}
+    )
     try:
         tensors = load_safetensors(data)
     except Exception as exc:  # safetensors raises its own error type for any bad header
@@ -112,13 +111,18 @@ def _json_field(meta: dict, name: str) -> dict:
 
 def check_derived_filters(imported: Imported, module: torch.nn.Module, source: Path) -> None:
     """The file's fixed filters must be the ones our config designs (else it is a variant)."""
-    from installation.importing.importer import ImportRefused
 
     ours = dict(module.named_buffers())
     for key, theirs in imported.derived.items():
         mine = ours.get(key.replace("resample_filter", "blur"))
         if mine is not None and mine.ndim == 1 and theirs.ndim == 2:
             mine = torch.outer(mine, mine)  # ours is the separable form of the same filter
-        if mine is None or mine.shape != theirs.shape or not torch.allclose(mine.float(), theirs.float(), atol=1e-5):
-            raise ImportRefused(f"{source}: filter {key} differs from the one its config designs "
-                                "(a StyleGAN variant this package does not reproduce)")
+        if (
+            mine is None
+            or mine.shape != theirs.shape
+            or not torch.allclose(mine.float(), theirs.float(), atol=1e-5)
+        ):
+            raise ImportRefused(
+                f"{source}: filter {key} differs from the one its config designs "
+                "(a StyleGAN variant this package does not reproduce)"
+            )

@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import math
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -22,37 +20,21 @@ import torch
 
 from installation.checkpoints import CheckpointError, check_forward, save_checkpoint
 from installation.importing import formats
+from installation.importing.imported import Imported, ImportRefused, check_header_shapes
 from installation.importing.safe_pickle import RefusedPickle
-from installation.networks import ArchitectureError, build_model, expected_shapes
+from installation.networks import build_model
 from installation.training.progress import Progress
 
 log = logging.getLogger(__name__)
 
 MAX_IMPORT_BYTES = 2 * 1024**3  # a 1024 px StyleGAN3-R snapshot with D and G is well under 1 GB
-MAX_GENERATOR_ELEMENTS = 200_000_000  # a 1024 px StyleGAN2 generator has about 30 M
 PROGRESS_FROM_BYTES = 32 * 1024**2
 READ_CHUNK = 8 * 1024**2
 
 
-class ImportRefused(Exception):
-    """The file cannot be imported; the message names what was found."""
-
-
-@dataclass
-class Imported:
-    """A generator read from a foreign file, as plain data, before anything is built."""
-
-    architecture: str
-    config: dict[str, Any]
-    tensors: dict[str, torch.Tensor]
-    source_format: str
-    licence: str = ""
-    notes: list[str] = field(default_factory=list)
-    derived: dict[str, torch.Tensor] = field(default_factory=dict)  # fixed filters, checked then dropped
-    estimate_w_avg: bool = False  # the file has no tracked w_avg: estimate it after loading
-
-
-def read_capped(path: Path, max_bytes: int | None = None, progress: bool = True) -> tuple[bytes, str]:
+def read_capped(
+    path: Path, max_bytes: int | None = None, progress: bool = True
+) -> tuple[bytes, str]:
     """The file's bytes and sha256, refusing files over the cap before reading them."""
     max_bytes = MAX_IMPORT_BYTES if max_bytes is None else max_bytes
     try:
@@ -62,8 +44,15 @@ def read_capped(path: Path, max_bytes: int | None = None, progress: bool = True)
     if not path.is_file():
         raise ImportRefused(f"{path} is not a file")
     if size > max_bytes:
-        raise ImportRefused(f"{path} is {size / 1024**2:.0f} MB, over the import cap of {max_bytes / 1024**2:.0f} MB")
-    bar = Progress(size, desc=f"read {path.name}", enabled=progress and size >= PROGRESS_FROM_BYTES, unit="byte")
+        raise ImportRefused(
+            f"{path} is {size / 1024**2:.0f} MB, over the import cap of {max_bytes / 1024**2:.0f} MB"
+        )
+    bar = Progress(
+        size,
+        desc=f"read {path.name}",
+        enabled=progress and size >= PROGRESS_FROM_BYTES,
+        unit="byte",
+    )
     digest, chunks, done = hashlib.sha256(), [], 0
     with path.open("rb") as fh:
         while chunk := fh.read(READ_CHUNK):
@@ -76,29 +65,13 @@ def read_capped(path: Path, max_bytes: int | None = None, progress: bool = True)
     return b"".join(chunks), digest.hexdigest()
 
 
-def check_header_shapes(architecture: str, config: dict[str, Any], found: dict[str, tuple[int, ...]]) -> None:
-    """The config's shapes (computed, nothing allocated) must be the file's shapes exactly,
-    and within the element cap. Raises RefusedPickle naming the first difference."""
-    try:
-        expected = expected_shapes(architecture, config)
-    except (ArchitectureError, ValueError) as exc:
-        raise RefusedPickle(f"generator config outside the schema: {exc}") from None
-    count = sum(math.prod(s) for s in expected.values())
-    if count > MAX_GENERATOR_ELEMENTS:
-        raise RefusedPickle(f"the generator config asks for {count:,} parameters, over the cap of {MAX_GENERATOR_ELEMENTS:,}")
-    missing = sorted(set(expected) - set(found))
-    extra = sorted(set(found) - set(expected))
-    if missing or extra:
-        raise RefusedPickle(f"the generator's tensors do not match its config (missing {missing[:3]}, unexpected {extra[:3]})")
-    for key, shape in expected.items():
-        if tuple(found[key]) != shape:
-            raise RefusedPickle(f"tensor {key} has shape {tuple(found[key])}, its config says {shape}")
-
-
 def check_shapes(imported: Imported, source: Path) -> None:
     try:
-        check_header_shapes(imported.architecture, imported.config,
-                            {k: tuple(v.shape) for k, v in imported.tensors.items()})
+        check_header_shapes(
+            imported.architecture,
+            imported.config,
+            {k: tuple(v.shape) for k, v in imported.tensors.items()},
+        )
     except RefusedPickle as exc:
         raise ImportRefused(f"{source}: {exc}") from None
 
@@ -133,8 +106,14 @@ def build_generator(imported: Imported, source: Path) -> torch.nn.Module:
     return module
 
 
-def import_model(source: Path, out: Path, *, name: str | None = None, progress: bool = True,
-                 max_bytes: int | None = None) -> Any:
+def import_model(
+    source: Path,
+    out: Path,
+    *,
+    name: str | None = None,
+    progress: bool = True,
+    max_bytes: int | None = None,
+) -> Any:
     """Import `source` into the model folder `out`; returns the written ModelCard."""
     source, out = Path(source), Path(out)
     data, sha = read_capped(source, max_bytes, progress)
@@ -144,10 +123,32 @@ def import_model(source: Path, out: Path, *, name: str | None = None, progress: 
         raise ImportRefused(f"{source}: {exc}") from None
     module = build_generator(imported, source)
     provenance = f"imported from {source.name} (sha256 {sha}, {imported.source_format})"
-    notes = "; ".join([provenance, *imported.notes] + ([f"licence: {imported.licence}"] if imported.licence else []))
-    card = save_checkpoint(out, module, name=name or out.name, architecture=imported.architecture,
-                           config=imported.config, step=0, dataset="", command=f"installation import {source.name}",
-                           notes=notes, source={"file": source.name, "sha256": sha, "format": imported.source_format,
-                                                "licence": imported.licence})
-    log.info("imported %s (%s, %d px) into %s", source.name, imported.architecture, module.resolution, out)
+    notes = "; ".join(
+        [provenance, *imported.notes]
+        + ([f"licence: {imported.licence}"] if imported.licence else [])
+    )
+    card = save_checkpoint(
+        out,
+        module,
+        name=name or out.name,
+        architecture=imported.architecture,
+        config=imported.config,
+        step=0,
+        dataset="",
+        command=f"installation import {source.name}",
+        notes=notes,
+        source={
+            "file": source.name,
+            "sha256": sha,
+            "format": imported.source_format,
+            "licence": imported.licence,
+        },
+    )
+    log.info(
+        "imported %s (%s, %d px) into %s",
+        source.name,
+        imported.architecture,
+        module.resolution,
+        out,
+    )
     return card

@@ -57,8 +57,8 @@ class StyleGAN3Kwargs(_GeneratorKwargs):
     num_layers: int = Field(14, ge=3, le=32)
     num_critical: int = Field(2, ge=0, le=31)
     first_cutoff: float = Field(2, gt=0)
-    first_stopband: float = Field(2 ** 2.1, gt=0)
-    last_stopband_rel: float = Field(2 ** 0.3, gt=0)
+    first_stopband: float = Field(2**2.1, gt=0)
+    last_stopband_rel: float = Field(2**0.3, gt=0)
     margin_size: int = Field(10, ge=0, le=64)
     output_scale: float = 0.25
     conv_kernel: Literal[1, 3] = 3
@@ -79,7 +79,9 @@ def _first_error(exc: ValidationError) -> str:
 def pick_generator(snapshot: Any) -> tuple[str, PersistentRecord]:
     """G_ema if present, else G; refuses anything that does not hold a generator."""
     if not isinstance(snapshot, dict):
-        raise RefusedPickle(f"the pickle holds a {type(snapshot).__name__}, not a network snapshot dict")
+        raise RefusedPickle(
+            f"the pickle holds a {type(snapshot).__name__}, not a network snapshot dict"
+        )
     for key in ("G_ema", "G"):
         value = snapshot.get(key)
         if isinstance(value, PersistentRecord) and value.class_name == "Generator":
@@ -99,7 +101,9 @@ def _kwargs(record: PersistentRecord) -> dict[str, Any]:
     if not isinstance(kwargs, dict):
         raise RefusedPickle("the generator records no init kwargs")
     kwargs = dict(kwargs)
-    for name, value in zip(("z_dim", "c_dim", "w_dim", "img_resolution", "img_channels"), args, strict=False):
+    for name, value in zip(
+        ("z_dim", "c_dim", "w_dim", "img_resolution", "img_channels"), args, strict=False
+    ):
         kwargs.setdefault(name, value)
     # StyleGAN2-ADA nests the synthesis kwargs; the stylegan3 repository flattens them.
     nested = kwargs.pop("synthesis_kwargs", None) or {}
@@ -113,7 +117,9 @@ def generator_config(record: PersistentRecord) -> tuple[str, dict[str, Any]]:
     synthesis = _child(record, "synthesis")
     if not isinstance(synthesis, PersistentRecord):
         raise RefusedPickle("the generator has no synthesis network")
-    return config_from_kwargs(_kwargs(record), sg3=isinstance(_child(synthesis, "input"), PersistentRecord))
+    return config_from_kwargs(
+        _kwargs(record), sg3=isinstance(_child(synthesis, "input"), PersistentRecord)
+    )
 
 
 def config_from_kwargs(kwargs: dict[str, Any], *, sg3: bool) -> tuple[str, dict[str, Any]]:
@@ -122,34 +128,62 @@ def config_from_kwargs(kwargs: dict[str, Any], *, sg3: bool) -> tuple[str, dict[
     try:
         k = schema.model_validate(kwargs)
     except ValidationError as exc:
-        raise RefusedPickle(f"generator config outside the {'StyleGAN3' if sg3 else 'StyleGAN2'} schema: "
-                            f"{_first_error(exc)}") from None
+        raise RefusedPickle(
+            f"generator config outside the {'StyleGAN3' if sg3 else 'StyleGAN2'} schema: "
+            f"{_first_error(exc)}"
+        ) from None
     res = k.img_resolution
     if res & (res - 1):
-        raise RefusedPickle(f"generator config outside the schema: img_resolution {res} is not a power of two")
-    common = dict(z_dim=k.z_dim, w_dim=k.w_dim, resolution=res, channels=k.img_channels,
-                  channel_base=k.channel_base, channel_max=k.channel_max,
-                  mapping_layers=k.mapping_kwargs.num_layers, mapping_lr=k.mapping_kwargs.lr_multiplier,
-                  conv_clamp=None if k.conv_clamp is None else float(k.conv_clamp))
+        raise RefusedPickle(
+            f"generator config outside the schema: img_resolution {res} is not a power of two"
+        )
+    common = dict(
+        z_dim=k.z_dim,
+        w_dim=k.w_dim,
+        resolution=res,
+        channels=k.img_channels,
+        channel_base=k.channel_base,
+        channel_max=k.channel_max,
+        mapping_layers=k.mapping_kwargs.num_layers,
+        mapping_lr=k.mapping_kwargs.lr_multiplier,
+        conv_clamp=None if k.conv_clamp is None else float(k.conv_clamp),
+    )
     m = k.mapping_kwargs
-    if m.layer_features not in (None, k.w_dim) or (m.embed_features not in (None, k.w_dim) and k.c_dim):
-        raise RefusedPickle("generator config outside the schema: mapping layer_features must equal w_dim")
+    if m.layer_features not in (None, k.w_dim) or (
+        m.embed_features not in (None, k.w_dim) and k.c_dim
+    ):
+        raise RefusedPickle(
+            "generator config outside the schema: mapping layer_features must equal w_dim"
+        )
     if not sg3:
         if [float(v) for v in k.resample_filter] != [1.0, 3.0, 3.0, 1.0]:
-            raise RefusedPickle(f"generator config outside the schema: resample_filter {k.resample_filter}")
+            raise RefusedPickle(
+                f"generator config outside the schema: resample_filter {k.resample_filter}"
+            )
         return "stylegan2", common
     assert isinstance(k, StyleGAN3Kwargs)
     if k.num_critical >= k.num_layers:
         raise RefusedPickle("generator config outside the schema: num_critical >= num_layers")
     arch = "stylegan3-r" if k.use_radial_filters or k.conv_kernel == 1 else "stylegan3-t"
-    return arch, {**common, "num_layers": k.num_layers, "num_critical": k.num_critical,
-                  "first_cutoff": k.first_cutoff, "first_stopband": k.first_stopband,
-                  "last_stopband_rel": k.last_stopband_rel, "margin_size": k.margin_size,
-                  "output_scale": k.output_scale, "conv_kernel": k.conv_kernel, "filter_size": k.filter_size,
-                  "lrelu_upsampling": k.lrelu_upsampling, "radial_filters": k.use_radial_filters}
+    return arch, {
+        **common,
+        "num_layers": k.num_layers,
+        "num_critical": k.num_critical,
+        "first_cutoff": k.first_cutoff,
+        "first_stopband": k.first_stopband,
+        "last_stopband_rel": k.last_stopband_rel,
+        "margin_size": k.margin_size,
+        "output_scale": k.output_scale,
+        "conv_kernel": k.conv_kernel,
+        "filter_size": k.filter_size,
+        "lrelu_upsampling": k.lrelu_upsampling,
+        "radial_filters": k.use_radial_filters,
+    }
 
 
-def collect_tensors(record: PersistentRecord, prefix: str = "", depth: int = 0) -> dict[str, torch.Tensor]:
+def collect_tensors(
+    record: PersistentRecord, prefix: str = "", depth: int = 0
+) -> dict[str, torch.Tensor]:
     """A module record's parameters and persistent buffers, named as a state dict would."""
     if depth > 16:
         raise RefusedPickle("the generator nests deeper than a StyleGAN generator")
@@ -177,7 +211,9 @@ def collect_tensors(record: PersistentRecord, prefix: str = "", depth: int = 0) 
 DERIVED_SUFFIXES = (".resample_filter", ".up_filter", ".down_filter")
 
 
-def split_derived(tensors: dict[str, torch.Tensor]) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
+def split_derived(
+    tensors: dict[str, torch.Tensor],
+) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
     kept = {k: v for k, v in tensors.items() if not k.endswith(DERIVED_SUFFIXES)}
     derived = {k: v for k, v in tensors.items() if k.endswith(DERIVED_SUFFIXES)}
     return kept, derived

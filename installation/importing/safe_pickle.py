@@ -32,10 +32,38 @@ class RefusedPickle(Exception):
 
 # Tokens that a genuine network module has no use for; a persistent object whose embedded
 # source contains one is refused outright (we would never run it, but nor do we keep it).
-SUSPICIOUS_SOURCE = ("os.system", "subprocess", "open(", "exec(", "eval(", "__import__", "socket",
-                     "shutil", "os.remove", "os.popen", "urllib", "builtins", "pathlib")
+SUSPICIOUS_SOURCE = (
+    "os.system",
+    "subprocess",
+    "open(",
+    "exec(",
+    "eval(",
+    "__import__",
+    "socket",
+    "shutil",
+    "os.remove",
+    "os.popen",
+    "urllib",
+    "builtins",
+    "pathlib",
+)
 
-NUMERIC_DTYPES = {"b1", "i1", "i2", "i4", "i8", "u1", "u2", "u4", "u8", "f2", "f4", "f8", "c8", "c16"}
+NUMERIC_DTYPES = {
+    "b1",
+    "i1",
+    "i2",
+    "i4",
+    "i8",
+    "u1",
+    "u2",
+    "u4",
+    "u8",
+    "f2",
+    "f4",
+    "f8",
+    "c8",
+    "c16",
+}
 MAX_STORAGE_BYTES = 2 * 1024**3
 
 
@@ -97,12 +125,16 @@ class _ArrayBuilder:
             raise RefusedPickle("numpy array with an unexpected pickled state")
         _, shape, dtype, fortran, raw = state
         dt = _as_dtype(dtype)
-        if not isinstance(raw, (bytes, bytearray)) or not all(isinstance(s, int) and s >= 0 for s in shape):
+        if not isinstance(raw, (bytes, bytearray)) or not all(
+            isinstance(s, int) and s >= 0 for s in shape
+        ):
             raise RefusedPickle("numpy array whose data is not raw bytes")
         count = int(np.prod(shape, dtype=np.int64)) if shape else 1
         if count * dt.itemsize != len(raw):
             raise RefusedPickle(f"numpy array of shape {tuple(shape)} with {len(raw)} data bytes")
-        self.array = np.frombuffer(bytes(raw), dtype=dt).reshape(shape, order="F" if fortran else "C").copy()
+        self.array = (
+            np.frombuffer(bytes(raw), dtype=dt).reshape(shape, order="F" if fortran else "C").copy()
+        )
 
 
 def _scalar(dtype: object, raw: object) -> Any:
@@ -120,7 +152,11 @@ def _latin1(text: object, encoding: object = "latin1") -> bytes:
 
 
 def _persistent(meta: object) -> PersistentRecord:
-    if not isinstance(meta, dict) or meta.get("type") != "class" or not isinstance(meta.get("class_name"), str):
+    if (
+        not isinstance(meta, dict)
+        or meta.get("type") != "class"
+        or not isinstance(meta.get("class_name"), str)
+    ):
         raise RefusedPickle("a persistent object without the metadata of a persistent class")
     source = meta.get("module_src")
     if not isinstance(source, str):
@@ -129,7 +165,8 @@ def _persistent(meta: object) -> PersistentRecord:
     if found:
         raise RefusedPickle(
             f"persistent object {meta['class_name']!r} carries module source that would call "
-            f"{', '.join(found)} if run: not a genuine network snapshot (nothing was run)")
+            f"{', '.join(found)} if run: not a genuine network snapshot (nothing was run)"
+        )
     return PersistentRecord(meta["class_name"], meta.get("state"), len(source))
 
 
@@ -148,12 +185,19 @@ def _storage_loader(limits: _Limits):
         try:
             storage = torch.load(io.BytesIO(bytes(blob)), weights_only=True, map_location="cpu")
         except pickle.UnpicklingError as exc:
-            raise RefusedPickle(f"a tensor storage blob holds more than tensor data ({weights_only_reason(exc)})") from None
+            raise RefusedPickle(
+                f"a tensor storage blob holds more than tensor data ({weights_only_reason(exc)})"
+            ) from None
         except Exception as exc:
-            raise RefusedPickle(f"a tensor storage blob is not readable ({type(exc).__name__}: {exc})") from None
+            raise RefusedPickle(
+                f"a tensor storage blob is not readable ({type(exc).__name__}: {exc})"
+            ) from None
         if not isinstance(storage, torch.storage.TypedStorage):
-            raise RefusedPickle(f"a tensor storage blob holds a {type(storage).__name__}, not a storage")
+            raise RefusedPickle(
+                f"a tensor storage blob holds a {type(storage).__name__}, not a storage"
+            )
         return storage
+
     return load_from_bytes
 
 
@@ -168,7 +212,9 @@ def weights_only_reason(exc: Exception) -> str:
     return found.group(0) if found else "torch's weights-only loader refused it"
 
 
-def _rebuild_tensor(storage: object, offset: object, size: object, stride: object, *rest: object) -> torch.Tensor:
+def _rebuild_tensor(
+    storage: object, offset: object, size: object, stride: object, *rest: object
+) -> torch.Tensor:
     if not isinstance(storage, torch.storage.TypedStorage):
         raise RefusedPickle("a tensor built from something other than a storage")
     if not (isinstance(offset, int) and isinstance(size, tuple) and isinstance(stride, tuple)):
@@ -178,14 +224,20 @@ def _rebuild_tensor(storage: object, offset: object, size: object, stride: objec
     untyped = storage._untyped_storage  # the public accessors warn that TypedStorage is deprecated
     t = torch.empty(0, dtype=storage.dtype)
     numel = untyped.nbytes() // t.element_size()
-    extent = offset + sum((s - 1) * st for s, st in zip(size, stride, strict=True)) + 1 if all(size) else 0
+    extent = (
+        offset + sum((s - 1) * st for s, st in zip(size, stride, strict=True)) + 1
+        if all(size)
+        else 0
+    )
     if offset < 0 or extent > numel:
         raise RefusedPickle(f"a tensor of size {size} reaches past its storage of {numel} elements")
     t.set_(untyped, offset, size, stride)
     return t
 
 
-def _rebuild_parameter(data: object, requires_grad: object = False, hooks: object = None) -> torch.Tensor:
+def _rebuild_parameter(
+    data: object, requires_grad: object = False, hooks: object = None
+) -> torch.Tensor:
     if not isinstance(data, torch.Tensor):
         raise RefusedPickle("a parameter built from something other than a tensor")
     return data
@@ -220,10 +272,13 @@ class _RestrictedUnpickler(pickle.Unpickler):
             raise RefusedPickle(
                 f"this is a TensorFlow-era StyleGAN pickle (it names {module}.{name}); convert it to a "
                 "PyTorch snapshot first with legacy.py from NVIDIA's stylegan2-ada-pytorch or stylegan3, "
-                "on a machine you trust, e.g. `python legacy.py --source=old.pkl --dest=new.pkl`")
+                "on a machine you trust, e.g. `python legacy.py --source=old.pkl --dest=new.pkl`"
+            )
         found = self._allowed.get((module, name))
         if found is None:
-            raise RefusedPickle(f"the pickle calls {module}.{name}, which is not on the allow-list of a network snapshot")
+            raise RefusedPickle(
+                f"the pickle calls {module}.{name}, which is not on the allow-list of a network snapshot"
+            )
         return found
 
     def persistent_load(self, pid: object) -> Any:
@@ -262,7 +317,19 @@ def read_network_pickle(data: bytes, max_tensor_bytes: int = MAX_STORAGE_BYTES) 
         raise
     except RecursionError:
         raise RefusedPickle("the pickle nests deeper than any network snapshot") from None
-    except (pickle.UnpicklingError, EOFError, ValueError, TypeError, IndexError, KeyError, AttributeError,
-            MemoryError, OverflowError, UnicodeDecodeError) as exc:
-        raise RefusedPickle(f"the file is truncated or not a pickle ({type(exc).__name__}: {exc})") from None
+    except (
+        pickle.UnpicklingError,
+        EOFError,
+        ValueError,
+        TypeError,
+        IndexError,
+        KeyError,
+        AttributeError,
+        MemoryError,
+        OverflowError,
+        UnicodeDecodeError,
+    ) as exc:
+        raise RefusedPickle(
+            f"the file is truncated or not a pickle ({type(exc).__name__}: {exc})"
+        ) from None
     return resolve(obj)

@@ -66,7 +66,19 @@ def expected_shapes(architecture: str, config: Mapping[str, Any]) -> dict[str, t
 
 
 __all__ = [
-    "ARCHITECTURES", "ArchitectureError", "ConvVAE", "DCGANConfig", "DCGANGenerator",
-    "MLPConfig", "MLPGenerator", "SHAPES", "StyleGAN2Config", "StyleGAN2Generator", "StyleGAN3Config",
-    "StyleGAN3Generator", "VAEConfig", "build_model", "expected_shapes",
+    "ARCHITECTURES",
+    "ArchitectureError",
+    "ConvVAE",
+    "DCGANConfig",
+    "DCGANGenerator",
+    "MLPConfig",
+    "MLPGenerator",
+    "SHAPES",
+    "StyleGAN2Config",
+    "StyleGAN2Generator",
+    "StyleGAN3Config",
+    "StyleGAN3Generator",
+    "VAEConfig",
+    "build_model",
+    "expected_shapes",
 ]

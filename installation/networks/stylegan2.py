@@ -51,7 +51,9 @@ class StyleGAN2Config:
 
     def __post_init__(self) -> None:
         if self.resolution not in RESOLUTIONS or self.resolution < 8:
-            raise ValueError(f"StyleGAN2 resolution must be a power of two from 8 to 2048, got {self.resolution}")
+            raise ValueError(
+                f"StyleGAN2 resolution must be a power of two from 8 to 2048, got {self.resolution}"
+            )
         if not (1 <= self.z_dim <= 4096 and 1 <= self.w_dim <= 4096):
             raise ValueError("z_dim and w_dim must be in 1..4096")
         if not (1 <= self.channel_max <= 4096 and 1 <= self.channel_base <= 2**20):
@@ -67,7 +69,7 @@ class StyleGAN2Config:
         return asdict(self)
 
     def block_resolutions(self) -> list[int]:
-        return [2 ** i for i in range(2, int(math.log2(self.resolution)) + 1)]
+        return [2**i for i in range(2, int(math.log2(self.resolution)) + 1)]
 
     def width(self, res: int) -> int:
         return min(self.channel_base // res, self.channel_max)
@@ -83,9 +85,16 @@ def stylegan2_shapes(cfg: StyleGAN2Config) -> dict[str, tuple[int, ...]]:
     shapes = mapping_shapes(cfg.z_dim, cfg.w_dim, cfg.mapping_layers)
 
     def layer(prefix: str, cin: int, cout: int, res: int) -> None:
-        shapes.update({f"{prefix}.affine.weight": (cin, cfg.w_dim), f"{prefix}.affine.bias": (cin,),
-                       f"{prefix}.weight": (cout, cin, 3, 3), f"{prefix}.bias": (cout,),
-                       f"{prefix}.noise_const": (res, res), f"{prefix}.noise_strength": ()})
+        shapes.update(
+            {
+                f"{prefix}.affine.weight": (cin, cfg.w_dim),
+                f"{prefix}.affine.bias": (cin,),
+                f"{prefix}.weight": (cout, cin, 3, 3),
+                f"{prefix}.bias": (cout,),
+                f"{prefix}.noise_const": (res, res),
+                f"{prefix}.noise_strength": (),
+            }
+        )
 
     for res in cfg.block_resolutions():
         out = cfg.width(res)
@@ -95,15 +104,23 @@ def stylegan2_shapes(cfg: StyleGAN2Config) -> dict[str, tuple[int, ...]]:
         else:
             layer(f"{p}.conv0", cfg.width(res // 2), out, res)
         layer(f"{p}.conv1", out, out, res)
-        shapes.update({f"{p}.torgb.affine.weight": (out, cfg.w_dim), f"{p}.torgb.affine.bias": (out,),
-                       f"{p}.torgb.weight": (cfg.channels, out, 1, 1), f"{p}.torgb.bias": (cfg.channels,)})
+        shapes.update(
+            {
+                f"{p}.torgb.affine.weight": (out, cfg.w_dim),
+                f"{p}.torgb.affine.bias": (out,),
+                f"{p}.torgb.weight": (cfg.channels, out, 1, 1),
+                f"{p}.torgb.bias": (cfg.channels,),
+            }
+        )
     return shapes
 
 
 class StyledConv(nn.Module):
     """Modulated 3x3 conv (optionally upsampling 2x) + noise + bias + lrelu, clamped."""
 
-    def __init__(self, cin: int, cout: int, w_dim: int, res: int, up: bool, clamp: float | None) -> None:
+    def __init__(
+        self, cin: int, cout: int, w_dim: int, res: int, up: bool, clamp: float | None
+    ) -> None:
         super().__init__()
         self.affine = EqualizedLinear(w_dim, cin, bias_init=1.0)
         self.weight = nn.Parameter(torch.randn(cout, cin, 3, 3))
@@ -126,7 +143,9 @@ class StyledConv(nn.Module):
         if controls.noise_mode == "const":
             x = x + (self.noise_const * strength).to(x.dtype)
         elif controls.noise_mode == "random":
-            x = x + (torch.randn(x.shape[0], 1, self.res, self.res, device=x.device) * strength).to(x.dtype)
+            x = x + (torch.randn(x.shape[0], 1, self.res, self.res, device=x.device) * strength).to(
+                x.dtype
+            )
         return lrelu_gain_clamp(x + self.bias.to(x.dtype)[:, None, None], SQRT2, 0.2, self.clamp)
 
 
@@ -159,8 +178,14 @@ class SynthesisBlock(nn.Module):
         self.torgb = ToRGB(out, cfg.channels, cfg.w_dim, cfg.conv_clamp)
         self.register_buffer("blur", binomial_filter(separable=True), persistent=False)
 
-    def forward(self, x: torch.Tensor | None, img: torch.Tensor | None, ws: torch.Tensor,
-                controls: StyleControls, dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor]:
+    def forward(
+        self,
+        x: torch.Tensor | None,
+        img: torch.Tensor | None,
+        ws: torch.Tensor,
+        controls: StyleControls,
+        dtype: torch.dtype,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         """ws: the block's [B, 3, w_dim] (conv0, conv1, toRGB; the 4x4 block skips conv0)."""
         if x is None:
             x = self.const.to(dtype)[None].expand(ws.shape[0], -1, -1, -1)
@@ -183,12 +208,14 @@ class Synthesis(nn.Module):
         for res in self.resolutions:
             self.add_module(f"b{res}", SynthesisBlock(cfg, res))
 
-    def forward(self, ws: torch.Tensor, controls: StyleControls, dtype: torch.dtype) -> torch.Tensor:
+    def forward(
+        self, ws: torch.Tensor, controls: StyleControls, dtype: torch.dtype
+    ) -> torch.Tensor:
         x = img = None
         for i, res in enumerate(self.resolutions):
             # Block i reads ws[2i-1 .. 2i+1]: its toRGB shares a w with the next block's conv0.
             lo = 2 * i - 1
-            block_ws = ws[:, max(lo, 0): 2 * i + 2]
+            block_ws = ws[:, max(lo, 0) : 2 * i + 2]
             if lo < 0:
                 block_ws = torch.cat([block_ws[:, :1], block_ws], dim=1)
             x, img = getattr(self, f"b{res}")(x, img, block_ws.to(ws.dtype), controls, dtype)
@@ -208,6 +235,8 @@ class StyleGAN2Generator(StyleGenerator):
         self.synthesis = Synthesis(cfg)
 
     def synthesize(self, ws: torch.Tensor, controls: StyleControls) -> torch.Tensor:
-        assert ws.shape[1:] == (self.num_ws, self.w_dim), f"ws must be [B, {self.num_ws}, {self.w_dim}]"
+        assert ws.shape[1:] == (self.num_ws, self.w_dim), (
+            f"ws must be [B, {self.num_ws}, {self.w_dim}]"
+        )
         dtype = self.synthesis.b4.const.dtype
         return self.synthesis(ws, controls, dtype)

@@ -51,8 +51,8 @@ class StyleGAN3Config:
     num_layers: int = 14
     num_critical: int = 2
     first_cutoff: float = 2.0
-    first_stopband: float = 2 ** 2.1
-    last_stopband_rel: float = 2 ** 0.3
+    first_stopband: float = 2**2.1
+    last_stopband_rel: float = 2**0.3
     margin_size: int = 10
     output_scale: float = 0.25
     conv_kernel: int = 3  # 1 for config R
@@ -62,15 +62,37 @@ class StyleGAN3Config:
     conv_clamp: float | None = 256.0
 
     def __post_init__(self) -> None:
-        if self.resolution < 16 or self.resolution > 2048 or self.resolution & (self.resolution - 1):
-            raise ValueError(f"StyleGAN3 resolution must be a power of two from 16 to 2048, got {self.resolution}")
-        if not (1 <= self.z_dim <= 4096 and 1 <= self.w_dim <= 4096 and 1 <= self.channel_max <= 4096):
+        if (
+            self.resolution < 16
+            or self.resolution > 2048
+            or self.resolution & (self.resolution - 1)
+        ):
+            raise ValueError(
+                f"StyleGAN3 resolution must be a power of two from 16 to 2048, got {self.resolution}"
+            )
+        if not (
+            1 <= self.z_dim <= 4096 and 1 <= self.w_dim <= 4096 and 1 <= self.channel_max <= 4096
+        ):
             raise ValueError("z_dim, w_dim and channel_max must be in 1..4096")
-        if not (1 <= self.channel_base <= 2**21 and 3 <= self.num_layers <= 32 and 0 <= self.num_critical < self.num_layers):
+        if not (
+            1 <= self.channel_base <= 2**21
+            and 3 <= self.num_layers <= 32
+            and 0 <= self.num_critical < self.num_layers
+        ):
             raise ValueError("channel_base, num_layers or num_critical out of range")
-        if self.conv_kernel not in (1, 3) or self.filter_size not in range(1, 17) or self.lrelu_upsampling not in (1, 2, 4):
-            raise ValueError("conv_kernel must be 1 or 3, filter_size 1..16, lrelu_upsampling 1, 2 or 4")
-        if not (0 <= self.margin_size <= 64 and 1 <= self.mapping_layers <= 16 and self.channels in (1, 3, 4)):
+        if (
+            self.conv_kernel not in (1, 3)
+            or self.filter_size not in range(1, 17)
+            or self.lrelu_upsampling not in (1, 2, 4)
+        ):
+            raise ValueError(
+                "conv_kernel must be 1 or 3, filter_size 1..16, lrelu_upsampling 1, 2 or 4"
+            )
+        if not (
+            0 <= self.margin_size <= 64
+            and 1 <= self.mapping_layers <= 16
+            and self.channels in (1, 3, 4)
+        ):
             raise ValueError("margin_size 0..64, mapping_layers 1..16, channels 1, 3 or 4")
 
     @property
@@ -122,7 +144,12 @@ def layer_specs(cfg: StyleGAN3Config) -> tuple[dict, list[LayerSpec]]:
     sizes[-2:] = cfg.resolution
     channels = np.rint(np.minimum((cfg.channel_base / 2) / cutoffs, cfg.channel_max))
     channels[-1] = cfg.channels
-    first = {"channels": int(channels[0]), "size": int(sizes[0]), "rate": float(rates[0]), "bandwidth": float(cutoffs[0])}
+    first = {
+        "channels": int(channels[0]),
+        "size": int(sizes[0]),
+        "rate": float(rates[0]),
+        "bandwidth": float(cutoffs[0]),
+    }
     specs = []
     for i in range(n + 1):
         p = max(i - 1, 0)
@@ -134,13 +161,38 @@ def layer_specs(cfg: StyleGAN3Config) -> tuple[dict, list[LayerSpec]]:
         down_taps = cfg.filter_size * down if down > 1 and not torgb else 1
         # Size before downsampling minus size after upsampling, plus what the filters eat;
         # the low side gets the extra `up` so samples sit symmetrically (appendix C.3).
-        total = (int(sizes[i]) - 1) * down + 1 - (int(sizes[p]) + kernel - 1) * up + up_taps + down_taps - 2
+        total = (
+            (int(sizes[i]) - 1) * down
+            + 1
+            - (int(sizes[p]) + kernel - 1) * up
+            + up_taps
+            + down_taps
+            - 2
+        )
         lo = (total + up) // 2
-        specs.append(LayerSpec(
-            f"L{i}_{int(sizes[i])}_{int(channels[i])}", torgb, i >= n - cfg.num_critical,
-            int(channels[p]), int(channels[i]), int(sizes[p]), int(sizes[i]), int(rates[p]), int(rates[i]),
-            float(cutoffs[p]), float(cutoffs[i]), float(half_widths[p]), float(half_widths[i]),
-            kernel, up, down, up_taps, down_taps, (lo, total - lo, lo, total - lo)))
+        specs.append(
+            LayerSpec(
+                f"L{i}_{int(sizes[i])}_{int(channels[i])}",
+                torgb,
+                i >= n - cfg.num_critical,
+                int(channels[p]),
+                int(channels[i]),
+                int(sizes[p]),
+                int(sizes[i]),
+                int(rates[p]),
+                int(rates[i]),
+                float(cutoffs[p]),
+                float(cutoffs[i]),
+                float(half_widths[p]),
+                float(half_widths[i]),
+                kernel,
+                up,
+                down,
+                up_taps,
+                down_taps,
+                (lo, total - lo, lo, total - lo),
+            )
+        )
     return first, specs
 
 
@@ -149,14 +201,27 @@ def stylegan3_shapes(cfg: StyleGAN3Config) -> dict[str, tuple[int, ...]]:
     shapes = mapping_shapes(cfg.z_dim, cfg.w_dim, cfg.mapping_layers)
     first, specs = layer_specs(cfg)
     c = first["channels"]
-    shapes.update({"synthesis.input.weight": (c, c), "synthesis.input.affine.weight": (4, cfg.w_dim),
-                   "synthesis.input.affine.bias": (4,), "synthesis.input.transform": (3, 3),
-                   "synthesis.input.freqs": (c, 2), "synthesis.input.phases": (c,)})
+    shapes.update(
+        {
+            "synthesis.input.weight": (c, c),
+            "synthesis.input.affine.weight": (4, cfg.w_dim),
+            "synthesis.input.affine.bias": (4,),
+            "synthesis.input.transform": (3, 3),
+            "synthesis.input.freqs": (c, 2),
+            "synthesis.input.phases": (c,),
+        }
+    )
     for s in specs:
         p = f"synthesis.{s.name}"
-        shapes.update({f"{p}.affine.weight": (s.cin, cfg.w_dim), f"{p}.affine.bias": (s.cin,),
-                       f"{p}.weight": (s.cout, s.cin, s.kernel, s.kernel), f"{p}.bias": (s.cout,),
-                       f"{p}.magnitude_ema": ()})
+        shapes.update(
+            {
+                f"{p}.affine.weight": (s.cin, cfg.w_dim),
+                f"{p}.affine.bias": (s.cin,),
+                f"{p}.weight": (s.cout, s.cin, s.kernel, s.kernel),
+                f"{p}.bias": (s.cout,),
+                f"{p}.magnitude_ema": (),
+            }
+        )
     return shapes
 
 
@@ -165,7 +230,9 @@ def user_transform(rotate_deg: float, translate: tuple[float, float]) -> torch.T
     expects it (it transforms sampling coordinates, i.e. the inverse of the picture's motion)."""
     a = math.radians(rotate_deg)
     c, s = math.cos(a), math.sin(a)
-    m = torch.tensor([[c, s, translate[0]], [-s, c, translate[1]], [0.0, 0.0, 1.0]], dtype=torch.float64)
+    m = torch.tensor(
+        [[c, s, translate[0]], [-s, c, translate[1]], [0.0, 0.0, 1.0]], dtype=torch.float64
+    )
     return torch.linalg.inv(m).float()
 
 
@@ -197,9 +264,13 @@ class FourierInput(nn.Module):
         freqs = self.freqs.float()[None] @ m[:, :2, :2]
         phases = self.phases.float()[None] + (self.freqs.float()[None] @ m[:, :2, 2:]).squeeze(2)
         # Frequencies a user transform pushes past the band fade out instead of aliasing.
-        amp = (1 - (freqs.norm(dim=2) - self.bandwidth) / (self.rate / 2 - self.bandwidth)).clamp(0, 1)
+        amp = (1 - (freqs.norm(dim=2) - self.bandwidth) / (self.rate / 2 - self.bandwidth)).clamp(
+            0, 1
+        )
         # Pixel centres of a size x size grid spanning size/rate units around the origin.
-        coords = (torch.arange(self.size, device=w.device, dtype=torch.float32) * 2 + 1 - self.size) / self.size
+        coords = (
+            torch.arange(self.size, device=w.device, dtype=torch.float32) * 2 + 1 - self.size
+        ) / self.size
         coords = coords * (0.5 * self.size / self.rate)
         gy, gx = torch.meshgrid(coords, coords, indexing="ij")
         grid = torch.stack([gx, gy], dim=-1)  # [H, W, 2] as (x, y)
@@ -222,7 +293,9 @@ class AliasFreeLayer(nn.Module):
         tmp_rate = max(spec.in_rate, spec.out_rate) * (1 if spec.is_torgb else cfg.lrelu_upsampling)
         up_f = lowpass_filter(spec.up_taps, spec.in_cutoff, spec.in_half_width * 2, tmp_rate)
         radial = cfg.radial_filters and not spec.critical
-        down_f = lowpass_filter(spec.down_taps, spec.out_cutoff, spec.out_half_width * 2, tmp_rate, radial)
+        down_f = lowpass_filter(
+            spec.down_taps, spec.out_cutoff, spec.out_half_width * 2, tmp_rate, radial
+        )
         self.register_buffer("up_filter", up_f, persistent=False)
         self.register_buffer("down_filter", down_f, persistent=False)
 
@@ -230,13 +303,19 @@ class AliasFreeLayer(nn.Module):
         s = self.spec
         styles = self.affine(w)
         if s.is_torgb:
-            styles = styles / math.sqrt(s.cin * s.kernel ** 2)
-        kernels = modulate(self.weight, styles, demodulate=not s.is_torgb,
-                           input_gain=self.magnitude_ema.float().rsqrt())
+            styles = styles / math.sqrt(s.cin * s.kernel**2)
+        kernels = modulate(
+            self.weight,
+            styles,
+            demodulate=not s.is_torgb,
+            input_gain=self.magnitude_ema.float().rsqrt(),
+        )
         x = grouped_conv(x, kernels, padding=s.kernel - 1)
         x = x + self.bias.to(x.dtype)[:, None, None]
-        x = upfirdn2d(x, self.up_filter, up=s.up, padding=s.padding, gain=s.up ** 2)
-        x = lrelu_gain_clamp(x, 1.0 if s.is_torgb else SQRT2, 1.0 if s.is_torgb else 0.2, self.clamp)
+        x = upfirdn2d(x, self.up_filter, up=s.up, padding=s.padding, gain=s.up**2)
+        x = lrelu_gain_clamp(
+            x, 1.0 if s.is_torgb else SQRT2, 1.0 if s.is_torgb else 0.2, self.clamp
+        )
         x = upfirdn2d(x, self.down_filter, down=s.down)
         assert x.shape[2:] == (s.out_size, s.out_size), (s.name, tuple(x.shape))
         return x
@@ -246,13 +325,17 @@ class Synthesis(nn.Module):
     def __init__(self, cfg: StyleGAN3Config) -> None:
         super().__init__()
         first, specs = layer_specs(cfg)
-        self.input = FourierInput(cfg.w_dim, first["channels"], first["size"], first["rate"], first["bandwidth"])
+        self.input = FourierInput(
+            cfg.w_dim, first["channels"], first["size"], first["rate"], first["bandwidth"]
+        )
         self.layer_names = [s.name for s in specs]
         for s in specs:
             self.add_module(s.name, AliasFreeLayer(s, cfg))
         self.output_scale = cfg.output_scale
 
-    def forward(self, ws: torch.Tensor, controls: StyleControls, dtype: torch.dtype) -> torch.Tensor:
+    def forward(
+        self, ws: torch.Tensor, controls: StyleControls, dtype: torch.dtype
+    ) -> torch.Tensor:
         x = self.input(ws[:, 0], controls, dtype)
         for i, name in enumerate(self.layer_names):
             x = getattr(self, name)(x, ws[:, i + 1])
@@ -271,5 +354,7 @@ class StyleGAN3Generator(StyleGenerator):
         self.synthesis = Synthesis(cfg)
 
     def synthesize(self, ws: torch.Tensor, controls: StyleControls) -> torch.Tensor:
-        assert ws.shape[1:] == (self.num_ws, self.w_dim), f"ws must be [B, {self.num_ws}, {self.w_dim}]"
+        assert ws.shape[1:] == (self.num_ws, self.w_dim), (
+            f"ws must be [B, {self.num_ws}, {self.w_dim}]"
+        )
         return self.synthesis(ws, controls, self.synthesis.input.weight.dtype)

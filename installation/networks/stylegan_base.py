@@ -42,12 +42,21 @@ class StyleControls:
 class MappingNetwork(nn.Module):
     """z -> w: normalise z to unit RMS, then an MLP of equalized lrelu layers (lr x 0.01)."""
 
-    def __init__(self, z_dim: int, w_dim: int, num_layers: int, lr_mul: float = 0.01,
-                 hidden: int | None = None) -> None:
+    def __init__(
+        self,
+        z_dim: int,
+        w_dim: int,
+        num_layers: int,
+        lr_mul: float = 0.01,
+        hidden: int | None = None,
+    ) -> None:
         super().__init__()
         widths = [z_dim] + [hidden or w_dim] * (num_layers - 1) + [w_dim]
         for i in range(num_layers):
-            self.add_module(f"fc{i}", EqualizedLinear(widths[i], widths[i + 1], lr_mul=lr_mul, activation="lrelu"))
+            self.add_module(
+                f"fc{i}",
+                EqualizedLinear(widths[i], widths[i + 1], lr_mul=lr_mul, activation="lrelu"),
+            )
         self.num_layers = num_layers
         # Tracked during training; the centre that truncation pulls toward.
         self.register_buffer("w_avg", torch.zeros(w_dim))
@@ -59,7 +68,9 @@ class MappingNetwork(nn.Module):
         return x
 
 
-def mapping_shapes(z_dim: int, w_dim: int, num_layers: int, hidden: int | None = None) -> dict[str, tuple[int, ...]]:
+def mapping_shapes(
+    z_dim: int, w_dim: int, num_layers: int, hidden: int | None = None
+) -> dict[str, tuple[int, ...]]:
     """The mapping network's tensor shapes, computed without building it."""
     widths = [z_dim] + [hidden or w_dim] * (num_layers - 1) + [w_dim]
     shapes: dict[str, tuple[int, ...]] = {}
@@ -86,16 +97,27 @@ class StyleGenerator(nn.Module):
 
     def ws(self, z: torch.Tensor, controls: StyleControls) -> torch.Tensor:
         """z [B, z_dim] -> truncated, optionally mixed ws [B, num_ws, w_dim] (float32)."""
-        assert z.ndim == 2 and z.shape[1] == self.latent_dim, f"z must be [B, {self.latent_dim}], got {tuple(z.shape)}"
+        assert z.ndim == 2 and z.shape[1] == self.latent_dim, (
+            f"z must be [B, {self.latent_dim}], got {tuple(z.shape)}"
+        )
         w_avg = self.mapping.w_avg.float()
         w = w_avg.lerp(self.mapping(z), controls.psi)
         ws = w[:, None, :].repeat(1, self.num_ws, 1)
         mix_z = controls.mix_z
         # A mixing latent made for another model (mid-crossfade) does not fit: skip it.
-        if mix_z is not None and mix_z.shape[-1] == self.latent_dim and controls.mix > 0 and controls.crossover < self.num_ws:
-            w2 = w_avg.lerp(self.mapping(mix_z.to(z.device).reshape(-1, self.latent_dim)), controls.psi)
+        if (
+            mix_z is not None
+            and mix_z.shape[-1] == self.latent_dim
+            and controls.mix > 0
+            and controls.crossover < self.num_ws
+        ):
+            w2 = w_avg.lerp(
+                self.mapping(mix_z.to(z.device).reshape(-1, self.latent_dim)), controls.psi
+            )
             start = max(0, int(controls.crossover))
-            ws[:, start:] = ws[:, start:].lerp(w2[:, None, :].expand_as(ws[:, start:]), float(controls.mix))
+            ws[:, start:] = ws[:, start:].lerp(
+                w2[:, None, :].expand_as(ws[:, start:]), float(controls.mix)
+            )
         return ws
 
     def synthesize(self, ws: torch.Tensor, controls: StyleControls) -> torch.Tensor:

@@ -29,7 +29,9 @@ def normalize_2nd_moment(x: torch.Tensor, eps: float = 1e-8) -> torch.Tensor:
     return x * (x.square().mean(dim=1, keepdim=True) + eps).rsqrt()
 
 
-def lrelu_gain_clamp(x: torch.Tensor, gain: float, slope: float, clamp: float | None) -> torch.Tensor:
+def lrelu_gain_clamp(
+    x: torch.Tensor, gain: float, slope: float, clamp: float | None
+) -> torch.Tensor:
     """Leaky ReLU (identity when slope is 1), times `gain` so activations keep unit variance,
     then clamped to +-clamp (the papers' conv_clamp, which keeps fp16 finite)."""
     if slope != 1.0:
@@ -44,8 +46,15 @@ def lrelu_gain_clamp(x: torch.Tensor, gain: float, slope: float, clamp: float | 
 class EqualizedLinear(nn.Module):
     """y = x W^T * (lr_mul / sqrt(in)) + b * lr_mul, optionally through lrelu * sqrt(2)."""
 
-    def __init__(self, in_features: int, out_features: int, *, lr_mul: float = 1.0,
-                 bias_init: float = 0.0, activation: str = "linear") -> None:
+    def __init__(
+        self,
+        in_features: int,
+        out_features: int,
+        *,
+        lr_mul: float = 1.0,
+        bias_init: float = 0.0,
+        activation: str = "linear",
+    ) -> None:
         super().__init__()
         self.weight = nn.Parameter(torch.randn(out_features, in_features) / lr_mul)
         self.bias = nn.Parameter(torch.full((out_features,), float(bias_init) / lr_mul))
@@ -54,13 +63,17 @@ class EqualizedLinear(nn.Module):
         self.activation = activation
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = F.linear(x.float(), self.weight.float() * self.weight_gain, self.bias.float() * self.lr_mul)
+        x = F.linear(
+            x.float(), self.weight.float() * self.weight_gain, self.bias.float() * self.lr_mul
+        )
         if self.activation == "lrelu":
             x = F.leaky_relu(x, 0.2) * SQRT2
         return x
 
 
-def binomial_filter(taps: tuple[float, ...] = (1, 3, 3, 1), separable: bool = False) -> torch.Tensor:
+def binomial_filter(
+    taps: tuple[float, ...] = (1, 3, 3, 1), separable: bool = False
+) -> torch.Tensor:
     """StyleGAN2's smoothing filter, unit DC gain: 1-D taps (applied along both axes, the
     fast path) or the equivalent 2-D outer product (as snapshots store it)."""
     f = torch.tensor(taps, dtype=torch.float32)
@@ -87,8 +100,16 @@ def _pad_along(x: torch.Tensor, dim: int, lo: int, hi: int) -> torch.Tensor:
     return x
 
 
-def fir_axis(x: torch.Tensor, f: torch.Tensor, dim: int, *, up: int = 1, down: int = 1,
-             pad: tuple[int, int] = (0, 0), gain: float = 1.0) -> torch.Tensor:
+def fir_axis(
+    x: torch.Tensor,
+    f: torch.Tensor,
+    dim: int,
+    *,
+    up: int = 1,
+    down: int = 1,
+    pad: tuple[int, int] = (0, 0),
+    gain: float = 1.0,
+) -> torch.Tensor:
     """upfirdn along one axis, as a sum of shifted slices (polyphase when upsampling).
 
     CPU depthwise convolutions are slow, and zero insertion wastes (up-1)/up of the work:
@@ -118,7 +139,11 @@ def fir_axis(x: torch.Tensor, f: torch.Tensor, dim: int, *, up: int = 1, down: i
     xp = _pad_along(x, dim, p_lo, p_hi)
     outs = []
     for _, shift, count, phase_taps in phases:
-        o = _along(xp, dim, p_lo + shift, q) * phase_taps[0] if phase_taps else torch.zeros_like(_along(xp, dim, 0, q))
+        o = (
+            _along(xp, dim, p_lo + shift, q) * phase_taps[0]
+            if phase_taps
+            else torch.zeros_like(_along(xp, dim, 0, q))
+        )
         for j, tap in enumerate(phase_taps[1:], 1):
             o.add_(_along(xp, dim, p_lo + shift + j, q), alpha=tap)
         if count < q:  # shorter phases end in zeros that the final narrow drops
@@ -130,8 +155,15 @@ def fir_axis(x: torch.Tensor, f: torch.Tensor, dim: int, *, up: int = 1, down: i
     return y.reshape(shape).narrow(dim, 0, m)
 
 
-def upfirdn2d(x: torch.Tensor, f: torch.Tensor | None, *, up: int = 1, down: int = 1,
-              padding: tuple[int, int, int, int] = (0, 0, 0, 0), gain: float = 1.0) -> torch.Tensor:
+def upfirdn2d(
+    x: torch.Tensor,
+    f: torch.Tensor | None,
+    *,
+    up: int = 1,
+    down: int = 1,
+    padding: tuple[int, int, int, int] = (0, 0, 0, 0),
+    gain: float = 1.0,
+) -> torch.Tensor:
     """Upsample by inserting zeros, pad (negative crops), convolve with FIR `f` (1-D means
     separable), keep every `down`-th sample. padding is (left, right, top, bottom)."""
     left, right, top, bottom = padding
@@ -141,7 +173,7 @@ def upfirdn2d(x: torch.Tensor, f: torch.Tensor | None, *, up: int = 1, down: int
         # The cheaper axis order: upsample the width first (its interleave then shuffles the
         # smaller tensor); downsample the height first (contiguous rows, and it halves what
         # the width pass reads).
-        g = gain ** 0.5
+        g = gain**0.5
         if up > 1:
             x = fir_axis(x, f, 3, up=up, pad=(left, right), gain=g)
             return fir_axis(x, f, 2, up=up, pad=(top, bottom), gain=g)
@@ -152,8 +184,9 @@ def upfirdn2d(x: torch.Tensor, f: torch.Tensor | None, *, up: int = 1, down: int
     return _upfirdn2d_conv(x, f, up=up, down=down, padding=padding, gain=gain)
 
 
-def _fir_2d_down(x: torch.Tensor, f: torch.Tensor, down: int, padding: tuple[int, int, int, int],
-                 gain: float) -> torch.Tensor:
+def _fir_2d_down(
+    x: torch.Tensor, f: torch.Tensor, down: int, padding: tuple[int, int, int, int], gain: float
+) -> torch.Tensor:
     """A non-separable (radial) filter then downsampling, as a sum of shifted slices."""
     left, right, top, bottom = padding
     x = _pad_along(_pad_along(x, 2, top, bottom), 3, left, right)
@@ -171,8 +204,15 @@ def _fir_2d_down(x: torch.Tensor, f: torch.Tensor, down: int, padding: tuple[int
     return out
 
 
-def _upfirdn2d_conv(x: torch.Tensor, f: torch.Tensor, *, up: int, down: int,
-                    padding: tuple[int, int, int, int], gain: float) -> torch.Tensor:
+def _upfirdn2d_conv(
+    x: torch.Tensor,
+    f: torch.Tensor,
+    *,
+    up: int,
+    down: int,
+    padding: tuple[int, int, int, int],
+    gain: float,
+) -> torch.Tensor:
     """The direct definition, with depthwise convolutions (any filter, any factors)."""
     b, c, h, w = x.shape
     if up > 1:
@@ -193,8 +233,13 @@ def _upfirdn2d_conv(x: torch.Tensor, f: torch.Tensor, *, up: int, down: int,
     return x
 
 
-def modulate(weight: torch.Tensor, styles: torch.Tensor, *, demodulate: bool,
-             input_gain: torch.Tensor | None = None) -> torch.Tensor:
+def modulate(
+    weight: torch.Tensor,
+    styles: torch.Tensor,
+    *,
+    demodulate: bool,
+    input_gain: torch.Tensor | None = None,
+) -> torch.Tensor:
     """Per-sample kernels [B, O, I, k, k] in float32: weight scaled by styles along I, then
     (optionally) each output channel renormalised to unit L2 norm (demodulation)."""
     w = weight.float()
@@ -212,7 +257,9 @@ def modulate(weight: torch.Tensor, styles: torch.Tensor, *, demodulate: bool,
     return w
 
 
-def grouped_conv(x: torch.Tensor, w: torch.Tensor, *, padding: int, transpose_stride: int = 1) -> torch.Tensor:
+def grouped_conv(
+    x: torch.Tensor, w: torch.Tensor, *, padding: int, transpose_stride: int = 1
+) -> torch.Tensor:
     """Apply per-sample kernels w [B, O, I, k, k] to x [B, I, H, W] as one grouped conv.
     With transpose_stride > 1 it is a strided transposed convolution (a true convolution
     of the zero-upsampled input, over its full support)."""
@@ -241,7 +288,9 @@ def kaiser_attenuation(numtaps: int, width: float) -> float:
     return 2.285 * (numtaps - 1) * math.pi * width + 7.95
 
 
-def lowpass_filter(numtaps: int, cutoff: float, width: float, fs: float, radial: bool = False) -> torch.Tensor | None:
+def lowpass_filter(
+    numtaps: int, cutoff: float, width: float, fs: float, radial: bool = False
+) -> torch.Tensor | None:
     """A Kaiser-windowed low-pass FIR with unit DC gain; None for the identity (1 tap).
 
     Separable (1-D taps, windowed sinc) or radially symmetric (2-D, windowed jinc), the
@@ -261,6 +310,8 @@ def lowpass_filter(numtaps: int, cutoff: float, width: float, fs: float, radial:
     arg = 2 * cutoff * math.pi * r
     # jinc: J1(2 pi fc r) / (pi r), whose limit at r = 0 is the cutoff fc itself.
     safe_r = torch.where(r > 0, r, torch.ones_like(r))
-    f = torch.where(r > 0, torch.special.bessel_j1(arg) / (math.pi * safe_r), torch.full_like(r, cutoff))
+    f = torch.where(
+        r > 0, torch.special.bessel_j1(arg) / (math.pi * safe_r), torch.full_like(r, cutoff)
+    )
     f = f.numpy() * np.outer(window, window)
     return torch.as_tensor(f / f.sum(), dtype=torch.float32)

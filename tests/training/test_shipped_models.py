@@ -9,8 +9,8 @@ import pytest
 import torch
 
 from installation.checkpoints import load_checkpoint
-from installation.renderer import FrameRenderer, PixelLayout
-from installation.show import load_show
+from installation.config.show import load_show
+from installation.render.renderer import FrameRenderer, PixelLayout
 
 ROOT = Path(__file__).resolve().parents[2]
 SHIPPED = {"default-gan": "dcgan", "default-vae": "vae"}

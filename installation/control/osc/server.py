@@ -1,0 +1,338 @@
+"""The OSC service: sockets and threads around the receiver, the scheduler and OSCQuery.
+
+One network thread owns every socket: it receives UDP datagrams and TCP streams with SLIP
+framing (OSC 1.1) on the same port, hands each packet to `Receiver.handle` (which only
+parses and queues), answers /status, and sends feedback to the configured clients. It
+never sleeps on a timetag and never touches render-loop state: the loop reaches it only
+through `LoopHooks` (the scheduler as a mapper, feedback and status callbacks that queue
+or swap immutable snapshots, and a HUD line).
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import selectors
+import socket
+import threading
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import TYPE_CHECKING
+
+from pythonosc import slip
+
+from installation.control.osc.config import FeedbackClient, OscConfig
+from installation.control.osc.oscquery import OscQueryServer
+from installation.control.osc.parse import OscParseError, SlipDecoder, encode_message
+from installation.control.osc.receiver import Receiver
+from installation.control.osc.schedule import Scheduler
+from installation.control.osc.space import AddressSpace
+from installation.events import ControlEvent, EventQueue
+from installation.params import Registry
+
+if TYPE_CHECKING:
+    from installation.config.show import Show
+    from installation.stats import StatsWriter
+
+log = logging.getLogger(__name__)
+
+MAX_TCP_CLIENTS = 16
+UDP_BURST = 512  # datagrams read per wake-up, so a flood cannot starve feedback and TCP
+
+
+@dataclass(frozen=True)
+class FeedbackUpdate:
+    """Targets that changed in one frame and, per target, who changed it."""
+
+    values: tuple[tuple[str, float], ...]
+    sources: Mapping[str, str]
+
+
+def _is_sender(client: FeedbackClient, source: str | None) -> bool:
+    if not source or not source.startswith("osc:"):
+        return False
+    host, _, port = source[4:].rpartition(":")
+    return host == client.host and (client.echo_guard == "host" or port == str(client.port))
+
+
+class OscServer:
+    def __init__(
+        self,
+        config: OscConfig,
+        registry: Registry,
+        stats: StatsWriter | None = None,
+        events: EventQueue | None = None,
+    ) -> None:
+        self.config, self.registry, self.stats = config, registry, stats
+        self.space = AddressSpace(registry, config.mappings)
+        self.receiver = Receiver(self.space, config, events)  # events: the loop's queue in a show
+        self.scheduler = Scheduler(registry, config.queue, config.max_delay)
+        self.address: tuple[str, int] | None = None  # bound (host, port) once listening
+        self.error: str | None = None
+        self.oscquery: OscQueryServer | None = None
+        # Written by the main thread (replaced whole), read by OSCQuery's threads.
+        self._values: Mapping[str, float] = MappingProxyType(registry.initial_values())
+        self._updates: queue.Queue[FeedbackUpdate] = queue.Queue(maxsize=256)
+        self._pending: dict[tuple[int, str], object] = {}
+        self._sent_at: dict[tuple[int, str], float] = {}
+        self._udp: socket.socket | None = None
+        self._tcp: socket.socket | None = None
+        self._conns: dict[socket.socket, SlipDecoder] = {}
+        self._selector = selectors.DefaultSelector()
+        self._wake_r, self._wake_w = socket.socketpair()
+        self._wake_r.setblocking(False)
+        self._wake_w.setblocking(False)
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    # -- lifecycle -----------------------------------------------------------------------
+    def start(self) -> None:
+        """Bind and start; a port that cannot be bound is logged, never fatal (the show
+        plays on without remote control rather than not at all)."""
+        c = self.config
+        family = socket.AF_INET6 if ":" in c.host else socket.AF_INET
+        try:
+            self._udp = socket.socket(family, socket.SOCK_DGRAM)
+            self._udp.bind((c.host, c.port))
+            self._udp.setblocking(False)
+            self._udp.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
+            port = self._udp.getsockname()[1]
+            if c.tcp:
+                self._tcp = socket.socket(family, socket.SOCK_STREAM)
+                self._tcp.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                self._tcp.bind((c.host, port))
+                self._tcp.listen(8)
+                self._tcp.setblocking(False)
+        except OSError as exc:
+            self.error = (
+                f"osc: cannot listen on {c.host}:{c.port} ({exc.strerror or exc}); set osc.port"
+            )
+            log.error("%s; the show plays on without OSC", self.error)
+            self._close_sockets()
+            return
+        self.address = (c.host, port)
+        self._selector.register(self._udp, selectors.EVENT_READ, "udp")
+        self._selector.register(self._wake_r, selectors.EVENT_READ, "wake")
+        if self._tcp is not None:
+            self._selector.register(self._tcp, selectors.EVENT_READ, "listen")
+        self._thread = threading.Thread(target=self._run, name="osc", daemon=True)
+        self._thread.start()
+        log.info("OSC on %s:%d (UDP%s)", c.host, port, " + TCP/SLIP" if self._tcp else "")
+        if self.stats is not None:
+            self.stats.event(
+                "osc_listening",
+                t=time.monotonic(),
+                host=c.host,
+                port=port,
+                tcp=self._tcp is not None,
+            )
+        q = c.oscquery
+        if q.enabled:
+            self.oscquery = OscQueryServer(
+                self.space,
+                lambda: self._values,
+                host=c.host,
+                port=q.port,
+                osc_port=port,
+                osc_tcp=self._tcp is not None,
+                name=q.name,
+                zeroconf=q.zeroconf,
+            )
+            try:
+                self.oscquery.start()
+            except OSError as exc:
+                log.error(
+                    "OSCQuery: cannot listen on %s:%d (%s); OSC still works", c.host, q.port, exc
+                )
+                self.oscquery = None
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._wake()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+            self._thread = None
+        if self.oscquery is not None:
+            self.oscquery.stop()
+            self.oscquery = None
+        self._close_sockets()
+
+    def _close_sockets(self) -> None:
+        for sock in [*self._conns, self._udp, self._tcp]:
+            if sock is not None:
+                sock.close()
+        self._conns.clear()
+        self._udp = self._tcp = None
+        self._selector.close()
+        self._wake_r.close()
+        self._wake_w.close()
+
+    # -- main-thread callbacks: they only swap snapshots or queue ------------------------
+    def on_feedback(self, changed: dict[str, float], events: list[ControlEvent]) -> None:
+        if not changed:
+            return
+        self._values = MappingProxyType({**self._values, **changed})
+        if not self.config.feedback or self.address is None:
+            return
+        sources = {e.target: e.source for e in events if e.target in changed}
+        try:
+            self._updates.put_nowait(
+                FeedbackUpdate(tuple(changed.items()), MappingProxyType(sources))
+            )
+        except queue.Full:
+            return  # the network thread is behind; the next change carries the latest values
+        self._wake()
+
+    def on_status(self, status: dict[str, object]) -> None:
+        self.receiver.status = MappingProxyType(dict(status))
+
+    def hud_lines(self) -> list[str]:
+        if self.error:
+            return [self.error]
+        line = self.receiver.summary(self.receiver.published)
+        if self.scheduler.dropped:
+            line += f"  late-queue full {self.scheduler.dropped}"
+        return [line]
+
+    def _wake(self) -> None:
+        try:
+            self._wake_w.send(b"\0")
+        except OSError:  # buffer full (already awake) or closed (stopping)
+            pass
+
+    # -- the network thread --------------------------------------------------------------
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            timeout = self._flush_feedback()
+            try:
+                ready = self._selector.select(timeout)
+            except OSError:
+                break
+            for key, _ in ready:
+                try:
+                    self._on_ready(key)
+                except Exception:  # never let one packet end the thread; count and go on
+                    self.receiver.counters["internal"] += 1
+                    log.exception("osc: unexpected error handling input")
+            self._drain_updates()
+            self.receiver.publish()
+            self.receiver.log_summary()
+
+    def _on_ready(self, key: selectors.SelectorKey) -> None:
+        if key.data == "udp":
+            assert self._udp is not None
+            for _ in range(UDP_BURST):
+                try:
+                    data, sender = self._udp.recvfrom(65536)
+                except (BlockingIOError, InterruptedError):
+                    return
+                except OSError:  # ICMP errors surfacing on a UDP socket: nothing to read
+                    return
+                for reply in self.receiver.handle(data, sender):
+                    self._send_udp(reply, sender)
+        elif key.data == "wake":
+            try:
+                while self._wake_r.recv(4096):
+                    pass
+            except (BlockingIOError, InterruptedError):
+                pass
+        elif key.data == "listen":
+            assert self._tcp is not None
+            try:
+                conn, peer = self._tcp.accept()
+            except (BlockingIOError, InterruptedError):
+                return
+            if not self.receiver.allows(peer[0]):
+                self.receiver.counters["packets"] += 1
+                self.receiver.counters["not_allowed"] += 1
+                conn.close()
+                return
+            if len(self._conns) >= MAX_TCP_CLIENTS:
+                conn.close()
+                return
+            conn.setblocking(False)
+            self._conns[conn] = SlipDecoder(self.config.max_packet)
+            self._selector.register(conn, selectors.EVENT_READ, "tcp")
+        else:
+            self._on_tcp(key.fileobj)  # type: ignore[arg-type]
+
+    def _on_tcp(self, conn: socket.socket) -> None:
+        try:
+            sender = conn.getpeername()
+            data = conn.recv(65536)
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError:
+            data = b""
+        if not data:
+            self._drop_conn(conn)
+            return
+        for frame in self._conns[conn].feed(data):
+            if isinstance(frame, OscParseError):
+                self.receiver.counters["packets"] += 1
+                self.receiver.counters[frame.reason] += 1
+                continue
+            for reply in self.receiver.handle(frame, sender):
+                try:
+                    conn.send(slip.encode(reply))
+                except OSError:  # a client that does not read its replies is let go
+                    self._drop_conn(conn)
+                    return
+
+    def _drop_conn(self, conn: socket.socket) -> None:
+        self._selector.unregister(conn)
+        self._conns.pop(conn, None)
+        conn.close()
+
+    def _send_udp(self, data: bytes, to: tuple) -> None:
+        assert self._udp is not None
+        try:
+            self._udp.sendto(data, to)
+        except OSError as exc:  # unreachable client, full buffer: feedback is best effort
+            log.debug("osc: send to %s failed: %s", to, exc)
+
+    # -- feedback ------------------------------------------------------------------------
+    def _drain_updates(self) -> None:
+        while True:
+            try:
+                update = self._updates.get_nowait()
+            except queue.Empty:
+                return
+            for target, value in update.values:
+                pairs = self.space.feedback(target, value)
+                source = update.sources.get(target)
+                for i, client in enumerate(self.config.feedback):
+                    if _is_sender(client, source):
+                        continue  # never echo a value to the controller that just sent it
+                    for address, arg in pairs:
+                        self._pending[(i, address)] = arg
+
+    def _flush_feedback(self) -> float:
+        """Send what is due (latest value per address and client, at most `feedback_rate`
+        a second each); return how long until the next one is due (the select timeout)."""
+        if not self._pending:
+            return 0.25
+        now = time.monotonic()
+        interval = 1.0 / self.config.feedback_rate
+        wait = 0.25
+        for key, arg in list(self._pending.items()):
+            due = self._sent_at.get(key, -interval) + interval
+            if due <= now:
+                client = self.config.feedback[key[0]]
+                self._send_udp(encode_message(key[1], [arg]), (client.host, client.port))
+                self._sent_at[key] = now
+                del self._pending[key]
+            else:
+                wait = min(wait, due - now)
+        return max(0.001, wait)
+
+
+def build_osc_server(
+    show: Show, registry: Registry, stats: StatsWriter, events: EventQueue
+) -> OscServer | None:
+    """An OSC server for the show's `osc:` section (None when it is off); app.py connects it."""
+    if not show.osc.enabled:
+        return None
+    return OscServer(show.osc, registry, stats, events)

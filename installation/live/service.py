@@ -1,0 +1,347 @@
+"""The live model service: watch, validate, warm, offer; history, operator controls, HUD.
+
+One background thread does all the slow work (hashing, loading, checking, warming), so the
+render thread only ever takes a ready model from the one-slot SwapBox at a frame boundary
+and crossfades to it (render/loop.py). The composition root (app.py) connects it to the
+loop, which reaches it only through queues:
+`feedback` (registry changes and actions, from the keyboard, OSC or MIDI) and `on_swap`
+enqueue commands; `hud_lines` returns a tuple this thread replaces whole.
+
+Operator controls, all registry names (so OSC and MIDI get them too):
+  model.pinned     keep what plays; validated checkpoints wait (the HUD says which)
+  model.previous   step back through the models that played (pins, so it stays)
+  model.latest     unpin and play the newest validated model
+  training.paused  SIGSTOP/SIGCONT the trainer process
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import queue
+import sys
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from installation.checkpoints import CARD_FILE, CheckpointError, LoadedModel, ModelCard, read_card
+from installation.events import ControlEvent, EventQueue
+from installation.live.config import HotswapConfig
+from installation.live.supervisor import TrainerSupervisor
+from installation.live.swap import SwapBox
+from installation.live.trainer import build_trainer
+from installation.live.validation import NotWhole, read_whole, validate
+from installation.live.watcher import Candidate, FolderWatcher, folder_signature
+from installation.params import Registry
+from installation.stats import StatsWriter
+
+if TYPE_CHECKING:
+    from installation.config.show import Show
+
+log = logging.getLogger(__name__)
+
+# The service thread's OS priority (Linux: per thread): loading must not take the render's CPU.
+SERVICE_NICE = 10
+
+
+class LiveModels:
+    """Background service (start/stop) that feeds validated checkpoints to the render loop."""
+
+    def __init__(
+        self,
+        *,
+        watcher: FolderWatcher,
+        box: SwapBox[LoadedModel],
+        events: EventQueue,
+        stats: StatsWriter,
+        config: HotswapConfig,
+        registry: Registry,
+        playing_sha: str = "",
+        trainer: TrainerSupervisor | None = None,
+        training_out: Path | None = None,
+        prepare: Callable[[LoadedModel], LoadedModel] | None = None,
+    ) -> None:
+        self.watcher, self.box, self.events, self.stats, self.config = (
+            watcher,
+            box,
+            events,
+            stats,
+            config,
+        )
+        self.trainer, self.training_out = trainer, training_out
+        self.prepare = prepare  # to the renderer's device and precision, on this thread
+        self.pinned = registry.params["model.pinned"].default >= 0.5
+        self._commands: queue.Queue[tuple] = queue.Queue()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._current: LoadedModel | None = None  # known once the loop has swapped once
+        self._current_sha = playing_sha
+        self._history: list[LoadedModel] = []
+        self._newest: LoadedModel | None = None
+        # A checkpoint that arrived during a crossfade waits for it to finish (then the
+        # newest of those plays): one fade at a time, however often the trainer saves.
+        self._waiting: LoadedModel | None = None
+        self._next_swap_at = 0.0
+        self._unwhole_since: dict[tuple, float] = {}
+        self._train_step: int | None = None
+        self._last = ""
+        self._hud: tuple[str, ...] = ()
+        self.validations = 0  # validate() calls: a slow copy must cost exactly one
+        if registry.params["training.paused"].default >= 0.5 and trainer is not None:
+            trainer.pause()
+
+    # -- lifecycle --------------------------------------------------------------------------
+    def start(self) -> None:
+        self._refresh_hud()
+        if self.trainer is not None:
+            self.trainer.start()
+        self._thread = threading.Thread(target=self._run, name="live-models", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._commands.put(("stop",))
+        if self._thread is not None:
+            self._thread.join(30)
+        if self.trainer is not None:
+            self.trainer.stop()
+
+    # -- called on the render thread: only enqueue ------------------------------------------
+    def feedback(self, changed: dict[str, float], events: list[ControlEvent]) -> None:
+        for name in ("model.pinned", "training.paused"):
+            if name in changed:
+                self._commands.put((name, changed[name] >= 0.5))
+        for event in events:
+            if event.target in ("model.previous", "model.latest"):
+                self._commands.put((event.target,))
+
+    def on_swap(self, old: LoadedModel, new: LoadedModel) -> None:
+        self._commands.put(("swapped", old, new, time.strftime("%H:%M:%S")))
+
+    def hud_lines(self) -> tuple[str, ...]:
+        return self._hud
+
+    # -- the service thread -----------------------------------------------------------------
+    def _run(self) -> None:
+        if sys.platform.startswith("linux"):
+            try:  # on Linux a nice value belongs to one thread: this one, not the render's
+                os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), SERVICE_NICE)
+            except OSError:
+                pass
+        next_poll = time.monotonic()
+        while not self._stop.is_set():
+            try:
+                wake = next_poll if self._waiting is None else min(next_poll, self._next_swap_at)
+                command = self._commands.get(timeout=max(0.0, wake - time.monotonic()))
+            except queue.Empty:
+                command = None
+            try:
+                if command is not None:
+                    self._handle(command)
+                if time.monotonic() >= next_poll and not self._stop.is_set():
+                    next_poll = time.monotonic() + self.config.poll_s
+                    self._poll()
+                self._offer_when_due()
+            except Exception:  # the show must outlive any bug in here
+                log.exception("live model service error")
+            self._refresh_hud()
+
+    def _handle(self, command: tuple) -> None:
+        kind = command[0]
+        if kind == "model.pinned":
+            self.pinned = command[1]
+            if not self.pinned:
+                self._offer_newest()
+        elif kind == "training.paused" and self.trainer is not None:
+            (self.trainer.pause if command[1] else self.trainer.resume)()
+        elif kind == "model.previous":
+            self._step_back()
+        elif kind == "model.latest":
+            self._set_pinned(False)
+            self._offer_newest()
+        elif kind == "swapped":
+            self._swapped(*command[1:])
+
+    def _set_pinned(self, pinned: bool) -> None:
+        """Change the pin here at once and in the registry (so HUD/OSC feedback agree)."""
+        if self.pinned != pinned:
+            self.pinned = pinned
+            self.events.put(ControlEvent("model.pinned", float(pinned), source="hotswap"))
+
+    def _offer(self, model: LoadedModel) -> None:
+        self._waiting = None
+        self._next_swap_at = time.monotonic() + self.config.crossfade_s
+        self.box.offer(model)
+
+    def _offer_when_due(self) -> None:
+        if self._waiting is not None and not self.pinned and time.monotonic() >= self._next_swap_at:
+            self._offer(self._waiting)
+
+    def _offer_newest(self) -> None:
+        if self._newest is not None and self._newest.card.sha256 != self._current_sha:
+            self._offer(self._newest)
+
+    def _step_back(self) -> None:
+        index = next((i for i, m in enumerate(self._history) if m is self._current), None)
+        if index is None or index == 0:
+            self._last = "no earlier model to step back to"
+            return
+        self._set_pinned(True)
+        self._offer(self._history[index - 1])
+
+    def _swapped(self, old: LoadedModel, new: LoadedModel, when: str) -> None:
+        if not self._history:
+            self._history.append(old)
+        if not any(m is new for m in self._history):
+            self._history.append(new)
+        # Keep the last N that played (and always the one playing).
+        while len(self._history) > self.config.history:
+            drop = next(m for m in self._history if m is not new)
+            self._history.remove(drop)
+        self._current, self._current_sha = new, new.card.sha256
+        self._next_swap_at = time.monotonic() + self.config.crossfade_s
+        self._last = f"swap {new.id} v{new.version} at {when}"
+
+    def _poll(self) -> None:
+        candidates = self.watcher.poll()
+        # Forget hash mismatches of file versions that are gone (each chunk of a slow copy).
+        current = {c.signature for c in candidates}
+        self._unwhole_since = {sig: t for sig, t in self._unwhole_since.items() if sig in current}
+        for i, candidate in enumerate(candidates):
+            model = self._consider(candidate)
+            if model is None:
+                continue
+            for older in candidates[i + 1 :]:
+                # A burst: only the newest validated checkpoint is worth a swap.
+                log.info("skipping %s: a newer checkpoint is ready", older.folder)
+                self.watcher.done(older)
+            self._newest = model
+            if not self.pinned:
+                self._waiting = model  # offered now, or when the current crossfade ends
+                self._offer_when_due()
+            else:
+                log.info("pinned: %s v%d waits", model.id, model.version)
+            return
+
+    def _consider(self, candidate: Candidate) -> LoadedModel | None:
+        """Validate and warm one candidate; None if it is not whole yet, known, or rejected."""
+        now = time.monotonic()
+        try:
+            whole = read_whole(candidate.folder)  # the only read and hash of this version
+        except NotWhole as exc:
+            first = self._unwhole_since.setdefault(candidate.signature, now)
+            if now - first >= self.config.give_up_s:  # stable, yet never whole: truncated
+                self._reject(candidate, str(exc), None)
+            return None
+        self._unwhole_since.pop(candidate.signature, None)
+        card = whole.card
+        if self.training_out is not None and candidate.folder == self.training_out:
+            self._train_step = card.step
+        if card.sha256 == self._current_sha:
+            self.watcher.done(candidate)  # what is playing already
+            return None
+        self.validations += 1
+        try:
+            model = validate(whole, self.config.min_diversity, self.prepare)
+        except Exception as exc:  # CheckpointError, or anything a hostile file provokes
+            if folder_signature(candidate.folder) != candidate.signature:
+                return None  # replaced while we read it: look again when it is stable
+            reason = (
+                str(exc) if isinstance(exc, CheckpointError) else f"{type(exc).__name__}: {exc}"
+            )
+            self._reject(candidate, reason, card)
+            return None
+        self.watcher.done(candidate)
+        log.info("validated %s v%d from %s", model.id, model.version, candidate.folder)
+        self.stats.event(
+            "validated", t=time.monotonic(), folder=str(candidate.folder), model=model.describe()
+        )
+        return model
+
+    def _reject(self, candidate: Candidate, reason: str, card: ModelCard | None) -> None:
+        self.watcher.done(candidate)
+        self._unwhole_since.pop(candidate.signature, None)
+        label = f"{card.name} v{card.step}" if card is not None else candidate.folder.name
+        log.warning(
+            "rejected checkpoint %s (%s): %s; the current model keeps playing",
+            label,
+            candidate.folder,
+            reason,
+        )
+        fields = {"model": {"id": card.name, "version": card.step}} if card is not None else {}
+        self.stats.event(
+            "reject", t=time.monotonic(), folder=str(candidate.folder), reason=reason, **fields
+        )
+        self._last = f"reject {label} at {time.strftime('%H:%M:%S')}: {reason}"[:110]
+
+    def _refresh_hud(self) -> None:
+        state = "pinned" if self.pinned else "following"
+        line = f"live: {state}, {len(self.watcher.roots)} folder(s)"
+        if self._newest is not None and self._newest.card.sha256 != self._current_sha:
+            line += f"   v{self._newest.version} ready"
+        lines = [line]
+        if self.trainer is not None:
+            lines.append(self._trainer_line())
+            status = self.trainer.status
+            if status.state == "backoff" and status.last_error:
+                lines.append(f"training error: {status.last_error}"[:110])
+        if self._last:
+            lines.append(f"last: {self._last}")
+        self._hud = tuple(lines)
+
+    def _trainer_line(self) -> str:
+        assert self.trainer is not None
+        s = self.trainer.status
+        step = f" step {self._train_step}" if self._train_step is not None else ""
+        text = f"training: {s.state}{step}"
+        if s.state == "backoff" and s.retry_at is not None:
+            text += (
+                f", restart in {max(0.0, s.retry_at - time.monotonic()):.0f} s (exit {s.last_exit})"
+            )
+        if s.restarts:
+            text += f", {s.restarts} restart(s)"
+        return text
+
+
+def build_live_models(
+    show: Show,
+    registry: Registry,
+    stats: StatsWriter,
+    *,
+    box: SwapBox[LoadedModel],
+    events: EventQueue,
+    prepare: Callable[[LoadedModel], LoadedModel] | None = None,
+) -> LiveModels | None:
+    """The live model service for the show's hotswap: and training: sections (None when both are off)."""
+    hs, tr = show.hotswap, show.training
+    if not hs.enabled and not tr.enabled:
+        return None
+    model_folder = show.resolve(show.model.path)
+    training_out = show.resolve(tr.out) if tr.enabled else None
+    roots: list[Path] = []
+    if hs.enabled:
+        roots = [model_folder, *(show.resolve(w) for w in hs.watch)]
+        if training_out is not None:
+            roots.append(training_out)
+    for root in roots:
+        if not root.is_dir():
+            log.warning("hotswap: watched folder %s does not exist (yet)", root)
+    try:  # what plays now is the baseline; older files in watched folders are not news
+        since = (model_folder / CARD_FILE).stat().st_mtime
+        playing_sha = read_card(model_folder).sha256
+    except (OSError, CheckpointError):
+        since, playing_sha = None, ""
+    return LiveModels(
+        watcher=FolderWatcher(roots, hs.stable_polls, since, hs.burst_s),
+        box=box,
+        events=events,
+        stats=stats,
+        config=hs,
+        registry=registry,
+        playing_sha=playing_sha,
+        trainer=build_trainer(show, stats) if tr.enabled else None,
+        training_out=training_out,
+        prepare=prepare,
+    )
