@@ -24,6 +24,7 @@ import torch
 
 from installation.app import RunOptions, ShowRuntime
 from installation.bench import BenchContext, benchmark
+from installation.benchmarks.render import loop_fps
 from installation.checkpoints import save_checkpoint
 from installation.networks import (
     StyleGAN2Config,
@@ -98,17 +99,6 @@ def generator_fps_fp16(ctx: BenchContext) -> dict[str, float]:
     }
 
 
-def _loop_fps(runtime: ShowRuntime, frames: int, warmup: int) -> float:
-    loop = runtime.build_loop()
-    loop.settings.max_frames = warmup
-    loop.run()  # warm-up: allocator, the pipeline's threads
-    loop = runtime.build_loop()
-    loop.settings.max_frames = frames
-    start = time.perf_counter()
-    shown = loop.run()
-    return shown / (time.perf_counter() - start)
-
-
 @benchmark("loop_efficiency_sg2_256", "loop_fps_sg2_256")
 def loop_efficiency_sg2(ctx: BenchContext) -> dict[str, float]:
     device, dtype = _device(ctx)
@@ -132,7 +122,7 @@ def loop_efficiency_sg2(ctx: BenchContext) -> dict[str, float]:
             ratios, loops = [], []
             for _ in range(2):
                 bare = _fps(runtime.model.module, runtime.device, runtime.dtype, frames)
-                loop = _loop_fps(runtime, frames, warmup=2)
+                loop = loop_fps(runtime, frames, warmup=2)
                 ratios.append(loop / bare)
                 loops.append(loop)
         finally:

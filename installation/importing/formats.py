@@ -91,7 +91,7 @@ def read_stylegan_safetensors(data: bytes) -> Imported:
         arch, config, {k: v for k, v in shapes.items() if not k.endswith(nvidia.DERIVED_SUFFIXES)}
     )
     try:
-        tensors = load_safetensors(data)
+        tensors = load_safetensors(bytes(data))
     except Exception as exc:  # safetensors raises its own error type for any bad header
         raise RefusedPickle(f"not a valid safetensors file ({exc})") from None
     kept, derived = nvidia.split_derived(tensors)

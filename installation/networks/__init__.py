@@ -41,28 +41,25 @@ class ArchitectureError(ValueError):
     """An unknown architecture or a config it cannot build."""
 
 
-def build_model(architecture: str, config: Mapping[str, Any]) -> nn.Module:
+def _config(architecture: str, config: Mapping[str, Any]) -> Any:
     if architecture not in ARCHITECTURES:
         known = ", ".join(sorted(ARCHITECTURES))
         raise ArchitectureError(f"unknown architecture {architecture!r} (known: {known})")
-    config_class, model_class = ARCHITECTURES[architecture]
     try:
-        cfg = config_class(**config)
+        return ARCHITECTURES[architecture][0](**config)
     except TypeError as exc:
         raise ArchitectureError(f"bad {architecture} config: {exc}") from exc
-    return model_class(cfg)
+
+
+def build_model(architecture: str, config: Mapping[str, Any]) -> nn.Module:
+    return ARCHITECTURES[architecture][1](_config(architecture, config))
 
 
 def expected_shapes(architecture: str, config: Mapping[str, Any]) -> dict[str, tuple[int, ...]]:
     """The state dict's shapes for `config`, computed without allocating any tensor."""
     if architecture not in SHAPES:
         raise ArchitectureError(f"no shape calculator for architecture {architecture!r}")
-    config_class, _ = ARCHITECTURES[architecture]
-    try:
-        cfg = config_class(**config)
-    except TypeError as exc:
-        raise ArchitectureError(f"bad {architecture} config: {exc}") from exc
-    return SHAPES[architecture](cfg)
+    return SHAPES[architecture](_config(architecture, config))
 
 
 __all__ = [

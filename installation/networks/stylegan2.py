@@ -19,7 +19,6 @@ import torch
 from torch import nn
 
 from installation.networks.stylegan_base import (
-    MappingNetwork,
     StyleControls,
     StyleGenerator,
     mapping_shapes,
@@ -227,11 +226,7 @@ class StyleGAN2Generator(StyleGenerator):
     config_class = StyleGAN2Config
 
     def __init__(self, cfg: StyleGAN2Config) -> None:
-        super().__init__()
-        self.cfg = cfg
-        self.latent_dim, self.resolution, self.channels = cfg.z_dim, cfg.resolution, cfg.channels
-        self.z_dim, self.w_dim, self.num_ws = cfg.z_dim, cfg.w_dim, cfg.num_ws
-        self.mapping = MappingNetwork(cfg.z_dim, cfg.w_dim, cfg.mapping_layers, cfg.mapping_lr)
+        super().__init__(cfg)  # the mapping network and the model interface's sizes
         self.synthesis = Synthesis(cfg)
 
     def synthesize(self, ws: torch.Tensor, controls: StyleControls) -> torch.Tensor:

@@ -10,7 +10,7 @@ synthesis layer ("ws", [B, num_ws, w_dim]). Truncation pulls w toward the tracke
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 import torch
 from torch import nn
@@ -89,11 +89,13 @@ class StyleGenerator(nn.Module):
     """
 
     styled = True
-    latent_dim: int
-    resolution: int
-    channels: int
-    num_ws: int
-    mapping: MappingNetwork
+
+    def __init__(self, cfg: Any) -> None:
+        super().__init__()
+        self.cfg = cfg
+        self.latent_dim, self.resolution, self.channels = cfg.z_dim, cfg.resolution, cfg.channels
+        self.z_dim, self.w_dim, self.num_ws = cfg.z_dim, cfg.w_dim, cfg.num_ws
+        self.mapping = MappingNetwork(cfg.z_dim, cfg.w_dim, cfg.mapping_layers, cfg.mapping_lr)
 
     def ws(self, z: torch.Tensor, controls: StyleControls) -> torch.Tensor:
         """z [B, z_dim] -> truncated, optionally mixed ws [B, num_ws, w_dim] (float32)."""
