@@ -131,3 +131,39 @@ def test_crossfades_across_architectures_and_resolutions(
         assert loop.navigator.latent_dim == 32
     finally:
         runtime.close()
+
+
+def test_osc_steers_mixing_and_rotation_over_real_udp(show_dict, imported, tmp_path: Path) -> None:
+    """The registry's StyleGAN parameters are OSC addresses: a real loopback datagram moves them."""
+    import socket
+
+    from installation.app import RunOptions, ShowRuntime
+    from installation.config.show import parse_show
+    from installation.control.osc.parse import encode_message
+    from installation.control.osc.server import OscServer
+
+    from ..waiting import wait_for
+
+    show = _show(show_dict, imported["sg3t"])
+    show["osc"] = {"enabled": True, "port": 0, "oscquery": {"port": 0, "zeroconf": False}}
+    show["display"] = {**show["display"], "pipeline": "off"}
+    runtime = ShowRuntime(parse_show(show), RunOptions(headless=True))
+    try:
+        loop = runtime.build_loop()
+        runtime.start_services()
+        server = next(s for s in runtime.services if isinstance(s, OscServer))
+        assert server.address is not None, server.error
+        loop.step()
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+            sock.sendto(encode_message("/style/mix", [1.0]), server.address)
+            sock.sendto(encode_message("/transform/rotate", [90.0]), server.address)
+        assert wait_for(lambda: server.receiver.counters["packets"] >= 2)
+
+        def applied() -> bool:
+            loop.step()
+            return loop.values["style.mix"] == 1.0 and loop.values["transform.rotate"] == 90.0
+
+        assert wait_for(applied, timeout=10)
+        assert loop.error is None
+    finally:
+        runtime.close()
