@@ -19,7 +19,7 @@ import collections
 import io
 import pickle
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -73,8 +73,7 @@ class PersistentRecord:
 
     class_name: str
     state: Any
-    source_chars: int = 0
-    children: dict[str, Any] = field(default_factory=dict)
+    source_chars: int = 0  # how much module source the file carried (kept, never run)
 
     def module_state(self) -> dict:
         return self.state if isinstance(self.state, dict) else {}
