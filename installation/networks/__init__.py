@@ -52,7 +52,8 @@ def _config(architecture: str, config: Mapping[str, Any]) -> Any:
 
 
 def build_model(architecture: str, config: Mapping[str, Any]) -> nn.Module:
-    return ARCHITECTURES[architecture][1](_config(architecture, config))
+    cfg = _config(architecture, config)  # first: it names an unknown architecture
+    return ARCHITECTURES[architecture][1](cfg)
 
 
 def expected_shapes(architecture: str, config: Mapping[str, Any]) -> dict[str, tuple[int, ...]]:
