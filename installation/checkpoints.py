@@ -25,12 +25,14 @@ from torch import nn
 # The file names and the atomic write live in files.py (torch-free); re-exported here.
 from installation.files import CARD_FILE, WEIGHTS_FILE, _fsync_dir, atomic_write_bytes  # noqa: F401
 from installation.networks import SHAPES, ArchitectureError, build_model, expected_shapes
+from installation.weights_plan import PlanError, check_plan, planned_tensors, read_header
 
 log = logging.getLogger(__name__)
 
 CARD_FORMAT = "installation.checkpoint/1"
 # A generous ceiling: shipped models are <= 10 MB; anything far bigger is not ours.
 MAX_WEIGHTS_BYTES = 2 * 1024**3
+MAX_CARD_BYTES = 1024**2  # a card is a few KB of JSON
 
 
 class CheckpointError(Exception):
@@ -137,6 +139,10 @@ def save_checkpoint(
 def read_card(folder: Path) -> ModelCard:
     path = Path(folder) / CARD_FILE
     try:
+        if path.stat().st_size > MAX_CARD_BYTES:
+            raise CheckpointError(
+                f"{path} is {path.stat().st_size} bytes, too large for a model card"
+            )
         raw = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise CheckpointError(
@@ -177,18 +183,29 @@ def _check_tensors(model: nn.Module, tensors: dict[str, torch.Tensor], source: P
             raise CheckpointError(f"{source}: tensor {key} holds NaN or infinite values")
 
 
-def _check_config_shapes(card: ModelCard, tensors: dict[str, torch.Tensor], folder: Path) -> None:
-    """For architectures whose shapes can be computed from the config (SHAPES), compare them
-    with the file's tensors before building: a small card cannot make us allocate gigabytes."""
+def _header_shapes(data: bytes) -> dict[str, tuple[int, ...]]:
+    try:
+        header = read_header(data)
+    except PlanError:
+        return {}  # check_sizes reports the bad header
+    return {name: tuple(t.shape) for name, t in header.items()}
+
+
+def _check_config_shapes(
+    card: ModelCard, header_shapes: dict[str, tuple[int, ...]], folder: Path
+) -> None:
+    """Architectures with a shape calculator (networks.SHAPES) are checked by arithmetic
+    first: even a meta-device build of a huge StyleGAN config costs ~150 MB of bookkeeping."""
     if card.architecture not in SHAPES:
         return
     try:
         expected = expected_shapes(card.architecture, card.config)
     except (ArchitectureError, ValueError) as exc:
         raise CheckpointError(f"{folder}: {exc}") from None
-    found = {key: tuple(t.shape) for key, t in tensors.items()}
-    if expected != found:
-        differ = sorted(k for k in set(expected) | set(found) if expected.get(k) != found.get(k))
+    if expected != header_shapes:
+        differ = sorted(
+            k for k in set(expected) | set(header_shapes) if expected.get(k) != header_shapes.get(k)
+        )
         raise CheckpointError(
             f"{folder}: the card's {card.architecture} config describes other tensors than "
             f"{WEIGHTS_FILE} holds (first difference: {differ[0]})"
@@ -232,6 +249,27 @@ def read_weights(folder: Path, card: ModelCard) -> bytes:
     return data
 
 
+def check_sizes(card: ModelCard, folder: Path, data: bytes) -> None:
+    """The card's architecture must need exactly the tensors the weights file (`data`)
+    declares, known from the file's header and the network built on the meta device: so a
+    small card cannot make the show allocate more than the file itself holds
+    (weights_plan.py)."""
+    try:
+        stored = read_header(data)
+    except PlanError as exc:
+        raise CheckpointError(
+            f"{folder / WEIGHTS_FILE} is not a valid safetensors file ({exc})"
+        ) from None
+    try:
+        planned = planned_tensors(card.architecture, card.config)
+    except (ArchitectureError, ValueError, TypeError) as exc:
+        raise CheckpointError(f"{folder}: {exc}") from None
+    try:
+        check_plan(planned, stored)
+    except PlanError as exc:
+        raise CheckpointError(f"{folder / WEIGHTS_FILE}: {exc}") from None
+
+
 def build_checkpoint(
     folder: Path, card: ModelCard, data: bytes, device: torch.device | str = "cpu"
 ) -> LoadedModel:
@@ -239,11 +277,12 @@ def build_checkpoint(
     safetensors (never a pickle), rebuild the card's architecture with the package's own
     classes, check keys, shapes and finite values, load. No test decode: the caller does one."""
     weights_path = Path(folder) / WEIGHTS_FILE
+    _check_config_shapes(card, _header_shapes(data), Path(folder))
+    check_sizes(card, Path(folder), data)  # before any tensor is made or the network built
     try:
         tensors = load_safetensors(data)
     except Exception as exc:  # safetensors raises its own error type for any bad header
         raise CheckpointError(f"{weights_path} is not a valid safetensors file ({exc})") from None
-    _check_config_shapes(card, tensors, Path(folder))
     try:
         module = build_model(card.architecture, card.config)
     except (ArchitectureError, ValueError) as exc:

@@ -306,7 +306,9 @@ def lowpass_filter(
         h = c * np.sinc(c * m) * window
         return torch.as_tensor(h / h.sum(), dtype=torch.float32)
     x = (np.arange(numtaps) - (numtaps - 1) / 2) / fs
-    r = torch.as_tensor(np.hypot(*np.meshgrid(x, x)), dtype=torch.float64)
+    # On the CPU explicitly: the design is numbers, even when the network is being planned
+    # on torch's meta device (shapes only).
+    r = torch.as_tensor(np.hypot(*np.meshgrid(x, x)), dtype=torch.float64, device="cpu")
     arg = 2 * cutoff * math.pi * r
     # jinc: J1(2 pi fc r) / (pi r), whose limit at r = 0 is the cutoff fc itself.
     safe_r = torch.where(r > 0, r, torch.ones_like(r))
