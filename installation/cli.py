@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 
 from installation.config.show import Show, ShowError, load_show
 from installation.errors import UserError
+from installation.importing.cli import COMMANDS as IMPORT_COMMANDS
 from installation.instruments.cli import COMMANDS as INSTRUMENT_COMMANDS
 from installation.kiosk.unit import COMMANDS as KIOSK_COMMANDS
 from installation.training.cli import COMMANDS as TRAINING_COMMANDS
@@ -427,6 +428,7 @@ COMMANDS: list[Command] = [
     ),
     ("osc", "the OSC address table (osc addresses [SHOW] [--markdown])", _add_osc, cmd_osc),
     *TRAINING_COMMANDS,
+    *IMPORT_COMMANDS,
     *INSTRUMENT_COMMANDS,
     *KIOSK_COMMANDS,
 ]

@@ -162,6 +162,7 @@ DEFAULT_PARAMS: tuple[Param, ...] = (
         "bool",
         description="Pause the background trainer (it resumes where it stopped).",
     ),
+    # Style-based and few-shot models only (others ignore them); latent.truncation is psi for StyleGAN.
     Param(
         "style.mix",
         0.0,
@@ -169,18 +170,64 @@ DEFAULT_PARAMS: tuple[Param, ...] = (
         1.0,
         "",
         0.5,
-        description="Few-shot models: the picture wears the colour and texture of a latent further "
-        "along the walk (skip-layer excitation); 0 is off.",
+        description="Style mixing: StyleGAN fades in a second latent's styles from style.crossover on; "
+        "a few-shot model wears the colour and texture of a latent further along the walk.",
     ),
     Param(
-        "style.noise",
+        "style.crossover",
+        6.0,
+        0.0,
+        17.0,
+        "layer",
+        0.0,
+        "int",
+        description="StyleGAN style mixing: the first layer that takes the second latent's style.",
+    ),
+    Param(
+        "noise.strength",
         1.0,
+        0.0,
+        2.0,
+        "x",
+        0.3,
+        description="Injected noise of StyleGAN and few-shot models, their fine grain (1 = as trained, 0 = none).",
+    ),
+    Param(
+        "noise.random",
+        0.0,
         0.0,
         1.0,
         "",
+        0.0,
+        "bool",
+        description="StyleGAN noise: fresh every frame (shimmer) instead of the model's fixed noise.",
+    ),
+    Param(
+        "transform.rotate",
+        0.0,
+        -180.0,
+        180.0,
+        "degrees",
         0.5,
-        description="Few-shot models: strength of the injected noise, their fine grain and texture; "
-        "1 is as trained, 0 a cleaner, softer picture.",
+        description="StyleGAN3: rotate the picture (turns its Fourier features, no texture sticking).",
+    ),
+    Param(
+        "transform.x",
+        0.0,
+        -1.0,
+        1.0,
+        "image widths",
+        0.5,
+        description="StyleGAN3: shift the picture horizontally.",
+    ),
+    Param(
+        "transform.y",
+        0.0,
+        -1.0,
+        1.0,
+        "image heights",
+        0.5,
+        description="StyleGAN3: shift the picture vertically.",
     ),
 )
 

@@ -34,6 +34,14 @@ from installation.params import Registry, apply_events, slew
 from installation.render.display import PygameDisplay
 from installation.render.pipeline import GeneratorPool, default_workers
 from installation.render.renderer import BadFrame, FrameRenderer, RenderJob
+from installation.render.style import (
+    MixWalk,
+    controls_from_values,
+    has_transform,
+    is_excited,
+    is_styled,
+    style_hud_line,
+)
 from installation.stats import StatsWriter
 
 log = logging.getLogger(__name__)
@@ -121,6 +129,7 @@ class RenderLoop:
         self.recoveries = 0
         self.dimmer = 1.0  # the kiosk schedule's fade (0 blank .. 1), times output.brightness
         self._previous_navigator: Navigator | None = None
+        self._mix_walk = MixWalk()  # the second latent of StyleGAN style mixing
         self._fade_start: float | None = None
         self._pool: GeneratorPool | None = None
         if settings.pipelined:
@@ -207,18 +216,7 @@ class RenderLoop:
             if synced is not None
             else advance(self.phase, v["walk.speed"], v["walk.paused"], dt)
         )
-        z = self.navigator.position(self.phase, v["latent.truncation"])
-        for hook in self.hooks.latent:
-            z = self._guarded("latent hook", hook, z, self.phase, v, now, failed=z)
-        # style.mix: the walk two and a half keyframes ahead lends its colour and texture.
-        style_z = (
-            self.navigator.position(self.phase + STYLE_LEAD, v["latent.truncation"])
-            if v.get("style.mix", 0.0) > 0.0
-            else None
-        )
-        mix, previous_z = self._crossfade(now, v["latent.truncation"])
-        if previous_z is not None and previous_z.shape == z.shape:
-            previous_z = z  # same latent space: both models show where the hooks put it
+        z, previous_z, mix, style = self._latents(v, now)
         # 9 (queued before the slow part, so controllers hear back as soon as possible).
         changed = {k: val for k, val in self.targets.items() if old_targets.get(k) != val}
         if changed or actions:
@@ -227,15 +225,7 @@ class RenderLoop:
         # 6-8: generate and present.
         work_start = time.perf_counter()
         brightness = v["output.brightness"] * self.dimmer
-        gen_ms, index, ready = self._generate(
-            z,
-            brightness,
-            previous_z,
-            mix,
-            style_z,
-            v.get("style.mix", 0.0),
-            v.get("style.noise", 1.0),
-        )
+        gen_ms, index, ready = self._generate(z, brightness, previous_z, mix, style)
         if not ready:
             self._unshown_events.extend(events)
             return
@@ -287,42 +277,51 @@ class RenderLoop:
         }
 
     # -- steps ---------------------------------------------------------------------------
+    def _latents(self, v: Mapping[str, float], now: float):
+        """(z, previous model's z, crossfade mix, StyleControls or None) for this frame.
+        A style-based model takes truncation as psi toward w_avg, not as a scale on z; a
+        few-shot model takes style.mix (a latent further along the walk) and noise.strength."""
+        styled, previous_styled = is_styled(self.renderer.model), is_styled(self.renderer.previous)
+        truncation = v["latent.truncation"]
+        z = self.navigator.position(self.phase, 1.0 if styled else truncation)
+        for hook in self.hooks.latent:
+            z = self._guarded("latent hook", hook, z, self.phase, v, now, failed=z)
+        mix, previous_z = self._crossfade(now, 1.0 if previous_styled else truncation)
+        same_space = previous_z is not None and previous_z.shape == z.shape
+        if same_space and styled == previous_styled:
+            previous_z = z  # same latent space: both models show where the hooks put it
+        if not (styled or previous_styled):
+            if not is_excited(self.renderer.model):
+                return z, previous_z, mix, None
+            # style.mix on a few-shot model: the walk a little ahead lends colour and texture.
+            lead = (
+                self.navigator.position(self.phase + STYLE_LEAD, truncation)
+                if v.get("style.mix", 0.0) > 0.0
+                else None
+            )
+            return z, previous_z, mix, controls_from_values(v, lead)
+        mixing = styled and v.get("style.mix", 0.0) > 0
+        mix_z = self._mix_walk.position(self.navigator, self.phase) if mixing else None
+        return z, previous_z, mix, controls_from_values(v, mix_z)
+
     def _generate(
-        self, z, brightness, previous_z, mix, style_z=None, style_mix=0.0, noise=1.0
+        self, z, brightness, previous_z, mix, style=None
     ) -> tuple[float, int | None, bool]:
         """(gen ms, host buffer to show or None on error, whether a frame is ready)."""
         if self._pool is None:
             start = time.perf_counter()
             try:
-                index = self.renderer.render(
-                    z,
-                    brightness,
-                    previous_z,
-                    mix,
-                    style_z=style_z,
-                    style_mix=style_mix,
-                    noise=noise,
-                )
+                index = self.renderer.render(z, brightness, previous_z, mix, style=style)
             except Exception as exc:
                 return (time.perf_counter() - start) * 1000, self._render_failed(exc), True
             self.error = None
             return (time.perf_counter() - start) * 1000, index, True
         # Pipelined: queue this frame, then collect the oldest one in flight.
         r = self.renderer
-        self._pool.submit(
-            RenderJob(
-                r.model,
-                z,
-                brightness,
-                r.previous,
-                previous_z,
-                mix,
-                index=self._next_buffer,
-                style_z=style_z,
-                style_mix=style_mix,
-                noise=noise,
-            )
+        job = RenderJob(
+            r.model, z, brightness, r.previous, previous_z, mix, self._next_buffer, style
         )
+        self._pool.submit(job)
         self._next_buffer = (self._next_buffer + 1) % len(self.renderer.host_arrays)
         # Keep every worker busy while this frame is presented: collect only the frame that
         # is `workers` frames old.
@@ -434,9 +433,13 @@ class RenderLoop:
                     else ""
                 ),
                 f"model {model.id} v{model.version}   {self.renderer.device.type}",
-                f"speed {self.values['walk.speed']:+.2f}   truncation {self.values['latent.truncation']:.2f}"
+                f"speed {self.values['walk.speed']:+.2f}   "
+                + ("psi" if is_styled(model) else "truncation")
+                + f" {self.values['latent.truncation']:.2f}"
                 + ("   paused" if self.targets["walk.paused"] >= 0.5 else ""),
             ]
+            if is_styled(model):
+                self._hud.append(style_hud_line(self.values, has_transform(model)))
             for source in self.hooks.hud_lines:
                 self._hud.extend(self._guarded("HUD lines", source, failed=()))
             if self.error:

@@ -1,4 +1,5 @@
-"""style.mix: a few-shot model wears a second latent's excitation; others ignore it."""
+"""style.mix and noise.strength: a few-shot model wears a second latent's excitation and
+scales its injected noise; models without excitation ignore both."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import torch
 
 from installation.checkpoints import load_checkpoint, save_checkpoint
 from installation.networks import build_model
+from installation.networks.stylegan_base import StyleControls
 from installation.render.renderer import FrameRenderer, PixelLayout
 from installation.training.config import TrainConfig
 
@@ -28,9 +30,18 @@ def _fewshot(tmp_path):
     return load_checkpoint(tmp_path / "f")
 
 
-def _frame(renderer, z, **style):
+def _frame(renderer, z, style_z=None, style_mix=0.0, noise=None):
+    style = None
+    if style_z is not None or noise is not None:
+        style = StyleControls(
+            mix_z=None if style_z is None else torch.from_numpy(style_z)[None],
+            mix=style_mix,
+            noise_strength=1.0 if noise is None else noise,
+        )
     return (
-        renderer.host_arrays[renderer.render(z, index=0, **style)][..., :3].astype(np.int16).copy()
+        renderer.host_arrays[renderer.render(z, index=0, style=style)][..., :3]
+        .astype(np.int16)
+        .copy()
     )
 
 
@@ -54,7 +65,7 @@ def test_models_without_excitation_ignore_style_mix(tiny_model):
     )
 
 
-def test_style_noise_scales_the_injected_noise_and_one_is_as_trained(tmp_path):
+def test_noise_strength_scales_the_injected_noise_and_one_is_as_trained(tmp_path):
     model = _fewshot(tmp_path)
     with torch.no_grad():
         for block in model.module.blocks.values():
