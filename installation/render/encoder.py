@@ -106,6 +106,14 @@ def ensure_writable(folder: Path) -> None:
         raise _why(exc, folder / "x") from None
 
 
+def frame_rate(fps: float) -> Fraction:
+    """fps as an exact rate: 29.97 is 30000/1001 (NTSC), not 2997/100, so players agree."""
+    ntsc = round(fps * 1.001)
+    if abs(fps - ntsc) > 0.005 and abs(fps - ntsc / 1.001) < 0.005:
+        return Fraction(ntsc * 1000, 1001)
+    return Fraction(fps).limit_denominator(1000)
+
+
 def _check_frame(frame: np.ndarray, width: int, height: int) -> np.ndarray:
     if not isinstance(frame, np.ndarray) or frame.dtype != np.uint8 or frame.shape != (height, width, 3):
         got = f"{frame.dtype} {frame.shape}" if isinstance(frame, np.ndarray) else type(frame).__name__
@@ -128,7 +136,7 @@ class VideoEncoder:
             raise EncoderError(f"a video size must be positive, got {size}")
         if not fps > 0:
             raise EncoderError(f"fps must be above 0, got {fps}")
-        self.fps = Fraction(fps).limit_denominator(1001)
+        self.fps = frame_rate(fps)
         self.codec = codec
         self.pixel_format = pixel_format or self.spec.pixel_format
         self.options = {**dict(self.spec.options), **{str(k): str(v) for k, v in (options or {}).items()}}
