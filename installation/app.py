@@ -37,6 +37,7 @@ from installation.params import REGISTRY, Registry
 from installation.render.display import DisplayError, DisplaySettings, PygameDisplay
 from installation.render.fade import OneDecodeFader
 from installation.render.loop import LoopHooks, LoopSettings, RenderLoop
+from installation.render.outputs import build_outputs, record_video_output
 from installation.render.pipeline import default_workers
 from installation.render.renderer import FrameRenderer, choose_device, choose_dtype
 from installation.stats import StatsWriter
@@ -68,6 +69,7 @@ class RunOptions:
     fixed_step: bool = False
     fps: float | None = None  # overrides the show's cap (benchmarks run uncapped)
     size: tuple[int, int] | None = None
+    record_video: Path | None = None  # --record-video: a `file` output beside the show's
 
 
 def resolve_pipelined(mode: str, fps: float) -> bool:
@@ -126,7 +128,7 @@ def display_settings(show: Show, opts: RunOptions) -> DisplaySettings:
     return DisplaySettings(
         size=size, fullscreen=d.fullscreen and not opts.windowed and not opts.headless,
         display=d.display if opts.display is None else opts.display, vsync=d.vsync and not opts.headless,
-        filter=d.filter, fit=d.fit, headless=opts.headless,
+        filter=d.filter, fit=d.fit, headless=opts.headless or not d.enabled,
     )
 
 
@@ -174,6 +176,7 @@ class ShowRuntime:
             crossfade_s=show.hotswap.crossfade_s,
         )
         self.hooks.prepare = renderer.prepare
+        self.renderer, self.fps = renderer, fps
         if self.device.type == "cpu" and not pipelined:  # two decodes a frame would not fit
             renderer.fader = OneDecodeFader()
         nav = show.navigator
@@ -244,8 +247,30 @@ def connect_live(rt: ShowRuntime) -> Service | None:
     return service
 
 
+def connect_outputs(rt: ShowRuntime) -> Service | None:
+    """Video outputs and screenshots (render/outputs/): frames at present, status, HUD."""
+    outputs = list(rt.show.outputs)
+    if rt.opts.record_video is not None:
+        outputs.append(record_video_output(rt.opts.record_video))
+    hub = build_outputs(
+        outputs, base_dir=rt.show.base_dir, display_size=rt.display.size,
+        native_size=(rt.renderer.width, rt.renderer.height), pygame_format=rt.display.layout.pygame_format,
+        show_fps=rt.fps, stats_event=lambda name, **f: rt.stats.event(name, **f))
+    h = rt.hooks
+    h.outputs = hub
+    h.hud_lines = (*h.hud_lines, hub.hud_lines)
+    h.on_status = (*h.on_status, hub.on_status)
+    return ServiceAdapter(hub.start, hub.stop)
+
+
+@dataclass
+class ServiceAdapter:
+    start: Callable[[], None]
+    stop: Callable[[], None]
+
+
 # In start order (stopped in reverse). A new service adds its connect function here.
-SERVICES: list[Callable[[ShowRuntime], Service | None]] = [connect_osc, connect_midi, connect_live]
+SERVICES: list[Callable[[ShowRuntime], Service | None]] = [connect_outputs, connect_osc, connect_midi, connect_live]
 
 
 def run_show(show: Show, opts: RunOptions) -> int:

@@ -59,6 +59,8 @@ def _add_run(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", choices=["auto", "cpu", "cuda", "mps"], metavar="auto|cpu|cuda|mps", help="override the show's model.device")
     p.add_argument("--size", type=_size, metavar="WxH", help="output size, e.g. 1280x720 (overrides display.size)")
     p.add_argument("--fps", type=float, metavar="FPS", help="override the fps cap (0 = uncapped)")
+    p.add_argument("--record-video", type=Path, metavar="FILE",
+                   help="record what the show plays: .mp4/.mkv H.264, .mov ProRes, a folder for PNGs (on its own thread)")
     p.add_argument("--fixed-step", action="store_true",
                    help="advance time by exactly 1/fps per frame: deterministic offline renders")
 
@@ -79,7 +81,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     opts = RunOptions(
         headless=args.headless, frames=args.frames, seconds=args.seconds, out=args.out,
         stats=args.stats, display=args.display, windowed=args.windowed, device=args.device,
-        fixed_step=fixed_step, fps=args.fps, size=args.size,
+        fixed_step=fixed_step, fps=args.fps, size=args.size, record_video=args.record_video,
     )
     frames = run_show(show, opts)
     log.info("show ended after %d frames", frames)
@@ -103,8 +105,22 @@ def cmd_check(args: argparse.Namespace) -> int:
     resolved = show.model_dump(mode="json")
     resolved["model"]["resolved_path"] = str(folder)
     resolved["model"]["card"] = model.card.model_dump(exclude={"config"})
+    resolved["output_support"] = _output_support(show)
     sys.stdout.write(json.dumps(resolved, indent=2) + "\n")
     return 0
+
+
+def _output_support(show) -> dict[str, str]:
+    """Each video output kind on this machine: "available", or why not (and a warning for
+    the ones this show uses, which would play without them)."""
+    from installation.render.outputs.base import unavailable
+    from installation.render.outputs.config import KINDS
+
+    support = {kind: unavailable(kind) or "available" for kind in KINDS}
+    for i, out in enumerate(show.outputs):
+        if out.enabled and support[out.kind] != "available":
+            log.warning("outputs.%d (%s %r) cannot run here: %s", i, out.kind, out.name, support[out.kind])
+    return support
 
 
 def _add_devices(p: argparse.ArgumentParser) -> None:

@@ -31,6 +31,12 @@ from installation.control.osc.config import OscConfig
 from installation.live.config import HotswapConfig, TrainingConfig
 from installation.params import REGISTRY
 from installation.render.config import DisplayConfig, ModelConfig
+from installation.render.outputs.config import (
+    OutputConfig,
+    check_unique_names,
+    output_fields,
+    tidy_error,
+)
 
 
 class NavigatorConfig(Section):
@@ -63,6 +69,8 @@ class Show(Section):
     scenes: dict[str, dict[str, float]] = Field(
         default_factory=dict, description="named sets of parameter targets, e.g. `calm: {walk.speed: 0.1}`")
     midi: MidiConfig = MidiConfig()
+    outputs: list[OutputConfig] = Field(
+        default_factory=list, description="video outputs besides the window: ndi, syphon, spout, virtualcam, file")
     # Where relative paths in the show are resolved from: the show file's folder.
     base_dir: Path = Field(default=Path("."), exclude=True)
 
@@ -94,6 +102,11 @@ class Show(Section):
                     raise ValueError(f"scene {scene!r}: {name} {value} is outside {param.minimum}..{param.maximum}")
         return scenes
 
+    @field_validator("outputs")
+    @classmethod
+    def _unique_outputs(cls, outputs: list) -> list:
+        return check_unique_names(outputs)
+
     @model_validator(mode="after")
     def _midi_files(self) -> Show:
         if self.midi.enabled:
@@ -116,8 +129,12 @@ class Show(Section):
         return out
 
 
-def _section_fields(loc: tuple) -> list[str]:
-    return fields_along(Show, loc)
+def _section_fields(data: Mapping[str, Any]):
+    def fields_at(loc: tuple) -> list[str]:
+        if loc[0] == "outputs" and len(loc) == 3 and isinstance(data.get("outputs"), list):
+            return output_fields(loc, data["outputs"][loc[1]])
+        return fields_along(Show, loc)
+    return fields_at
 
 
 def parse_show(data: Mapping[str, Any] | None, source: str = "show", base_dir: Path = Path("."),
@@ -125,7 +142,8 @@ def parse_show(data: Mapping[str, Any] | None, source: str = "show", base_dir: P
     try:
         return Show.model_validate({**(data or {}), "base_dir": base_dir})
     except ValidationError as exc:
-        messages = [format_error(e, source, lines or {}, _section_fields) for e in exc.errors()]
+        fields_at = _section_fields(data or {})
+        messages = [format_error(tidy_error(e), source, lines or {}, fields_at) for e in exc.errors()]
         raise ShowError("\n".join(messages)) from None
 
 

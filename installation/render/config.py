@@ -11,6 +11,7 @@ from installation.config.base import Section
 
 
 class DisplayConfig(Section):
+    enabled: bool = Field(True, description="false: no window, the show only sends to its outputs (a headless server)")
     size: tuple[PositiveInt, PositiveInt] | Literal["desktop"] = Field(
         (1920, 1080), description='output size [width, height] in pixels, or "desktop" for the monitor\'s own')
     fullscreen: bool = Field(True, description="full screen (--windowed overrides it for a rehearsal)")

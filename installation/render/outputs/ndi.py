@@ -1,0 +1,77 @@
+"""NDI through cyndilib (extra `ndi`; its wheel ships the NDI runtime).
+
+Receivers find the source by mDNS on the LAN. Where there is none (a container, some venue
+networks), an NDI config file lists peers: `$NDI_CONFIG_DIR/ndi-config.v1.json` with
+{"ndi": {"networks": {"ips": "127.0.0.1,10.0.0.5"}}}. Frames are sent synchronously on the
+output's thread (cyndilib copies into its own buffer, NDI compresses there); a receiver
+that never reads costs NDI's own queue, not ours.
+"""
+
+from __future__ import annotations
+
+import logging
+from fractions import Fraction
+from typing import Any
+
+import numpy as np
+
+from installation.render.encoder import frame_rate
+from installation.render.outputs.base import OutputUnavailable, import_or_unavailable
+
+log = logging.getLogger(__name__)
+
+_FOURCC = {"bgra": "BGRX", "bgrx": "BGRX", "rgba": "RGBX", "rgbx": "RGBX", "uyvy": "UYVY"}
+
+
+def unavailable() -> str | None:
+    try:
+        lib = import_or_unavailable("cyndilib", "ndi")
+        lib.get_ndi_version()
+    except OutputUnavailable as exc:
+        return str(exc)
+    return None
+
+
+class NdiAdapter:
+    kind = "ndi"
+
+    def __init__(self, pixel_format: str = "bgra", groups: str = "", lib: Any = None) -> None:
+        self.lib = lib if lib is not None else import_or_unavailable("cyndilib", "ndi")
+        # Our frames are opaque: NDI's X formats say so, and skip its alpha handling.
+        self.fourcc = getattr(self.lib.FourCC, _FOURCC[pixel_format])
+        self.groups = groups
+        self.sender = None
+
+    def open(self, name: str, size: tuple[int, int], fps: float) -> str:
+        frame = self.lib.VideoSendFrame()
+        frame.set_resolution(*size)
+        frame.set_frame_rate(frame_rate(fps) if fps > 0 else Fraction(60))
+        frame.set_fourcc(self.fourcc)
+        sender = self.lib.Sender(name, ndi_groups=self.groups) if self.groups else self.lib.Sender(name)
+        sender.set_video_frame(frame)
+        sender.open()
+        self.sender = sender
+        source = getattr(sender, "source", None)
+        full = getattr(source, "name", None) or name  # "HOST (name)"; NDI renames on a clash
+        stream = full[full.find("(") + 1:full.rfind(")")] if "(" in full else full
+        if stream != name:
+            log.warning("NDI name %r was taken on this machine; receivers see this show as %r", name, full)
+        return full
+
+    def send(self, frame: np.ndarray, **meta: Any) -> None:
+        assert self.sender is not None
+        data = frame.reshape(-1) if frame.flags.c_contiguous else np.ascontiguousarray(frame).reshape(-1)
+        if not self.sender.write_video(data):
+            raise RuntimeError("the NDI sender is not running")
+
+    def connections(self) -> int | None:
+        return None if self.sender is None else int(self.sender.get_num_connections(0))
+
+    def close(self) -> None:
+        sender, self.sender = self.sender, None
+        if sender is not None:
+            sender.close()
+
+
+def make(config: Any, lib: Any = None) -> NdiAdapter:
+    return NdiAdapter(config.pixel_format, config.groups, lib=lib)
