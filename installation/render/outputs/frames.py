@@ -115,8 +115,10 @@ class Converter:
         ow, oh = self.out_size
         # Our own reformatter: VideoFrame.reformat caches one on the frame, and a pool frame
         # is converted by several outputs at once (sharing an SwsContext deadlocks).
+        # NDI reads UYVY as BT.709 at every size (measured with its own receiver).
+        colour = {"dst_colorspace": "ITU709"} if self.out_format == "uyvy422" else {}
         out = self._reformatter.reformat(frame, ow, oh, format=self.out_format,
-                                         interpolation="BILINEAR", threads=1)
+                                         interpolation="BILINEAR", threads=1, **colour)
         pixels = plane_view(out, self.shape)  # the view keeps `out` alive through its plane
         if self.fix_alpha:
             pixels[..., 3] = 255

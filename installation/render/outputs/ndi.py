@@ -43,20 +43,34 @@ class NdiAdapter:
         self.sender = None
 
     def open(self, name: str, size: tuple[int, int], fps: float) -> str:
+        # NDI refuses a second sender with a name this machine already sends (another show,
+        # or OBS's NDI plugin): take the next free "name (2)", "name (3)" ... and say so.
+        for n in range(1, 10):
+            candidate = name if n == 1 else f"{name} ({n})"
+            try:
+                self.sender = self._sender(candidate, size, fps)
+            except MemoryError:  # cyndilib's word for a NULL sender from NDI
+                continue
+            full = getattr(getattr(self.sender, "source", None), "name", None) or candidate
+            if n > 1:
+                log.warning("NDI name %r is taken on this machine; receivers see this show as %r", name, full)
+            return full  # "HOST (name)", as receivers list it
+        raise RuntimeError(f"NDI refused the names {name!r} to {name + ' (9)'!r}: all taken?")
+
+    def _sender(self, name: str, size: tuple[int, int], fps: float):
         frame = self.lib.VideoSendFrame()
         frame.set_resolution(*size)
         frame.set_frame_rate(frame_rate(fps) if fps > 0 else Fraction(60))
         frame.set_fourcc(self.fourcc)
-        sender = self.lib.Sender(name, ndi_groups=self.groups) if self.groups else self.lib.Sender(name)
+        # Unclocked: the show paces frames; NDI's clock would block this thread to its own
+        # idea of the rate and turn every late frame into a drop.
+        sender = self.lib.Sender(name, ndi_groups=self.groups, clock_video=False, clock_audio=False)
         sender.set_video_frame(frame)
+        # An (unused) audio frame: cyndilib 0.1.3's failed-open path dereferences it, and
+        # without one a refused name crashes the process instead of raising MemoryError.
+        sender.set_audio_frame(self.lib.AudioSendFrame())
         sender.open()
-        self.sender = sender
-        source = getattr(sender, "source", None)
-        full = getattr(source, "name", None) or name  # "HOST (name)"; NDI renames on a clash
-        stream = full[full.find("(") + 1:full.rfind(")")] if "(" in full else full
-        if stream != name:
-            log.warning("NDI name %r was taken on this machine; receivers see this show as %r", name, full)
-        return full
+        return sender
 
     def send(self, frame: np.ndarray, **meta: Any) -> None:
         assert self.sender is not None

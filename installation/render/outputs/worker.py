@@ -40,10 +40,12 @@ class OutputWorker:
         self.message = ""
         self.seen_as = name  # the name receivers see, once the adapter has opened
         self.receivers: int | None = None
+        self._receivers_at = 0.0
         self._queue: collections.deque[tuple[FramePool, int, dict]] = collections.deque()
         self._cond = threading.Condition()
         self._stop = False
         self._next_due = float("-inf")
+        self.sent_any = False  # whether wants() has accepted a frame yet
         self._retry_at = 0.0
         self._delay = backoff[0]
         self._fps_ema = 0.0
@@ -56,10 +58,13 @@ class OutputWorker:
         if self.state in ("stopped", "retrying"):
             return False
         if self.fps > 0:
+            # A grid of due times 1/fps apart; a frame a quarter period early still counts
+            # (frames jitter), and a late one does not make the next ones crowd in.
             period = 1.0 / self.fps
             if now + 0.25 * period < self._next_due:
                 return False
-            self._next_due = max(self._next_due + period, now - 0.5 * period)
+            self._next_due = max(self._next_due + period, now - 0.5 * period) if self.sent_any else now + period
+            self.sent_any = True
         return True
 
     def put(self, pool: FramePool, index: int, meta: dict | None = None) -> None:
@@ -112,7 +117,7 @@ class OutputWorker:
         """The next frame; () when it is time to (re)open; None when stopping."""
         with self._cond:
             while True:
-                if self._stop:
+                if self._stop and (opening or not self._queue):  # queued frames still go out
                     return None
                 if opening and self.state in ("starting", "retrying") and self.clock() >= self._retry_at:
                     return ()
@@ -130,20 +135,22 @@ class OutputWorker:
             return None
         self.seen_as = seen or self.name
         log.info("output %s is sending as %r", self.label, self.seen_as)
-        self.state, self.message, self._delay = "running", "", self.backoff[0]
+        self.state, self.message = "running", ""
         return adapter
 
     def _send(self, adapter: Adapter, pool: FramePool, index: int, meta: dict) -> Adapter | None:
         try:
             pixels = self.converter(pool.frames[index], pool.views[index])
             adapter.send(pixels, **meta)
-            if self.sent % 30 == 0:
+            if self.clock() >= self._receivers_at:  # asking the library costs: once a second
+                self._receivers_at = self.clock() + 1.0
                 self.receivers = adapter.connections()
         except Exception as exc:  # noqa: BLE001 - contain it: the show goes on
             self._close(adapter)
             self._failed(exc, "send")
             return None
         self.sent += 1
+        self._delay = self.backoff[0]  # it works again: the next failure starts the back-off anew
         now = self.clock()
         if self._last_send is not None and now > self._last_send:
             rate = 1.0 / (now - self._last_send)
@@ -160,7 +167,7 @@ class OutputWorker:
             return
         self.state = "retrying"
         self._retry_at = self.clock() + self._delay
-        log.error("output %s failed to %s (%s); retrying in %.0f s; the show goes on",
+        log.error("output %s failed to %s (%s); retrying in %.3g s; the show goes on",
                   self.label, during, self.message, self._delay)
         self._delay = min(self._delay * 2, self.backoff[1])
         self._drain()
