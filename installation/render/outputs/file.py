@@ -39,8 +39,8 @@ def unavailable() -> str | None:
 
 def free_name(path: Path) -> Path:
     """`path`, or path-2, path-3 ... if taken: a restarted show never overwrites a take."""
-    if not path.exists():
-        return path
+    if not path.exists() or (path.is_dir() and not any(path.iterdir())):
+        return path  # an empty folder (a PNG sequence's, made by preflight) is free too
     n = 2
     while (candidate := path.with_name(f"{path.stem}-{n}{path.suffix}")).exists():
         n += 1
