@@ -72,24 +72,93 @@ class Action:
 
 
 DEFAULT_PARAMS: tuple[Param, ...] = (
-    Param("walk.speed", 0.25, -2.0, 2.0, "keyframes/s", 0.5,
-          description="How fast the latent walk moves; negative walks backwards."),
-    Param("walk.paused", 0.0, 0.0, 1.0, "", 0.4, "bool",
-          description="Pause the walk (eases to a stop and back)."),
-    Param("latent.truncation", 0.8, 0.0, 2.0, "x", 0.3,
-          description="Scale of the latent vector: low is tame and typical, high is wild."),
-    Param("output.brightness", 1.0, 0.0, 1.0, "", 0.5,
-          description="Master fade: 0 is black, 1 is full picture."),
-    Param("hud.visible", 0.0, 0.0, 1.0, "", 0.0, "bool",
-          description="Show the heads-up display (fps, timings, model)."),
-    Param("walk.sync", 0.0, 0.0, 1.0, "", 0.0, "bool",
-          description="Lock the walk to incoming MIDI clock: a keyframe every walk.beats beats."),
-    Param("walk.beats", 4.0, 1.0, 64.0, "beats", 0.0, "int",
-          description="Beats per keyframe when the walk follows MIDI clock."),
-    Param("model.pinned", 0.0, 0.0, 1.0, "", 0.0, "bool",
-          description="Keep the model that is playing: new checkpoints wait until unpinned."),
-    Param("training.paused", 0.0, 0.0, 1.0, "", 0.0, "bool",
-          description="Pause the background trainer (it resumes where it stopped)."),
+    Param(
+        "walk.speed",
+        0.25,
+        -2.0,
+        2.0,
+        "keyframes/s",
+        0.5,
+        description="How fast the latent walk moves; negative walks backwards.",
+    ),
+    Param(
+        "walk.paused",
+        0.0,
+        0.0,
+        1.0,
+        "",
+        0.4,
+        "bool",
+        description="Pause the walk (eases to a stop and back).",
+    ),
+    Param(
+        "latent.truncation",
+        0.8,
+        0.0,
+        2.0,
+        "x",
+        0.3,
+        description="Scale of the latent vector: low is tame and typical, high is wild.",
+    ),
+    Param(
+        "output.brightness",
+        1.0,
+        0.0,
+        1.0,
+        "",
+        0.5,
+        description="Master fade: 0 is black, 1 is full picture.",
+    ),
+    Param(
+        "hud.visible",
+        0.0,
+        0.0,
+        1.0,
+        "",
+        0.0,
+        "bool",
+        description="Show the heads-up display (fps, timings, model).",
+    ),
+    Param(
+        "walk.sync",
+        0.0,
+        0.0,
+        1.0,
+        "",
+        0.0,
+        "bool",
+        description="Lock the walk to incoming MIDI clock: a keyframe every walk.beats beats.",
+    ),
+    Param(
+        "walk.beats",
+        4.0,
+        1.0,
+        64.0,
+        "beats",
+        0.0,
+        "int",
+        description="Beats per keyframe when the walk follows MIDI clock.",
+    ),
+    Param(
+        "model.pinned",
+        0.0,
+        0.0,
+        1.0,
+        "",
+        0.0,
+        "bool",
+        description="Keep the model that is playing: new checkpoints wait until unpinned.",
+    ),
+    Param(
+        "training.paused",
+        0.0,
+        0.0,
+        1.0,
+        "",
+        0.0,
+        "bool",
+        description="Pause the background trainer (it resumes where it stopped).",
+    ),
 )
 
 DEFAULT_ACTIONS: tuple[Action, ...] = (
@@ -100,7 +169,9 @@ DEFAULT_ACTIONS: tuple[Action, ...] = (
     Action("model.previous", "Step back to the model that played before this one (and pin it)."),
     Action("model.latest", "Unpin and play the newest validated model."),
     Action("quit", "Stop the show.", remote=False),
-    Action("learn", "MIDI learn: arm it for the next parameter; the next control moved maps to it."),
+    Action(
+        "learn", "MIDI learn: arm it for the next parameter; the next control moved maps to it."
+    ),
     Action("learn.cancel", "Disarm MIDI learn."),
 )
 
@@ -157,6 +228,17 @@ def apply_events(
     return new_targets, actions
 
 
+def smooth(current: float, goal: float, dt: float, tau: float, snap: float | None = None) -> float:
+    """One step of an exponential approach with time constant `tau` seconds; frame-rate
+    independent, and onto the goal once within `snap` (default: a millionth of the goal's
+    size, at least 1e-6). The one smoothing: parameters' slew, OSC and MIDI glides."""
+    if tau <= 0 or dt <= 0:
+        return goal if tau <= 0 else current
+    nxt = current + (goal - current) * (1.0 - math.exp(-dt / tau))
+    tolerance = 1e-6 * max(1.0, abs(goal)) if snap is None else snap
+    return goal if abs(goal - nxt) <= tolerance else nxt
+
+
 def slew(
     registry: Registry, values: Mapping[str, float], targets: Mapping[str, float], dt: float
 ) -> dict[str, float]:
@@ -164,13 +246,6 @@ def slew(
     independent exponential approach), so a jumped knob never jumps the picture."""
     out: dict[str, float] = {}
     for name, param in registry.params.items():
-        value, target = values[name], targets[name]
-        if param.smoothing <= 0 or dt <= 0:
-            out[name] = target if param.smoothing <= 0 else value
-            continue
-        alpha = 1.0 - math.exp(-dt / param.smoothing)
-        value += (target - value) * alpha
-        if abs(target - value) < 1e-6 * max(1.0, param.maximum - param.minimum):
-            value = target
-        out[name] = value
+        snap = 1e-6 * max(1.0, param.maximum - param.minimum)
+        out[name] = smooth(values[name], targets[name], dt, param.smoothing, snap)
     return out

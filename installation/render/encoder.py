@@ -61,9 +61,16 @@ class CodecSpec:
 
 
 CODECS: dict[str, CodecSpec] = {
-    "h264": CodecSpec("h264", "libx264", "yuv420p", (".mp4", ".mov", ".mkv"),
-                      (("preset", "veryfast"), ("crf", "18"))),
-    "prores": CodecSpec("prores", "prores_ks", "yuv422p10le", (".mov", ".mkv"), (("profile", "3"),)),
+    "h264": CodecSpec(
+        "h264",
+        "libx264",
+        "yuv420p",
+        (".mp4", ".mov", ".mkv"),
+        (("preset", "veryfast"), ("crf", "18")),
+    ),
+    "prores": CodecSpec(
+        "prores", "prores_ks", "yuv422p10le", (".mov", ".mkv"), (("profile", "3"),)
+    ),
     "png": CodecSpec("png", "png", "rgb24", ()),
 }
 
@@ -72,7 +79,9 @@ def _av():
     try:
         import av
     except ImportError as exc:  # the `video` extra
-        raise CodecUnavailable("video encoding needs PyAV: pip install 'installation[video]'") from exc
+        raise CodecUnavailable(
+            "video encoding needs PyAV: pip install 'installation[video]'"
+        ) from exc
     return av
 
 
@@ -88,11 +97,14 @@ def available_codecs() -> tuple[str, ...]:
 def _why(exc: OSError, path: Path) -> EncoderError:
     """The operator's version of an OSError from opening or writing `path`."""
     if exc.errno in _DISK_FULL:
-        return DiskFull(f"the disk is full writing {path}; the recording stopped there "
-                        "(free space or record elsewhere)")
+        return DiskFull(
+            f"the disk is full writing {path}; the recording stopped there "
+            "(free space or record elsewhere)"
+        )
     if exc.errno in _NOT_WRITABLE:
-        return FolderNotWritable(f"cannot write to {path.parent}: {os.strerror(exc.errno)} "
-                                 "(choose a writable folder)")
+        return FolderNotWritable(
+            f"cannot write to {path.parent}: {os.strerror(exc.errno)} (choose a writable folder)"
+        )
     return EncoderError(f"writing {path} failed: {exc}")
 
 
@@ -115,18 +127,35 @@ def frame_rate(fps: float) -> Fraction:
 
 
 def _check_frame(frame: np.ndarray, width: int, height: int) -> np.ndarray:
-    if not isinstance(frame, np.ndarray) or frame.dtype != np.uint8 or frame.shape != (height, width, 3):
-        got = f"{frame.dtype} {frame.shape}" if isinstance(frame, np.ndarray) else type(frame).__name__
-        raise EncoderError(f"a frame must be uint8 of shape ({height}, {width}, 3) (RGB), got {got}")
+    if (
+        not isinstance(frame, np.ndarray)
+        or frame.dtype != np.uint8
+        or frame.shape != (height, width, 3)
+    ):
+        got = (
+            f"{frame.dtype} {frame.shape}"
+            if isinstance(frame, np.ndarray)
+            else type(frame).__name__
+        )
+        raise EncoderError(
+            f"a frame must be uint8 of shape ({height}, {width}, 3) (RGB), got {got}"
+        )
     return np.ascontiguousarray(frame)
 
 
 class VideoEncoder:
     """Writes RGB frames to a video file or a PNG sequence; see the module docstring."""
 
-    def __init__(self, path: str | os.PathLike[str], size: tuple[int, int], fps: float,
-                 codec: str = "h264", *, pixel_format: str | None = None,
-                 options: Mapping[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        size: tuple[int, int],
+        fps: float,
+        codec: str = "h264",
+        *,
+        pixel_format: str | None = None,
+        options: Mapping[str, str] | None = None,
+    ) -> None:
         if codec not in CODECS:
             raise EncoderError(f"unknown codec {codec!r}; choose one of {', '.join(CODECS)}")
         self.spec = CODECS[codec]
@@ -139,22 +168,33 @@ class VideoEncoder:
         self.fps = frame_rate(fps)
         self.codec = codec
         self.pixel_format = pixel_format or self.spec.pixel_format
-        self.options = {**dict(self.spec.options), **{str(k): str(v) for k, v in (options or {}).items()}}
+        self.options = {
+            **dict(self.spec.options),
+            **{str(k): str(v) for k, v in (options or {}).items()},
+        }
         self.frames_written = 0
         self._closed = False
         self._container = self._stream = None
         av = _av()
         if self.spec.ffmpeg not in av.codecs_available:
-            raise CodecUnavailable(f"this FFmpeg build has no {self.spec.ffmpeg} encoder for {codec}; "
-                                   f"available here: {', '.join(available_codecs()) or 'none'}")
+            raise CodecUnavailable(
+                f"this FFmpeg build has no {self.spec.ffmpeg} encoder for {codec}; "
+                f"available here: {', '.join(available_codecs()) or 'none'}"
+            )
         if self.spec.containers and self.path.suffix.lower() not in self.spec.containers:
-            raise EncoderError(f"{codec} goes in a {'/'.join(self.spec.containers)} file, not {self.path.name!r}")
+            raise EncoderError(
+                f"{codec} goes in a {'/'.join(self.spec.containers)} file, not {self.path.name!r}"
+            )
         if self.pixel_format.startswith(("yuv420", "nv12")) and (self.width % 2 or self.height % 2):
-            raise EncoderError(f"{codec} in {self.pixel_format} needs an even width and height, got "
-                               f"{self.width}x{self.height} (use {self.width + self.width % 2}x"
-                               f"{self.height + self.height % 2})")
+            raise EncoderError(
+                f"{codec} in {self.pixel_format} needs an even width and height, got "
+                f"{self.width}x{self.height} (use {self.width + self.width % 2}x"
+                f"{self.height + self.height % 2})"
+            )
         if self.pixel_format.startswith("yuv422") and self.width % 2:
-            raise EncoderError(f"{codec} in {self.pixel_format} needs an even width, got {self.width}")
+            raise EncoderError(
+                f"{codec} in {self.pixel_format} needs an even width, got {self.width}"
+            )
         if self.spec.containers:
             ensure_writable(self.path.parent)
             self._open_container(av)
@@ -176,8 +216,9 @@ class VideoEncoder:
             raise _why(exc, self.path) from None
         except (ValueError, av.FFmpegError) as exc:
             self._abandon(remove=True)
-            raise EncoderError(f"cannot encode {self.codec} as {self.pixel_format} with "
-                               f"{self.options}: {exc}") from None
+            raise EncoderError(
+                f"cannot encode {self.codec} as {self.pixel_format} with {self.options}: {exc}"
+            ) from None
 
     def write(self, frame: np.ndarray) -> None:
         """Encode one frame, shape (height, width, 3) uint8 RGB. Raises DiskFull and closes."""
@@ -264,7 +305,9 @@ def write_png(path: str | os.PathLike[str], frame: np.ndarray, *, context=None) 
     """Write one RGB frame as a PNG, atomically (a half-written screenshot never appears)."""
     path = Path(path)
     if not (isinstance(frame, np.ndarray) and frame.ndim == 3):
-        raise EncoderError(f"a frame must be an HxWx3 uint8 array (RGB), got {getattr(frame, 'shape', type(frame))}")
+        raise EncoderError(
+            f"a frame must be an HxWx3 uint8 array (RGB), got {getattr(frame, 'shape', type(frame))}"
+        )
     height, width = frame.shape[:2]
     frame = _check_frame(frame, width, height)
     ctx = context if context is not None else png_context(width, height)

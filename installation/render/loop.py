@@ -25,7 +25,7 @@ from typing import Any
 
 from installation.checkpoints import LoadedModel
 from installation.clock import Clock
-from installation.events import ControlEvent, EventQueue
+from installation.events import ControlEvent, Event, EventQueue
 from installation.live.swap import SwapBox
 from installation.navigator import Navigator, advance
 from installation.params import Registry, apply_events, slew
@@ -38,8 +38,9 @@ from installation.stats import StatsWriter
 log = logging.getLogger(__name__)
 
 # A mapper turns raw events into registry events; it sees the current targets (for takeover
-# rules) and the loop's clock time (for scheduled events). It must be pure and never block.
-EventMapper = Callable[[list[ControlEvent], Mapping[str, float], float], list[ControlEvent]]
+# rules) and the loop's clock time (for scheduled events), and consumes the events meant for
+# it (clock ticks, device notices). It must be pure and never block.
+EventMapper = Callable[[list[Event], Mapping[str, float], float], list[Event]]
 # Feedback gets the targets that changed this frame and the events that changed them (so a
 # sender is not echoed its own value). It must only queue work, never block.
 Feedback = Callable[[dict[str, float], list[ControlEvent]], None]
@@ -157,9 +158,11 @@ class RenderLoop:
         dt = max(0.0, now - self._last_t)
         self._last_t = now
         # 1-2: drain and map input.
-        events = self.display.poll() + self.hooks.events.drain()
+        raw: list[Event] = [*self.display.poll(), *self.hooks.events.drain()]
         for mapper in self.hooks.mappers:  # a mapping bug drops this batch, not the show
-            events = self._guarded("event mapper", mapper, events, self.targets, now, failed=[])
+            raw = self._guarded("event mapper", mapper, raw, self.targets, now, failed=[])
+        # What no mapper consumed (a clock tick with MIDI off) has nothing to change.
+        events = [e for e in raw if isinstance(e, ControlEvent)]
         # 3: parameters.
         old_targets = self.targets
         self.targets, actions = apply_events(self.registry, self.targets, events)
@@ -178,7 +181,11 @@ class RenderLoop:
             synced = self._guarded("phase sync", sync, self.phase, v, dt, now)
             if synced is not None:
                 break
-        self.phase = synced if synced is not None else advance(self.phase, v["walk.speed"], v["walk.paused"], dt)
+        self.phase = (
+            synced
+            if synced is not None
+            else advance(self.phase, v["walk.speed"], v["walk.paused"], dt)
+        )
         z = self.navigator.position(self.phase, v["latent.truncation"])
         mix, previous_z = self._crossfade(now, v["latent.truncation"])
         # 9 (queued before the slow part, so controllers hear back as soon as possible).
@@ -220,9 +227,13 @@ class RenderLoop:
     def status(self) -> dict[str, object]:
         model = self.renderer.model
         return {
-            "fps": round(self._fps_ema, 2), "frame": self.frame, "model": model.id,
-            "version": model.version, "uptime": round(self.clock.now() - self._started, 3),
-            "device": self.renderer.device.type, "error": self.error or "",
+            "fps": round(self._fps_ema, 2),
+            "frame": self.frame,
+            "model": model.id,
+            "version": model.version,
+            "uptime": round(self.clock.now() - self._started, 3),
+            "device": self.renderer.device.type,
+            "error": self.error or "",
             **({"outputs": self.hooks.outputs.status()} if self.hooks.outputs else {}),
         }
 
@@ -239,7 +250,9 @@ class RenderLoop:
             return (time.perf_counter() - start) * 1000, index, True
         # Pipelined: queue this frame, then collect the oldest one in flight.
         r = self.renderer
-        self._pool.submit(RenderJob(r.model, z, brightness, r.previous, previous_z, mix, index=self._next_buffer))
+        self._pool.submit(
+            RenderJob(r.model, z, brightness, r.previous, previous_z, mix, index=self._next_buffer)
+        )
         self._next_buffer = (self._next_buffer + 1) % len(self.renderer.host_arrays)
         # Keep every worker busy while this frame is presented: collect only the frame that
         # is `workers` frames old.
@@ -280,7 +293,9 @@ class RenderLoop:
         if not self._screenshot_due:
             return None
         self._screenshot_due = False
-        path = self.settings.screenshot_dir / datetime.now().strftime("installation-%Y%m%d-%H%M%S-%f.png")
+        path = self.settings.screenshot_dir / datetime.now().strftime(
+            "installation-%Y%m%d-%H%M%S-%f.png"
+        )
         self.stats.event("screenshot", t=self.clock.now(), path=str(path))
         return None if outputs is not None and outputs.screenshot(path) else path
 
@@ -306,14 +321,20 @@ class RenderLoop:
             self.navigator = Navigator(model.latent_dim, nav.seed, nav.mode, nav.easing)
         self._fade_start = now
         log.info("swapped in %s v%d (was %s v%d)", model.id, model.version, old.id, old.version)
-        self.stats.event("swap", t=now, frame=self.frame, model=model.describe(), previous=old.describe())
+        self.stats.event(
+            "swap", t=now, frame=self.frame, model=model.describe(), previous=old.describe()
+        )
         for hook in self.hooks.on_swap:
             self._guarded("swap hook", hook, old, model)
 
     def _crossfade(self, now: float, truncation: float):
         if self._fade_start is None:
             return 1.0, None
-        mix = (now - self._fade_start) / self.settings.crossfade_s if self.settings.crossfade_s > 0 else 1.0
+        mix = (
+            (now - self._fade_start) / self.settings.crossfade_s
+            if self.settings.crossfade_s > 0
+            else 1.0
+        )
         if mix >= 1.0:
             self._fade_start = None
             self.renderer.previous = None
@@ -347,7 +368,9 @@ class RenderLoop:
         frame_ms = 0.0 if self._last_present is None else (t - self._last_present) * 1000
         self._last_present = t
         if frame_ms > 0:
-            self._fps_ema += 0.1 * (1000.0 / frame_ms - self._fps_ema) if self._fps_ema else 1000.0 / frame_ms
+            self._fps_ema += (
+                0.1 * (1000.0 / frame_ms - self._fps_ema) if self._fps_ema else 1000.0 / frame_ms
+            )
         self._last_frame_ms, self._last_gen_ms = frame_ms, gen_ms
         if self.stats.enabled:
             fields = {}
@@ -357,9 +380,13 @@ class RenderLoop:
                     {"target": e.target, "source": e.source, "received": e.received} for e in events
                 ]
             self.stats.frame(
-                frame=self.frame, t=t, frame_ms=round(frame_ms, 3), gen_ms=round(gen_ms, 3),
+                frame=self.frame,
+                t=t,
+                frame_ms=round(frame_ms, 3),
+                gen_ms=round(gen_ms, 3),
                 present_ms=round(present_ms, 3),
                 model={"id": self.renderer.model.id, "version": self.renderer.model.version},
-                params={k: round(val, 6) for k, val in self.values.items()}, **fields,
+                params={k: round(val, 6) for k, val in self.values.items()},
+                **fields,
             )
         self.frame += 1

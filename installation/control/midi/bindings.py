@@ -5,8 +5,8 @@ normalised to the parameter, defaults resolved), and a device's bindings into a 
 `BindingTable` looked up by (kind, channel, number). Tables are replaced whole, never edited,
 so the input threads can read them while MIDI learn builds a new one.
 
-Curve math lives here for now; protocol-independent mapping math is meant to move into
-control/mapping.py, shared with OSC.
+The value math (range, curve, invert, and its inverse for feedback) is control/mapping.py's,
+shared with OSC, so a fader and a knob with the same settings agree.
 """
 
 from __future__ import annotations
@@ -14,48 +14,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
-# One curve for OSC and MIDI, so a fader and a knob with the same settings agree.
-from installation.control.mapping import curve
-from installation.control.mapping import uncurve as inverse_curve
-from installation.control.midi.config import MidiMapping
-from installation.events import ControlEvent
+from installation.control.mapping import map_value, unmap_value
+from installation.control.midi.config import LoadedProfile, MidiConfig, MidiMapping
+from installation.control.midi.names import port_matches
 from installation.params import Registry
-
-# -- events --------------------------------------------------------------------------------
-# Internal events travel through the one event queue to the main-thread mapper, which
-# consumes them; their targets are not registry names.
-CLOCK_TARGET = "_midi.clock"
-NOTICE_TARGET = "_midi.notice"
-
-
-@dataclass(frozen=True)
-class MidiEvent(ControlEvent):
-    """A ControlEvent from a MIDI control, carrying what takeover needs (main thread)."""
-
-    control: str = ""  # "cc:0:7": identifies the control for takeover state and echo
-    lo: float = 0.0  # the binding's range, normalised to the parameter
-    hi: float = 1.0
-    takeover: str = "none"
-    smoothing: float = 0.0
-
-
-@dataclass(frozen=True)
-class ClockEvent(ControlEvent):
-    """MIDI clock state at `at` (a tick's arrival): tempo, beat position, transport."""
-
-    running: bool = False
-    bpm: float = 0.0
-    beat: float = 0.0
-    at: float = 0.0
-
-
-@dataclass(frozen=True)
-class MidiNotice(ControlEvent):
-    """A line for the HUD and the main thread: device opened/closed, learned, scene."""
-
-    kind: str = ""
-    text: str = ""
-    device: str = ""
 
 
 # -- curves and encoders -------------------------------------------------------------------
@@ -100,22 +62,16 @@ class Binding:
 
     def value_at(self, x: float) -> float:
         """Control position 0..1 -> parameter value, normalised."""
-        y = curve(x, self.curve)
-        if self.invert:
-            y = 1.0 - y
-        return self.lo + (self.hi - self.lo) * y
+        return map_value(x, (0.0, 1.0), (self.lo, self.hi), self.curve, self.invert)  # type: ignore[arg-type]
 
     def position_of(self, v: float) -> float:
         """Normalised parameter value -> control position 0..1 (for feedback)."""
-        span = self.hi - self.lo
-        y = min(1.0, max(0.0, (v - self.lo) / span)) if span else 0.0
-        if self.invert:
-            y = 1.0 - y
-        return inverse_curve(y, self.curve)
+        return unmap_value(v, (0.0, 1.0), (self.lo, self.hi), self.curve, self.invert)  # type: ignore[arg-type]
 
 
-def compile_mapping(m: MidiMapping, registry: Registry, *, channel: int | None = None,
-                    takeover: str = "pickup") -> Binding:
+def compile_mapping(
+    m: MidiMapping, registry: Registry, *, channel: int | None = None, takeover: str = "pickup"
+) -> Binding:
     """A validated mapping -> Binding; `channel` (1-16) and `takeover` are the defaults."""
     kind = m.kind
     ch = m.channel if m.channel is not None else channel
@@ -132,9 +88,26 @@ def compile_mapping(m: MidiMapping, registry: Registry, *, channel: int | None =
         lo, hi = param.to_normalized(m.range[0]), param.to_normalized(m.range[1])
     mode = m.mode or _default_mode(kind, is_action, is_bool)
     return Binding(
-        kind, int(number or 0), ch0, m.target or "", is_action, is_bool, lo, hi, m.curve, m.invert,
-        m.smoothing, m.takeover or takeover, m.encoder, m.step, mode, m.bits, m.feedback,
-        m.led_on, m.led_off, m.label,
+        kind,
+        int(number or 0),
+        ch0,
+        m.target or "",
+        is_action,
+        is_bool,
+        lo,
+        hi,
+        m.curve,
+        m.invert,
+        m.smoothing,
+        m.takeover or takeover,
+        m.encoder,
+        m.step,
+        mode,
+        m.bits,
+        m.feedback,
+        m.led_on,
+        m.led_off,
+        m.label,
     )
 
 
@@ -163,6 +136,35 @@ class BindingTable:
 
     def programs(self) -> dict[int, str]:
         return {b.number: b.target for b in self.bindings if b.kind == "program"}
+
+
+def device_table(
+    device: str,
+    profile: LoadedProfile | None,
+    learned: LoadedProfile | None,
+    cfg: MidiConfig,
+    registry: Registry,
+) -> BindingTable:
+    """A device's bindings, highest priority first: what MIDI learn saved, the show's own
+    `midi.mappings`, then the device's profile. Mappings naming another device are left out."""
+
+    def layer(mappings, channel=None, takeover=None):
+        return [
+            compile_mapping(
+                m, registry, channel=channel, takeover=m.takeover or takeover or cfg.takeover
+            )
+            for m in mappings
+            if m.device is None or port_matches(device, m.device)
+        ]
+
+    own = (
+        layer(profile.profile.mappings, profile.profile.channel, profile.profile.takeover)
+        if profile
+        else []
+    )
+    return build_table(
+        [layer(learned.profile.mappings) if learned else [], layer(cfg.mappings), own]
+    )
 
 
 def build_table(layers: Iterable[Iterable[Binding]]) -> BindingTable:

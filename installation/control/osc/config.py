@@ -17,12 +17,16 @@ from installation.control.mapping import Curve
 from installation.params import REGISTRY, address_of
 
 PRIVATE_NETWORKS = [
-    "127.0.0.0/8", "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "169.254.0.0/16",
-    "::1/128", "fc00::/7", "fe80::/10",
+    "127.0.0.0/8",
+    "10.0.0.0/8",
+    "172.16.0.0/12",
+    "192.168.0.0/16",
+    "169.254.0.0/16",
+    "::1/128",
+    "fc00::/7",
+    "fe80::/10",
 ]
 _PATTERN_CHARS = set("*?[]{}, #")
-
-
 
 
 def _check_ip(host: str) -> str:
@@ -98,16 +102,26 @@ class OscQueryConfig(Section):
 class OscConfig(Section):
     enabled: bool = True
     host: str = "127.0.0.1"
-    port: int = Field(9000, ge=0, le=65535, description="UDP and TCP (SLIP) port; 0 picks a free one")
+    port: int = Field(
+        9000, ge=0, le=65535, description="UDP and TCP (SLIP) port; 0 picks a free one"
+    )
     tcp: bool = True
     allow: list[str] = Field(default_factory=lambda: list(PRIVATE_NETWORKS))
-    rate_limit: float = Field(2000.0, ge=0.0, description="packets/s per sender address; 0 = no limit")
+    rate_limit: float = Field(
+        2000.0, ge=0.0, description="packets/s per sender address; 0 = no limit"
+    )
     burst: int = Field(200, ge=1, description="packets a sender may send at once above the rate")
     max_packet: int = Field(16384, ge=64, le=65536, description="bytes; bigger packets are dropped")
-    max_delay: float = Field(10.0, ge=0.0, le=3600.0, description="future timetags are clamped to this")
-    queue: int = Field(1024, ge=16, le=100_000, description="packets waiting for the render loop")
+    max_delay: float = Field(
+        10.0, ge=0.0, le=3600.0, description="future timetags are clamped to this"
+    )
+    queue: int = Field(
+        1024, ge=16, le=100_000, description="events held for a bundle's future timetag"
+    )
     feedback: list[FeedbackClient] = Field(default_factory=list)
-    feedback_rate: float = Field(30.0, gt=0.0, le=1000.0, description="messages/s per address and client")
+    feedback_rate: float = Field(
+        30.0, gt=0.0, le=1000.0, description="messages/s per address and client"
+    )
     oscquery: OscQueryConfig = OscQueryConfig()
     mappings: list[OscMapping] = Field(default_factory=list)
 
@@ -131,7 +145,11 @@ class OscConfig(Section):
         registry_addresses = {address_of(n) for n in [*REGISTRY.params, *REGISTRY.actions]}
         seen: set[tuple[str, int]] = set()
         for m in self.mappings:
-            if m.address in registry_addresses or m.address == "/status" or m.address.startswith("/norm/"):
+            if (
+                m.address in registry_addresses
+                or m.address == "/status"
+                or m.address.startswith("/norm/")
+            ):
                 raise ValueError(f"mapping address {m.address} is already a built-in address")
             if (m.address, m.arg) in seen:
                 raise ValueError(f"two mappings for {m.address} argument {m.arg}")

@@ -32,7 +32,9 @@ ATTRIBUTES = ("FULL_PATH", "CONTENTS", "TYPE", "RANGE", "VALUE", "DESCRIPTION", 
 _warned_no_zeroconf = False
 
 
-def _leaf(endpoints: tuple[Endpoint, ...], values: Mapping[str, float], registry: Registry) -> dict[str, Any]:
+def _leaf(
+    endpoints: tuple[Endpoint, ...], values: Mapping[str, float], registry: Registry
+) -> dict[str, Any]:
     first = endpoints[0]
     node: dict[str, Any] = {"FULL_PATH": first.address, "DESCRIPTION": first.description}
     if first.kind in ("query", "action"):
@@ -42,8 +44,10 @@ def _leaf(endpoints: tuple[Endpoint, ...], values: Mapping[str, float], registry
         by_arg = {ep.arg: ep for ep in endpoints}
         args = range(max(by_arg) + 1)
         node["TYPE"] = "f" * len(args)
-        node["RANGE"] = [{"MIN": min(by_arg[i].input), "MAX": max(by_arg[i].input)} if i in by_arg else {}
-                         for i in args]
+        node["RANGE"] = [
+            {"MIN": min(by_arg[i].input), "MAX": max(by_arg[i].input)} if i in by_arg else {}
+            for i in args
+        ]
         node["ACCESS"] = ACCESS_WRITE
         node["DESCRIPTION"] = "; ".join(f"argument {ep.arg} -> {ep.target}" for ep in endpoints)
         return node
@@ -67,14 +71,20 @@ def _leaf(endpoints: tuple[Endpoint, ...], values: Mapping[str, float], registry
 
 def build_tree(space: AddressSpace, values: Mapping[str, float]) -> dict[str, Any]:
     """The OSCQuery namespace: containers for each path segment, leaves for addresses."""
-    root: dict[str, Any] = {"FULL_PATH": "/", "CONTENTS": {}, "DESCRIPTION": "installation", "ACCESS": 0}
+    root: dict[str, Any] = {
+        "FULL_PATH": "/",
+        "CONTENTS": {},
+        "DESCRIPTION": "installation",
+        "ACCESS": 0,
+    }
     for address, endpoints in sorted(space.table.items()):
         node = root
         parts = address.strip("/").split("/")
         for depth, part in enumerate(parts[:-1]):
             path = "/" + "/".join(parts[: depth + 1])
             node = node.setdefault("CONTENTS", {}).setdefault(
-                part, {"FULL_PATH": path, "CONTENTS": {}, "ACCESS": 0, "DESCRIPTION": ""})
+                part, {"FULL_PATH": path, "CONTENTS": {}, "ACCESS": 0, "DESCRIPTION": ""}
+            )
         leaf = _leaf(endpoints, values, space.registry)
         existing = node.setdefault("CONTENTS", {}).get(parts[-1])
         if existing is not None:  # an address that is also a container (/a and /a/b)
@@ -96,9 +106,18 @@ class OscQueryServer:
     """HTTP on its own thread; reads the latest values through `values()` (a mapping that
     the render loop replaces whole, never mutates), so it never touches loop state."""
 
-    def __init__(self, space: AddressSpace, values: Callable[[], Mapping[str, float]], *,
-                 host: str, port: int, osc_port: int, osc_tcp: bool, name: str,
-                 zeroconf: bool = True) -> None:
+    def __init__(
+        self,
+        space: AddressSpace,
+        values: Callable[[], Mapping[str, float]],
+        *,
+        host: str,
+        port: int,
+        osc_port: int,
+        osc_tcp: bool,
+        name: str,
+        zeroconf: bool = True,
+    ) -> None:
         self.space, self.values, self.name = space, values, name
         self.host, self.port, self.osc_port, self.osc_tcp = host, port, osc_port, osc_tcp
         self.want_zeroconf = zeroconf
@@ -111,11 +130,21 @@ class OscQueryServer:
 
     def host_info(self) -> dict[str, Any]:
         return {
-            "NAME": self.name, "OSC_IP": self.host, "OSC_PORT": self.osc_port,
+            "NAME": self.name,
+            "OSC_IP": self.host,
+            "OSC_PORT": self.osc_port,
             "OSC_TRANSPORT": "UDP",
-            "EXTENSIONS": {"ACCESS": True, "VALUE": True, "RANGE": True, "DESCRIPTION": True,
-                           "UNIT": True, "TAGS": False, "CLIPMODE": False, "LISTEN": False,
-                           "PATH_CHANGED": False},
+            "EXTENSIONS": {
+                "ACCESS": True,
+                "VALUE": True,
+                "RANGE": True,
+                "DESCRIPTION": True,
+                "UNIT": True,
+                "TAGS": False,
+                "CLIPMODE": False,
+                "LISTEN": False,
+                "PATH_CHANGED": False,
+            },
         }
 
     def respond(self, target: str) -> tuple[int, dict[str, Any] | None]:
@@ -157,7 +186,9 @@ class OscQueryServer:
 
         self._httpd = Server((self.host, self.port), Handler)
         self.port = self._httpd.server_address[1]
-        self._thread = threading.Thread(target=self._httpd.serve_forever, args=(0.05,), name="oscquery", daemon=True)
+        self._thread = threading.Thread(
+            target=self._httpd.serve_forever, args=(0.05,), name="oscquery", daemon=True
+        )
         self._thread.start()
         log.info("OSCQuery on http://%s:%d/", self.host, self.port)
         if self.want_zeroconf:
@@ -170,23 +201,38 @@ class OscQueryServer:
         except ImportError:
             if not _warned_no_zeroconf:
                 _warned_no_zeroconf = True
-                log.warning("OSCQuery is served on http://%s:%d/ but not advertised: "
-                            "pip install zeroconf to let VDMX, Chataigne and ossia find it",
-                            self.host, self.port)
+                log.warning(
+                    "OSCQuery is served on http://%s:%d/ but not advertised: "
+                    "pip install zeroconf to let VDMX, Chataigne and ossia find it",
+                    self.host,
+                    self.port,
+                )
             return
-        ip = self.host if self.host not in ("0.0.0.0", "::") else socket.gethostbyname(socket.gethostname())
+        ip = (
+            self.host
+            if self.host not in ("0.0.0.0", "::")
+            else socket.gethostbyname(socket.gethostname())
+        )
         try:
             self._info = zeroconf.ServiceInfo(
-                "_oscjson._tcp.local.", f"{self.name}._oscjson._tcp.local.",
+                "_oscjson._tcp.local.",
+                f"{self.name}._oscjson._tcp.local.",
                 addresses=[socket.inet_pton(socket.AF_INET6 if ":" in ip else socket.AF_INET, ip)],
-                port=self.port, properties={}, server=f"{self.name}.local.",
+                port=self.port,
+                properties={},
+                server=f"{self.name}.local.",
             )
-            self._zeroconf = zeroconf.Zeroconf(interfaces=[ip] if self.host not in ("0.0.0.0", "::") else
-                                               zeroconf.InterfaceChoice.All)
+            self._zeroconf = zeroconf.Zeroconf(
+                interfaces=[ip]
+                if self.host not in ("0.0.0.0", "::")
+                else zeroconf.InterfaceChoice.All
+            )
             # Probing the name takes a few seconds: do it off the caller's thread.
             threading.Thread(target=self._register, name="oscquery-zeroconf", daemon=True).start()
         except (OSError, ValueError) as exc:
-            log.warning("OSCQuery could not be advertised over zeroconf (%s); it is still served", exc)
+            log.warning(
+                "OSCQuery could not be advertised over zeroconf (%s); it is still served", exc
+            )
 
     def _register(self) -> None:
         try:

@@ -1,7 +1,8 @@
 """What happens to one received packet, apart from sockets (tests and the fuzzer call it).
 
-allow-list -> per-source rate limit -> size -> parse -> resolve addresses -> one `Batch`
-per timetag on a bounded queue for the render loop. Every packet that is not used is
+allow-list -> per-source rate limit -> size -> parse -> resolve addresses -> ControlEvents
+on the render loop's bounded event queue, the same one every input source uses (a bundle's
+events carry its timetag as `due`; the loop's scheduler holds them until then). Every packet that is not used is
 dropped and counted by reason; the counters feed /status, the HUD and a log summary of at
 most one line a second. Only the network thread calls `handle` and touches `counters`;
 it `publish`es an immutable snapshot of them for other threads (HUD).
@@ -11,12 +12,11 @@ from __future__ import annotations
 
 import ipaddress
 import logging
-import queue
 import re
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import replace
 from types import MappingProxyType
 
 from installation.control.osc.config import OscConfig
@@ -28,24 +28,27 @@ from installation.control.osc.parse import (
     ntp_to_unix,
     parse_packet,
 )
-from installation.control.osc.space import AddressSpace, Resolved
+from installation.control.osc.space import AddressSpace
+from installation.events import ControlEvent, EventQueue
 
 log = logging.getLogger(__name__)
 
 # Why a packet (or message) was dropped; the order is the order shown in /status and logs.
 REASONS: tuple[str, ...] = (
-    "not_allowed", "rate_limited", "oversize", "malformed", "bad_string", "type_tag", "bundle",
-    "pattern", "unknown_address", "bad_args", "queue_full", "internal",
+    "not_allowed",
+    "rate_limited",
+    "oversize",
+    "malformed",
+    "bad_string",
+    "type_tag",
+    "bundle",
+    "pattern",
+    "unknown_address",
+    "bad_args",
+    "queue_full",
+    "internal",
 )
 MAX_SOURCES = 1024  # rate-limit buckets and allow-list answers kept; oldest forgotten
-
-
-@dataclass(frozen=True)
-class Batch:
-    """Events to apply in one frame: the first at or after `due` (loop clock; None = next)."""
-
-    due: float | None
-    items: tuple[Resolved, ...]
 
 
 class Receiver:
@@ -53,14 +56,18 @@ class Receiver:
         self,
         space: AddressSpace,
         config: OscConfig,
+        events: EventQueue | None = None,
         *,
         monotonic: Callable[[], float] = time.monotonic,
         wall: Callable[[], float] = time.time,
     ) -> None:
         self.space, self.config = space, config
         self.monotonic, self.wall = monotonic, wall
-        self.batches: queue.Queue[Batch] = queue.Queue(maxsize=config.queue)
-        self.counters: dict[str, int] = dict.fromkeys(("packets", "messages", "timetag_clamped", *REASONS), 0)
+        # The loop's queue in a show; a receiver of its own (tests, the fuzzer) gets one.
+        self.events = events if events is not None else EventQueue(config.queue)
+        self.counters: dict[str, int] = dict.fromkeys(
+            ("packets", "messages", "timetag_clamped", *REASONS), 0
+        )
         # What other threads read: a copy of the counters, replaced whole by `publish`.
         self.published: Mapping[str, int] = MappingProxyType(dict(self.counters))
         # The latest status from the render loop, replaced whole (never mutated).
@@ -94,7 +101,7 @@ class Receiver:
         wall_now = self.wall()
         status = False
         for group in groups:
-            items: list[Resolved] = []
+            items: list[ControlEvent] = []
             for message in group.messages:
                 self.counters["messages"] += 1
                 try:
@@ -105,13 +112,15 @@ class Receiver:
                 items.extend(resolved)
                 status = status or asked
             if items:
-                self._enqueue(Batch(self._due(group.timetag, received, wall_now), tuple(items)))
+                self._enqueue(items, self._due(group.timetag, received, wall_now))
         return [self.status_reply()] if status else []
 
-    def _enqueue(self, batch: Batch) -> None:
-        try:
-            self.batches.put_nowait(batch)
-        except queue.Full:
+    def _enqueue(self, items: list[ControlEvent], due: float | None) -> None:
+        """A bundle's events, in order, all due at once (a full queue drops and counts it)."""
+        full = False
+        for event in items:
+            full = not self.events.put(event if due is None else replace(event, due=due)) or full
+        if full:
             self._drop("queue_full", "the render loop is not draining")
 
     def _due(self, timetag: int, received: float, wall_now: float) -> float | None:
@@ -179,7 +188,9 @@ class Receiver:
         drops = {k: v for k, v in self.dropped_by_reason(counters).items() if v}
         text = f"osc {counters['packets']} packets"
         if drops:
-            text += f"  dropped {sum(drops.values())}: " + ", ".join(f"{k} {v}" for k, v in drops.items())
+            text += f"  dropped {sum(drops.values())}: " + ", ".join(
+                f"{k} {v}" for k, v in drops.items()
+            )
         return text
 
     def log_summary(self, now: float | None = None) -> str | None:
@@ -188,11 +199,18 @@ class Receiver:
         if now - self._logged_at < 1.0:
             return None
         counts = self.dropped_by_reason()
-        new = {k: counts[k] - self._logged_counts[k] for k in REASONS if counts[k] > self._logged_counts[k]}
+        new = {
+            k: counts[k] - self._logged_counts[k]
+            for k in REASONS
+            if counts[k] > self._logged_counts[k]
+        }
         if not new:
             return None
-        line = (f"osc: dropped {sum(new.values())} in the last {now - self._logged_at:.1f} s ("
-                + ", ".join(f"{k} {v}" for k, v in new.items()) + f"); last: {self._last_drop}")
+        line = (
+            f"osc: dropped {sum(new.values())} in the last {now - self._logged_at:.1f} s ("
+            + ", ".join(f"{k} {v}" for k, v in new.items())
+            + f"); last: {self._last_drop}"
+        )
         self._logged_at, self._logged_counts = now, counts
         log.warning("%s", line)
         return line
@@ -201,13 +219,26 @@ class Receiver:
         """/status/... messages in one bundle: the loop's status and the drop counters."""
         status = dict(self.status)
         messages = []
-        for key, kind in (("fps", float), ("frame", int), ("model", str), ("version", int),
-                          ("step", int), ("uptime", float), ("device", str), ("error", str)):
+        for key, kind in (
+            ("fps", float),
+            ("frame", int),
+            ("model", str),
+            ("version", int),
+            ("step", int),
+            ("uptime", float),
+            ("device", str),
+            ("error", str),
+        ):
             if key in status and status[key] is not None:
                 messages.append(encode_message(f"/status/{key}", [kind(status[key])]))
-        for label, out in dict(status.get("outputs") or {}).items():  # video outputs (render/outputs/)
+        for label, out in dict(
+            status.get("outputs") or {}
+        ).items():  # video outputs (render/outputs/)
             where = "/status/outputs/" + re.sub(r"[^A-Za-z0-9._:-]", "_", label)
-            messages += [encode_message(f"{where}/{k}", [int(out[k])]) for k in ("sent", "dropped", "failures")]
+            messages += [
+                encode_message(f"{where}/{k}", [int(out[k])])
+                for k in ("sent", "dropped", "failures")
+            ]
             messages.append(encode_message(f"{where}/state", [str(out["state"])]))
         drops = self.dropped_by_reason()
         messages.append(encode_message("/status/osc/packets", [self.counters["packets"]]))

@@ -29,7 +29,7 @@ from installation.control.osc.parse import OscParseError, SlipDecoder, encode_me
 from installation.control.osc.receiver import Receiver
 from installation.control.osc.schedule import Scheduler
 from installation.control.osc.space import AddressSpace
-from installation.events import ControlEvent
+from installation.events import ControlEvent, EventQueue
 from installation.params import Registry
 
 if TYPE_CHECKING:
@@ -58,11 +58,17 @@ def _is_sender(client: FeedbackClient, source: str | None) -> bool:
 
 
 class OscServer:
-    def __init__(self, config: OscConfig, registry: Registry, stats: StatsWriter | None = None) -> None:
+    def __init__(
+        self,
+        config: OscConfig,
+        registry: Registry,
+        stats: StatsWriter | None = None,
+        events: EventQueue | None = None,
+    ) -> None:
         self.config, self.registry, self.stats = config, registry, stats
         self.space = AddressSpace(registry, config.mappings)
-        self.receiver = Receiver(self.space, config)
-        self.scheduler = Scheduler(self.receiver.batches, registry, config.queue, config.max_delay)
+        self.receiver = Receiver(self.space, config, events)  # events: the loop's queue in a show
+        self.scheduler = Scheduler(registry, config.queue, config.max_delay)
         self.address: tuple[str, int] | None = None  # bound (host, port) once listening
         self.error: str | None = None
         self.oscquery: OscQueryServer | None = None
@@ -100,7 +106,9 @@ class OscServer:
                 self._tcp.listen(8)
                 self._tcp.setblocking(False)
         except OSError as exc:
-            self.error = f"osc: cannot listen on {c.host}:{c.port} ({exc.strerror or exc}); set osc.port"
+            self.error = (
+                f"osc: cannot listen on {c.host}:{c.port} ({exc.strerror or exc}); set osc.port"
+            )
             log.error("%s; the show plays on without OSC", self.error)
             self._close_sockets()
             return
@@ -113,16 +121,31 @@ class OscServer:
         self._thread.start()
         log.info("OSC on %s:%d (UDP%s)", c.host, port, " + TCP/SLIP" if self._tcp else "")
         if self.stats is not None:
-            self.stats.event("osc_listening", t=time.monotonic(), host=c.host, port=port, tcp=self._tcp is not None)
+            self.stats.event(
+                "osc_listening",
+                t=time.monotonic(),
+                host=c.host,
+                port=port,
+                tcp=self._tcp is not None,
+            )
         q = c.oscquery
         if q.enabled:
             self.oscquery = OscQueryServer(
-                self.space, lambda: self._values, host=c.host, port=q.port, osc_port=port,
-                osc_tcp=self._tcp is not None, name=q.name, zeroconf=q.zeroconf)
+                self.space,
+                lambda: self._values,
+                host=c.host,
+                port=q.port,
+                osc_port=port,
+                osc_tcp=self._tcp is not None,
+                name=q.name,
+                zeroconf=q.zeroconf,
+            )
             try:
                 self.oscquery.start()
             except OSError as exc:
-                log.error("OSCQuery: cannot listen on %s:%d (%s); OSC still works", c.host, q.port, exc)
+                log.error(
+                    "OSCQuery: cannot listen on %s:%d (%s); OSC still works", c.host, q.port, exc
+                )
                 self.oscquery = None
 
     def stop(self) -> None:
@@ -155,7 +178,9 @@ class OscServer:
             return
         sources = {e.target: e.source for e in events if e.target in changed}
         try:
-            self._updates.put_nowait(FeedbackUpdate(tuple(changed.items()), MappingProxyType(sources)))
+            self._updates.put_nowait(
+                FeedbackUpdate(tuple(changed.items()), MappingProxyType(sources))
+            )
         except queue.Full:
             return  # the network thread is behind; the next change carries the latest values
         self._wake()
@@ -304,8 +329,10 @@ class OscServer:
         return max(0.001, wait)
 
 
-def build_osc_server(show: Show, registry: Registry, stats: StatsWriter) -> OscServer | None:
+def build_osc_server(
+    show: Show, registry: Registry, stats: StatsWriter, events: EventQueue
+) -> OscServer | None:
     """An OSC server for the show's `osc:` section (None when it is off); app.py connects it."""
     if not show.osc.enabled:
         return None
-    return OscServer(show.osc, registry, stats)
+    return OscServer(show.osc, registry, stats, events)

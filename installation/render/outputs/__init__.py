@@ -37,10 +37,18 @@ def check_outputs(outputs: Sequence[Any]) -> list[tuple[str, str | None]]:
     return [(_label(c), unavailable(c.kind)) for c in outputs if c.enabled]
 
 
-def build_outputs(outputs: Sequence[Any], *, base_dir: Path, display_size: tuple[int, int],
-                  native_size: tuple[int, int], pygame_format: str, show_fps: float,
-                  stats_event: Callable[..., None] | None = None, screenshots: bool = True,
-                  lib: Any = None) -> OutputHub:
+def build_outputs(
+    outputs: Sequence[Any],
+    *,
+    base_dir: Path,
+    display_size: tuple[int, int],
+    native_size: tuple[int, int],
+    pygame_format: str,
+    show_fps: float,
+    stats_event: Callable[..., None] | None = None,
+    screenshots: bool = True,
+    lib: Any = None,
+) -> OutputHub:
     """Workers for the enabled outputs (not started). Refuses, before the show starts, a
     recording it could not write; an output whose library is missing is logged and left
     out, and the show plays on."""
@@ -69,8 +77,9 @@ def build_outputs(outputs: Sequence[Any], *, base_dir: Path, display_size: tuple
         src_size = native_size if source == "native" else display_size
         # A file is written at a steady rate: the show's cap (30 when uncapped) unless set.
         fps = config.fps or ((show_fps or 30.0) if config.kind == "file" else 0.0)
-        converter = converter_for(size, src_size, src, config.pixel_format, config.fit,
-                                  src_opaque=source == "native")
+        converter = converter_for(
+            size, src_size, src, config.pixel_format, config.fit, src_opaque=source == "native"
+        )
         kwargs = {"base_dir": base_dir} if config.kind == "file" else {}
         if lib is not None:
             kwargs["lib"] = lib
@@ -78,12 +87,33 @@ def build_outputs(outputs: Sequence[Any], *, base_dir: Path, display_size: tuple
         def factory(config=config, kwargs=kwargs):
             return make_adapter(config, **kwargs)
 
-        workers.append(OutputWorker(label, factory, converter, name=config.name, fps=fps,
-                                    queue=config.queue, source=source))
+        workers.append(
+            OutputWorker(
+                label,
+                factory,
+                converter,
+                name=config.name,
+                fps=fps,
+                queue=config.queue,
+                source=source,
+            )
+        )
     shots = None
     if screenshots and unavailable("file") is None:
-        shots = OutputWorker("screenshot", ScreenshotAdapter,
-                             converter_for(display_size, display_size, src, "rgb24", "stretch", True),
-                             name="screenshot", fps=0, queue=2, source="display")
-    return OutputHub(workers, display_size=display_size, native_size=native_size, src_format=src,
-                     screenshots=shots, stats_event=stats_event)
+        shots = OutputWorker(
+            "screenshot",
+            ScreenshotAdapter,
+            converter_for(display_size, display_size, src, "rgb24", "stretch", True),
+            name="screenshot",
+            fps=0,
+            queue=2,
+            source="display",
+        )
+    return OutputHub(
+        workers,
+        display_size=display_size,
+        native_size=native_size,
+        src_format=src,
+        screenshots=shots,
+        stats_event=stats_event,
+    )

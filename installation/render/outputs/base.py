@@ -38,7 +38,13 @@ class Adapter(Protocol):
     def connections(self) -> int | None: ...
 
 
-_MODULES = {"ndi": "ndi", "syphon": "syphon", "spout": "spout", "virtualcam": "virtualcam", "file": "file"}
+_MODULES = {
+    "ndi": "ndi",
+    "syphon": "syphon",
+    "spout": "spout",
+    "virtualcam": "virtualcam",
+    "file": "file",
+}
 
 
 def adapter_module(kind: str):
@@ -60,7 +66,8 @@ def import_or_unavailable(module: str, extra: str, platform_note: str = ""):
         return importlib.import_module(module)
     except ImportError as exc:
         note = f" ({platform_note})" if platform_note else ""
-        raise OutputUnavailable(f"{module} is not installed: pip install 'installation[{extra}]'{note} "
-                                f"[{exc}]") from None
+        raise OutputUnavailable(
+            f"{module} is not installed: pip install 'installation[{extra}]'{note} [{exc}]"
+        ) from None
     except OSError as exc:  # a wheel whose native runtime cannot load here
         raise OutputUnavailable(f"{module} cannot load its native library: {exc}") from None

@@ -25,20 +25,35 @@ Size = Literal["display", "native"] | tuple[PositiveInt, PositiveInt]
 
 
 class OutputBase(Section):
-    name: str = Field("installation", min_length=1, max_length=63,
-                      description="the name receivers see (NDI source, Syphon/Spout sender, camera label)")
-    size: Size = Field("display", description="display: the window's picture without the HUD; native: the "
-                       "model's frame as rendered; [w, h]: scaled on the output's thread")
-    fit: Literal["cover", "stretch"] = Field("cover", description="for a scaled size: cover crops to fill, stretch distorts")
-    fps: float = Field(0, ge=0, le=240, description="frame-rate cap; 0 = every frame the show makes")
-    queue: int = Field(2, ge=1, le=3, description="frames waiting for this output; when full the oldest is dropped")
+    name: str = Field(
+        "installation",
+        min_length=1,
+        max_length=63,
+        description="the name receivers see (NDI source, Syphon/Spout sender, camera label)",
+    )
+    size: Size = Field(
+        "display",
+        description="display: the window's picture without the HUD; native: the "
+        "model's frame as rendered; [w, h]: scaled on the output's thread",
+    )
+    fit: Literal["cover", "stretch"] = Field(
+        "cover", description="for a scaled size: cover crops to fill, stretch distorts"
+    )
+    fps: float = Field(
+        0, ge=0, le=240, description="frame-rate cap; 0 = every frame the show makes"
+    )
+    queue: int = Field(
+        2, ge=1, le=3, description="frames waiting for this output; when full the oldest is dropped"
+    )
     enabled: bool = Field(True, description="false keeps the entry but sends nothing")
 
 
 class NdiOutput(OutputBase):
     kind: Literal["ndi"]
     pixel_format: Literal["bgra", "bgrx", "rgba", "rgbx", "uyvy"] = Field(
-        "bgra", description="bgra/rgba keep full colour; uyvy (4:2:2) is NDI's own and half the bytes")
+        "bgra",
+        description="bgra/rgba keep full colour; uyvy (4:2:2) is NDI's own and half the bytes",
+    )
     groups: str = Field("", description="NDI groups, comma separated; empty = the public group")
 
 
@@ -55,19 +70,25 @@ class SpoutOutput(OutputBase):
 class VirtualCamOutput(OutputBase):
     kind: Literal["virtualcam"]
     pixel_format: Literal["rgb", "bgr", "uyvy"] = "rgb"
-    device: str | None = Field(None, description="e.g. /dev/video10 (v4l2loopback); default: the first free one")
+    device: str | None = Field(
+        None, description="e.g. /dev/video10 (v4l2loopback); default: the first free one"
+    )
     backend: Literal["v4l2loopback", "obs", "unitycapture", "akvcam"] | None = Field(
-        None, description="pyvirtualcam backend; default: the platform's")
+        None, description="pyvirtualcam backend; default: the platform's"
+    )
 
 
 class FileOutput(OutputBase):
     kind: Literal["file"]
-    path: str = Field(description="recording file (.mp4/.mov/.mkv) or, for png, a folder; relative to the show file")
+    path: str = Field(
+        description="recording file (.mp4/.mov/.mkv) or, for png, a folder; relative to the show file"
+    )
     codec: Literal["h264", "prores", "png"] = "h264"
     pixel_format: Literal["rgb24"] = "rgb24"
     options: dict[str, str] = Field(
         default_factory=lambda: {"preset": "ultrafast", "crf": "20"},
-        description="encoder options (libx264: preset, crf, tune; prores_ks: profile)")
+        description="encoder options (libx264: preset, crf, tune; prores_ks: profile)",
+    )
 
     @field_validator("path")
     @classmethod
@@ -78,7 +99,9 @@ class FileOutput(OutputBase):
 
 
 OutputConfig = Annotated[
-    NdiOutput | SyphonOutput | SpoutOutput | VirtualCamOutput | FileOutput, Field(discriminator="kind")]
+    NdiOutput | SyphonOutput | SpoutOutput | VirtualCamOutput | FileOutput,
+    Field(discriminator="kind"),
+]
 KINDS = ("ndi", "syphon", "spout", "virtualcam", "file")
 
 
@@ -88,13 +111,20 @@ def check_unique_names(outputs: list) -> list:
     for i, out in enumerate(outputs):
         key = (out.kind, getattr(out, "path", None) or out.name)
         if key in seen:
-            raise ValueError(f"outputs.{i}: a second {out.kind} output named {key[1]!r}; give each a name of its own")
+            raise ValueError(
+                f"outputs.{i}: a second {out.kind} output named {key[1]!r}; give each a name of its own"
+            )
         seen.add(key)
     return outputs
 
 
-_MODELS = {"ndi": NdiOutput, "syphon": SyphonOutput, "spout": SpoutOutput, "virtualcam": VirtualCamOutput,
-           "file": FileOutput}
+_MODELS = {
+    "ndi": NdiOutput,
+    "syphon": SyphonOutput,
+    "spout": SpoutOutput,
+    "virtualcam": VirtualCamOutput,
+    "file": FileOutput,
+}
 
 
 def tidy_error(err: dict) -> dict:

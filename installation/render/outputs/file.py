@@ -55,8 +55,13 @@ def preflight(path: Path, codec: str) -> None:
 class FileAdapter:
     kind = "file"
 
-    def __init__(self, path: Path, codec: str = "h264", options: dict[str, str] | None = None,
-                 clock=time.monotonic) -> None:
+    def __init__(
+        self,
+        path: Path,
+        codec: str = "h264",
+        options: dict[str, str] | None = None,
+        clock=time.monotonic,
+    ) -> None:
         self.path, self.codec, self.options = Path(path), codec, dict(options or {})
         self.clock = clock
         self.encoder: VideoEncoder | None = None
@@ -123,4 +128,6 @@ class ScreenshotAdapter:
 
 def make(config: Any, base_dir: Path = Path("."), lib: Any = None) -> FileAdapter:
     path = Path(config.path).expanduser()
-    return FileAdapter(path if path.is_absolute() else base_dir / path, config.codec, config.options)
+    return FileAdapter(
+        path if path.is_absolute() else base_dir / path, config.codec, config.options
+    )

@@ -13,8 +13,16 @@ import threading
 import numpy as np
 
 # Our pixel format names -> FFmpeg's. bgra/rgba are sent opaque: the show has no alpha.
-AV_FORMATS = {"bgra": "bgra", "bgrx": "bgra", "rgba": "rgba", "rgbx": "rgba", "uyvy": "uyvy422",
-              "rgb": "rgb24", "rgb24": "rgb24", "bgr": "bgr24"}
+AV_FORMATS = {
+    "bgra": "bgra",
+    "bgrx": "bgra",
+    "rgba": "rgba",
+    "rgbx": "rgba",
+    "uyvy": "uyvy422",
+    "rgb": "rgb24",
+    "rgb24": "rgb24",
+    "bgr": "bgr24",
+}
 _HAS_ALPHA = {"bgra", "rgba"}
 
 
@@ -23,8 +31,10 @@ def _av():
         import av
     except ImportError:
         from installation.errors import UserError
-        raise UserError("video outputs and off-thread screenshots need PyAV: "
-                        "pip install 'installation[video]'") from None
+
+        raise UserError(
+            "video outputs and off-thread screenshots need PyAV: pip install 'installation[video]'"
+        ) from None
     return av
 
 
@@ -78,13 +88,24 @@ def cover_crop(src_w: int, src_h: int, out_w: int, out_h: int) -> tuple[int, int
 class Converter:
     """Turns a pool frame into what one output sends: its size, fit and pixel format."""
 
-    def __init__(self, src_size: tuple[int, int], src_format: str, out_size: tuple[int, int],
-                 pixel_format: str, fit: str = "cover", src_opaque: bool = True) -> None:
+    def __init__(
+        self,
+        src_size: tuple[int, int],
+        src_format: str,
+        out_size: tuple[int, int],
+        pixel_format: str,
+        fit: str = "cover",
+        src_opaque: bool = True,
+    ) -> None:
         self.av = _av()
         self.src_size, self.out_size, self.src_format = src_size, out_size, src_format
         self.pixel_format, self.out_format = pixel_format, AV_FORMATS[pixel_format]
         (sw, sh), (ow, oh) = src_size, out_size
-        self.crop = cover_crop(sw, sh, ow, oh) if fit == "cover" and (sw, sh) != (ow, oh) else (0, 0, sw, sh)
+        self.crop = (
+            cover_crop(sw, sh, ow, oh)
+            if fit == "cover" and (sw, sh) != (ow, oh)
+            else (0, 0, sw, sh)
+        )
         self._cropped = None
         if self.crop != (0, 0, sw, sh):
             self._cropped = self.av.VideoFrame(self.crop[2], self.crop[3], src_format)
@@ -110,15 +131,16 @@ class Converter:
             return self._private
         if self._cropped is not None:
             x, y, w, h = self.crop
-            np.copyto(plane_view(self._cropped, (h, w, 4)), view[y:y + h, x:x + w])
+            np.copyto(plane_view(self._cropped, (h, w, 4)), view[y : y + h, x : x + w])
             frame = self._cropped
         ow, oh = self.out_size
         # Our own reformatter: VideoFrame.reformat caches one on the frame, and a pool frame
         # is converted by several outputs at once (sharing an SwsContext deadlocks).
         # NDI reads UYVY as BT.709 at every size (measured with its own receiver).
         colour = {"dst_colorspace": "ITU709"} if self.out_format == "uyvy422" else {}
-        out = self._reformatter.reformat(frame, ow, oh, format=self.out_format,
-                                         interpolation="BILINEAR", threads=1, **colour)
+        out = self._reformatter.reformat(
+            frame, ow, oh, format=self.out_format, interpolation="BILINEAR", threads=1, **colour
+        )
         pixels = plane_view(out, self.shape)  # the view keeps `out` alive through its plane
         if self.fix_alpha:
             pixels[..., 3] = 255

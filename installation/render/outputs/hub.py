@@ -25,9 +25,16 @@ log = logging.getLogger(__name__)
 
 
 class OutputHub:
-    def __init__(self, workers: Sequence[OutputWorker], *, display_size: tuple[int, int],
-                 native_size: tuple[int, int], src_format: str, screenshots: OutputWorker | None = None,
-                 stats_event: Callable[..., None] | None = None) -> None:
+    def __init__(
+        self,
+        workers: Sequence[OutputWorker],
+        *,
+        display_size: tuple[int, int],
+        native_size: tuple[int, int],
+        src_format: str,
+        screenshots: OutputWorker | None = None,
+        stats_event: Callable[..., None] | None = None,
+    ) -> None:
         self.workers = list(workers)
         self.screenshots = screenshots
         self._stats_event = stats_event
@@ -120,7 +127,13 @@ def source_format(pygame_format: str) -> str:
     return name
 
 
-def converter_for(out_size: tuple[int, int], src_size: tuple[int, int], src_format: str,
-                  pixel_format: str, fit: str, src_opaque: bool) -> Converter:
+def converter_for(
+    out_size: tuple[int, int],
+    src_size: tuple[int, int],
+    src_format: str,
+    pixel_format: str,
+    fit: str,
+    src_opaque: bool,
+) -> Converter:
     assert pixel_format in AV_FORMATS, pixel_format
     return Converter(src_size, src_format, out_size, pixel_format, fit, src_opaque)

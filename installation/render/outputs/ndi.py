@@ -53,7 +53,11 @@ class NdiAdapter:
                 continue
             full = getattr(getattr(self.sender, "source", None), "name", None) or candidate
             if n > 1:
-                log.warning("NDI name %r is taken on this machine; receivers see this show as %r", name, full)
+                log.warning(
+                    "NDI name %r is taken on this machine; receivers see this show as %r",
+                    name,
+                    full,
+                )
             return full  # "HOST (name)", as receivers list it
         raise RuntimeError(f"NDI refused the names {name!r} to {name + ' (9)'!r}: all taken?")
 
@@ -74,7 +78,11 @@ class NdiAdapter:
 
     def send(self, frame: np.ndarray, **meta: Any) -> None:
         assert self.sender is not None
-        data = frame.reshape(-1) if frame.flags.c_contiguous else np.ascontiguousarray(frame).reshape(-1)
+        data = (
+            frame.reshape(-1)
+            if frame.flags.c_contiguous
+            else np.ascontiguousarray(frame).reshape(-1)
+        )
         if not self.sender.write_video(data):
             raise RuntimeError("the NDI sender is not running")
 

@@ -27,9 +27,19 @@ FINAL_ERRORS: tuple[type[BaseException], ...] = (DiskFull, FolderNotWritable)
 
 
 class OutputWorker:
-    def __init__(self, label: str, make_adapter: Callable[[], Adapter], converter: Converter, *,
-                 name: str, fps: float, queue: int = 2, source: str = "display",
-                 backoff: tuple[float, float] = (1.0, 30.0), clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        label: str,
+        make_adapter: Callable[[], Adapter],
+        converter: Converter,
+        *,
+        name: str,
+        fps: float,
+        queue: int = 2,
+        source: str = "display",
+        backoff: tuple[float, float] = (1.0, 30.0),
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         assert 1 <= queue <= 3, "an output queue holds one to three frames"
         self.label, self.name, self.source = label, name, source
         self.make_adapter, self.converter = make_adapter, converter
@@ -63,7 +73,9 @@ class OutputWorker:
             period = 1.0 / self.fps
             if now + 0.25 * period < self._next_due:
                 return False
-            self._next_due = max(self._next_due + period, now - 0.5 * period) if self.sent_any else now + period
+            self._next_due = (
+                max(self._next_due + period, now - 0.5 * period) if self.sent_any else now + period
+            )
             self.sent_any = True
         return True
 
@@ -119,11 +131,19 @@ class OutputWorker:
             while True:
                 if self._stop and (opening or not self._queue):  # queued frames still go out
                     return None
-                if opening and self.state in ("starting", "retrying") and self.clock() >= self._retry_at:
+                if (
+                    opening
+                    and self.state in ("starting", "retrying")
+                    and self.clock() >= self._retry_at
+                ):
                     return ()
                 if self._queue:
                     return self._queue.popleft()
-                wait = max(0.0, self._retry_at - self.clock()) if opening and self.state == "retrying" else None
+                wait = (
+                    max(0.0, self._retry_at - self.clock())
+                    if opening and self.state == "retrying"
+                    else None
+                )
                 self._cond.wait(wait if wait is not None else 1.0)
 
     def _open(self) -> Adapter | None:
@@ -154,7 +174,9 @@ class OutputWorker:
         now = self.clock()
         if self._last_send is not None and now > self._last_send:
             rate = 1.0 / (now - self._last_send)
-            self._fps_ema = rate if not self._fps_ema else self._fps_ema + 0.1 * (rate - self._fps_ema)
+            self._fps_ema = (
+                rate if not self._fps_ema else self._fps_ema + 0.1 * (rate - self._fps_ema)
+            )
         self._last_send = now
         return adapter
 
@@ -167,8 +189,13 @@ class OutputWorker:
             return
         self.state = "retrying"
         self._retry_at = self.clock() + self._delay
-        log.error("output %s failed to %s (%s); retrying in %.3g s; the show goes on",
-                  self.label, during, self.message, self._delay)
+        log.error(
+            "output %s failed to %s (%s); retrying in %.3g s; the show goes on",
+            self.label,
+            during,
+            self.message,
+            self._delay,
+        )
         self._delay = min(self._delay * 2, self.backoff[1])
         self._drain()
 
@@ -188,9 +215,17 @@ class OutputWorker:
 
     # -- reporting ---------------------------------------------------------------------------
     def status(self) -> dict[str, Any]:
-        return {"kind": self.label.split(":")[0], "name": self.seen_as, "state": self.state,
-                "sent": self.sent, "dropped": self.dropped, "failures": self.failures,
-                "fps": round(self._fps_ema, 2), "receivers": self.receivers, "message": self.message}
+        return {
+            "kind": self.label.split(":")[0],
+            "name": self.seen_as,
+            "state": self.state,
+            "sent": self.sent,
+            "dropped": self.dropped,
+            "failures": self.failures,
+            "fps": round(self._fps_ema, 2),
+            "receivers": self.receivers,
+            "message": self.message,
+        }
 
     def hud_line(self) -> str:
         line = f"{self.label} {self.state}"

@@ -30,29 +30,51 @@ class Recorder:
 
 def fake_cyndilib(rec: Recorder, taken: set[str] = frozenset()):
     class VideoSendFrame:
-        def set_resolution(self, w, h): self.size = (w, h)
-        def set_frame_rate(self, fr): self.rate = fr
-        def set_fourcc(self, fourcc): self.fourcc = fourcc
+        def set_resolution(self, w, h):
+            self.size = (w, h)
+
+        def set_frame_rate(self, fr):
+            self.rate = fr
+
+        def set_fourcc(self, fourcc):
+            self.fourcc = fourcc
 
     class Sender:
         def __init__(self, name, ndi_groups="", clock_video=True, clock_audio=True):
             self.name, self.source = name, SimpleNamespace(name=f"FAKEHOST ({name})")
-        def set_video_frame(self, vf): self.vf = vf
-        def set_audio_frame(self, af): self.af = af
+
+        def set_video_frame(self, vf):
+            self.vf = vf
+
+        def set_audio_frame(self, af):
+            self.af = af
+
         def open(self):
             if self.name in taken:  # what cyndilib raises when NDI returns no sender
                 raise MemoryError()
             rec.opened.append({"name": self.name, "size": self.vf.size, "fourcc": self.vf.fourcc})
+
         def write_video(self, data):
-            assert data.ndim == 1 and data.size == self.vf.size[0] * self.vf.size[1] * (2 if self.vf.fourcc == "UYVY" else 4)
+            assert data.ndim == 1 and data.size == self.vf.size[0] * self.vf.size[1] * (
+                2 if self.vf.fourcc == "UYVY" else 4
+            )
             rec.got(data)
             return True
-        def get_num_connections(self, timeout): return 1
-        def close(self): rec.closed += 1
+
+        def get_num_connections(self, timeout):
+            return 1
+
+        def close(self):
+            rec.closed += 1
 
     four = SimpleNamespace(BGRX="BGRX", RGBX="RGBX", UYVY="UYVY", BGRA="BGRA", RGBA="RGBA")
-    return SimpleNamespace(FourCC=four, VideoSendFrame=VideoSendFrame, Sender=Sender, AudioSendFrame=object,
-                           get_ndi_version=lambda: "fake")
+    return SimpleNamespace(
+        FourCC=four,
+        VideoSendFrame=VideoSendFrame,
+        Sender=Sender,
+        AudioSendFrame=object,
+        get_ndi_version=lambda: "fake",
+    )
 
 
 def fake_syphon(rec: Recorder):
@@ -60,27 +82,39 @@ def fake_syphon(rec: Recorder):
         def __init__(self, name):
             self.name, self.device, self.has_clients = name, object(), True
             rec.opened.append({"name": name})
-        def publish_frame_texture(self, texture): rec.got(texture.pixels)
-        def stop(self): rec.closed += 1
 
-    def create_mtl_texture(device, w, h): return SimpleNamespace(size=(w, h), pixels=None)
+        def publish_frame_texture(self, texture):
+            rec.got(texture.pixels)
+
+        def stop(self):
+            rec.closed += 1
+
+    def create_mtl_texture(device, w, h):
+        return SimpleNamespace(size=(w, h), pixels=None)
+
     def copy_image_to_mtl_texture(image, texture):
         assert image.shape == (texture.size[1], texture.size[0], 4) and image.flags.c_contiguous
         texture.pixels = image.copy()
 
-    utils = SimpleNamespace(textures=SimpleNamespace(create_mtl_texture=create_mtl_texture),
-                            numpy=SimpleNamespace(copy_image_to_mtl_texture=copy_image_to_mtl_texture))
+    utils = SimpleNamespace(
+        textures=SimpleNamespace(create_mtl_texture=create_mtl_texture),
+        numpy=SimpleNamespace(copy_image_to_mtl_texture=copy_image_to_mtl_texture),
+    )
     return SimpleNamespace(SyphonMetalServer=Server, utils=utils)
 
 
 def fake_spoutgl(rec: Recorder):
     class SpoutSender:
-        def setSenderName(self, name): rec.opened.append({"name": name})
+        def setSenderName(self, name):
+            rec.opened.append({"name": name})
+
         def sendImage(self, buffer, w, h, gl_format, invert, host_fbo):
             assert buffer.shape == (h, w, 4) and not invert
             rec.got(buffer)
             return True
-        def releaseSender(self): rec.closed += 1
+
+        def releaseSender(self):
+            rec.closed += 1
 
     return SimpleNamespace(SpoutSender=SpoutSender)
 
@@ -90,10 +124,21 @@ def fake_pyvirtualcam(rec: Recorder):
         def __init__(self, width, height, fps, fmt, print_fps=False, device=None, backend=None):
             self.device = device or "/dev/video-fake"
             rec.opened.append({"size": (width, height), "fps": fps, "fmt": fmt})
-        def send(self, frame): rec.got(frame)
-        def close(self): rec.closed += 1
 
-    return SimpleNamespace(Camera=Camera, PixelFormat=SimpleNamespace(RGB="RGB", BGR="BGR", UYVY="UYVY"))
+        def send(self, frame):
+            rec.got(frame)
+
+        def close(self):
+            rec.closed += 1
+
+    return SimpleNamespace(
+        Camera=Camera, PixelFormat=SimpleNamespace(RGB="RGB", BGR="BGR", UYVY="UYVY")
+    )
 
 
-FAKES = {"ndi": fake_cyndilib, "syphon": fake_syphon, "spout": fake_spoutgl, "virtualcam": fake_pyvirtualcam}
+FAKES = {
+    "ndi": fake_cyndilib,
+    "syphon": fake_syphon,
+    "spout": fake_spoutgl,
+    "virtualcam": fake_pyvirtualcam,
+}

@@ -68,8 +68,9 @@ class NdiPeer:
             source = self._find(finder)
             if source is None:
                 return
-            receiver = lib.Receiver(color_format=lib.RecvColorFormat.RGBX_RGBA,
-                                    bandwidth=lib.RecvBandwidth.highest)
+            receiver = lib.Receiver(
+                color_format=lib.RecvColorFormat.RGBX_RGBA, bandwidth=lib.RecvBandwidth.highest
+            )
             frame = lib.VideoRecvFrame()
             receiver.set_video_frame(frame)
             receiver.connect_to(source)
@@ -85,7 +86,10 @@ class NdiPeer:
                     continue
                 self.count += 1
                 self.sizes.add((w, h))
-                self.frames = [*self.frames[-(self.keep - 1):], buffer[: w * h * 4].reshape(h, w, 4).copy()]
+                self.frames = [
+                    *self.frames[-(self.keep - 1) :],
+                    buffer[: w * h * 4].reshape(h, w, 4).copy(),
+                ]
             receiver.disconnect()
         finally:
             finder.close()
@@ -94,6 +98,8 @@ class NdiPeer:
         deadline = time.monotonic() + timeout
         while self.count < frames:
             if time.monotonic() > deadline:
-                raise AssertionError(f"the NDI receiver got {self.count} frames of {frames} in {timeout} s "
-                                     f"(source found: {self.source_name})")
+                raise AssertionError(
+                    f"the NDI receiver got {self.count} frames of {frames} in {timeout} s "
+                    f"(source found: {self.source_name})"
+                )
             time.sleep(0.01)

@@ -23,7 +23,7 @@ def bgra_frame(w: int = W, h: int = H, pad: int = 0) -> np.ndarray:
     """Left half RED, right half BLUE, in the display's BGRA byte order (pad byte `pad`)."""
     frame = np.empty((h, w, 4), np.uint8)
     frame[:, : w // 2, :3] = RED[::-1]
-    frame[:, w // 2:, :3] = BLUE[::-1]
+    frame[:, w // 2 :, :3] = BLUE[::-1]
     frame[..., 3] = pad
     return frame
 
@@ -38,25 +38,47 @@ def wait_for(condition, what: str, timeout: float = 10.0) -> None:
 
 def hub_for(output: dict, lib, native=(W, H), display=(W, H)):
     show = parse_show({"outputs": [output]})
-    return build_outputs(show.outputs, base_dir=show.base_dir, display_size=display, native_size=native,
-                         pygame_format="BGRA", show_fps=60, screenshots=False, lib=lib)
+    return build_outputs(
+        show.outputs,
+        base_dir=show.base_dir,
+        display_size=display,
+        native_size=native,
+        pygame_format="BGRA",
+        show_fps=60,
+        screenshots=False,
+        lib=lib,
+    )
 
 
 def expected(pixel_format: str, rgb: tuple[int, int, int]) -> list[int]:
     r, g, b = rgb
-    return {"bgra": [b, g, r, 255], "bgrx": [b, g, r], "rgba": [r, g, b, 255], "rgbx": [r, g, b],
-            "rgb": [r, g, b], "bgr": [b, g, r]}[pixel_format]
+    return {
+        "bgra": [b, g, r, 255],
+        "bgrx": [b, g, r],
+        "rgba": [r, g, b, 255],
+        "rgbx": [r, g, b],
+        "rgb": [r, g, b],
+        "bgr": [b, g, r],
+    }[pixel_format]
 
 
 CASES = [("ndi", f) for f in ("bgra", "bgrx", "rgba", "rgbx")] + [
-    ("syphon", "rgba"), ("spout", "rgba"), ("spout", "bgra"), ("virtualcam", "rgb"), ("virtualcam", "bgr")]
+    ("syphon", "rgba"),
+    ("spout", "rgba"),
+    ("spout", "bgra"),
+    ("virtualcam", "rgb"),
+    ("virtualcam", "bgr"),
+]
 
 
 @pytest.mark.parametrize("kind,pixel_format", CASES)
 @pytest.mark.parametrize("size", ["display", [64, 48]])
 def test_a_frame_reaches_the_library_whole(kind: str, pixel_format: str, size) -> None:
     rec = Recorder()
-    hub = hub_for({"kind": kind, "name": "stage", "pixel_format": pixel_format, "size": size}, FAKES[kind](rec))
+    hub = hub_for(
+        {"kind": kind, "name": "stage", "pixel_format": pixel_format, "size": size},
+        FAKES[kind](rec),
+    )
     hub.start()
     try:
         wait_for(lambda: hub.workers[0].state == "running", "the output to open")
@@ -105,10 +127,14 @@ def test_ndi_rename_on_a_clash_is_what_the_status_says() -> None:
         hub.stop()
 
 
-@pytest.mark.parametrize("cap,show_fps,taken", [(10, 60, 10), (30, 60, 30), (60, 60, 60), (30, 29.5, 30)])
+@pytest.mark.parametrize(
+    "cap,show_fps,taken", [(10, 60, 10), (30, 60, 30), (60, 60, 60), (30, 29.5, 30)]
+)
 def test_the_fps_cap_takes_frames_on_a_steady_grid(cap: float, show_fps: float, taken: int) -> None:
     hub = hub_for({"kind": "syphon", "name": "capped", "fps": cap}, FAKES["syphon"](Recorder()))
     worker = hub.workers[0]
     rng = np.random.default_rng(0)
-    times = [i / show_fps + rng.uniform(-0.002, 0.002) for i in range(int(show_fps))]  # 1 s, jittered
+    times = [
+        i / show_fps + rng.uniform(-0.002, 0.002) for i in range(int(show_fps))
+    ]  # 1 s, jittered
     assert abs(sum(worker.wants(t) for t in times) - min(taken, len(times))) <= 1

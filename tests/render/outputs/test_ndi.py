@@ -25,8 +25,15 @@ from tests.render.outputs.test_contract import bgra_frame, wait_for  # noqa: E40
 
 def ndi_hub(name: str, size=(64, 48), pixel_format: str = "bgra"):
     show = parse_show({"outputs": [{"kind": "ndi", "name": name, "pixel_format": pixel_format}]})
-    return build_outputs(show.outputs, base_dir=show.base_dir, display_size=size, native_size=size,
-                         pygame_format="BGRA", show_fps=30, screenshots=False)
+    return build_outputs(
+        show.outputs,
+        base_dir=show.base_dir,
+        display_size=size,
+        native_size=size,
+        pygame_format="BGRA",
+        show_fps=30,
+        screenshots=False,
+    )
 
 
 @pytest.mark.parametrize("pixel_format", ["bgra", "uyvy"])
@@ -47,10 +54,12 @@ def test_ndi_receiver_gets_our_frames_with_their_size_and_colours(pixel_format: 
             left, right = got[24, 8, :3].astype(int), got[24, 56, :3].astype(int)
             assert np.abs(left - (220, 30, 10)).max() <= 12, left
             assert np.abs(right - (20, 40, 200)).max() <= 12, right
+
             def counted() -> bool:
                 hub.display(bgra_frame(64, 48))
                 time.sleep(1 / 30)
                 return hub.workers[0].receivers == 1
+
             wait_for(counted, "the sender to count its receiver")
     finally:
         hub.stop()
@@ -58,10 +67,14 @@ def test_ndi_receiver_gets_our_frames_with_their_size_and_colours(pixel_format: 
 
 
 def test_a_name_taken_by_another_process_becomes_name_2() -> None:
-    script = ("from tests.render.outputs.test_ndi import ndi_hub\nimport sys, time\n"
-              "hub = ndi_hub('installation-clash'); hub.start()\n"
-              "print('ready', flush=True); sys.stdin.readline(); hub.stop()\n")
-    other = subprocess.Popen([sys.executable, "-c", script], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    script = (
+        "from tests.render.outputs.test_ndi import ndi_hub\nimport sys, time\n"
+        "hub = ndi_hub('installation-clash'); hub.start()\n"
+        "print('ready', flush=True); sys.stdin.readline(); hub.stop()\n"
+    )
+    other = subprocess.Popen(
+        [sys.executable, "-c", script], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
     try:
         assert other.stdout.readline().strip() == "ready"
         hub = ndi_hub("installation-clash")

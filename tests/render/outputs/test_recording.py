@@ -27,8 +27,11 @@ def tmpfs(where: Path, *opts: str):
     where.mkdir(parents=True, exist_ok=True)
     if os.geteuid() != 0:
         pytest.skip("mounting a tmpfs needs root")
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", ",".join(opts), "tmpfs", str(where)],
-                          capture_output=True, text=True)
+    done = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", ",".join(opts), "tmpfs", str(where)],
+        capture_output=True,
+        text=True,
+    )
     if done.returncode:
         pytest.skip(f"cannot mount a tmpfs here: {done.stderr.strip()}")
     try:
@@ -42,11 +45,15 @@ def frames_in(path: Path) -> list[np.ndarray]:
         return [f.to_ndarray(format="rgb24") for f in c.decode(video=0)]
 
 
-def test_record_video_writes_the_shown_picture_at_the_show_size(show_dict: dict, tmp_path: Path) -> None:
+def test_record_video_writes_the_shown_picture_at_the_show_size(
+    show_dict: dict, tmp_path: Path
+) -> None:
     show_dict["display"].update(size=[160, 90], fps=30)
     out = tmp_path / "takes" / "take.mp4"
-    shown = run_show(parse_show(show_dict), RunOptions(headless=True, frames=20, fixed_step=True, fps=30,
-                                                       record_video=out))
+    shown = run_show(
+        parse_show(show_dict),
+        RunOptions(headless=True, frames=20, fixed_step=True, fps=30, record_video=out),
+    )
     frames = frames_in(out)
     assert shown == 20 and frames and frames[0].shape == (90, 160, 3)
     assert frames[-1].std() > 1  # a picture, not black
@@ -55,32 +62,44 @@ def test_record_video_writes_the_shown_picture_at_the_show_size(show_dict: dict,
 def test_a_second_take_never_overwrites_the_first(show_dict: dict, tmp_path: Path) -> None:
     show_dict["outputs"] = [{"kind": "file", "path": str(tmp_path / "take.mp4"), "fps": 30}]
     for _ in range(2):
-        run_show(parse_show(show_dict), RunOptions(headless=True, frames=5, fixed_step=True, fps=30))
+        run_show(
+            parse_show(show_dict), RunOptions(headless=True, frames=5, fixed_step=True, fps=30)
+        )
     assert sorted(p.name for p in tmp_path.glob("take*.mp4")) == ["take-2.mp4", "take.mp4"]
 
 
 def test_a_png_sequence_output_is_lossless(show_dict: dict, tmp_path: Path) -> None:
     show_dict["display"].update(size=[64, 64])
-    show_dict["outputs"] = [{"kind": "file", "path": str(tmp_path / "seq"), "codec": "png", "size": "native"}]
+    show_dict["outputs"] = [
+        {"kind": "file", "path": str(tmp_path / "seq"), "codec": "png", "size": "native"}
+    ]
     run_show(parse_show(show_dict), RunOptions(headless=True, frames=6, fixed_step=True, fps=30))
     files = sorted((tmp_path / "seq").glob("frame_*.png"))
     assert files and frames_in(files[0])[0].shape == (32, 32, 3)  # the tiny model's own 32 px
 
 
-def test_a_read_only_folder_is_refused_before_the_show_starts(show_dict: dict, tmp_path: Path) -> None:
+def test_a_read_only_folder_is_refused_before_the_show_starts(
+    show_dict: dict, tmp_path: Path
+) -> None:
     with tmpfs(tmp_path / "ro", "ro", "size=1m") as folder:
         show_dict["outputs"] = [{"kind": "file", "path": str(folder / "take.mp4")}]
-        with pytest.raises(UserError, match=r"outputs: file:take.mp4: cannot write to .*ro.*Read-only"):
+        with pytest.raises(
+            UserError, match=r"outputs: file:take.mp4: cannot write to .*ro.*Read-only"
+        ):
             run_show(parse_show(show_dict), RunOptions(headless=True, frames=3))
 
 
-def test_a_full_disk_stops_the_recording_and_the_show_goes_on(show_dict: dict, tmp_path: Path, caplog) -> None:
+def test_a_full_disk_stops_the_recording_and_the_show_goes_on(
+    show_dict: dict, tmp_path: Path, caplog
+) -> None:
     show_dict["display"].update(size=[320, 180], fps=30)
     with tmpfs(tmp_path / "small", "size=256k") as folder:
         # A PNG sequence fills 256 KiB in a few frames (the show's pictures are smooth, so
         # H.264 would take minutes; test_encoder.py fills a disk with H.264 noise).
         show_dict["outputs"] = [{"kind": "file", "path": str(folder / "take"), "codec": "png"}]
-        runtime = ShowRuntime(parse_show(show_dict), RunOptions(headless=True, fixed_step=True, fps=30))
+        runtime = ShowRuntime(
+            parse_show(show_dict), RunOptions(headless=True, fixed_step=True, fps=30)
+        )
         try:
             loop = runtime.build_loop()
             runtime.start_services()
@@ -96,11 +115,14 @@ def test_a_full_disk_stops_the_recording_and_the_show_goes_on(show_dict: dict, t
             assert "dropped" in " ".join(loop.hooks.outputs.hud_lines())
         finally:
             runtime.close()
-    assert any("stopped" in r.getMessage() and "disk is full" in r.getMessage() for r in caplog.records)
+    assert any(
+        "stopped" in r.getMessage() and "disk is full" in r.getMessage() for r in caplog.records
+    )
 
 
-def test_screenshots_are_written_off_the_render_thread_without_the_hud(show_dict: dict, tmp_path: Path,
-                                                                      monkeypatch) -> None:
+def test_screenshots_are_written_off_the_render_thread_without_the_hud(
+    show_dict: dict, tmp_path: Path, monkeypatch
+) -> None:
     import installation.render.outputs.file as file_output
 
     writers: list[str] = []
@@ -133,16 +155,28 @@ def test_screenshots_are_written_off_the_render_thread_without_the_hud(show_dict
     assert np.array_equal(picture[300:, 600:], window[300:, 600:])
 
 
-@pytest.mark.parametrize("outputs,message", [
-    ([{"kind": "hdmi"}], "outputs.0.kind: unknown output kind 'hdmi'; choose one of ndi, syphon, spout, virtualcam, file"),
-    ([{"kind": "ndi", "bitrate": 5}], "outputs.0.bitrate: unknown key"),
-    ([{"kind": "ndi", "groupz": "a"}], "outputs.0.groupz: unknown key (did you mean 'groups'?)"),
-    ([{"kind": "syphon", "pixel_format": "uyvy"}], "outputs.0.pixel_format: Input should be 'rgba'"),
-    ([{"kind": "file"}], "outputs.0.path: Field required"),
-    ([{"kind": "ndi", "queue": 4}], "outputs.0.queue: Input should be less than or equal to 3"),
-    ([{"name": "x"}], "outputs.0.kind: an output needs a kind"),
-    ([{"kind": "ndi"}, {"kind": "ndi"}], "a second ndi output named 'installation'"),
-])
+@pytest.mark.parametrize(
+    "outputs,message",
+    [
+        (
+            [{"kind": "hdmi"}],
+            "outputs.0.kind: unknown output kind 'hdmi'; choose one of ndi, syphon, spout, virtualcam, file",
+        ),
+        ([{"kind": "ndi", "bitrate": 5}], "outputs.0.bitrate: unknown key"),
+        (
+            [{"kind": "ndi", "groupz": "a"}],
+            "outputs.0.groupz: unknown key (did you mean 'groups'?)",
+        ),
+        (
+            [{"kind": "syphon", "pixel_format": "uyvy"}],
+            "outputs.0.pixel_format: Input should be 'rgba'",
+        ),
+        ([{"kind": "file"}], "outputs.0.path: Field required"),
+        ([{"kind": "ndi", "queue": 4}], "outputs.0.queue: Input should be less than or equal to 3"),
+        ([{"name": "x"}], "outputs.0.kind: an output needs a kind"),
+        ([{"kind": "ndi"}, {"kind": "ndi"}], "a second ndi output named 'installation'"),
+    ],
+)
 def test_bad_outputs_are_refused_with_the_key_path(outputs: list, message: str) -> None:
     with pytest.raises(ShowError) as err:
         parse_show({"outputs": outputs})

@@ -30,13 +30,19 @@ class Stuck:
     def __init__(self) -> None:
         self.release, self.entered, self.sent = threading.Event(), threading.Event(), 0
 
-    def open(self, name, size, fps): return name
+    def open(self, name, size, fps):
+        return name
+
     def send(self, frame, **meta):
         self.entered.set()
         self.release.wait(10)
         self.sent += 1
-    def connections(self): return 0
-    def close(self): self.release.set()
+
+    def connections(self):
+        return 0
+
+    def close(self):
+        self.release.set()
 
 
 class Flaky:
@@ -50,17 +56,29 @@ class Flaky:
     def open(self, name, size, fps):
         self.log.append("open")
         return name
+
     def send(self, frame, **meta):
         self.log.append("send")
         if self.log.count("send") in self.fail_on:
             raise self.exc("the driver went away")
-    def connections(self): return None
-    def close(self): self.log.append("close")
+
+    def connections(self):
+        return None
+
+    def close(self):
+        self.log.append("close")
 
 
 def make_hub(adapter_factory, queue: int = 2, backoff=(0.05, 0.2)):
-    worker = OutputWorker("test:out", adapter_factory, Converter((W, H), "bgra", (W, H), "bgrx"),
-                          name="out", fps=0, queue=queue, backoff=backoff)
+    worker = OutputWorker(
+        "test:out",
+        adapter_factory,
+        Converter((W, H), "bgra", (W, H), "bgrx"),
+        name="out",
+        fps=0,
+        queue=queue,
+        backoff=backoff,
+    )
     return OutputHub([worker], display_size=(W, H), native_size=(W, H), src_format="bgra"), worker
 
 
@@ -107,7 +125,10 @@ def test_a_raising_output_is_disabled_then_retried_with_backoff(caplog) -> None:
     finally:
         hub.stop()
     assert log[:4] == ["open", "send", "send", "close"] and log.count("open") == 2
-    assert any("retrying in" in r.getMessage() and "the show goes on" in r.getMessage() for r in caplog.records)
+    assert any(
+        "retrying in" in r.getMessage() and "the show goes on" in r.getMessage()
+        for r in caplog.records
+    )
 
 
 def test_backoff_doubles_up_to_its_limit() -> None:
@@ -130,7 +151,9 @@ def test_backoff_doubles_up_to_its_limit() -> None:
 
 def test_a_full_disk_stops_the_output_for_good() -> None:
     log: list[str] = []
-    hub, worker = make_hub(lambda: Flaky(log, fail_on={1}, exc=lambda m: DiskFull("the disk is full")))
+    hub, worker = make_hub(
+        lambda: Flaky(log, fail_on={1}, exc=lambda m: DiskFull("the disk is full"))
+    )
     hub.start()
     try:
         wait_for(lambda: worker.state == "running", "open")
