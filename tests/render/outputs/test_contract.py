@@ -4,8 +4,6 @@ output's thread, whole, at the configured size, in the configured byte order."""
 
 from __future__ import annotations
 
-import time
-
 import numpy as np
 import pytest
 
@@ -14,6 +12,7 @@ pytest.importorskip("av")
 from installation.config.show import parse_show  # noqa: E402
 from installation.render.outputs import build_outputs  # noqa: E402
 from tests.render.outputs.fakes import FAKES, Recorder  # noqa: E402
+from tests.waiting import wait_for  # noqa: E402
 
 W, H = 32, 24
 RED, BLUE = (220, 30, 10), (20, 40, 200)
@@ -26,14 +25,6 @@ def bgra_frame(w: int = W, h: int = H, pad: int = 0) -> np.ndarray:
     frame[:, w // 2 :, :3] = BLUE[::-1]
     frame[..., 3] = pad
     return frame
-
-
-def wait_for(condition, what: str, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.005)
 
 
 def hub_for(output: dict, lib, native=(W, H), display=(W, H)):
@@ -81,10 +72,14 @@ def test_a_frame_reaches_the_library_whole(kind: str, pixel_format: str, size) -
     )
     hub.start()
     try:
-        wait_for(lambda: hub.workers[0].state == "running", "the output to open")
+        assert wait_for(lambda: hub.workers[0].state == "running", timeout=10), (
+            "timed out waiting for the output to open"
+        )
         hub.native(bgra_frame(pad=255))  # the renderer's frames are opaque
         hub.display(bgra_frame(pad=0))  # a window surface's pad byte may be anything
-        wait_for(lambda: len(rec.frames) >= 1, "a frame at the library")
+        assert wait_for(lambda: len(rec.frames) >= 1, timeout=10), (
+            "timed out waiting for a frame at the library"
+        )
     finally:
         hub.stop()
     assert rec.closed == 1 and len(rec.opened) == 1
@@ -105,9 +100,11 @@ def test_uyvy_is_packed_422_with_broadcast_range() -> None:
     hub.start()
     try:
         grey = np.full((H, W, 4), 128, np.uint8)
-        wait_for(lambda: hub.workers[0].state == "running", "open")
+        assert wait_for(lambda: hub.workers[0].state == "running", timeout=10), (
+            "timed out waiting for open"
+        )
         hub.display(grey)
-        wait_for(lambda: rec.frames, "a frame")
+        assert wait_for(lambda: rec.frames, timeout=10), "timed out waiting for a frame"
     finally:
         hub.stop()
     assert rec.opened[0]["fourcc"] == "UYVY"
@@ -121,7 +118,9 @@ def test_ndi_rename_on_a_clash_is_what_the_status_says() -> None:
     hub = hub_for({"kind": "ndi", "name": "stage"}, FAKES["ndi"](rec, taken={"stage", "stage (2)"}))
     hub.start()
     try:
-        wait_for(lambda: hub.workers[0].state == "running", "open")
+        assert wait_for(lambda: hub.workers[0].state == "running", timeout=10), (
+            "timed out waiting for open"
+        )
         assert hub.status()["ndi:stage"]["name"] == "FAKEHOST (stage (3))"
     finally:
         hub.stop()

@@ -20,7 +20,8 @@ cyndilib = pytest.importorskip("cyndilib", reason="NDI tests need the ndi extra 
 from installation.app import RunOptions, ShowRuntime  # noqa: E402
 from installation.config.show import parse_show  # noqa: E402
 from installation.render.outputs import build_outputs  # noqa: E402
-from tests.render.outputs.test_contract import bgra_frame, wait_for  # noqa: E402
+from tests.render.outputs.test_contract import bgra_frame  # noqa: E402
+from tests.waiting import wait_for  # noqa: E402
 
 
 def ndi_hub(name: str, size=(64, 48), pixel_format: str = "bgra"):
@@ -60,7 +61,9 @@ def test_ndi_receiver_gets_our_frames_with_their_size_and_colours(pixel_format: 
                 time.sleep(1 / 30)
                 return hub.workers[0].receivers == 1
 
-            wait_for(counted, "the sender to count its receiver")
+            assert wait_for(counted, timeout=10), (
+                "timed out waiting for the sender to count its receiver"
+            )
     finally:
         hub.stop()
     assert hub.workers[0].failures == 0
@@ -80,7 +83,9 @@ def test_a_name_taken_by_another_process_becomes_name_2() -> None:
         hub = ndi_hub("installation-clash")
         hub.start()
         try:
-            wait_for(lambda: hub.workers[0].state == "running", "our sender", timeout=20)
+            assert wait_for(lambda: hub.workers[0].state == "running", timeout=20), (
+                "timed out waiting for our sender"
+            )
             seen = hub.workers[0].seen_as
         finally:
             hub.stop()

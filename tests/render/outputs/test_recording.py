@@ -19,7 +19,7 @@ av = pytest.importorskip("av")
 from installation.app import RunOptions, ShowRuntime, run_show  # noqa: E402
 from installation.config.show import ShowError, parse_show  # noqa: E402
 from installation.errors import UserError  # noqa: E402
-from tests.render.outputs.test_contract import wait_for  # noqa: E402
+from tests.waiting import wait_for  # noqa: E402
 
 
 @contextlib.contextmanager
@@ -142,7 +142,9 @@ def test_screenshots_are_written_off_the_render_thread_without_the_hud(
         pygame.event.post(pygame.event.Event(pygame.KEYDOWN, key=pygame.K_s))
         loop.step()
         window = pygame.surfarray.array3d(runtime.display.window).transpose(1, 0, 2)
-        wait_for(lambda: list((tmp_path / "shots").glob("*.png")), "the screenshot file")
+        assert wait_for(lambda: list((tmp_path / "shots").glob("*.png")), timeout=10), (
+            "timed out waiting for the screenshot file"
+        )
     finally:
         runtime.close()
     assert writers == ["output screenshot"]

@@ -17,7 +17,7 @@ from installation.render.encoder import DiskFull  # noqa: E402
 from installation.render.outputs.frames import Converter  # noqa: E402
 from installation.render.outputs.hub import OutputHub  # noqa: E402
 from installation.render.outputs.worker import OutputWorker  # noqa: E402
-from tests.render.outputs.test_contract import wait_for  # noqa: E402
+from tests.waiting import wait_for  # noqa: E402
 
 W, H = 16, 8
 
@@ -89,7 +89,7 @@ def test_a_receiver_that_never_reads_drops_frames_and_never_blocks(queue: int) -
     hub.start()
     try:
         frame = np.zeros((H, W, 4), np.uint8)
-        wait_for(lambda: worker.state == "running", "open")
+        assert wait_for(lambda: worker.state == "running", timeout=10), "timed out waiting for open"
         hub.display(frame)
         assert stuck.entered.wait(5)
         start = time.perf_counter()
@@ -112,16 +112,24 @@ def test_a_raising_output_is_disabled_then_retried_with_backoff(caplog) -> None:
     hub.start()
     frame = np.zeros((H, W, 4), np.uint8)
     try:
-        wait_for(lambda: worker.state == "running", "open")
+        assert wait_for(lambda: worker.state == "running", timeout=10), "timed out waiting for open"
         hub.display(frame)
-        wait_for(lambda: log.count("send") == 1, "a first send")
+        assert wait_for(lambda: log.count("send") == 1, timeout=10), (
+            "timed out waiting for a first send"
+        )
         hub.display(frame)
-        wait_for(lambda: worker.state == "retrying", "the failure")
+        assert wait_for(lambda: worker.state == "retrying", timeout=10), (
+            "timed out waiting for the failure"
+        )
         assert worker.failures == 1 and "driver went away" in worker.message
         assert not worker.wants(time.monotonic())  # disabled: frames are not even copied
-        wait_for(lambda: worker.state == "running", "the retry after back-off", timeout=5)
+        assert wait_for(lambda: worker.state == "running", timeout=5), (
+            "timed out waiting for the retry after back-off"
+        )
         hub.display(frame)
-        wait_for(lambda: log.count("send") == 3, "sending again")
+        assert wait_for(lambda: log.count("send") == 3, timeout=10), (
+            "timed out waiting for sending again"
+        )
     finally:
         hub.stop()
     assert log[:4] == ["open", "send", "send", "close"] and log.count("open") == 2
@@ -138,11 +146,12 @@ def test_backoff_doubles_up_to_its_limit() -> None:
     try:
         stamps = []
         while len(stamps) < 5:
-            wait_for(lambda: worker.state == "running", "a reopen", timeout=5)
+            assert wait_for(lambda: worker.state == "running", timeout=5), (
+                "timed out waiting for a reopen"
+            )
             stamps.append(time.monotonic())
             hub.display(np.zeros((H, W, 4), np.uint8))
-            failures = len(stamps)
-            wait_for(lambda: worker.failures >= failures, "the failure")  # noqa: B023
+            assert wait_for(lambda: worker.failures >= len(stamps), timeout=10)
     finally:
         hub.stop()
     gaps = np.diff(stamps)
@@ -156,9 +165,11 @@ def test_a_full_disk_stops_the_output_for_good() -> None:
     )
     hub.start()
     try:
-        wait_for(lambda: worker.state == "running", "open")
+        assert wait_for(lambda: worker.state == "running", timeout=10), "timed out waiting for open"
         hub.display(np.zeros((H, W, 4), np.uint8))
-        wait_for(lambda: worker.state == "stopped", "the stop")
+        assert wait_for(lambda: worker.state == "stopped", timeout=10), (
+            "timed out waiting for the stop"
+        )
         time.sleep(0)  # no back-off: nothing will reopen it
         assert not worker.wants(time.monotonic()) and log.count("open") == 1
         assert worker.status()["message"] == "the disk is full"
