@@ -12,7 +12,7 @@ import time
 import numpy as np
 import pytest
 
-from tests.render.outputs.ndi_peer import NdiPeer, loopback_config
+from installation.render.outputs.ndi_peer import NdiPeer, loopback_config
 
 loopback_config()
 cyndilib = pytest.importorskip("cyndilib", reason="NDI tests need the ndi extra (cyndilib)")

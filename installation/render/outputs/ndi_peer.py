@@ -1,4 +1,5 @@
-"""NDI's own receiver (cyndilib's Receiver, the NDI runtime's recv), for tests and benchmarks.
+"""NDI's own receiver (cyndilib's Receiver, the NDI runtime's recv), for tests, benchmarks
+and a quick look at what the show sends.
 
 The NDI finder discovers over mDNS, which a container lacks; `loopback_config()` writes an
 NDI config file that lists 127.0.0.1 as a peer, and must run before the NDI runtime starts
