@@ -19,6 +19,7 @@ av = pytest.importorskip("av")
 from installation.app import RunOptions, ShowRuntime, run_show  # noqa: E402
 from installation.config.show import ShowError, parse_show  # noqa: E402
 from installation.errors import UserError  # noqa: E402
+from installation.stats import read_stats  # noqa: E402
 from tests.waiting import wait_for  # noqa: E402
 
 
@@ -50,13 +51,19 @@ def test_record_video_writes_the_shown_picture_at_the_show_size(
 ) -> None:
     show_dict["display"].update(size=[160, 90], fps=30)
     out = tmp_path / "takes" / "take.mp4"
+    stats = tmp_path / "stats.jsonl"
     shown = run_show(
         parse_show(show_dict),
-        RunOptions(headless=True, frames=20, fixed_step=True, fps=30, record_video=out),
+        RunOptions(
+            headless=True, frames=20, fixed_step=True, fps=30, record_video=out, stats=stats
+        ),
     )
     frames = frames_in(out)
     assert shown == 20 and frames and frames[0].shape == (90, 160, 3)
     assert frames[-1].std() > 1  # a picture, not black
+    _, events = read_stats(stats)
+    (final,) = [e for e in events if e["event"] == "outputs_final"]
+    assert final["outputs"]["file:take.mp4"]["sent"] >= 1
 
 
 def test_a_second_take_never_overwrites_the_first(show_dict: dict, tmp_path: Path) -> None:
@@ -183,3 +190,17 @@ def test_bad_outputs_are_refused_with_the_key_path(outputs: list, message: str) 
     with pytest.raises(ShowError) as err:
         parse_show({"outputs": outputs})
     assert message in str(err.value)
+
+
+def test_check_says_which_outputs_can_run_here_and_why_not(show_file: Path, capsys) -> None:
+    import json
+    import sys
+
+    from installation.cli import main
+
+    assert main(["check", str(show_file)]) == 0
+    support = json.loads(capsys.readouterr().out)["output_support"]
+    assert set(support) == {"ndi", "syphon", "spout", "virtualcam", "file"}
+    assert support["file"] == "available"
+    if sys.platform.startswith("linux"):
+        assert "only on macOS" in support["syphon"] and "only on Windows" in support["spout"]
