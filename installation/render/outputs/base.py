@@ -71,3 +71,16 @@ def import_or_unavailable(module: str, extra: str, platform_note: str = ""):
         ) from None
     except OSError as exc:  # a wheel whose native runtime cannot load here
         raise OutputUnavailable(f"{module} cannot load its native library: {exc}") from None
+
+
+def platform_library(platform: str, os_name: str, module: str, extra: str) -> str | None:
+    """Why a library for one platform cannot run here (wrong platform, not installed), or None."""
+    import sys
+
+    if not sys.platform.startswith(platform):
+        return f"{extra.capitalize()} exists only on {os_name} (this is {sys.platform})"
+    try:
+        import_or_unavailable(module, extra)
+    except OutputUnavailable as exc:
+        return str(exc)
+    return None

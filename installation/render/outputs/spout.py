@@ -4,24 +4,21 @@ adapter makes a hidden one with its own pygame-free helper, on the output's thre
 
 from __future__ import annotations
 
-import sys
 from typing import Any
 
 import numpy as np
 
-from installation.render.outputs.base import OutputUnavailable, import_or_unavailable
+from installation.render.outputs.base import (
+    OutputUnavailable,
+    import_or_unavailable,
+    platform_library,
+)
 
 GL_RGBA, GL_BGRA = 0x1908, 0x80E1
 
 
 def unavailable() -> str | None:
-    if sys.platform != "win32":
-        return f"Spout exists only on Windows (this is {sys.platform})"
-    try:
-        import_or_unavailable("SpoutGL", "spout")
-    except OutputUnavailable as exc:
-        return str(exc)
-    return None
+    return platform_library("win32", "Windows", "SpoutGL", "spout")
 
 
 class SpoutAdapter:

@@ -3,22 +3,19 @@ Resolume, MadMapper, TouchDesigner on the same Mac. Frames are RGBA, uploaded pe
 
 from __future__ import annotations
 
-import sys
 from typing import Any
 
 import numpy as np
 
-from installation.render.outputs.base import OutputUnavailable, import_or_unavailable
+from installation.render.outputs.base import (
+    OutputUnavailable,
+    import_or_unavailable,
+    platform_library,
+)
 
 
 def unavailable() -> str | None:
-    if sys.platform != "darwin":
-        return f"Syphon exists only on macOS (this is {sys.platform})"
-    try:
-        import_or_unavailable("syphon", "syphon")
-    except OutputUnavailable as exc:
-        return str(exc)
-    return None
+    return platform_library("darwin", "macOS", "syphon", "syphon")
 
 
 class SyphonAdapter:

@@ -19,22 +19,13 @@ cyndilib = pytest.importorskip("cyndilib", reason="NDI tests need the ndi extra 
 
 from installation.app import RunOptions, ShowRuntime  # noqa: E402
 from installation.config.show import parse_show  # noqa: E402
-from installation.render.outputs import build_outputs  # noqa: E402
-from tests.render.outputs.test_contract import bgra_frame  # noqa: E402
+from tests.render.outputs.test_contract import bgra_frame, hub_for  # noqa: E402
 from tests.waiting import wait_for  # noqa: E402
 
 
 def ndi_hub(name: str, size=(64, 48), pixel_format: str = "bgra"):
-    show = parse_show({"outputs": [{"kind": "ndi", "name": name, "pixel_format": pixel_format}]})
-    return build_outputs(
-        show.outputs,
-        base_dir=show.base_dir,
-        display_size=size,
-        native_size=size,
-        pygame_format="BGRA",
-        show_fps=30,
-        screenshots=False,
-    )
+    output = {"kind": "ndi", "name": name, "pixel_format": pixel_format}
+    return hub_for(output, None, native=size, display=size)  # lib None: the real cyndilib
 
 
 @pytest.mark.parametrize("pixel_format", ["bgra", "uyvy"])

@@ -3,9 +3,6 @@ show (pygame dummy display, the tiny model): files on disk are decoded back and 
 
 from __future__ import annotations
 
-import contextlib
-import os
-import subprocess
 import threading
 import time
 from pathlib import Path
@@ -20,25 +17,8 @@ from installation.app import RunOptions, ShowRuntime, run_show  # noqa: E402
 from installation.config.show import ShowError, parse_show  # noqa: E402
 from installation.errors import UserError  # noqa: E402
 from installation.stats import read_stats  # noqa: E402
+from tests.render.test_encoder import mounted_tmpfs as tmpfs  # noqa: E402
 from tests.waiting import wait_for  # noqa: E402
-
-
-@contextlib.contextmanager
-def tmpfs(where: Path, *opts: str):
-    where.mkdir(parents=True, exist_ok=True)
-    if os.geteuid() != 0:
-        pytest.skip("mounting a tmpfs needs root")
-    done = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", ",".join(opts), "tmpfs", str(where)],
-        capture_output=True,
-        text=True,
-    )
-    if done.returncode:
-        pytest.skip(f"cannot mount a tmpfs here: {done.stderr.strip()}")
-    try:
-        yield where
-    finally:
-        subprocess.run(["umount", "-l", str(where)], check=False)
 
 
 def frames_in(path: Path) -> list[np.ndarray]:
