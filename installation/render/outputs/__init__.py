@@ -17,7 +17,7 @@ from installation.render.outputs.worker import OutputWorker
 
 log = logging.getLogger(__name__)
 
-__all__ = ["OutputHub", "build_outputs", "check_outputs", "record_video_output"]
+__all__ = ["OutputHub", "build_outputs", "record_video_output"]
 
 
 def record_video_output(path: Path) -> Any:
@@ -30,11 +30,6 @@ def record_video_output(path: Path) -> Any:
 
 def _label(config: Any) -> str:
     return f"{config.kind}:{Path(config.path).name if config.kind == 'file' else config.name}"
-
-
-def check_outputs(outputs: Sequence[Any]) -> list[tuple[str, str | None]]:
-    """(label, why it cannot run here or None) for each enabled output."""
-    return [(_label(c), unavailable(c.kind)) for c in outputs if c.enabled]
 
 
 def build_outputs(
@@ -58,12 +53,6 @@ def build_outputs(
         if not config.enabled:
             continue
         label = _label(config)
-        if config.kind == "file":
-            path = Path(config.path).expanduser()
-            try:
-                preflight(path if path.is_absolute() else base_dir / path, config.codec)
-            except EncoderError as exc:
-                raise UserError(f"outputs: {label}: {exc}") from None
         reason = unavailable(config.kind) if lib is None else None
         if reason:
             log.error("output %s cannot run here: %s; the show plays without it", label, reason)
@@ -77,6 +66,18 @@ def build_outputs(
         src_size = native_size if source == "native" else display_size
         # A file is written at a steady rate: the show's cap (30 when uncapped) unless set.
         fps = config.fps or ((show_fps or 30.0) if config.kind == "file" else 0.0)
+        if config.kind == "file":  # a take that could not be written is refused now
+            path = Path(config.path).expanduser()
+            try:
+                preflight(
+                    path if path.is_absolute() else base_dir / path,
+                    config.codec,
+                    size,
+                    fps,
+                    config.options,
+                )
+            except EncoderError as exc:
+                raise UserError(f"outputs: {label}: {exc}") from None
         converter = converter_for(
             size, src_size, src, config.pixel_format, config.fit, src_opaque=source == "native"
         )

@@ -47,9 +47,18 @@ def free_name(path: Path) -> Path:
     return candidate
 
 
-def preflight(path: Path, codec: str) -> None:
-    """Refuse a recording the show could not write, before anything starts."""
+def preflight(
+    path: Path, codec: str, size: tuple[int, int], fps: float, options: dict[str, str] | None = None
+) -> None:
+    """Refuse, before the show starts, a take that could not be written: a folder that is
+    read-only, or a codec, size or option the encoder refuses (a trial file, removed)."""
     ensure_writable(path if codec == "png" else path.parent)
+    if codec != "png":
+        trial = path.with_name(f".{path.stem}.trial{path.suffix}")
+        try:
+            VideoEncoder(trial, size, fps, codec, options=options).close()
+        finally:
+            trial.unlink(missing_ok=True)
 
 
 class FileAdapter:

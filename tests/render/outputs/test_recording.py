@@ -184,3 +184,19 @@ def test_check_says_which_outputs_can_run_here_and_why_not(show_file: Path, caps
     assert support["file"] == "available"
     if sys.platform.startswith("linux"):
         assert "only on macOS" in support["syphon"] and "only on Windows" in support["spout"]
+
+
+@pytest.mark.parametrize(
+    "output,message",
+    [
+        ({"size": [161, 90]}, "even width and height"),
+        ({"options": {"preset": "warp9"}}, "cannot encode h264"),
+    ],
+)
+def test_a_take_the_encoder_refuses_is_refused_before_the_show(
+    show_dict: dict, tmp_path: Path, output: dict, message: str
+) -> None:
+    show_dict["outputs"] = [{"kind": "file", "path": str(tmp_path / "take.mp4"), **output}]
+    with pytest.raises(UserError, match=message):
+        run_show(parse_show(show_dict), RunOptions(headless=True, frames=3))
+    assert list(tmp_path.glob("*.mp4")) == [] and list(tmp_path.glob(".*")) == []
