@@ -57,6 +57,14 @@ class Service(Protocol):
 
 
 @dataclass
+class ServiceAdapter:
+    """A Service made of two functions (the output hub's start and stop)."""
+
+    start: Callable[[], None]
+    stop: Callable[[], None]
+
+
+@dataclass
 class RunOptions:
     headless: bool = False
     frames: int | None = None
@@ -294,12 +302,6 @@ def connect_outputs(rt: ShowRuntime) -> Service | None:
     h.hud_lines = (*h.hud_lines, hub.hud_lines)
     h.on_status = (*h.on_status, hub.on_status)
     return ServiceAdapter(hub.start, hub.stop)
-
-
-@dataclass
-class ServiceAdapter:
-    start: Callable[[], None]
-    stop: Callable[[], None]
 
 
 # In start order (stopped in reverse). A new service adds its connect function here.

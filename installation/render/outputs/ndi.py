@@ -2,9 +2,9 @@
 
 Receivers find the source by mDNS on the LAN. Where there is none (a container, some venue
 networks), an NDI config file lists peers: `$NDI_CONFIG_DIR/ndi-config.v1.json` with
-{"ndi": {"networks": {"ips": "127.0.0.1,10.0.0.5"}}}. Frames are sent synchronously on the
-output's thread (cyndilib copies into its own buffer, NDI compresses there); a receiver
-that never reads costs NDI's own queue, not ours.
+{"ndi": {"networks": {"ips": "127.0.0.1,10.0.0.5"}}}. Frames are handed to NDI
+asynchronously from the output's thread (cyndilib copies them into its own buffers; NDI
+compresses on its thread); a receiver that never reads costs NDI's own queue, not ours.
 """
 
 from __future__ import annotations
@@ -83,7 +83,9 @@ class NdiAdapter:
             if frame.flags.c_contiguous
             else np.ascontiguousarray(frame).reshape(-1)
         )
-        if not self.sender.write_video(data):
+        # Async: NDI compresses this frame on its own thread while ours converts the next
+        # (cyndilib copies the data into its own buffer first, so ours may be reused).
+        if not self.sender.write_video_async(data):
             raise RuntimeError("the NDI sender is not running")
 
     def connections(self) -> int | None:

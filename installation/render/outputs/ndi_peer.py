@@ -87,10 +87,10 @@ class NdiPeer:
                     continue
                 self.count += 1
                 self.sizes.add((w, h))
-                self.frames = [
-                    *self.frames[-(self.keep - 1) :],
-                    buffer[: w * h * 4].reshape(h, w, 4).copy(),
-                ]
+                if len(self.frames) < self.keep or self.count % 30 == 0:
+                    # a copy only now and then: counting must keep up at 1080p60
+                    kept = buffer[: w * h * 4].reshape(h, w, 4).copy()
+                    self.frames = [*self.frames[-(self.keep - 1) :], kept]
             receiver.disconnect()
         finally:
             finder.close()

@@ -54,7 +54,7 @@ def fake_cyndilib(rec: Recorder, taken: set[str] = frozenset()):
                 raise MemoryError()
             rec.opened.append({"name": self.name, "size": self.vf.size, "fourcc": self.vf.fourcc})
 
-        def write_video(self, data):
+        def write_video_async(self, data):
             assert data.ndim == 1 and data.size == self.vf.size[0] * self.vf.size[1] * (
                 2 if self.vf.fourcc == "UYVY" else 4
             )
