@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import collections
 import logging
+import os
 import threading
 import time
 from collections.abc import Callable
@@ -24,6 +25,21 @@ from installation.render.outputs.frames import Converter, FramePool
 log = logging.getLogger(__name__)
 
 FINAL_ERRORS: tuple[type[BaseException], ...] = (DiskFull, FolderNotWritable)
+
+
+# Output threads run at this nice value (Linux keeps one per thread, and the threads a
+# library starts from ours, x264's or NDI's, inherit it): when the CPU is short, the render
+# thread gets it first and the output drops a frame, which is counted, instead.
+OUTPUT_NICE = 10
+
+
+def _lower_priority() -> None:
+    try:
+        me = threading.get_native_id()
+        if os.getpriority(os.PRIO_PROCESS, me) < OUTPUT_NICE:  # never raise it
+            os.setpriority(os.PRIO_PROCESS, me, OUTPUT_NICE)
+    except (AttributeError, OSError):  # not Linux, or not allowed: run at normal priority
+        pass
 
 
 class OutputWorker:
@@ -106,6 +122,7 @@ class OutputWorker:
 
     # -- the output's thread -----------------------------------------------------------------
     def _run(self) -> None:
+        _lower_priority()
         adapter: Adapter | None = None
         try:
             while True:

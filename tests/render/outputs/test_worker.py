@@ -5,6 +5,7 @@ stops it for good. The adapters here are test doubles standing in for a misbehav
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 
@@ -16,7 +17,7 @@ pytest.importorskip("av")
 from installation.render.encoder import DiskFull  # noqa: E402
 from installation.render.outputs.frames import Converter  # noqa: E402
 from installation.render.outputs.hub import OutputHub  # noqa: E402
-from installation.render.outputs.worker import OutputWorker  # noqa: E402
+from installation.render.outputs.worker import OUTPUT_NICE, OutputWorker  # noqa: E402
 from tests.waiting import wait_for  # noqa: E402
 
 W, H = 16, 8
@@ -175,3 +176,22 @@ def test_a_full_disk_stops_the_output_for_good() -> None:
         assert worker.status()["message"] == "the disk is full"
     finally:
         hub.stop()
+
+
+@pytest.mark.skipif(not hasattr(os, "setpriority"), reason="per-thread nice values are Linux's")
+def test_output_threads_yield_the_cpu_to_the_render_thread() -> None:
+    seen: dict[str, int] = {}
+
+    class Probe(Flaky):
+        def open(self, name, size, fps):
+            seen["nice"] = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+            return name
+
+    hub, worker = make_hub(lambda: Probe([], set()))
+    hub.start()
+    try:
+        assert wait_for(lambda: "nice" in seen, timeout=10)
+    finally:
+        hub.stop()
+    main = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+    assert seen["nice"] == max(main, OUTPUT_NICE)
