@@ -8,6 +8,8 @@ off/on so that the shared machine's load falls on both sides alike.
 output_ndi_frame_ms_ratio   an NDI output (size display, bgra) with NDI's own receiver
                             connected on loopback, over no output; target <= 1.15
 output_ndi_fps_fraction     frames that receiver got / frames the show presented; >= 0.98
+output_ndi_sent_fraction    frames our NDI output handed to NDI / presented (the rest it
+                            dropped and counted): tells our side's losses from NDI's
 record_frame_ms_ratio       an H.264 recording (kind file, preset ultrafast) over none; <= 1.2
 screenshot_frame_ms_ratio   a screenshot every 20 frames (3 a second) over none; <= 1.1
 """
@@ -72,35 +74,40 @@ def _round(
                 raise Skipped(
                     "the NDI receiver found no source (no NDI discovery on this network?)"
                 )
+        workers = runtime.hooks.outputs.workers if runtime.hooks.outputs else []
+        sent_before = workers[0].sent if workers else 0
         first, before = loop.frame, peer.count if peer is not None else 0
         loop.settings.max_frames = first + FRAMES
         loop.run()
         shown = loop.frame - first
-        fraction = 1.0
+        fraction = sent = 1.0
         if peer is not None:
             settled = time.monotonic() + 2.0  # frames still on the wire
             while peer.count - before < shown and time.monotonic() < settled:
                 time.sleep(0.01)
             fraction = (peer.count - before) / shown
+            sent = (workers[0].sent - sent_before) / shown
     finally:
         runtime.close()
-    return _p99_frame_ms(stats), fraction
+    return _p99_frame_ms(stats), fraction, sent
 
 
-def _ratio(ctx: BenchContext, outputs: list, **kw) -> tuple[float, float]:
-    """(median p99 on / median p99 off, the median fraction of the on rounds)."""
-    off, on, fractions = [], [], []
+def _ratio(ctx: BenchContext, outputs: list, **kw) -> tuple[float, float, float]:
+    """(median p99 on / median p99 off, and the on rounds' median fractions received and sent)."""
+    off, on, fractions, sent = [], [], [], []
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)  # (each round's first 10 frames are its warm-up, not counted)
         for _ in range(ROUNDS):
             off.append(_round(ctx.show, [], folder, "off")[0])
-            p99, fraction = _round(ctx.show, outputs, folder, "on", **kw)
+            p99, fraction, sent_fraction = _round(ctx.show, outputs, folder, "on", **kw)
             on.append(p99)
             fractions.append(fraction)
-    return percentile(on, 0.5) / percentile(off, 0.5), percentile(fractions, 0.5)
+            sent.append(sent_fraction)
+    ratio = percentile(on, 0.5) / percentile(off, 0.5)
+    return ratio, percentile(fractions, 0.5), percentile(sent, 0.5)
 
 
-@benchmark("output_ndi_frame_ms_ratio", "output_ndi_fps_fraction")
+@benchmark("output_ndi_frame_ms_ratio", "output_ndi_fps_fraction", "output_ndi_sent_fraction")
 def ndi_output(ctx: BenchContext) -> dict[str, float]:
     from installation.render.outputs.ndi_peer import NdiPeer, loopback_config
 
@@ -110,8 +117,12 @@ def ndi_output(ctx: BenchContext) -> dict[str, float]:
         raise Skipped(reason)
     name = "installation-bench"
     with NdiPeer(name) as peer:
-        ratio, fraction = _ratio(ctx, [NdiOutput(kind="ndi", name=name)], peer=peer)
-    return {"output_ndi_frame_ms_ratio": ratio, "output_ndi_fps_fraction": min(1.0, fraction)}
+        ratio, fraction, sent = _ratio(ctx, [NdiOutput(kind="ndi", name=name)], peer=peer)
+    return {
+        "output_ndi_frame_ms_ratio": ratio,
+        "output_ndi_fps_fraction": min(1.0, fraction),
+        "output_ndi_sent_fraction": min(1.0, sent),
+    }
 
 
 @benchmark("record_frame_ms_ratio")
@@ -121,7 +132,7 @@ def record_output(ctx: BenchContext) -> dict[str, float]:
         raise Skipped(reason)
     with tempfile.TemporaryDirectory() as tmp:
         output = FileOutput(kind="file", path=str(Path(tmp) / "take.mp4"), fps=60)
-        ratio, _ = _ratio(ctx, [output])
+        ratio, _, _ = _ratio(ctx, [output])
     return {"record_frame_ms_ratio": ratio}
 
 
@@ -129,5 +140,5 @@ def record_output(ctx: BenchContext) -> dict[str, float]:
 def screenshots(ctx: BenchContext) -> dict[str, float]:
     if unavailable("file"):
         raise Skipped(unavailable("file"))
-    ratio, _ = _ratio(ctx, [], screenshot_every=20)
+    ratio, _, _ = _ratio(ctx, [], screenshot_every=20)
     return {"screenshot_frame_ms_ratio": ratio}
