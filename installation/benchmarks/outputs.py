@@ -109,14 +109,14 @@ def _ratio(ctx: BenchContext, outputs: list, **kw) -> tuple[float, float, float]
 
 @benchmark("output_ndi_frame_ms_ratio", "output_ndi_fps_fraction", "output_ndi_sent_fraction")
 def ndi_output(ctx: BenchContext) -> dict[str, float]:
-    from installation.render.outputs.ndi_peer import NdiPeer, loopback_config
+    from installation.render.outputs.ndi_peer import NdiPeerProcess, loopback_config
 
     loopback_config()  # before the NDI runtime starts: a container has no mDNS
     reason = unavailable("ndi")
     if reason:
         raise Skipped(reason)
     name = "installation-bench"
-    with NdiPeer(name) as peer:
+    with NdiPeerProcess(name) as peer:  # a receiver in its own process, as in a venue
         ratio, fraction, sent = _ratio(ctx, [NdiOutput(kind="ndi", name=name)], peer=peer)
     return {
         "output_ndi_frame_ms_ratio": ratio,
