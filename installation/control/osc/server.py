@@ -10,6 +10,7 @@ or swap immutable snapshots, and a HUD line).
 
 from __future__ import annotations
 
+import errno
 import logging
 import queue
 import selectors
@@ -55,6 +56,18 @@ def _is_sender(client: FeedbackClient, source: str | None) -> bool:
         return False
     host, _, port = source[4:].rpartition(":")
     return host == client.host and (client.echo_guard == "host" or port == str(client.port))
+
+
+def bind_hint(exc: OSError) -> str:
+    """What to change in show.yaml when a socket cannot be bound: the port or the host."""
+    if isinstance(exc, socket.gaierror) or exc.errno in (errno.EADDRNOTAVAIL, errno.EAFNOSUPPORT):
+        return (
+            "set osc.host to an address of this machine (127.0.0.1 for this machine only, "
+            "0.0.0.0 for every network)"
+        )
+    if exc.errno == errno.EACCES:
+        return "ports below 1024 need privileges: set osc.port to 1024 or above"
+    return "set osc.port (another program may be using it)"
 
 
 class OscServer:
@@ -107,7 +120,7 @@ class OscServer:
                 self._tcp.setblocking(False)
         except OSError as exc:
             self.error = (
-                f"osc: cannot listen on {c.host}:{c.port} ({exc.strerror or exc}); set osc.port"
+                f"osc: cannot listen on {c.host}:{c.port} ({exc.strerror or exc}); {bind_hint(exc)}"
             )
             log.error("%s; the show plays on without OSC", self.error)
             self._close_sockets()
