@@ -99,6 +99,12 @@ def _add_run(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--fps", type=float, metavar="FPS", help="override the fps cap (0 = uncapped)")
     p.add_argument(
+        "--record-video",
+        type=Path,
+        metavar="FILE",
+        help="record what the show plays: .mp4/.mkv H.264, .mov ProRes, a folder for PNGs (on its own thread)",
+    )
+    p.add_argument(
         "--fixed-step",
         action="store_true",
         help="advance time by exactly 1/fps per frame: deterministic offline renders",
@@ -158,6 +164,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         fixed_step=fixed_step,
         fps=args.fps,
         size=args.size,
+        record_video=args.record_video,
         record=args.record,
         replay=getattr(args, "replay", None),
         show_path=Path(args.show) if spec is None or spec.level < 2 else None,
@@ -279,6 +286,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     resolved["model"]["card"] = model.card.model_dump(exclude={"config"})
     if show.display.upscale is not None:
         resolved["display"]["upscale"]["card"] = _check_upscale(args.show, show, model)
+    resolved["output_support"] = _output_support(show)
     sys.stdout.write(json.dumps(resolved, indent=2) + "\n")
     return 0
 
@@ -308,6 +316,21 @@ def _check_upscale(show_path: str, show: Show, model: LoadedModel) -> dict:
             f"{show_path}: display.upscale: {show.display.upscale.model}: {exc}"
         ) from None
     return sr.card.model_dump(exclude={"config"})
+
+
+def _output_support(show) -> dict[str, str]:
+    """Each video output kind on this machine: "available", or why not (and a warning for
+    the ones this show uses, which would play without them)."""
+    from installation.render.outputs.base import unavailable
+    from installation.render.outputs.config import KINDS
+
+    support = {kind: unavailable(kind) or "available" for kind in KINDS}
+    for i, out in enumerate(show.outputs):
+        if out.enabled and support[out.kind] != "available":
+            log.warning(
+                "outputs.%d (%s %r) cannot run here: %s", i, out.kind, out.name, support[out.kind]
+            )
+    return support
 
 
 def _add_devices(p: argparse.ArgumentParser) -> None:

@@ -22,6 +22,9 @@ class UpscaleConfig(Section):
 
 
 class DisplayConfig(Section):
+    enabled: bool = Field(
+        True, description="false: no window, the show only sends to its outputs (a headless server)"
+    )
     size: tuple[Side, Side] | Literal["desktop"] = Field(
         (1920, 1080),
         description=f'output size [width, height] in pixels (at most {MAX_SIDE}), or "desktop" for the monitor\'s own',

@@ -32,6 +32,7 @@ from installation.live.swap import SwapBox
 from installation.navigator import Navigator, advance
 from installation.params import Registry, apply_events, slew
 from installation.render.display import PygameDisplay
+from installation.render.outputs.hub import OutputHub
 from installation.render.pipeline import GeneratorPool, default_workers
 from installation.render.renderer import BadFrame, FrameRenderer, RenderJob
 from installation.render.style import (
@@ -93,6 +94,9 @@ class LoopHooks:
     # Set by the runtime: moves a model to the renderer's device and precision. Services call
     # it off the render thread before offering a model to swap_box.
     prepare: Callable[[LoadedModel], LoadedModel] | None = None
+    # Video outputs and the screenshot writer (render/outputs/hub.py): frames are copied to
+    # them at present and written on their own threads.
+    outputs: OutputHub | None = None
     # The kiosk's frame guard (kiosk/guard.py): judges each presented frame and may return
     # a model to recover into: (loop, buffer index or None if refused, work ms, now).
     guard: Callable[[Any, int | None, float, float], LoadedModel | None] | None = None
@@ -272,6 +276,7 @@ class RenderLoop:
             "uptime": round(self.clock.now() - self._started, 3),
             "device": self.renderer.device.type,
             "error": self.error or "",
+            **({"outputs": self.hooks.outputs.status()} if self.hooks.outputs else {}),
             "refused_frames": sum(self.refused.values()),
             "recoveries": self.recoveries,
         }
@@ -349,18 +354,31 @@ class RenderLoop:
         start = time.perf_counter()
         if self._shown_index is not None:
             pixels = self.renderer.host_arrays[self._shown_index]
-            self.display.present(pixels, self._hud_text())
-            if self._screenshot_due:
-                self._screenshot_due = False
-                name = datetime.now().strftime("installation-%Y%m%d-%H%M%S-%f.png")
-                path = self.display.screenshot(self.settings.screenshot_dir / name)
-                log.info("screenshot saved to %s", path)
-                self.stats.event("screenshot", t=self.clock.now(), path=str(path))
+            outputs = self.hooks.outputs
+            save_here = self._screenshot_request(outputs)
+            grab = outputs.display if outputs is not None and outputs.wants_display() else None
+            self.display.present(pixels, self._hud_text(), grab=grab)
+            if outputs is not None:
+                outputs.native(pixels)
+            if save_here is not None:  # no screenshot writer (PyAV missing): a frame's stall
+                log.info("screenshot saved to %s", self.display.screenshot(save_here))
             if self.settings.out_dir is not None:
                 self.display.screenshot(
                     self.settings.out_dir / f"frame_{self.frame:06d}.{self.settings.out_format}"
                 )
         return (time.perf_counter() - start) * 1000
+
+    def _screenshot_request(self, outputs: OutputHub | None) -> Path | None:
+        """Queue a due screenshot with the writer thread (it takes this frame's picture,
+        without the HUD); the path to save on this thread instead when there is none."""
+        if not self._screenshot_due:
+            return None
+        self._screenshot_due = False
+        path = self.settings.screenshot_dir / datetime.now().strftime(
+            "installation-%Y%m%d-%H%M%S-%f.png"
+        )
+        self.stats.event("screenshot", t=self.clock.now(), path=str(path))
+        return None if outputs is not None and outputs.screenshot(path) else path
 
     def _run_action(self, event: ControlEvent) -> None:
         if event.target == "quit":
