@@ -353,6 +353,7 @@ def connect_live(rt: ShowRuntime) -> Service | None:
         h.feedback = (*h.feedback, service.feedback)
         h.on_swap = (*h.on_swap, service.on_swap)
         h.hud_lines = (*h.hud_lines, service.hud_lines)
+        rt.instrument.request_model = service.request_model  # a scene recalls its model
     return service
 
 

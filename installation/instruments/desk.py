@@ -92,6 +92,7 @@ class SceneDesk:
         writer: SceneWriter | None = None,
     ) -> None:
         self.book, self.latent_dim, self.model_id = book, latent_dim, model_id
+        self.model_folder = ""  # where the playing model came from (a scene stores it)
         self.note = note
         self.writer = writer or SceneWriter()
         self.cue: int | None = None  # index of the scene recalled or stored last
@@ -147,6 +148,7 @@ class SceneDesk:
             targets.get("loop.on", 0.0) >= 0.5,
             scene_params(targets),
             [np.array(k) for k in self.book.keyframes],
+            self.model_folder,
         )
         if name and any(s.name == name for i, s in enumerate(scenes) if i != index):
             scene.name = self.book.unique_name(name)

@@ -32,7 +32,7 @@ from installation.instruments.hud import hud_lines
 from installation.instruments.modes import drift_offset, jitter_offset, loop_latent, truncate
 from installation.instruments.morph import Morph
 from installation.instruments.record import Recorder, Replay
-from installation.instruments.scenes import SceneBook
+from installation.instruments.scenes import Scene, SceneBook
 from installation.instruments.tempo import Tempo, quantized_end
 from installation.navigator import Navigator
 from installation.params import Registry
@@ -102,6 +102,11 @@ class Instrument:
         self.directions = directions
         self.model, self.base_dir = model, base_dir  # for image keyframes
         self.projector: Projector | None = None
+        # Asks the live model service (live/service.py) for a scene's model: (id, folder).
+        # None when hot-swap is off: a recall then plays on with the model it has.
+        self.request_model: Callable[[str, str], None] | None = None
+        if model is not None:
+            self.desk.model_folder = str(model.folder)
         self.link: LinkService | None = None  # Ableton Link, when performance.link is on
         self.audio: AudioInput | None = None  # a local sound input, when performance.audio is on
         self.morph: Morph | None = None
@@ -269,13 +274,13 @@ class Instrument:
 
     def recall(self, index: int, targets: Mapping[str, float], now: float) -> None:
         scene = self.desk.book.scenes[index]
+        if scene.model and scene.model != self.desk.model_id:
+            self._bring_back_model(scene)
         if scene.latent_dim != self.nav.latent_dim:
             self.note(
                 f"scene {scene.name}: latents of size {scene.latent_dim}, the model's are {self.nav.latent_dim}"
             )
             return
-        if scene.model and scene.model != self.desk.model_id:
-            self.note(f"scene {scene.name} was stored with model {scene.model}")
         self.desk.cue = index
         self.desk.book.keyframes = [np.array(k) for k in scene.keyframes]
         if scene.seed != self.nav.seed:
@@ -283,6 +288,19 @@ class Instrument:
             self.nav = Navigator(nav.latent_dim, scene.seed, nav.mode, nav.easing)
         self._pending_phase = scene.phase
         self._start_morph(now, targets, scene.parameters, f"scene {index + 1} {scene.name}")
+
+    def _bring_back_model(self, scene: Scene) -> None:
+        """Ask for the scene's model; the swap (validated, off this thread, crossfaded)
+        comes when it is ready, and the service says on the HUD if it cannot be found."""
+        if self.request_model is None:
+            self.note(
+                f"scene {scene.name}: model {scene.model} not available (hot-swap is off); "
+                f"{self.desk.model_id} plays on",
+                10.0,
+            )
+            return
+        self.request_model(scene.model, scene.model_folder)
+        self.note(f"scene {scene.name}: bringing back model {scene.model}")
 
     def _start_morph(
         self, now: float, targets: Mapping[str, float], to: Mapping[str, float], label: str
@@ -390,6 +408,7 @@ class Instrument:
                 f"the new model's latents have size {dim}: keyframes and scenes of other sizes wait"
             )
         self.desk.model_id = str(getattr(new, "id", self.desk.model_id))
+        self.desk.model_folder = str(getattr(new, "folder", self.desk.model_folder))
         self.model = new
 
     def start(self) -> None:

@@ -40,6 +40,9 @@ class NavigatorState(Section):
 class SceneEntry(Section):
     name: str = Field(min_length=1)
     model: str = Field("", description="the id of the model the scene was stored with")
+    model_folder: str = Field(
+        "", description="the folder that model was loaded from (recall brings it back from there)"
+    )
     latent_dim: int = Field(gt=0)
     navigator: NavigatorState = NavigatorState()
     parameters: dict[str, float] = Field(default_factory=dict)
@@ -64,11 +67,13 @@ class Scene:
     loop: bool = False
     parameters: dict[str, float] = field(default_factory=dict)
     keyframes: list[np.ndarray] = field(default_factory=list)
+    model_folder: str = ""
 
     def to_entry(self) -> dict:
         return {
             "name": self.name,
             "model": self.model,
+            "model_folder": self.model_folder,
             "latent_dim": self.latent_dim,
             "navigator": {"seed": self.seed, "phase": float(self.phase), "loop": self.loop},
             "parameters": {k: float(v) for k, v in sorted(self.parameters.items())},
@@ -210,6 +215,7 @@ def parse_scenes(
                 entry.navigator.loop,
                 params,
                 _vectors(entry.keyframes),
+                entry.model_folder,
             )
         )
     if all(len(k) == latent_dim for k in schema.keyframes):

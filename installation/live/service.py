@@ -12,6 +12,7 @@ Operator controls, all registry names (so OSC and MIDI get them too):
   model.previous   step back through the models that played (pins, so it stays)
   model.latest     unpin and play the newest validated model
   training.paused  SIGSTOP/SIGCONT the trainer process
+A recalled scene asks for its model (`request_model`): from the history, or its folder.
 """
 
 from __future__ import annotations
@@ -126,6 +127,11 @@ class LiveModels:
             if event.target in ("model.previous", "model.latest"):
                 self._commands.put((event.target,))
 
+    def request_model(self, model_id: str, folder: str) -> None:
+        """A recalled scene's model: played again if it is in the history, else validated
+        from its folder; never waited for here (render thread)."""
+        self._commands.put(("recall", model_id, folder))
+
     def on_swap(self, old: LoadedModel, new: LoadedModel) -> None:
         self._commands.put(("swapped", old, new, time.strftime("%H:%M:%S")))
 
@@ -172,6 +178,27 @@ class LiveModels:
             self._offer_newest()
         elif kind == "swapped":
             self._swapped(*command[1:])
+        elif kind == "recall":
+            self._recall(*command[1:])
+
+    def _recall(self, model_id: str, folder: str) -> None:
+        if self._current is not None and self._current.id == model_id:
+            return
+        known = [*self._history, *self._superseded, self._newest, self._unoffered]
+        model = next((m for m in reversed(known) if m is not None and m.id == model_id), None)
+        why = "not in the model history and the scene names no folder"
+        if model is None and folder:
+            try:
+                model = validate(Path(folder), self.config.min_diversity, self.prepare)
+            except Exception as exc:  # CheckpointError, a missing folder, a hostile file
+                why = str(exc) if isinstance(exc, CheckpointError) else f"{folder}: {exc}"
+        if model is None:
+            self._last = f"scene model {model_id} not available: {why}"[:110]
+            log.warning("a recalled scene's model %s is not available: %s", model_id, why)
+            return
+        self._set_pinned(True)  # the scene's model stays until the operator unpins
+        self._offer(model)
+        self._last = f"scene model {model.id} v{model.version} coming back"
 
     def _set_pinned(self, pinned: bool) -> None:
         """Change the pin here at once and in the registry (so HUD/OSC feedback agree)."""
