@@ -178,12 +178,20 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--out", type=Path, required=True, metavar="FILE.png|FILE.npy|DIR")
     p.add_argument("--batch", type=int, default=8, help="images per forward pass (default 8)")
+    p.add_argument(
+        "--directions",
+        action="store_true",
+        help="a strip per latent direction instead (-3 to +3 sigma around the first seed; "
+        "computed and cached beside the model if missing): FILE.png or DIR",
+    )
 
 
 def run_sample(args: argparse.Namespace) -> int:
     try:
         loaded = load_checkpoint(args.model)
         module = loaded.module
+        if args.directions:
+            return _sample_directions(loaded, args)
         styled = getattr(module, "styled", False)
         psi = args.psi if args.psi is not None else (0.7 if styled else 1.0)
         if not math.isfinite(psi) or not -4 <= psi <= 4:
@@ -201,5 +209,24 @@ def run_sample(args: argparse.Namespace) -> int:
         raise UserError(str(exc)) from None
     log.info(
         "wrote %s (%d images, %s, psi %.2f)", written[0], len(images), loaded.card.architecture, psi
+    )
+    return 0
+
+
+def _sample_directions(loaded, args: argparse.Namespace) -> int:
+    from installation.instruments.strip import directions_for, write_strips
+
+    if args.z is not None:
+        raise SampleError("--directions starts from a seed (--seeds), not --z")
+    seed = parse_seeds(args.seeds)[0]
+    directions = directions_for(loaded)
+    try:
+        written = write_strips(args.out, loaded, directions, seed)
+    except ValueError as exc:
+        raise SampleError(str(exc)) from None
+    log.info(
+        "wrote %s: row k is direction/k, -3 to +3 sigma left to right, from seed %d",
+        written[0],
+        seed,
     )
     return 0

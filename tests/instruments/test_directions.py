@@ -83,3 +83,24 @@ def test_the_show_pushes_along_a_direction(tmp_path: Path) -> None:
         assert any("2:+1.5" in line for line in show.instrument.hud_lines())
     finally:
         show.close()
+
+
+def test_sample_draws_a_strip_per_direction_from_the_cache(tmp_path: Path, capsys) -> None:
+    from PIL import Image
+
+    folder = make_model(tmp_path / "m")
+    sheet = tmp_path / "sheet.png"
+    assert main(["directions", str(folder), "--samples", "256", "--strip", str(sheet)]) == 0
+    cached = (folder / CACHE_FILE).stat().st_mtime_ns
+    out = tmp_path / "strips"
+    assert main(["sample", str(folder), "--directions", "--seeds", "7", "--out", str(out)]) == 0
+    assert (folder / CACHE_FILE).stat().st_mtime_ns == cached  # the cache, not computed again
+    # One implementation: the sample command's sheet is the directions command's, byte for byte.
+    assert (out / "directions.png").read_bytes() == sheet.read_bytes()
+    strips = sorted(out.glob("direction-*.png"))
+    assert len(strips) == 8
+    with Image.open(strips[0]) as one, Image.open(sheet) as whole:
+        assert one.width == whole.width and 7 * one.height < whole.height
+    bad = ["sample", str(folder), "--directions", "--out", str(tmp_path / "x.npy")]
+    assert main(bad) == 2
+    assert "a .png or a directory" in capsys.readouterr().err
