@@ -388,6 +388,7 @@ def connect_instruments(rt: ShowRuntime) -> Service | None:
     h.mappers = (*h.mappers, inst.mapper)
     h.phase_sync = (inst.phase_sync, *h.phase_sync)
     h.latent = (*h.latent, inst.latent)
+    h.w_offset = (*h.w_offset, inst.w_offset)
     h.hud_lines = (*h.hud_lines, inst.hud_lines)
     h.on_swap = (*h.on_swap, inst.on_swap)
     if rt.show.performance.link and rt.opts.replay is None:

@@ -4,9 +4,10 @@ the latent by a least-squares regression, so pushing a latent along direction k 
 early features along their k-th principal axis.
 
 The early layer is the generator's `stem` (DCGAN, the VAE's decoder, the few-shot GAN), or
-its `mapping` network's output (StyleGAN's w: PCA in w-space; such a direction is then
-regressed back to z, which keeps the show's one latent interface). Without either, the
-first child module.
+its `mapping` network's output (StyleGAN's w: PCA in w-space). A style-based model
+(`module.styled`) is pushed in w itself, along the principal axis (StyleControls.w_offset);
+for the others the axis is regressed back to the latent z. Without either layer, the first
+child module.
 
 Computed once per model (`installation directions MODEL`, with a progress bar) and cached
 beside it as directions.safetensors with the weights' SHA-256: a retrained model gets new
@@ -36,17 +37,23 @@ K = 8  # the registry's direction.1 .. direction.8
 
 @dataclass(frozen=True)
 class Directions:
-    vectors: np.ndarray  # [k, latent_dim], unit length
+    vectors: np.ndarray  # [k, latent_dim] (space "w": [k, w_dim]), unit length
     sigma: np.ndarray  # [k], the spread of the samples along each, in latent units
     explained: np.ndarray  # [k], fraction of the early activations' variance
     layer: str
     # The principal axes in the early layer's (flattened) activation space; only right after
     # computing (not cached): tests check that direction k moves the activations along axis k.
     axes: np.ndarray | None = None
+    space: str = "z"  # "w": vectors are in a style-based model's w-space, pushed there
 
     def offset(self, amounts: np.ndarray) -> np.ndarray:
         """The latent offset for `amounts` (in sigmas) along each direction."""
         return ((amounts * self.sigma)[:, None] * self.vectors).sum(axis=0).astype(np.float32)
+
+
+def w_width(module: nn.Module) -> int | None:
+    """A style-based model's w width (its directions live there), else None."""
+    return int(module.w_dim) if getattr(module, "styled", False) else None  # type: ignore[arg-type]
 
 
 def weights_hash(folder: Path) -> str:
@@ -108,13 +115,17 @@ def compute_directions(
     vh = v.T
     coords = acts @ vh[:k].T  # [N, k]
     explained = (s[:k] ** 2 / acts.pow(2).sum()).numpy()
+    axes = vh[:k].numpy().astype(np.float32)
+    if getattr(module, "styled", False) and name.split(".")[-1] == "mapping":
+        # The axes are w moves already (unit length): push along them, in sigmas of w.
+        sigma = coords.std(0).numpy().astype(np.float32)
+        return Directions(axes.copy(), sigma, explained.astype(np.float32), name, axes, "w")
     z = zs.double()
     # z ~= coords @ W: the latent move that goes with one unit of each principal coordinate.
     w = torch.linalg.lstsq(coords, z - z.mean(0)).solution  # [k, latent_dim]
     norms = w.norm(dim=1, keepdim=True).clamp_min(1e-12)
     vectors = (w / norms).numpy().astype(np.float32)
     sigma = (coords.std(0) * norms[:, 0]).numpy().astype(np.float32)
-    axes = vh[:k].numpy().astype(np.float32)
     return Directions(vectors, sigma, explained.astype(np.float32), name, axes)
 
 
@@ -126,14 +137,17 @@ def save_directions(folder: Path, d: Directions) -> Path:
     save_file(
         {key: np.ascontiguousarray(value) for key, value in arrays.items()},
         str(tmp),
-        metadata={"layer": d.layer, "weights_sha256": weights_hash(folder)},
+        metadata={"layer": d.layer, "space": d.space, "weights_sha256": weights_hash(folder)},
     )
     tmp.replace(path)
     return path
 
 
-def load_directions(folder: Path, latent_dim: int) -> tuple[Directions | None, str]:
-    """(directions, why not): the cache if it is there, of this size and of these weights."""
+def load_directions(
+    folder: Path, latent_dim: int, w_dim: int | None = None
+) -> tuple[Directions | None, str]:
+    """(directions, why not): the cache if it is there, of this size and of these weights
+    (`w_dim`: a style-based model's, for directions in its w-space)."""
     path = folder / CACHE_FILE
     if not path.exists():
         return None, f"no directions yet: installation directions {folder}"
@@ -146,7 +160,9 @@ def load_directions(folder: Path, latent_dim: int) -> tuple[Directions | None, s
         vectors, sigma, explained = arrays["vectors"], arrays["sigma"], arrays["explained"]
     except (OSError, KeyError, ValueError) as exc:
         return None, f"{path}: unreadable ({exc}); run installation directions again"
-    if vectors.ndim != 2 or vectors.shape[1] != latent_dim or sigma.shape != (vectors.shape[0],):
+    space = meta.get("space", "z")
+    width = w_dim if space == "w" else latent_dim
+    if vectors.ndim != 2 or vectors.shape[1] != width or sigma.shape != (vectors.shape[0],):
         return None, f"{path}: made for latents of another size"
     if meta.get("weights_sha256") != weights_hash(folder):
         return (
@@ -155,4 +171,4 @@ def load_directions(folder: Path, latent_dim: int) -> tuple[Directions | None, s
         )
     if not (np.isfinite(vectors).all() and np.isfinite(sigma).all()):
         return None, f"{path}: not finite"
-    return Directions(vectors, sigma, explained, meta.get("layer", "")), ""
+    return Directions(vectors, sigma, explained, meta.get("layer", ""), space=space), ""

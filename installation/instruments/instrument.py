@@ -387,12 +387,23 @@ class Instrument:
 
     def _pushed(self, z: np.ndarray, values: Mapping[str, float]) -> np.ndarray:
         d = self.directions
-        if d is None or d.vectors.shape[1] != z.shape[0]:
+        if d is None or d.space != "z" or d.vectors.shape[1] != z.shape[0]:
             return z
         amounts = np.array(
             [values.get(f"direction.{i + 1}", 0.0) for i in range(d.vectors.shape[0])]
         )
         return z + d.offset(amounts) if amounts.any() else z
+
+    def w_offset(self, values: Mapping[str, float]) -> np.ndarray | None:
+        """The loop's w offset hook: directions found in a style-based model's w push there,
+        along the principal axis itself (StyleControls.w_offset)."""
+        d = self.directions
+        if d is None or d.space != "w":
+            return None
+        amounts = np.array(
+            [values.get(f"direction.{i + 1}", 0.0) for i in range(d.vectors.shape[0])]
+        )
+        return d.offset(amounts) if amounts.any() else None
 
     def hud_lines(self) -> Iterable[str]:
         return hud_lines(self)

@@ -12,7 +12,7 @@ from pathlib import Path
 from installation.checkpoints import LoadedModel
 from installation.config.show import Show
 from installation.events import EventQueue
-from installation.instruments.directions import load_directions
+from installation.instruments.directions import load_directions, w_width
 from installation.instruments.instrument import Instrument
 from installation.instruments.link import LinkService, link_available
 from installation.instruments.record import Recorder, Replay
@@ -51,7 +51,7 @@ def build_instrument(
     book.read_only = replayed is not None
     header = {"model": model.id, "latent_dim": model.latent_dim, "scenes": book.to_data()}
     recorder = Recorder(record, header) if record else None
-    directions, why = load_directions(model.folder, model.latent_dim)
+    directions, why = load_directions(model.folder, model.latent_dim, w_width(model.module))
     if directions is None:
         log.info("%s", why)
     nav = show.navigator

@@ -19,7 +19,9 @@ from installation.instruments.directions import (
     compute_directions,
     load_directions,
     save_directions,
+    w_width,
 )
+from installation.networks.stylegan_base import StyleControls
 
 log = logging.getLogger(__name__)
 
@@ -30,7 +32,7 @@ def directions_for(
     model: LoadedModel, samples: int = 4096, force: bool = False, progress: bool = True
 ) -> Directions:
     """The model's cached directions, or new ones computed and cached beside it."""
-    directions, why = load_directions(model.folder, model.latent_dim)
+    directions, why = load_directions(model.folder, model.latent_dim, w_width(model.module))
     if directions is not None and not force:
         return directions
     if why:
@@ -49,14 +51,17 @@ def strip_image(model: LoadedModel, directions: Directions, seed: int) -> torch.
     from installation.instruments.modes import seeded_latent
 
     z0 = seeded_latent(seed, model.latent_dim) * 0.8  # the default show's truncation
-    rows = []
+    offsets = []
     for k in range(directions.vectors.shape[0]):
         amounts = np.zeros(directions.vectors.shape[0], dtype=np.float32)
         for step in STEPS:
             amounts[k] = step
-            rows.append(z0 + directions.offset(amounts))
-    z = torch.from_numpy(np.stack(rows))
-    return model.module.decode(z).float()
+            offsets.append(directions.offset(amounts))
+    moves = torch.from_numpy(np.stack(offsets))
+    z = torch.from_numpy(z0)[None].repeat(len(offsets), 1)
+    if directions.space == "w":  # pushed in w itself, as the show does
+        return model.module.decode(z, StyleControls(w_offset=moves)).float()
+    return model.module.decode(z + moves).float()
 
 
 def write_strips(out: Path, model: LoadedModel, directions: Directions, seed: int) -> list[Path]:

@@ -33,6 +33,9 @@ class StyleControls:
     noise_strength: float = 1.0
     rotate: float = 0.0  # degrees, StyleGAN3 only: turns the Fourier features
     translate: tuple[float, float] = (0.0, 0.0)  # image widths, StyleGAN3 only
+    # Added to w after truncation, [w_dim] or [B, w_dim]: a push along a w-space direction
+    # (instruments/directions.py). One of another width (mid-crossfade) is skipped.
+    w_offset: torch.Tensor | None = None
 
     def __post_init__(self) -> None:
         if self.noise_mode not in NOISE_MODES:
@@ -104,6 +107,9 @@ class StyleGenerator(nn.Module):
         )
         w_avg = self.mapping.w_avg.float()
         w = w_avg.lerp(self.mapping(z), controls.psi)
+        offset = controls.w_offset
+        if offset is not None and offset.shape[-1] == self.w_dim:
+            w = w + offset.to(w.device, w.dtype)
         ws = w[:, None, :].repeat(1, self.num_ws, 1)
         mix_z = controls.mix_z
         # A mixing latent made for another model (mid-crossfade) does not fit: skip it.

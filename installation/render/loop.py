@@ -91,6 +91,9 @@ class LoopHooks:
     on_status: Sequence[StatusSink] = ()
     phase_sync: Sequence[PhaseSync] = ()
     latent: Sequence[LatentHook] = ()
+    # A style-based model's w offset for this frame (values -> [w_dim] or None): directions
+    # found in w-space push there (instruments/instrument.py).
+    w_offset: Sequence[Callable[[Mapping[str, float]], np.ndarray | None]] = ()
     # Set by the runtime: moves a model to the renderer's device and precision. Services call
     # it off the render thread before offering a model to swap_box.
     prepare: Callable[[LoadedModel], LoadedModel] | None = None
@@ -307,7 +310,10 @@ class RenderLoop:
             return z, previous_z, mix, controls_from_values(v, lead)
         mixing = styled and v.get("style.mix", 0.0) > 0
         mix_z = self._mix_walk.position(self.navigator, self.phase) if mixing else None
-        return z, previous_z, mix, controls_from_values(v, mix_z)
+        found = (self._guarded("w offset hook", h, v) for h in self.hooks.w_offset)
+        offsets = [o for o in found if o is not None]
+        w_offset = np.sum(offsets, axis=0).astype(np.float32) if offsets else None
+        return z, previous_z, mix, controls_from_values(v, mix_z, w_offset)
 
     def _generate(
         self, z, brightness, previous_z, mix, style=None

@@ -40,7 +40,9 @@ class MixWalk:
         return nav.position(phase, 1.0)
 
 
-def controls_from_values(values: dict[str, float], mix_z: np.ndarray | None) -> StyleControls:
+def controls_from_values(
+    values: dict[str, float], mix_z: np.ndarray | None, w_offset: np.ndarray | None = None
+) -> StyleControls:
     mix = float(values.get("style.mix", 0.0))
     return StyleControls(
         psi=float(values.get("latent.truncation", 1.0)),
@@ -51,6 +53,7 @@ def controls_from_values(values: dict[str, float], mix_z: np.ndarray | None) -> 
         noise_strength=float(values.get("noise.strength", 1.0)),
         rotate=float(values.get("transform.rotate", 0.0)),
         translate=(float(values.get("transform.x", 0.0)), float(values.get("transform.y", 0.0))),
+        w_offset=None if w_offset is None else torch.from_numpy(w_offset),
     )
 
 
