@@ -120,8 +120,11 @@ def test_status_reply_carries_loop_status_and_drop_counters() -> None:
     receiver.status = {"fps": 59.9, "frame": 120, "model": "tiny", "version": 42, "uptime": 2.0,
                        "device": "cpu", "error": ""}
     receiver.handle(b"garbage", LOCAL)
-    (reply,) = receiver.handle(encode_message("/status"), LOCAL)
+    ((reply, to),) = receiver.handle(encode_message("/status"), LOCAL)
+    assert to == LOCAL
     got = {m.address: m.args for g in parse_packet(reply) for m in g.messages}
+    assert got["/status/osc/timetag_clamped"] == (0,)  # documented, so readable
+    assert got["/state/version"] == (42,)
     assert got["/status/fps"] == (pytest.approx(59.9),)
     assert got["/status/version"] == (42,)
     assert got["/status/osc/dropped/malformed"] == (1,)

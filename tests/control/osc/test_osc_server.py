@@ -155,7 +155,7 @@ def test_tcp_with_slip_framing(running: Running) -> None:
 
 def test_feedback_reaches_clients_but_is_not_echoed(tmp_path: Path, udp) -> None:
     watcher, fader = udp(), udp()
-    clients = [{"host": "127.0.0.1", "port": s.getsockname()[1]} for s in (watcher, fader)]
+    clients = [{"host": "127.0.0.1", "port": s.getsockname()[1], "state": False} for s in (watcher, fader)]
     show = Running(tmp_path, feedback=clients)
     try:
         show.loop.step()
@@ -173,7 +173,7 @@ def test_feedback_reaches_clients_but_is_not_echoed(tmp_path: Path, udp) -> None
 
         show.loop.hooks.events.put(ControlEvent("walk.paused", 1.0))
         show.loop.step()
-        assert receive_messages(fader, count=2)["/walk/paused"] == (True,)
+        assert receive_messages(fader, count=2)["/walk/paused"] == (1,)  # int, not T/F
     finally:
         show.close()
 
