@@ -112,6 +112,7 @@ class RenderLoop:
         self._hud: list[str] = []
         self._hud_refreshed = -1.0
         self._fps_ema = 0.0
+        self._tempo_ema = 0.0
         self._last_frame_ms = self._last_gen_ms = 0.0
         self._work_ema = 0.0  # seconds of generate+present, for late-latched pacing
         self._last_present: float | None = None
@@ -174,7 +175,11 @@ class RenderLoop:
             synced = self._guarded("phase sync", sync, self.phase, v, dt, now)
             if synced is not None:
                 break
+        previous_phase = self.phase
         self.phase = synced if synced is not None else advance(self.phase, v["walk.speed"], v["walk.paused"], dt)
+        if dt > 0:  # keyframes/s, smoothed over about a second, for the bpm in the status
+            rate = abs(self.phase - previous_phase) / dt
+            self._tempo_ema += (rate - self._tempo_ema) * (1.0 - math.exp(-dt))
         z = self.navigator.position(self.phase, v["latent.truncation"])
         mix, previous_z = self._crossfade(now, v["latent.truncation"])
         # 9 (queued before the slow part, so controllers hear back as soon as possible).
@@ -215,10 +220,17 @@ class RenderLoop:
 
     def status(self) -> dict[str, object]:
         model = self.renderer.model
+        beats = max(1, int(round(self.values.get("walk.beats", 4.0))))
+        beat_position = self.phase * beats
         return {
             "fps": round(self._fps_ema, 2), "frame": self.frame, "model": model.id,
             "version": model.version, "uptime": round(self.clock.now() - self._started, 3),
             "device": self.renderer.device.type, "error": self.error or "",
+            # State out (control/osc/state.py): the walk's tempo as measured, so a MIDI
+            # clock that drives the phase shows as its own bpm.
+            "bpm": round(self._tempo_ema * beats * 60.0, 3), "beat": round(beat_position % 1.0, 4),
+            "beat_in_bar": int(beat_position % beats) + 1, "bar": math.floor(self.phase) + 1,
+            "phase": round(self.phase, 4), "keyframe": math.floor(self.phase),
         }
 
     # -- steps ---------------------------------------------------------------------------
@@ -336,9 +348,12 @@ class RenderLoop:
         if self.stats.enabled:
             fields = {}
             if events:
-                # Latency from arrival to this present, per source: osc_to_photon and co.
+                # Latency from arrival to this present, per source: osc_to_photon and co;
+                # `applied` is the target as this frame set it (after clamping), to audit a session.
                 fields["inputs"] = [
-                    {"target": e.target, "source": e.source, "received": e.received} for e in events
+                    {"target": e.target, "source": e.source, "received": e.received,
+                     "applied": round(self.targets[e.target], 6) if e.target in self.targets else None}
+                    for e in events
                 ]
             self.stats.frame(
                 frame=self.frame, t=t, frame_ms=round(frame_ms, 3), gen_ms=round(gen_ms, 3),

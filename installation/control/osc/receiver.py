@@ -95,8 +95,8 @@ class Receiver:
         self.allows = AllowList(config.allow)
         # Where else a /status reply goes (the feedback clients), set by the server.
         self.status_also: tuple[Destination, ...] = ()
-        # Extra counters for the /status reply (TCP, OSCQuery), replaced whole by the server.
-        self.extra_counters: Mapping[str, Mapping[str, int]] = MappingProxyType({})
+        # Extra counters for the /status reply (TCP, OSCQuery), {group: {name: count}}.
+        self.extra_counters: Callable[[], Mapping[str, Mapping[str, int]]] = dict
         self._buckets: OrderedDict[str, list[float]] = OrderedDict()
         self._logged_at = monotonic()
         self._logged_counts = self.dropped_by_reason()
@@ -257,7 +257,7 @@ class Receiver:
             messages.append(encode_message(f"/status/osc/dropped/{reason}", [count]))
         for name in OTHER_COUNTERS:  # every counter the docs name is readable here
             messages.append(encode_message(f"/status/osc/{name}", [self.counters[name]]))
-        for group, counts in self.extra_counters.items():
+        for group, counts in self.extra_counters().items():
             for name, count in counts.items():
                 messages.append(encode_message(f"/status/{group}/{name}", [int(count)]))
         for address, value in state_messages(status):

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING
 from installation.control.osc.config import FeedbackClient, OscConfig
 from installation.control.osc.http import HttpLimits
 from installation.control.osc.oscquery import OscQueryServer
-from installation.control.osc.parse import encode_message
+from installation.control.osc.parse import encode_bundle, encode_message
 from installation.control.osc.receiver import AllowList, Destination, Receiver
 from installation.control.osc.schedule import Scheduler
 from installation.control.osc.space import AddressSpace
@@ -134,6 +134,7 @@ class OscServer:
         self._thread.start()
         log.info("OSC on %s:%d (UDP%s)", c.host, port, " + TCP, SLIP or size-prefixed" if self._tcp else "")
         self.receiver.status_also = tuple((f.host, f.port) for f in c.feedback)
+        self.receiver.extra_counters = self._extra_counters
         if self.stats is not None:
             self.stats.event("osc_listening", t=time.monotonic(), host=c.host, port=port, tcp=self._tcp is not None)
         q = c.oscquery
@@ -194,10 +195,6 @@ class OscServer:
         state = state_messages(status)
         if self.oscquery is not None:
             self.oscquery.notify(state)
-            self.receiver.extra_counters = MappingProxyType({
-                "osc/tcp": dict(self.tcp.counters), "oscquery": self.oscquery.counter_snapshot()})
-        else:
-            self.receiver.extra_counters = MappingProxyType({"osc/tcp": dict(self.tcp.counters)})
         rate = self.config.state_rate
         now = time.monotonic()
         if rate > 0 and self.address is not None and now - self._state_sent >= 1.0 / rate:
@@ -207,6 +204,12 @@ class OscServer:
             except queue.Full:
                 return
             self._wake()
+
+    def _extra_counters(self) -> dict[str, dict[str, int]]:
+        extra = {"osc/tcp": dict(self.tcp.counters)}
+        if self.oscquery is not None:
+            extra["oscquery"] = self.oscquery.counter_snapshot()
+        return extra
 
     def hud_lines(self) -> list[str]:
         if self.error:
@@ -274,10 +277,12 @@ class OscServer:
                 state = self._states.get_nowait()
             except queue.Empty:
                 return
+            if not state:
+                continue
+            bundle = encode_bundle([encode_message(address, [value]) for address, value in state])
             for client in self.config.feedback:
-                if client.state:
-                    for address, value in state:
-                        self._send_udp(encode_message(address, [value]), (client.host, client.port))
+                if client.state:  # one bundle: a patch sees beat, bar and tempo of one moment
+                    self._send_udp(bundle, (client.host, client.port))
 
     def _send_udp(self, data: bytes, to: Destination) -> None:
         assert self._udp is not None
