@@ -199,31 +199,40 @@ class OscQueryServer:
             return
         ip = self.host if self.host not in ("0.0.0.0", "::") else socket.gethostbyname(socket.gethostname())
         try:
-            self._info = zeroconf.ServiceInfo(
-                "_oscjson._tcp.local.", f"{self.name}._oscjson._tcp.local.",
-                addresses=[socket.inet_pton(socket.AF_INET6 if ":" in ip else socket.AF_INET, ip)],
-                port=self.port, properties={},
-                # The machine's name, not the show's: two shows on one machine share it.
-                server=f"{socket.gethostname().split('.')[0]}.local.",
-            )
+            address = socket.inet_pton(socket.AF_INET6 if ":" in ip else socket.AF_INET, ip)
             self._zeroconf = zeroconf.Zeroconf(interfaces=[ip] if self.host not in ("0.0.0.0", "::") else
                                                zeroconf.InterfaceChoice.All)
-            # Probing the name takes a few seconds: do it off the caller's thread.
-            threading.Thread(target=self._register, name="oscquery-zeroconf", daemon=True).start()
         except (OSError, ValueError) as exc:
             log.warning("OSCQuery could not be advertised over zeroconf (%s: %s); it is still served",
                         type(exc).__name__, exc)
+            return
+        # Probing the name takes a few seconds: do it off the caller's thread.
+        threading.Thread(target=self._register, args=(zeroconf, address), name="oscquery-zeroconf",
+                         daemon=True).start()
 
-    def _register(self) -> None:
+    def _register(self, zeroconf: Any, address: bytes) -> None:
+        kind = "_oscjson._tcp.local."
         try:
-            # A second show with the same name becomes "name (2)", as mDNS expects.
+            # python-zeroconf does not notice a conflict while probing, so ask first: a
+            # second show with the same name becomes "name (2)", as mDNS expects.
+            name, n = self.name, 1
+            # Multicast answers (QM): a unicast one may land on another show's socket when
+            # several share port 5353 on one machine.
+            while n < 32 and not self._stopping and self._zeroconf.get_service_info(
+                    kind, f"{name}.{kind}", timeout=1500, question_type=zeroconf.DNSQuestionType.QM) is not None:
+                n += 1
+                name = f"{self.name} ({n})"
+            self._info = zeroconf.ServiceInfo(
+                kind, f"{name}.{kind}", addresses=[address], port=self.port, properties={},
+                # The machine's name, not the show's: two shows on one machine share it.
+                server=f"{socket.gethostname().split('.')[0]}.local.")
             self._zeroconf.register_service(self._info, allow_name_change=True)
         except Exception as exc:  # zeroconf's own errors (conflict, closed): say which, go on
             if not self._stopping:
                 log.warning("OSCQuery zeroconf advertisement failed (%s: %s); it is still served on "
                             "http://%s:%d/", type(exc).__name__, exc or "no reason given", self.host, self.port)
             return
-        self.advertised_name = self._info.name.removesuffix("._oscjson._tcp.local.")
+        self.advertised_name = self._info.name.removesuffix("." + kind)
         self.advertised = True
         if self.advertised_name != self.name:
             log.warning("OSCQuery: another service is called %r; advertised as %r", self.name,
