@@ -65,6 +65,7 @@ class MidiDecoder:
         self._status = 0  # running status
         self._msb: dict[tuple[int, int], int] = {}  # (channel, cc) -> last 14-bit MSB
         self._nrpn: dict[int, list[int]] = {}  # channel -> [param msb, param lsb, data msb, is_nrpn]
+        self._held: dict[tuple[str, str], Binding] = {}  # gates now on: (control, target) -> binding
 
     # -- bytes -> messages ---------------------------------------------------------------
     def feed(self, data: Sequence[int], t: float) -> None:
@@ -236,7 +237,9 @@ class MidiDecoder:
 
     # -- events --------------------------------------------------------------------------
     def _absolute(self, b: Binding, x: float, t: float) -> None:
-        takeover = "none" if b.is_bool else b.takeover
+        # Takeover is for controls with a physical position (faders, knobs, bend wheels).
+        # A note's velocity has none to pick up: it applies as it comes.
+        takeover = "none" if b.is_bool or b.kind == "note" else b.takeover
         self.sink(MidiEvent(b.target, b.value_at(x), normalized=True, source=self.source, received=t,
                             control=b.control, lo=b.lo, hi=b.hi, takeover=takeover, smoothing=b.smoothing))
 
@@ -259,5 +262,17 @@ class MidiDecoder:
                 self.sink(MidiEvent(b.target, b.value_at(1.0), normalized=True, source=self.source,
                                     received=t, control=b.control, lo=b.lo, hi=b.hi))
         else:  # gate: on while held
+            if pressed:
+                self._held[(b.control, b.target)] = b
+            else:
+                self._held.pop((b.control, b.target), None)
             self.sink(MidiEvent(b.target, b.value_at(1.0 if pressed else 0.0), normalized=True,
                                 source=self.source, received=t, control=b.control, lo=b.lo, hi=b.hi))
+
+    def release_all(self, t: float) -> int:
+        """Let go of every gate held on this device (it was unplugged mid-press); how many."""
+        held, self._held = self._held, {}
+        for b in held.values():
+            self.sink(MidiEvent(b.target, b.value_at(0.0), normalized=True, source=self.source,
+                                received=t, control=b.control, lo=b.lo, hi=b.hi))
+        return len(held)

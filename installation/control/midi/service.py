@@ -241,7 +241,9 @@ class MidiService:
     def _close_input(self, port: str, why: str) -> MidiNotice:
         opened = self._inputs.pop(port)
         opened.input.close()
-        log.warning("MIDI device %s: %s", why, opened.device)
+        released = opened.decoder.release_all(time.monotonic())  # no gate stays on forever
+        log.warning("MIDI device %s: %s%s", why, opened.device,
+                    f" (released {released} held gate{'s' * (released != 1)})" if released else "")
         self.stats.event("midi_device", t=time.monotonic(), device=opened.device, port=port, state=why)
         return MidiNotice(NOTICE_TARGET, source=opened.decoder.source, kind="closed", device=opened.device,
                           text=f"{opened.device} {why}")
@@ -383,7 +385,9 @@ class MidiService:
 
     def _close_all(self) -> None:
         for port in list(self._inputs):
-            self._inputs.pop(port).input.close()
+            opened = self._inputs.pop(port)
+            opened.input.close()
+            opened.decoder.release_all(time.monotonic())
         for device in list(self._outputs):
             self._outputs.pop(device).close()
         self._tables = MappingProxyType({})
