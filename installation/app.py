@@ -205,7 +205,7 @@ class ShowRuntime:
 # -- wiring: each builds a subsystem's service with its factory and plugs it into the loop ----
 def connect_osc(rt: ShowRuntime) -> Service | None:
     """OSC over UDP/TCP and OSCQuery (control/osc/): scheduler, feedback, status, HUD."""
-    server = build_osc_server(rt.show, rt.registry, rt.stats)
+    server = build_osc_server(rt.show, rt.registry, rt.stats, rt.hooks.events)
     if server is not None:
         h = rt.hooks
         h.mappers = (*h.mappers, server.scheduler)

@@ -168,27 +168,22 @@ def _check_tensors(model: nn.Module, tensors: dict[str, torch.Tensor], source: P
 
 
 def check_forward(module: nn.Module, latent_dim: int, batch: int = 2) -> torch.Tensor:
-    """Decode a few fixed latents; raises CheckpointError unless the output is finite."""
-    device = next(module.parameters()).device
+    """Decode a few fixed latents where the module is (device and precision); raises
+    CheckpointError unless the output is finite (fp16 can overflow where fp32 did not)."""
+    param = next(module.parameters())
     gen = torch.Generator().manual_seed(1234)
-    z = torch.randn(batch, latent_dim, generator=gen).to(device)
+    z = torch.randn(batch, latent_dim, generator=gen).to(param.device, param.dtype)
     with torch.inference_mode():
         out = module.decode(z).float()
-    if not bool(torch.isfinite(out).all()):
-        raise CheckpointError("test forward produced NaN or infinite pixels")
+        finite = bool(torch.isfinite(out).all())  # also waits for an asynchronous device
+    if not finite:
+        raise CheckpointError(f"a test decode at {param.dtype} on {param.device} gives NaN or infinite pixels")
     return out
 
 
-def load_checkpoint(folder: Path, device: torch.device | str = "cpu") -> LoadedModel:
-    """Load and validate `folder` (card, hash, keys, shapes, finite values, test forward).
-
-    Raises CheckpointError with a message fit for an operator; never unpickles anything.
-    """
-    folder = Path(folder)
-    if not folder.is_dir():
-        raise CheckpointError(f"model folder {folder} does not exist")
-    card = read_card(folder)
-    weights_path = folder / WEIGHTS_FILE
+def read_weights(folder: Path, card: ModelCard) -> bytes:
+    """The weights file's bytes, read once, when its size is plausible and its sha256 is the card's."""
+    weights_path = Path(folder) / WEIGHTS_FILE
     try:
         size = weights_path.stat().st_size
         if size > MAX_WEIGHTS_BYTES:
@@ -202,6 +197,14 @@ def load_checkpoint(folder: Path, device: torch.device | str = "cpu") -> LoadedM
             f"{weights_path}: sha256 {digest[:12]}... does not match the card's {card.sha256[:12]}... "
             "(truncated, still being copied, or not the file the card describes)"
         )
+    return data
+
+
+def build_checkpoint(folder: Path, card: ModelCard, data: bytes, device: torch.device | str = "cpu") -> LoadedModel:
+    """The model from weights already read and hashed (`read_weights`): parse them as
+    safetensors (never a pickle), rebuild the card's architecture with the package's own
+    classes, check keys, shapes and finite values, load. No test decode: the caller does one."""
+    weights_path = Path(folder) / WEIGHTS_FILE
     try:
         tensors = load_safetensors(data)
     except Exception as exc:  # safetensors raises its own error type for any bad header
@@ -215,7 +218,20 @@ def load_checkpoint(folder: Path, device: torch.device | str = "cpu") -> LoadedM
     _check_tensors(module, tensors, weights_path)
     module.load_state_dict(tensors, strict=True)  # copy_ casts fp16 files to fp32 params
     module.eval().requires_grad_(False).to(device)
-    check_forward(module, card.latent_dim)
+    return LoadedModel(module, card, Path(folder))
+
+
+def load_checkpoint(folder: Path, device: torch.device | str = "cpu") -> LoadedModel:
+    """Load and validate `folder` (card, hash, keys, shapes, finite values, test forward).
+
+    Raises CheckpointError with a message fit for an operator; never unpickles anything.
+    """
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise CheckpointError(f"model folder {folder} does not exist")
+    card = read_card(folder)
+    model = build_checkpoint(folder, card, read_weights(folder, card), device)
+    check_forward(model.module, card.latent_dim)
     log.info("loaded model %s step %d (%s, %dpx) from %s", card.name, card.step,
              card.architecture, card.resolution, folder)
-    return LoadedModel(module, card, folder)
+    return model

@@ -1,7 +1,10 @@
-"""The one message every input source produces: a frozen `ControlEvent`.
+"""What crosses the boundary from input threads to the render loop, all frozen.
 
-OSC, MIDI, the keyboard and replay files all speak this, so the render loop never knows
-which protocol a change came from. Events are immutable so they can cross threads safely.
+Every source (OSC, MIDI, the keyboard, replay files) hands the loop a `ControlEvent`
+through one `EventQueue`, so the loop never knows which protocol a change came from. Two
+small types ride the same queue for the loop's mapper step and never reach the registry:
+`ClockTick` (tempo and beat position from a MIDI clock) and `DeviceNotice` (a device came or
+went, a control was learned). Everything is immutable, so it crosses threads safely.
 """
 
 from __future__ import annotations
@@ -23,6 +26,15 @@ class ControlEvent:
     source: who sent it ("keyboard", "osc:127.0.0.1:5000", "midi:nanoKONTROL2"), used to
         avoid echoing feedback back to its sender.
     received: time.monotonic() when it arrived, for latency figures.
+
+    How to apply it, where the source's mapping says (the loop's mapper step does it, not
+    the thread that decoded the event):
+    control: the physical control that sent it ("cc:0:7"): takeover state and echo guard.
+    takeover: none | pickup | scale, against the parameter's current target.
+    span: the control's range, normalised to the parameter (takeover meets it there).
+    smoothing: glide time constant in seconds toward `value` (0: at once).
+    due: apply in the first frame at or after this time on the loop's clock (an OSC
+        bundle's timetag); None: the next frame.
     """
 
     target: str
@@ -31,17 +43,48 @@ class ControlEvent:
     relative: bool = False
     source: str = "keyboard"
     received: float = field(default_factory=time.monotonic)
+    control: str = ""
+    takeover: str = "none"
+    span: tuple[float, float] = (0.0, 1.0)
+    smoothing: float = 0.0
+    due: float | None = None
+
+
+@dataclass(frozen=True)
+class ClockTick:
+    """A MIDI clock's state at `at` (a tick's arrival): tempo, beat position, transport."""
+
+    source: str
+    running: bool
+    bpm: float
+    beat: float
+    at: float
+
+
+@dataclass(frozen=True)
+class DeviceNotice:
+    """A line for the HUD and the mapper: a device opened or closed, a control learned, a scene."""
+
+    kind: str
+    text: str = ""
+    device: str = ""
+    source: str = ""
+    received: float = field(default_factory=time.monotonic)
+
+
+# What the event queue carries.
+Event = ControlEvent | ClockTick | DeviceNotice
 
 
 class EventQueue:
-    """A bounded, thread-safe queue of ControlEvents.
+    """A bounded, thread-safe queue of Events.
 
     Producers never block: when the render loop falls behind, new events are dropped and
     counted rather than growing memory without bound (a flood must not take the show down).
     """
 
     def __init__(self, maxsize: int = 10_000) -> None:
-        self._queue: queue.Queue[ControlEvent] = queue.Queue(maxsize=maxsize)
+        self._queue: queue.Queue[Event] = queue.Queue(maxsize=maxsize)
         self._dropped = 0
         self._lock = threading.Lock()  # several producer threads count drops
 
@@ -49,7 +92,10 @@ class EventQueue:
     def dropped(self) -> int:
         return self._dropped
 
-    def put(self, event: ControlEvent) -> bool:
+    def __len__(self) -> int:
+        return self._queue.qsize()
+
+    def put(self, event: Event) -> bool:
         try:
             self._queue.put_nowait(event)
             return True
@@ -58,9 +104,9 @@ class EventQueue:
                 self._dropped += 1
             return False
 
-    def drain(self) -> list[ControlEvent]:
+    def drain(self) -> list[Event]:
         """Everything queued right now, oldest first; never blocks."""
-        events: list[ControlEvent] = []
+        events: list[Event] = []
         while True:
             try:
                 events.append(self._queue.get_nowait())

@@ -157,6 +157,17 @@ def apply_events(
     return new_targets, actions
 
 
+def smooth(current: float, goal: float, dt: float, tau: float, snap: float | None = None) -> float:
+    """One step of an exponential approach with time constant `tau` seconds; frame-rate
+    independent, and onto the goal once within `snap` (default: a millionth of the goal's
+    size, at least 1e-6). The one smoothing: parameters' slew, OSC and MIDI glides."""
+    if tau <= 0 or dt <= 0:
+        return goal if tau <= 0 else current
+    nxt = current + (goal - current) * (1.0 - math.exp(-dt / tau))
+    tolerance = 1e-6 * max(1.0, abs(goal)) if snap is None else snap
+    return goal if abs(goal - nxt) <= tolerance else nxt
+
+
 def slew(
     registry: Registry, values: Mapping[str, float], targets: Mapping[str, float], dt: float
 ) -> dict[str, float]:
@@ -164,13 +175,6 @@ def slew(
     independent exponential approach), so a jumped knob never jumps the picture."""
     out: dict[str, float] = {}
     for name, param in registry.params.items():
-        value, target = values[name], targets[name]
-        if param.smoothing <= 0 or dt <= 0:
-            out[name] = target if param.smoothing <= 0 else value
-            continue
-        alpha = 1.0 - math.exp(-dt / param.smoothing)
-        value += (target - value) * alpha
-        if abs(target - value) < 1e-6 * max(1.0, param.maximum - param.minimum):
-            value = target
-        out[name] = value
+        snap = 1e-6 * max(1.0, param.maximum - param.minimum)
+        out[name] = smooth(values[name], targets[name], dt, param.smoothing, snap)
     return out

@@ -1,4 +1,4 @@
-"""Protocol-independent mapping math: ranges, curves, invert, smoothing.
+"""Protocol-independent mapping math: ranges, curves, invert (smoothing: params.smooth).
 
 A controller sends numbers in its own range (a TouchOSC fader 0..1, a MIDI CC 0..127);
 a mapping turns them into a parameter's range. Both OSC and MIDI use these pure functions,
@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import math
 from typing import Literal
+
+from installation.params import smooth  # noqa: F401  (the one smoothing, re-exported here)
 
 Curve = Literal["linear", "exponential", "logarithmic"]
 CURVES: tuple[str, ...] = ("linear", "exponential", "logarithmic")
@@ -81,12 +83,3 @@ def unmap_value(
     if invert:
         x = 1.0 - x
     return scale(x, *input_range)
-
-
-def smooth(current: float, goal: float, dt: float, tau: float) -> float:
-    """One step of an exponential approach with time constant `tau` seconds; frame-rate
-    independent, and snaps onto the goal once closer than a millionth of the distance."""
-    if tau <= 0 or dt <= 0:
-        return goal if tau <= 0 else current
-    nxt = current + (goal - current) * (1.0 - math.exp(-dt / tau))
-    return goal if abs(goal - nxt) <= 1e-6 * max(1.0, abs(goal)) else nxt

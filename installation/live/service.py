@@ -32,7 +32,7 @@ from installation.live.config import HotswapConfig
 from installation.live.supervisor import TrainerSupervisor
 from installation.live.swap import SwapBox
 from installation.live.trainer import build_trainer
-from installation.live.validation import NotWhole, read_whole, validate, warm
+from installation.live.validation import NotWhole, read_whole, validate
 from installation.live.watcher import Candidate, FolderWatcher, folder_signature
 from installation.params import Registry
 from installation.stats import StatsWriter
@@ -223,13 +223,14 @@ class LiveModels:
         """Validate and warm one candidate; None if it is not whole yet, known, or rejected."""
         now = time.monotonic()
         try:
-            card = read_whole(candidate.folder)
+            whole = read_whole(candidate.folder)  # the only read and hash of this version
         except NotWhole as exc:
             first = self._unwhole_since.setdefault(candidate.signature, now)
             if now - first >= self.config.give_up_s:  # stable, yet never whole: truncated
                 self._reject(candidate, str(exc), None)
             return None
         self._unwhole_since.pop(candidate.signature, None)
+        card = whole.card
         if self.training_out is not None and candidate.folder == self.training_out:
             self._train_step = card.step
         if card.sha256 == self._current_sha:
@@ -237,7 +238,7 @@ class LiveModels:
             return None
         self.validations += 1
         try:
-            model = warm(validate(candidate.folder, self.config.min_diversity), self.prepare)
+            model = validate(whole, self.config.min_diversity, self.prepare)
         except Exception as exc:  # CheckpointError, or anything a hostile file provokes
             if folder_signature(candidate.folder) != candidate.signature:
                 return None  # replaced while we read it: look again when it is stable

@@ -1,34 +1,35 @@
-"""Checking a candidate checkpoint away from the render thread, then warming it.
+"""Checking a candidate checkpoint away from the render thread, reading it only once.
 
-Three stages, each raising CheckpointError with a reason an operator can read:
+On its way from disk to screen a checkpoint is read once, hashed once and test-decoded once:
 
-1. `read_whole`: the card parses and the weights' sha256 matches it. Failing here usually
-   means "not whole yet" (still being copied, or a writer between its two atomic replaces),
-   so the caller waits and rejects only once it has stayed that way (a truncated file).
-2. `validate`: `load_checkpoint` (card schema, keys, shapes, finite weights, a finite test
-   forward; safetensors only, so a pickle in disguise fails to parse and is never run), plus
-   the collapse check: pictures for different latents must not all be the same.
-3. `warm`: move the model to the show's device and precision (`FrameRenderer.prepare`) and
-   decode one frame there, which must be finite too: fp16 can overflow where fp32 did not,
-   and the first decode on a device pays for allocations the render thread should not.
+1. `read_whole`: the card parses, and the weights file, read into memory, has the card's
+   sha256. Failing here usually means "not whole yet" (still being copied, or a writer
+   between its two atomic replaces), so the caller waits and rejects only once it has
+   stayed that way (a truncated file).
+2. `validate`: from those bytes, the model (safetensors only, so a pickle in disguise fails
+   to parse and is never run; card schema, keys, shapes, finite weights), moved to the
+   show's device and precision (`FrameRenderer.prepare`), then one test decode there: its
+   pixels must be finite (fp16 can overflow where fp32 did not) and pictures for different
+   latents must not all be the same (a collapsed generator). That decode is also the warm-up
+   the render thread should not pay for.
 """
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 
 from installation.checkpoints import (
-    WEIGHTS_FILE,
     CheckpointError,
     LoadedModel,
     ModelCard,
+    build_checkpoint,
     check_forward,
-    load_checkpoint,
     read_card,
+    read_weights,
 )
 
 # Latents decoded by the collapse check: enough that "all the same" is not luck.
@@ -40,25 +41,25 @@ class NotWhole(CheckpointError):
     that does not match. Transient while a copy is in flight; final if it stays so."""
 
 
-def read_whole(folder: Path) -> ModelCard:
-    """The card, once the weights on disk are exactly the ones it describes."""
+@dataclass(frozen=True)
+class Whole:
+    """A card and the weights' bytes it describes (hash checked), read once."""
+
+    folder: Path
+    card: ModelCard
+    data: bytes
+
+
+def read_whole(folder: Path) -> Whole:
+    """The card and the weights, once the weights on disk are exactly the ones it describes."""
+    folder = Path(folder)
     try:
         card = read_card(folder)
+        return Whole(folder, card, read_weights(folder, card))
+    except NotWhole:
+        raise
     except CheckpointError as exc:
         raise NotWhole(str(exc)) from None
-    digest = hashlib.sha256()
-    try:
-        with open(Path(folder) / WEIGHTS_FILE, "rb") as fh:
-            for chunk in iter(lambda: fh.read(1 << 20), b""):
-                digest.update(chunk)
-    except OSError as exc:
-        raise NotWhole(f"{folder / WEIGHTS_FILE} is not readable ({exc})") from None
-    if digest.hexdigest() != card.sha256:
-        raise NotWhole(
-            f"{folder / WEIGHTS_FILE}: sha256 does not match card.json "
-            "(truncated, or not the file the card describes)"
-        )
-    return card
 
 
 def diversity(images: torch.Tensor) -> float:
@@ -78,22 +79,13 @@ def check_collapse(module: torch.nn.Module, latent_dim: int, min_gray: float) ->
     return spread
 
 
-def validate(folder: Path, min_diversity: float = 1.0) -> LoadedModel:
-    """Load `folder` on the CPU with every check, plus the collapse check."""
-    model = load_checkpoint(folder, "cpu")
-    check_collapse(model.module, model.latent_dim, min_diversity)
-    return model
-
-
-def warm(model: LoadedModel, prepare: Callable[[LoadedModel], LoadedModel] | None) -> LoadedModel:
-    """Move to the show's device and precision and decode one frame there."""
+def validate(source: Path | Whole, min_diversity: float = 1.0,
+             prepare: Callable[[LoadedModel], LoadedModel] | None = None) -> LoadedModel:
+    """A checked model on the show's device and precision (`prepare`), from a folder or
+    from what `read_whole` already read; raises CheckpointError with the reason."""
+    whole = source if isinstance(source, Whole) else read_whole(Path(source))
+    model = build_checkpoint(whole.folder, whole.card, whole.data, "cpu")
     if prepare is not None:
         model = prepare(model)
-    param = next(model.module.parameters())
-    z = torch.randn(1, model.latent_dim, generator=torch.Generator().manual_seed(99))
-    with torch.inference_mode():
-        out = model.module.decode(z.to(param.device, param.dtype))
-        finite = bool(torch.isfinite(out).all())  # .item() also waits for an async device
-    if not finite:
-        raise CheckpointError(f"decoding at {param.dtype} on {param.device} gives NaN or infinite pixels")
+    check_collapse(model.module, model.latent_dim, min_diversity)  # the one test decode
     return model

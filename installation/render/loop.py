@@ -25,7 +25,7 @@ from typing import Any
 
 from installation.checkpoints import LoadedModel
 from installation.clock import Clock
-from installation.events import ControlEvent, EventQueue
+from installation.events import ControlEvent, Event, EventQueue
 from installation.live.swap import SwapBox
 from installation.navigator import Navigator, advance
 from installation.params import Registry, apply_events, slew
@@ -37,8 +37,9 @@ from installation.stats import StatsWriter
 log = logging.getLogger(__name__)
 
 # A mapper turns raw events into registry events; it sees the current targets (for takeover
-# rules) and the loop's clock time (for scheduled events). It must be pure and never block.
-EventMapper = Callable[[list[ControlEvent], Mapping[str, float], float], list[ControlEvent]]
+# rules) and the loop's clock time (for scheduled events), and consumes the events meant for
+# it (clock ticks, device notices). It must be pure and never block.
+EventMapper = Callable[[list[Event], Mapping[str, float], float], list[Event]]
 # Feedback gets the targets that changed this frame and the events that changed them (so a
 # sender is not echoed its own value). It must only queue work, never block.
 Feedback = Callable[[dict[str, float], list[ControlEvent]], None]
@@ -154,9 +155,11 @@ class RenderLoop:
         dt = max(0.0, now - self._last_t)
         self._last_t = now
         # 1-2: drain and map input.
-        events = self.display.poll() + self.hooks.events.drain()
+        raw: list[Event] = [*self.display.poll(), *self.hooks.events.drain()]
         for mapper in self.hooks.mappers:  # a mapping bug drops this batch, not the show
-            events = self._guarded("event mapper", mapper, events, self.targets, now, failed=[])
+            raw = self._guarded("event mapper", mapper, raw, self.targets, now, failed=[])
+        # What no mapper consumed (a clock tick with MIDI off) has nothing to change.
+        events = [e for e in raw if isinstance(e, ControlEvent)]
         # 3: parameters.
         old_targets = self.targets
         self.targets, actions = apply_events(self.registry, self.targets, events)

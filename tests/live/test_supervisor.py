@@ -16,17 +16,9 @@ import pytest
 
 from installation.live.supervisor import TrainerSupervisor
 from tests.live._hotswap_util import HERE, script_env
+from tests.waiting import wait_for
 
 pytestmark = pytest.mark.skipif(os.name != "posix", reason="process groups and SIGSTOP are POSIX")
-
-
-def wait_for(predicate, timeout=20.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.02)
-    raise AssertionError("condition not met in time")
 
 
 def proc_state(pid: int) -> str:
@@ -47,7 +39,7 @@ def test_a_raising_trainer_is_restarted_with_growing_back_off(tmp_path):
     sup, events = make(tmp_path, "raise", backoff_initial_s=0.1, backoff_max_s=0.4)
     sup.start()
     try:
-        wait_for(lambda: sup.starts >= 4)
+        assert wait_for(lambda: sup.starts >= 4, timeout=20.0)
     finally:
         sup.stop()
     exits = [f for name, f in events if name == "trainer_exit"]
@@ -62,13 +54,13 @@ def test_a_killed_trainer_is_restarted_and_runs_at_low_priority(tmp_path):
     sup, events = make(tmp_path, "good", backoff_initial_s=0.1)
     sup.start()
     try:
-        wait_for(lambda: (tmp_path / "started-0").exists())
+        assert wait_for(lambda: (tmp_path / "started-0").exists(), timeout=20.0)
         pid = sup.status.pid
         assert pid is not None
         if hasattr(os, "getpriority"):
             assert os.getpriority(os.PRIO_PROCESS, pid) == 19
         os.kill(pid, signal.SIGKILL)
-        wait_for(lambda: (tmp_path / "started-1").exists())
+        assert wait_for(lambda: (tmp_path / "started-1").exists(), timeout=20.0)
         assert sup.status.pid != pid and sup.status.state == "running"
     finally:
         sup.stop()
@@ -81,7 +73,7 @@ def test_a_finished_trainer_is_not_restarted(tmp_path):
                             backoff_initial_s=0.05)
     sup.start()
     try:
-        wait_for(lambda: sup.status.state == "finished")
+        assert wait_for(lambda: sup.status.state == "finished", timeout=20.0)
         time.sleep(0.3)
         assert sup.starts == 1
     finally:
@@ -93,16 +85,16 @@ def test_pause_resume_and_stop(tmp_path):
     sup, events = make(tmp_path, "good")
     sup.start()
     try:
-        wait_for(lambda: (tmp_path / "started-0").exists())
+        assert wait_for(lambda: (tmp_path / "started-0").exists(), timeout=20.0)
         pid = sup.status.pid
         sup.pause()
-        wait_for(lambda: proc_state(pid) == "T")
-        wait_for(lambda: sup.status.state == "paused")
+        assert wait_for(lambda: proc_state(pid) == "T", timeout=20.0)
+        assert wait_for(lambda: sup.status.state == "paused", timeout=20.0)
         sup.resume()
-        wait_for(lambda: proc_state(pid) in "RS")
-        wait_for(lambda: sup.status.state == "running")
+        assert wait_for(lambda: proc_state(pid) in "RS", timeout=20.0)
+        assert wait_for(lambda: sup.status.state == "running", timeout=20.0)
         sup.pause()  # a stopped trainer must still end cleanly on stop()
-        wait_for(lambda: proc_state(pid) == "T")
+        assert wait_for(lambda: proc_state(pid) == "T", timeout=20.0)
     finally:
         start = time.monotonic()
         sup.stop()
@@ -116,7 +108,7 @@ def test_pause_resume_and_stop(tmp_path):
 def test_a_trainer_that_ignores_sigterm_is_killed(tmp_path):
     sup, _ = make(tmp_path, "hang", stop_timeout_s=0.5)
     sup.start()
-    wait_for(lambda: (tmp_path / "started-0").exists())
+    assert wait_for(lambda: (tmp_path / "started-0").exists(), timeout=20.0)
     pid = sup.status.pid
     sup.stop()
     assert sup.status.state == "stopped"
@@ -129,7 +121,7 @@ def test_cpu_share_duty_cycles_the_trainer(tmp_path):
     sup, _ = make(tmp_path, "good", cpu_share=0.5)
     sup.start()
     try:
-        wait_for(lambda: (tmp_path / "started-0").exists())
+        assert wait_for(lambda: (tmp_path / "started-0").exists(), timeout=20.0)
         pid = sup.status.pid
         states = set()
         for _ in range(60):

@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from installation.checkpoints import CARD_FILE, WEIGHTS_FILE, CheckpointError, save_checkpoint
-from installation.live.validation import NotWhole, read_whole, validate, warm
+from installation.live.validation import NotWhole, read_whole, validate
 from installation.render.renderer import FrameRenderer, PixelLayout
 from tests.live._hotswap_util import TINY, make_model, save
 
@@ -28,12 +28,31 @@ def _match_card_to_weights(folder):
 
 def test_good_checkpoint_validates_and_warms_at_the_show_precision(tmp_path):
     save(tmp_path, step=7)
-    assert read_whole(tmp_path).step == 7
+    whole = read_whole(tmp_path)
+    assert whole.card.step == 7
     model = validate(tmp_path)
     renderer = FrameRenderer(model, torch.device("cpu"), torch.float64, PixelLayout())
-    warmed = warm(validate(tmp_path), renderer.prepare)
+    warmed = validate(whole, prepare=renderer.prepare)
     assert next(warmed.module.parameters()).dtype == torch.float64
     assert warmed.version == 7
+
+
+def test_a_checkpoint_is_read_hashed_and_test_decoded_once(tmp_path, monkeypatch):
+    from installation.checkpoints import check_forward as real_check_forward
+    from installation.live import validation
+
+    save(tmp_path, step=8)
+    reads, decodes = [], []
+    real_read_bytes = type(tmp_path).read_bytes
+    monkeypatch.setattr(type(tmp_path), "read_bytes",
+                        lambda self: reads.append(self.name) or real_read_bytes(self))
+    real_sha256 = hashlib.sha256
+    hashes = []
+    monkeypatch.setattr(hashlib, "sha256", lambda *a: hashes.append(1) or real_sha256(*a))
+    monkeypatch.setattr(validation, "check_forward",
+                        lambda *a, **k: decodes.append(1) or real_check_forward(*a, **k))
+    validate(read_whole(tmp_path))
+    assert reads == [WEIGHTS_FILE] and len(hashes) == 1 and len(decodes) == 1
 
 
 def test_truncated_weights_are_not_whole(tmp_path):

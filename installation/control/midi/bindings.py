@@ -5,8 +5,8 @@ normalised to the parameter, defaults resolved), and a device's bindings into a 
 `BindingTable` looked up by (kind, channel, number). Tables are replaced whole, never edited,
 so the input threads can read them while MIDI learn builds a new one.
 
-Curve math lives here for now; protocol-independent mapping math is meant to move into
-control/mapping.py, shared with OSC.
+The value math (range, curve, invert, and its inverse for feedback) is control/mapping.py's,
+shared with OSC, so a fader and a knob with the same settings agree.
 """
 
 from __future__ import annotations
@@ -14,48 +14,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
-# One curve for OSC and MIDI, so a fader and a knob with the same settings agree.
-from installation.control.mapping import curve
-from installation.control.mapping import uncurve as inverse_curve
+from installation.control.mapping import map_value, unmap_value
 from installation.control.midi.config import MidiMapping
-from installation.events import ControlEvent
 from installation.params import Registry
-
-# -- events --------------------------------------------------------------------------------
-# Internal events travel through the one event queue to the main-thread mapper, which
-# consumes them; their targets are not registry names.
-CLOCK_TARGET = "_midi.clock"
-NOTICE_TARGET = "_midi.notice"
-
-
-@dataclass(frozen=True)
-class MidiEvent(ControlEvent):
-    """A ControlEvent from a MIDI control, carrying what takeover needs (main thread)."""
-
-    control: str = ""  # "cc:0:7": identifies the control for takeover state and echo
-    lo: float = 0.0  # the binding's range, normalised to the parameter
-    hi: float = 1.0
-    takeover: str = "none"
-    smoothing: float = 0.0
-
-
-@dataclass(frozen=True)
-class ClockEvent(ControlEvent):
-    """MIDI clock state at `at` (a tick's arrival): tempo, beat position, transport."""
-
-    running: bool = False
-    bpm: float = 0.0
-    beat: float = 0.0
-    at: float = 0.0
-
-
-@dataclass(frozen=True)
-class MidiNotice(ControlEvent):
-    """A line for the HUD and the main thread: device opened/closed, learned, scene."""
-
-    kind: str = ""
-    text: str = ""
-    device: str = ""
 
 
 # -- curves and encoders -------------------------------------------------------------------
@@ -100,18 +61,11 @@ class Binding:
 
     def value_at(self, x: float) -> float:
         """Control position 0..1 -> parameter value, normalised."""
-        y = curve(x, self.curve)
-        if self.invert:
-            y = 1.0 - y
-        return self.lo + (self.hi - self.lo) * y
+        return map_value(x, (0.0, 1.0), (self.lo, self.hi), self.curve, self.invert)  # type: ignore[arg-type]
 
     def position_of(self, v: float) -> float:
         """Normalised parameter value -> control position 0..1 (for feedback)."""
-        span = self.hi - self.lo
-        y = min(1.0, max(0.0, (v - self.lo) / span)) if span else 0.0
-        if self.invert:
-            y = 1.0 - y
-        return inverse_curve(y, self.curve)
+        return unmap_value(v, (0.0, 1.0), (self.lo, self.hi), self.curve, self.invert)  # type: ignore[arg-type]
 
 
 def compile_mapping(m: MidiMapping, registry: Registry, *, channel: int | None = None,

@@ -2,7 +2,7 @@
 
 `ClockTracker` runs on a port's input thread. Ticks arrive with jitter (USB frames, JACK
 periods, the OS scheduler) and now and then in a late burst, so the tempo comes from the
-median of long spans over the last two beats of tick times, not from the last interval. It reports a `ClockEvent` every sixteenth note and
+median of long spans over the last two beats of tick times, not from the last interval. It reports a `ClockTick` every sixteenth note and
 on every transport message: Start (position 0), Stop, Continue, Song Position Pointer.
 
 `BeatSync` runs on the main thread: with `walk.sync` on, it moves the walk at
@@ -17,7 +17,7 @@ import math
 from collections import deque
 from collections.abc import Mapping
 
-from installation.control.midi.bindings import CLOCK_TARGET, ClockEvent
+from installation.events import ClockTick
 
 PPQN = 24
 WINDOW = 2 * PPQN  # ticks in the tempo fit
@@ -34,7 +34,7 @@ class ClockTracker:
         self._count = 0  # every tick, moving or not: the report cadence
         self._times: deque[float] = deque(maxlen=WINDOW)
 
-    def handle(self, kind: str, t: float, song_position: int = 0) -> ClockEvent | None:
+    def handle(self, kind: str, t: float, song_position: int = 0) -> ClockTick | None:
         if kind == "clock":
             if self._times and t - self._times[-1] > GAP_S:
                 self._times.clear()
@@ -75,10 +75,9 @@ class ClockTracker:
             return self.bpm
         return min(999.0, max(1.0, 60.0 / (PPQN * seconds_per_tick)))
 
-    def _event(self, t: float, tick: int) -> ClockEvent:
+    def _event(self, t: float, tick: int) -> ClockTick:
         running = self.running is not False
-        return ClockEvent(CLOCK_TARGET, self.bpm, source=self.source, received=t,
-                          running=running, bpm=self.bpm, beat=tick / PPQN, at=t)
+        return ClockTick(source=self.source, running=running, bpm=self.bpm, beat=tick / PPQN, at=t)
 
 
 class BeatSync:
@@ -88,9 +87,9 @@ class BeatSync:
     CORRECT_S = 0.5  # time constant of the phase correction
 
     def __init__(self) -> None:
-        self.latest: ClockEvent | None = None
+        self.latest: ClockTick | None = None
 
-    def update(self, event: ClockEvent) -> None:
+    def update(self, event: ClockTick) -> None:
         self.latest = event
 
     def beat_at(self, now: float) -> float | None:

@@ -15,20 +15,13 @@ from dataclasses import dataclass
 
 import mido
 
-from installation.control.midi.bindings import (
-    NOTICE_TARGET,
-    Binding,
-    BindingTable,
-    MidiEvent,
-    MidiNotice,
-    decode_relative,
-)
+from installation.control.midi.bindings import Binding, BindingTable, decode_relative
 from installation.control.midi.clock import ClockTracker
-from installation.events import ControlEvent
+from installation.events import ControlEvent, DeviceNotice, Event
 
 log = logging.getLogger(__name__)
 
-Sink = Callable[[ControlEvent], object]
+Sink = Callable[[Event], object]
 # (device, message, time) -> True when MIDI learn took the message instead of the mapping.
 Capture = Callable[[str, mido.Message, float], bool]
 
@@ -231,8 +224,8 @@ class MidiDecoder:
             return False
         for name, value in self.scenes[scene].items():
             self.sink(ControlEvent(name, value, source=self.source, received=t))
-        self.sink(MidiNotice(NOTICE_TARGET, source=self.source, received=t, kind="scene",
-                             text=f"scene {scene} (program {msg.program + 1})", device=self.device))
+        self.sink(DeviceNotice("scene", f"scene {scene} (program {msg.program + 1})", self.device,
+                               source=self.source, received=t))
         return True
 
     # -- events --------------------------------------------------------------------------
@@ -240,16 +233,16 @@ class MidiDecoder:
         # Takeover is for controls with a physical position (faders, knobs, bend wheels).
         # A note's velocity has none to pick up: it applies as it comes.
         takeover = "none" if b.is_bool or b.kind == "note" else b.takeover
-        self.sink(MidiEvent(b.target, b.value_at(x), normalized=True, source=self.source, received=t,
-                            control=b.control, lo=b.lo, hi=b.hi, takeover=takeover, smoothing=b.smoothing))
+        self.sink(ControlEvent(b.target, b.value_at(x), normalized=True, source=self.source, received=t,
+                               control=b.control, span=(b.lo, b.hi), takeover=takeover, smoothing=b.smoothing))
 
     def _relative(self, b: Binding, ticks: int, t: float) -> None:
         if ticks == 0:
             return
         step = ticks * b.step * (b.hi - b.lo) * (-1.0 if b.invert else 1.0)
-        self.sink(MidiEvent(b.target, step, normalized=True, relative=True, source=self.source, received=t,
-                            control=b.control, lo=min(b.lo, b.hi), hi=max(b.lo, b.hi), takeover="none",
-                            smoothing=b.smoothing))
+        self.sink(ControlEvent(b.target, step, normalized=True, relative=True, source=self.source, received=t,
+                               control=b.control, span=(min(b.lo, b.hi), max(b.lo, b.hi)),
+                               smoothing=b.smoothing))
 
     def _button(self, b: Binding, pressed: bool, t: float) -> None:
         if b.is_action:
@@ -259,20 +252,20 @@ class MidiDecoder:
             if pressed and b.is_bool:  # a toggle
                 self.sink(ControlEvent(b.target, 1.0, relative=True, source=self.source, received=t))
             elif pressed:
-                self.sink(MidiEvent(b.target, b.value_at(1.0), normalized=True, source=self.source,
-                                    received=t, control=b.control, lo=b.lo, hi=b.hi))
+                self.sink(ControlEvent(b.target, b.value_at(1.0), normalized=True, source=self.source,
+                                       received=t, control=b.control, span=(b.lo, b.hi)))
         else:  # gate: on while held
             if pressed:
                 self._held[(b.control, b.target)] = b
             else:
                 self._held.pop((b.control, b.target), None)
-            self.sink(MidiEvent(b.target, b.value_at(1.0 if pressed else 0.0), normalized=True,
-                                source=self.source, received=t, control=b.control, lo=b.lo, hi=b.hi))
+            self.sink(ControlEvent(b.target, b.value_at(1.0 if pressed else 0.0), normalized=True,
+                                   source=self.source, received=t, control=b.control, span=(b.lo, b.hi)))
 
     def release_all(self, t: float) -> int:
         """Let go of every gate held on this device (it was unplugged mid-press); how many."""
         held, self._held = self._held, {}
         for b in held.values():
-            self.sink(MidiEvent(b.target, b.value_at(0.0), normalized=True, source=self.source,
-                                received=t, control=b.control, lo=b.lo, hi=b.hi))
+            self.sink(ControlEvent(b.target, b.value_at(0.0), normalized=True, source=self.source,
+                                   received=t, control=b.control, span=(b.lo, b.hi)))
         return len(held)

@@ -27,7 +27,7 @@ class MidiFeedback:
         tables = self.tables()
         if not changed or not tables:
             return
-        last = {e.target: (e.source, getattr(e, "control", "")) for e in events}
+        last = {e.target: (e.source, e.control) for e in events}
         for device, table in tables.items():
             source = f"midi:{device}"
             for target, value in changed.items():

@@ -3,33 +3,26 @@
 The input threads decode MIDI into events; this mapper (one of the loop's mappers, called
 every frame with the current targets) decides what they do to the show:
 
-- MidiEvents pass through soft takeover (takeover.py) against the current targets; relative
-  encoder steps become absolute values clamped to the binding's range; a binding with its
-  own smoothing glides toward the control's value over the following frames.
-- Internal events (clock, device notices) are consumed here and never reach the registry.
+- Events from a control (`control` set) pass through soft takeover (takeover.py) against
+  the current targets; relative encoder steps become absolute values clamped to the
+  control's span; a control with its own smoothing glides toward its value over the
+  following frames.
+- Clock ticks and device notices are consumed here and never reach the registry.
 - `learn` / `learn.cancel` actions arm MIDI learn for the next target in the registry.
 """
 
 from __future__ import annotations
 
 import logging
-import math
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
-from installation.control.midi.bindings import (
-    CLOCK_TARGET,
-    NOTICE_TARGET,
-    ClockEvent,
-    MidiEvent,
-    MidiNotice,
-)
 from installation.control.midi.clock import BeatSync
 from installation.control.takeover import Takeover
-from installation.events import ControlEvent
-from installation.params import Registry
+from installation.events import ClockTick, ControlEvent, DeviceNotice, Event
+from installation.params import Registry, smooth
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +35,7 @@ class _Glide:
     value: float  # normalised, what was last written
     goal: float
     tau: float
-    event: MidiEvent
+    event: ControlEvent
 
 
 class MidiMapper:
@@ -64,21 +57,19 @@ class MidiMapper:
             n for n, a in registry.actions.items() if a.remote and n not in LEARN_ACTIONS]
 
     # -- the mapper ----------------------------------------------------------------------
-    def __call__(self, events: list[ControlEvent], targets: Mapping[str, float], now: float) -> list[ControlEvent]:
+    def __call__(self, events: list[Event], targets: Mapping[str, float], now: float) -> list[Event]:
         dt = 0.0 if self._last_now is None else max(0.0, now - self._last_now)
         self._last_now = now
         if not events and not self._glides:
             return events
-        out: list[ControlEvent] = []
+        out: list[Event] = []
         current = dict(targets)
         for e in events:
-            if e.target == CLOCK_TARGET:
-                if isinstance(e, ClockEvent):
-                    self.clock.update(e)
-            elif e.target == NOTICE_TARGET:
-                if isinstance(e, MidiNotice):
-                    self._notice(e, targets)
-            elif isinstance(e, MidiEvent) and e.target in self.registry.params:
+            if isinstance(e, ClockTick):
+                self.clock.update(e)
+            elif isinstance(e, DeviceNotice):
+                self._notice(e, targets)
+            elif e.control and e.target in self.registry.params:
                 mapped = self._midi(e, current)
                 if mapped is not None:
                     out.append(mapped)
@@ -92,18 +83,19 @@ class MidiMapper:
         out.extend(self._glide(current, dt))
         return out
 
-    def _midi(self, e: MidiEvent, current: dict[str, float]) -> ControlEvent | None:
+    def _midi(self, e: ControlEvent, current: dict[str, float]) -> ControlEvent | None:
         param = self.registry.params[e.target]
         p = param.to_normalized(current[e.target])
         key = (e.source, e.control, e.target)
+        lo, hi = e.span
         if e.relative:
             if param.kind == "bool":
-                v = e.hi if e.value > 0 else e.lo
+                v = hi if e.value > 0 else lo
             else:
-                v = min(e.hi, max(e.lo, p + e.value))
+                v = min(hi, max(lo, p + e.value))
             self.takeover.apply(key, "none", v, p)
         else:
-            maybe = self.takeover.apply(key, e.takeover, e.value, p, e.lo, e.hi)
+            maybe = self.takeover.apply(key, e.takeover, e.value, p, lo, hi)
             if maybe is None:
                 return None
             v = maybe
@@ -118,10 +110,10 @@ class MidiMapper:
         return self._out(e, value)
 
     @staticmethod
-    def _out(e: MidiEvent, value: float) -> MidiEvent:
-        # Still a MidiEvent (in the parameter's units now) so feedback knows which control
-        # sent it and does not echo the value back to that control.
-        return MidiEvent(e.target, value, source=e.source, received=e.received, control=e.control)
+    def _out(e: ControlEvent, value: float) -> ControlEvent:
+        # In the parameter's units now, still naming its control, so feedback does not echo
+        # the value back to the control that sent it.
+        return ControlEvent(e.target, value, source=e.source, received=e.received, control=e.control)
 
     def _glide(self, current: dict[str, float], dt: float) -> list[ControlEvent]:
         out = []
@@ -131,9 +123,8 @@ class MidiMapper:
             if abs(p - g.value) > 1e-6:  # someone else moved it: stop gliding
                 del self._glides[key]
                 continue
-            g.value += (g.goal - g.value) * (1.0 - math.exp(-dt / g.tau)) if dt > 0 else 0.0
-            if abs(g.goal - g.value) < 1e-4:
-                g.value = g.goal
+            g.value = smooth(g.value, g.goal, dt, g.tau, snap=1e-4)  # normalised: 1e-4 of the range
+            if g.value == g.goal:
                 del self._glides[key]
             value = param.clamp(param.from_normalized(g.value))
             g.value = param.to_normalized(value)
@@ -143,7 +134,7 @@ class MidiMapper:
         return out
 
     # -- notices and learn ---------------------------------------------------------------
-    def _notice(self, e: MidiNotice, targets: Mapping[str, float]) -> None:
+    def _notice(self, e: DeviceNotice, targets: Mapping[str, float]) -> None:
         self._notes.append((time.monotonic() + NOTE_S, f"MIDI: {e.text}"))
         if e.kind in ("learned", "learn-cancelled"):
             self.learning = None

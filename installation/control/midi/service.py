@@ -22,13 +22,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import TYPE_CHECKING
 
-from installation.control.midi.bindings import (
-    NOTICE_TARGET,
-    BindingTable,
-    MidiNotice,
-    build_table,
-    compile_mapping,
-)
+from installation.control.midi.bindings import BindingTable, build_table, compile_mapping
 from installation.control.midi.config import (
     LoadedProfile,
     MidiConfig,
@@ -51,7 +45,7 @@ from installation.control.midi.ports import (
     choose_system,
 )
 from installation.control.midi.replay import MidiFileReplay
-from installation.events import EventQueue
+from installation.events import DeviceNotice, EventQueue
 from installation.params import Registry
 from installation.stats import StatsWriter
 
@@ -217,7 +211,7 @@ class MidiService:
         for notice in notices:
             self.events.put(notice)
 
-    def _open_input(self, system: MidiSystem, port: str, config: MidiDevice) -> MidiNotice | None:
+    def _open_input(self, system: MidiSystem, port: str, config: MidiDevice) -> DeviceNotice | None:
         device = stable_name(port)
         if any(o.device == device for o in self._inputs.values()):
             device = f"{device} #{len(self._inputs) + 1}"
@@ -235,18 +229,16 @@ class MidiService:
         name = profile.stem if profile else "no profile"
         log.info("MIDI device connected: %s (profile %s)", device, name)
         self.stats.event("midi_device", t=time.monotonic(), device=device, port=port, state="connected", profile=name)
-        return MidiNotice(NOTICE_TARGET, source=decoder.source, kind="opened", device=device,
-                          text=f"{device} connected ({name})")
+        return DeviceNotice("opened", f"{device} connected ({name})", device, source=decoder.source)
 
-    def _close_input(self, port: str, why: str) -> MidiNotice:
+    def _close_input(self, port: str, why: str) -> DeviceNotice:
         opened = self._inputs.pop(port)
         opened.input.close()
         released = opened.decoder.release_all(time.monotonic())  # no gate stays on forever
         log.warning("MIDI device %s: %s%s", why, opened.device,
                     f" (released {released} held gate{'s' * (released != 1)})" if released else "")
         self.stats.event("midi_device", t=time.monotonic(), device=opened.device, port=port, state=why)
-        return MidiNotice(NOTICE_TARGET, source=opened.decoder.source, kind="closed", device=opened.device,
-                          text=f"{opened.device} {why}")
+        return DeviceNotice("closed", f"{opened.device} {why}", opened.device, source=opened.decoder.source)
 
     def _callback(self, decoder: MidiDecoder):
         def on_message(data) -> None:
@@ -363,7 +355,7 @@ class MidiService:
             self._learned = load_profile(self.setup.learn_path)
         except (OSError, ProfileError) as exc:
             log.error("MIDI learn could not save %s: %s", self.setup.learn_path, exc)
-            self.events.put(MidiNotice(NOTICE_TARGET, kind="learn-cancelled", text=f"learn failed: {exc}"[:120]))
+            self.events.put(DeviceNotice("learn-cancelled", f"learn failed: {exc}"[:120]))
             return
         for opened in self._inputs.values():
             opened.decoder.table = self._table(opened.device, opened.profile)
@@ -372,8 +364,7 @@ class MidiService:
         control = ", ".join(f"{k} {v}" for k, v in entry.items() if k != "target")
         log.info("MIDI learn: %s %s -> %s (saved to %s)", device, control, target, self.setup.learn_path)
         self.stats.event("midi_learn", t=now, device=device, mapping=entry, file=str(self.setup.learn_path))
-        self.events.put(MidiNotice(NOTICE_TARGET, kind="learned", device=device,
-                                   text=f"learned {control} on {device} -> {target}"))
+        self.events.put(DeviceNotice("learned", f"learned {control} on {device} -> {target}", device))
 
     def _publish(self) -> None:
         decoders = [o.decoder for o in self._inputs.values()] + [r.decoder for r in self._replays]

@@ -118,7 +118,7 @@ class OscConfig(Section):
     burst: int = Field(200, ge=1, description="packets a sender may send at once above the rate")
     max_packet: int = Field(16384, ge=64, le=65536, description="bytes; bigger packets are dropped")
     max_delay: float = Field(10.0, ge=0.0, le=3600.0, description="future timetags are clamped to this")
-    queue: int = Field(1024, ge=16, le=100_000, description="packets waiting for the render loop")
+    queue: int = Field(1024, ge=16, le=100_000, description="events held for a bundle's future timetag")
     feedback: list[FeedbackClient] = Field(default_factory=list)
     feedback_rate: float = Field(30.0, gt=0.0, le=1000.0, description="messages/s per address and client")
     state_rate: float = Field(10.0, ge=0.0, le=120.0, description="/state/... messages/s to feedback clients; 0 = off")

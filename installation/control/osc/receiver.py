@@ -1,7 +1,8 @@
 """What happens to one received packet, apart from sockets (tests and the fuzzer call it).
 
-allow-list -> per-source rate limit -> size -> parse -> resolve addresses -> one `Batch`
-per timetag on a bounded queue for the render loop. Every packet that is not used is
+allow-list -> per-source rate limit -> size -> parse -> resolve addresses -> ControlEvents
+on the render loop's bounded event queue, the same one every input source uses (a bundle's
+events carry its timetag as `due`; the loop's scheduler holds them until then). Every packet that is not used is
 dropped and counted by reason; the counters feed /status, the HUD and a log summary of at
 most one line a second. Only the network thread calls `handle` and touches `counters`;
 it `publish`es an immutable snapshot of them for other threads (HUD).
@@ -11,11 +12,10 @@ from __future__ import annotations
 
 import ipaddress
 import logging
-import queue
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import replace
 from types import MappingProxyType
 
 from installation.control.osc.config import OscConfig
@@ -27,8 +27,9 @@ from installation.control.osc.parse import (
     ntp_to_unix,
     parse_packet,
 )
-from installation.control.osc.space import STATUS, AddressSpace, Resolved
+from installation.control.osc.space import STATUS, AddressSpace
 from installation.control.osc.state import state_messages
+from installation.events import ControlEvent, EventQueue
 
 log = logging.getLogger(__name__)
 
@@ -67,26 +68,20 @@ class AllowList:
         return known
 
 
-@dataclass(frozen=True)
-class Batch:
-    """Events to apply in one frame: the first at or after `due` (loop clock; None = next)."""
-
-    due: float | None
-    items: tuple[Resolved, ...]
-
-
 class Receiver:
     def __init__(
         self,
         space: AddressSpace,
         config: OscConfig,
+        events: EventQueue | None = None,
         *,
         monotonic: Callable[[], float] = time.monotonic,
         wall: Callable[[], float] = time.time,
     ) -> None:
         self.space, self.config = space, config
         self.monotonic, self.wall = monotonic, wall
-        self.batches: queue.Queue[Batch] = queue.Queue(maxsize=config.queue)
+        # The loop's queue in a show; a receiver of its own (tests, the fuzzer) gets one.
+        self.events = events if events is not None else EventQueue(config.queue)
         self.counters: dict[str, int] = dict.fromkeys(("packets", "messages", *OTHER_COUNTERS, *REASONS), 0)
         # What other threads read: a copy of the counters, replaced whole by `publish`.
         self.published: Mapping[str, int] = MappingProxyType(dict(self.counters))
@@ -124,7 +119,7 @@ class Receiver:
         wall_now = self.wall()
         status: set[Destination] = set()
         for group in groups:
-            items: list[Resolved] = []
+            items: list[ControlEvent] = []
             for message in group.messages:
                 self.counters["messages"] += 1
                 try:
@@ -136,7 +131,7 @@ class Receiver:
                 if asked:
                     status.add(self._reply_to(message.args if message.address == STATUS else (), (host, port)))
             if items:
-                self._enqueue(Batch(self._due(group.timetag, received, wall_now), tuple(items)))
+                self._enqueue(items, self._due(group.timetag, received, wall_now))
         if not status:
             return []
         reply = self.status_reply()
@@ -168,10 +163,12 @@ class Receiver:
             return sender
         return (host, port)
 
-    def _enqueue(self, batch: Batch) -> None:
-        try:
-            self.batches.put_nowait(batch)
-        except queue.Full:
+    def _enqueue(self, items: list[ControlEvent], due: float | None) -> None:
+        """A bundle's events, in order, all due at once (a full queue drops and counts it)."""
+        full = False
+        for event in items:
+            full = not self.events.put(event if due is None else replace(event, due=due)) or full
+        if full:
             self._drop("queue_full", "the render loop is not draining")
 
     def _due(self, timetag: int, received: float, wall_now: float) -> float | None:

@@ -31,7 +31,7 @@ from installation.control.osc.schedule import Scheduler
 from installation.control.osc.space import AddressSpace
 from installation.control.osc.state import state_messages
 from installation.control.osc.tcp import TcpClients
-from installation.events import ControlEvent
+from installation.events import ControlEvent, EventQueue
 from installation.params import Registry
 
 if TYPE_CHECKING:
@@ -76,11 +76,12 @@ def feedback_arg(client: FeedbackClient, arg: object) -> object:
 
 
 class OscServer:
-    def __init__(self, config: OscConfig, registry: Registry, stats: StatsWriter | None = None) -> None:
+    def __init__(self, config: OscConfig, registry: Registry, stats: StatsWriter | None = None,
+                 events: EventQueue | None = None) -> None:
         self.config, self.registry, self.stats = config, registry, stats
         self.space = AddressSpace(registry, config.mappings)
-        self.receiver = Receiver(self.space, config)
-        self.scheduler = Scheduler(self.receiver.batches, registry, config.queue, config.max_delay)
+        self.receiver = Receiver(self.space, config, events)  # events: the loop's queue in a show
+        self.scheduler = Scheduler(registry, config.queue, config.max_delay)
         self.address: tuple[str, int] | None = None  # bound (host, port) once listening
         self.error: str | None = None
         self.oscquery: OscQueryServer | None = None
@@ -327,8 +328,8 @@ class OscServer:
         return max(0.001, wait)
 
 
-def build_osc_server(show: Show, registry: Registry, stats: StatsWriter) -> OscServer | None:
+def build_osc_server(show: Show, registry: Registry, stats: StatsWriter, events: EventQueue) -> OscServer | None:
     """An OSC server for the show's `osc:` section (None when it is off); app.py connects it."""
     if not show.osc.enabled:
         return None
-    return OscServer(show.osc, registry, stats)
+    return OscServer(show.osc, registry, stats, events)

@@ -52,14 +52,6 @@ class Endpoint:
     smoothing: float = 0.0
 
 
-@dataclass(frozen=True)
-class Resolved:
-    """An event ready for the loop, with the mapping's own smoothing (0 = none)."""
-
-    event: ControlEvent
-    smoothing: float = 0.0
-
-
 def pattern_regex(pattern: str) -> re.Pattern[str]:
     """An OSC 1.0 address pattern as a compiled regex (raises OscParseError("pattern"))."""
     if len(pattern) > MAX_PATTERN:
@@ -178,12 +170,12 @@ class AddressSpace:
                 self._patterns.popitem(last=False)
         return cached
 
-    def resolve(self, message: Message, source: str, received: float) -> tuple[list[Resolved], bool]:
+    def resolve(self, message: Message, source: str, received: float) -> tuple[list[ControlEvent], bool]:
         """(events, whether /status was asked); raises OscParseError for unusable messages."""
         addresses = self.match(message.address)
         if not addresses:
             raise OscParseError("unknown_address", message.address[:64])
-        out: list[Resolved] = []
+        out: list[ControlEvent] = []
         status = False
         for address in addresses:
             for ep in self.table[address]:
@@ -195,35 +187,34 @@ class AddressSpace:
                     out.append(resolved)
         return out, status
 
-    def _event(self, ep: Endpoint, args: tuple[object, ...], source: str, received: float) -> Resolved | None:
+    def _event(self, ep: Endpoint, args: tuple[object, ...], source: str, received: float) -> ControlEvent | None:
         if ep.kind == "action":
             # A button sends 1 on press and 0 on release: only the press triggers.
             if len(args) <= ep.arg:
                 if ep.scale == "mapped":
                     raise OscParseError("bad_args", f"{ep.address} needs argument {ep.arg}")
-                return Resolved(ControlEvent(ep.target, 1.0, source=source, received=received))
+                return ControlEvent(ep.target, 1.0, source=source, received=received)
             value = _number(args[ep.arg])
             if value is None:
                 if isinstance(args[ep.arg], str):  # "/screenshot bang"
-                    return Resolved(ControlEvent(ep.target, 1.0, source=source, received=received))
+                    return ControlEvent(ep.target, 1.0, source=source, received=received)
                 raise OscParseError("bad_args", f"{ep.address} argument {ep.arg} is not a number")
             if ep.scale == "mapped":
                 value = map_value(value, ep.input, (0.0, 1.0), ep.curve, ep.invert)
             if value < 0.5:
                 return None
-            return Resolved(ControlEvent(ep.target, 1.0, source=source, received=received))
+            return ControlEvent(ep.target, 1.0, source=source, received=received)
         if len(args) <= ep.arg:
             raise OscParseError("bad_args", f"{ep.address} needs argument {ep.arg}")
         value = _number(args[ep.arg])
         if value is None:
             raise OscParseError("bad_args", f"{ep.address} argument {ep.arg} is not a number")
         if ep.scale == "normalized":
-            event = ControlEvent(ep.target, min(1.0, max(0.0, value)), normalized=True,
-                                 source=source, received=received)
-            return Resolved(event)
+            return ControlEvent(ep.target, min(1.0, max(0.0, value)), normalized=True,
+                                source=source, received=received)
         if ep.scale == "mapped":
             value = map_value(value, ep.input, ep.output, ep.curve, ep.invert)
-        return Resolved(ControlEvent(ep.target, value, source=source, received=received), ep.smoothing)
+        return ControlEvent(ep.target, value, source=source, received=received, smoothing=ep.smoothing)
 
     # -- outgoing ------------------------------------------------------------------------
     def feedback(self, target: str, value: float) -> list[tuple[str, object]]:

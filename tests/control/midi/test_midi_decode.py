@@ -11,20 +11,17 @@ import random
 import pytest
 
 from installation.control.midi.bindings import (
-    ClockEvent,
-    MidiEvent,
     build_table,
     compile_mapping,
-    curve,
     decode_relative,
     feedback_messages,
-    inverse_curve,
 )
 from installation.control.midi.clock import BeatSync, ClockTracker
 from installation.control.midi.config import MidiMapping
 from installation.control.midi.decode import MidiDecoder
 from installation.control.midi.mapper import MidiMapper
 from installation.control.takeover import Takeover
+from installation.events import ClockTick, ControlEvent, DeviceNotice
 from installation.params import REGISTRY
 
 
@@ -32,17 +29,6 @@ def decoder(*mappings: dict) -> tuple[MidiDecoder, list]:
     out: list = []
     table = build_table([[compile_mapping(MidiMapping(**m), REGISTRY, takeover="none") for m in mappings]])
     return MidiDecoder("dev", table, out.append), out
-
-
-@pytest.mark.parametrize("kind", ["linear", "exponential", "logarithmic"])
-def test_curves_are_monotonic_and_invertible(kind):
-    xs = [i / 50 for i in range(51)]
-    ys = [curve(x, kind) for x in xs]
-    assert ys[0] == pytest.approx(0.0) and ys[-1] == pytest.approx(1.0)
-    assert all(b > a for a, b in zip(ys, ys[1:], strict=False))
-    assert [inverse_curve(y, kind) for y in ys] == pytest.approx(xs)
-    if kind == "exponential":
-        assert curve(0.5, kind) < 0.25  # the shared audio-taper curve: fine control at the low end
 
 
 @pytest.mark.parametrize(("encoder", "value", "ticks"), [
@@ -89,7 +75,8 @@ def test_program_change_recalls_scenes_in_order_without_program_mappings():
     out: list = []
     dec = MidiDecoder("dev", build_table([]), out.append, scenes={"a": {"walk.speed": 0.1}, "b": {"walk.speed": 1.5}})
     dec.feed([0xC0, 1], 0.0)
-    assert [(e.target, e.value) for e in out if e.target == "walk.speed"] == [("walk.speed", 1.5)]
+    assert [(e.target, e.value) for e in out if isinstance(e, ControlEvent)] == [("walk.speed", 1.5)]
+    assert [e.kind for e in out if isinstance(e, DeviceNotice)] == ["scene"]  # for the HUD
     dec.feed([0xC0, 9], 0.0)  # no ninth scene
     assert dec.counters.unmapped == 1
 
@@ -133,8 +120,8 @@ def test_scale_converges_toward_the_end_it_moves_to():
 def test_mapper_glides_with_per_mapping_smoothing():
     mapper = MidiMapper(REGISTRY, arm=lambda target: None)
     targets = REGISTRY.initial_values()  # brightness 1.0
-    e = MidiEvent("output.brightness", 0.0, normalized=True, source="midi:a", control="cc:0:7",
-                  takeover="none", smoothing=0.5)
+    e = ControlEvent("output.brightness", 0.0, normalized=True, source="midi:a", control="cc:0:7",
+                     takeover="none", smoothing=0.5)
     seen = []
     now = 0.0
     events = [e]
@@ -181,7 +168,7 @@ def test_beat_sync_locks_keyframes_to_beats_without_jumping():
     phase, t, dt = 0.3, 0.0, 1 / 60
     steps = []
     for _ in range(60 * 6):  # six seconds at 60 fps, clock at 120 bpm from beat 0 at t=0
-        sync.update(ClockEvent("_midi.clock", running=True, bpm=120.0, beat=2.0 * t, at=t))
+        sync.update(ClockTick("midi:x", running=True, bpm=120.0, beat=2.0 * t, at=t))
         new = sync.phase(phase, values, dt, t)
         steps.append(new - phase)
         phase, t = new, t + dt
@@ -189,7 +176,7 @@ def test_beat_sync_locks_keyframes_to_beats_without_jumping():
     off = (phase - 2.0 * t / 4.0) % 1.0
     assert min(off, 1.0 - off) < 0.02  # a keyframe on every bar
     assert steps[-1] == pytest.approx(120 / 60 / 4 * dt, rel=0.05)  # half a keyframe a second
-    sync.update(ClockEvent("_midi.clock", running=False, bpm=120.0, beat=12.0, at=t))
+    sync.update(ClockTick("midi:x", running=False, bpm=120.0, beat=12.0, at=t))
     assert sync.phase(phase, values, dt, t) == phase  # Stop holds the picture
     assert sync.phase(phase, {**values, "walk.sync": 0.0}, dt, t) is None
     assert sync.phase(phase, values, dt, t + 5.0) is None  # clock gone: the free walk again

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import os
 import socket
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
@@ -13,6 +11,7 @@ os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
 
 from installation.control.osc.parse import parse_packet  # noqa: E402
 from tests.conftest import make_model as tests_make_model  # noqa: E402
+from tests.waiting import wait_for  # noqa: F401  (the OSC tests import it from here)
 
 REPO = Path(__file__).resolve().parents[3]
 
@@ -44,15 +43,6 @@ def udp_socket(bind: bool = True) -> socket.socket:
         sock.bind(("127.0.0.1", 0))
     sock.settimeout(5)
     return sock
-
-
-def wait_for(predicate: Callable[[], bool], timeout: float = 5.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.002)
-    return predicate()
 
 
 def receive_messages(sock: socket.socket, count: int = 1, timeout: float = 5.0,

@@ -71,14 +71,14 @@ def mutate(rng: random.Random, seeds: list[bytes]) -> bytes:
 def test_100k_mutated_packets_never_escape_the_receiver() -> None:
     config = OscConfig(rate_limit=0, queue=256)
     receiver = Receiver(AddressSpace(REGISTRY), config)
-    scheduler = Scheduler(receiver.batches, REGISTRY)
+    scheduler = Scheduler(REGISTRY)
     rng = random.Random(1234)
     seeds = corpus()
     targets = REGISTRY.initial_values()
     for i in range(PACKETS):
         receiver.handle(mutate(rng, seeds), ("127.0.0.1", 4000 + i % 7))
         if i % 64 == 0:
-            for event in scheduler([], targets, 1e12):
+            for event in scheduler(receiver.events.drain(), targets, 1e12):
                 assert event.target in REGISTRY.params or event.target in REGISTRY.actions
     c = receiver.counters
     assert c["packets"] == PACKETS
@@ -105,7 +105,7 @@ def test_a_real_server_survives_a_fuzzed_stream_and_answers_a_probe() -> None:
             sender.sendto(packet, ("127.0.0.1", port))
         tcp.sendall(rng.randbytes(4096) + b"\xc0")  # garbage on the TCP stream too
         assert wait_for(lambda: server.receiver.counters["packets"] >= 1500)
-        server.receiver.batches.queue.clear()  # what a render loop would drain
+        server.receiver.events.drain()  # what a render loop would do
         probe.sendto(encode_message("/status"), ("127.0.0.1", port))
         got = receive_messages(probe, count=3)
         assert got["/status/osc/dropped/internal"] == (0,)

@@ -36,19 +36,16 @@ def make(**config) -> tuple[Receiver, Clocks]:
 
 
 def drain(receiver: Receiver) -> list:
-    out = []
-    while not receiver.batches.empty():
-        out.append(receiver.batches.get_nowait())
-    return out
+    return receiver.events.drain()
 
 
-def test_a_message_becomes_one_batch_with_its_source() -> None:
+def test_a_message_becomes_one_event_with_its_source() -> None:
     receiver, _ = make()
     assert receiver.handle(encode_message("/walk/speed", [0.5]), LOCAL) == []
-    (batch,) = drain(receiver)
-    assert batch.due is None
-    assert batch.items[0].event.target == "walk.speed"
-    assert batch.items[0].event.source == "osc:127.0.0.1:5000"
+    (event,) = drain(receiver)
+    assert isinstance(event, ControlEvent) and event.due is None
+    assert event.target == "walk.speed"
+    assert event.source == "osc:127.0.0.1:5000"
 
 
 def test_each_bad_input_is_dropped_and_counted_by_reason() -> None:
@@ -98,7 +95,7 @@ def test_the_queue_is_bounded() -> None:
     receiver, _ = make(queue=16, rate_limit=0)
     for _ in range(40):
         receiver.handle(encode_message("/walk/speed", [0.1]), LOCAL)
-    assert receiver.batches.qsize() == 16
+    assert len(receiver.events) == 16
     assert receiver.counters["queue_full"] == 24
 
 
@@ -149,14 +146,14 @@ def test_drops_are_logged_as_one_summary_at_most_once_a_second(caplog: pytest.Lo
 
 
 # -- the scheduler: the render loop's side -------------------------------------------------
-def test_scheduled_batches_wait_for_the_first_frame_at_or_after_their_time() -> None:
+def test_scheduled_bundles_wait_for_the_first_frame_at_or_after_their_time() -> None:
     receiver, clocks = make()
-    scheduler = Scheduler(receiver.batches, REGISTRY)
+    scheduler = Scheduler(REGISTRY)
     bundle = encode_bundle([encode_message("/walk/speed", [1.0]), encode_message("/walk/paused", [1])],
                            unix_to_ntp(WALL0 + 0.1))
     receiver.handle(bundle, LOCAL)
     targets = REGISTRY.initial_values()
-    assert scheduler([], targets, 100.05) == []
+    assert scheduler(drain(receiver), targets, 100.05) == []
     keyboard = ControlEvent("hud.visible", 1.0)
     out = scheduler([keyboard], targets, 100.1)
     assert out[0] is keyboard
@@ -166,20 +163,20 @@ def test_scheduled_batches_wait_for_the_first_frame_at_or_after_their_time() -> 
 
 def test_mapping_smoothing_glides_and_a_direct_change_stops_it() -> None:
     receiver, _ = make(mappings=[OscMapping(address="/fader", target="output.brightness", smoothing=0.5)])
-    scheduler = Scheduler(receiver.batches, REGISTRY)
+    scheduler = Scheduler(REGISTRY)
     targets = dict(REGISTRY.initial_values(), **{"output.brightness": 1.0})
     receiver.handle(encode_message("/fader", [0.0]), LOCAL)
     values = []
     t = 0.0
     for _ in range(600):
         t += 1 / 60
-        out = scheduler([], targets, t)
+        out = scheduler(drain(receiver), targets, t)
         if out:
             targets["output.brightness"] = out[-1].value
             values.append(out[-1].value)
     assert values[0] > 0.9 and values == sorted(values, reverse=True) and values[-1] == 0.0
     receiver.handle(encode_message("/fader", [1.0]), LOCAL)
-    gliding = scheduler([], targets, t + 0.1)
+    gliding = scheduler(drain(receiver), targets, t + 0.1)
     assert len(gliding) == 1 and 0.0 < gliding[0].value < 1.0
     direct = ControlEvent("output.brightness", 0.3)
     assert scheduler([direct], targets, t + 0.2) == [direct]  # the glide stopped
@@ -188,10 +185,10 @@ def test_mapping_smoothing_glides_and_a_direct_change_stops_it() -> None:
 
 def test_a_loop_on_another_clock_never_waits_longer_than_max_delay() -> None:
     receiver, _ = make(max_delay=2.0)
-    scheduler = Scheduler(receiver.batches, REGISTRY, max_delay=2.0)
+    scheduler = Scheduler(REGISTRY, max_delay=2.0)
     receiver.handle(encode_bundle([encode_message("/walk/speed", [1.0])], unix_to_ntp(WALL0 + 1.0)), LOCAL)
     targets = REGISTRY.initial_values()
     # A fixed-step clock starts at 0, far from the monotonic time the receiver stamped.
-    assert scheduler([], targets, 0.0) == []
+    assert scheduler(drain(receiver), targets, 0.0) == []
     assert scheduler([], targets, 1.9) == []
     assert [e.target for e in scheduler([], targets, 2.0)] == ["walk.speed"]

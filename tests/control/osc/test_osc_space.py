@@ -12,7 +12,7 @@ from installation.params import REGISTRY, address_of
 
 def resolve(space: AddressSpace, address: str, *args: object):
     resolved, status = space.resolve(Message(address, args), "osc:1.2.3.4:5", 0.0)
-    return [(r.event.target, r.event.value, r.event.normalized) for r in resolved], status
+    return [(e.target, e.value, e.normalized) for e in resolved], status
 
 
 def test_every_parameter_and_remote_action_has_an_address() -> None:

@@ -43,7 +43,7 @@ def test_size_prefixed_framing_sets_values_and_gets_status_framed_the_same(show:
         conn.sendall(framed(encode_message("/output/brightness", [0.25])) + framed(encode_message("/status")))
         reply = read_framed(conn)
         assert any(m.address == "/status/osc/packets" for g in parse_packet(reply) for m in g.messages)
-        assert wait_for(lambda: show.server.receiver.batches.qsize() >= 1)
+        assert wait_for(lambda: show.server.receiver.counters["messages"] >= 2)
     show.loop.step()
     assert show.loop.targets["output.brightness"] == 0.25
 

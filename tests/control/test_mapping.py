@@ -1,4 +1,4 @@
-"""The protocol-independent mapping math (shared with MIDI)."""
+"""The protocol-independent mapping math: one normalisation and one smoothing for OSC and MIDI."""
 
 from __future__ import annotations
 
@@ -7,19 +7,38 @@ import math
 import pytest
 
 from installation.control.mapping import CURVES, curve, map_value, smooth, uncurve, unmap_value
+from installation.control.midi.bindings import compile_mapping
+from installation.control.midi.config import MidiMapping
+from installation.control.osc.config import OscMapping
+from installation.params import REGISTRY
 
 
 @pytest.mark.parametrize("kind", CURVES)
-def test_curves_keep_their_ends_and_invert_exactly(kind: str) -> None:
+def test_curves_keep_their_ends_rise_and_invert_exactly(kind: str) -> None:
     assert curve(0.0, kind) == pytest.approx(0.0)
     assert curve(1.0, kind) == pytest.approx(1.0)
-    for x in (0.1, 0.33, 0.5, 0.9):
-        assert uncurve(curve(x, kind), kind) == pytest.approx(x)
+    xs = [i / 50 for i in range(51)]
+    ys = [curve(x, kind) for x in xs]
+    assert all(b > a for a, b in zip(ys, ys[1:], strict=False))
+    assert [uncurve(y, kind) for y in ys] == pytest.approx(xs)
 
 
 def test_exponential_is_fine_at_the_bottom_and_logarithmic_at_the_top() -> None:
+    assert curve(0.5, "exponential") < 0.25  # an audio taper: fine control at the low end
     assert curve(0.5, "exponential") < 0.5 < curve(0.5, "logarithmic")
     assert curve(0.5, "linear") == 0.5
+
+
+@pytest.mark.parametrize("kind", CURVES)
+def test_a_midi_knob_and_an_osc_fader_with_the_same_settings_agree(kind: str) -> None:
+    param = REGISTRY.params["latent.truncation"]
+    knob = compile_mapping(MidiMapping(cc=1, target=param.name, range=[0.5, 1.5], curve=kind, invert=True),
+                           REGISTRY)
+    fader = OscMapping(address="/1/fader1", target=param.name, output=(0.5, 1.5), curve=kind, invert=True)
+    for x in (0.0, 0.1, 0.5, 0.8, 1.0):
+        osc = map_value(x, fader.input, fader.output, fader.curve, fader.invert)
+        assert param.from_normalized(knob.value_at(x)) == pytest.approx(osc)
+        assert knob.position_of(param.to_normalized(osc)) == pytest.approx(x, abs=1e-9)
 
 
 def test_map_value_ranges_invert_and_clamp() -> None:
