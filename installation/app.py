@@ -124,9 +124,13 @@ def display_settings(show: Show, opts: RunOptions) -> DisplaySettings:
     d = show.display
     size = opts.size or (None if d.size == "desktop" else tuple(d.size))
     return DisplaySettings(
-        size=size, fullscreen=d.fullscreen and not opts.windowed and not opts.headless,
-        display=d.display if opts.display is None else opts.display, vsync=d.vsync and not opts.headless,
-        filter=d.filter, fit=d.fit, headless=opts.headless,
+        size=size,
+        fullscreen=d.fullscreen and not opts.windowed and not opts.headless,
+        display=d.display if opts.display is None else opts.display,
+        vsync=d.vsync and not opts.headless,
+        filter=d.filter,
+        fit=d.fit,
+        headless=opts.headless,
     )
 
 
@@ -158,19 +162,32 @@ class ShowRuntime:
         fps = show.display.fps if opts.fps is None else opts.fps
         # Upscale on the GPU before the copy when a smooth filter is asked for; on a CPU
         # pygame's scale into the window surface is ~20x cheaper than torch's interpolate.
-        upscale = self.display.size if (self.device.type == "cuda" and show.display.filter != "nearest") else None
+        upscale = (
+            self.display.size
+            if (self.device.type == "cuda" and show.display.filter != "nearest")
+            else None
+        )
         pipelined = resolve_pipelined(show.display.pipeline, fps)
         threads = torch_threads(show, self.device, pipelined)
         if threads is not None:
             torch.set_num_threads(threads)  # restored in close()
             log.info("the render uses %d CPU thread(s)", threads)
         renderer = FrameRenderer(
-            self.model, self.device, self.dtype, self.display.layout, upscale_to=upscale,
-            filter=show.display.filter, buffers=default_workers(self.device) + 1,
+            self.model,
+            self.device,
+            self.dtype,
+            self.display.layout,
+            upscale_to=upscale,
+            filter=show.display.filter,
+            buffers=default_workers(self.device) + 1,
         )
         settings = LoopSettings(
-            fps=fps, max_frames=opts.frames, max_seconds=opts.seconds, pipelined=pipelined,
-            out_dir=opts.out, screenshot_dir=show.resolve(show.display.screenshots),
+            fps=fps,
+            max_frames=opts.frames,
+            max_seconds=opts.seconds,
+            pipelined=pipelined,
+            out_dir=opts.out,
+            screenshot_dir=show.resolve(show.display.screenshots),
             crossfade_s=show.hotswap.crossfade_s,
         )
         self.hooks.prepare = renderer.prepare
@@ -180,8 +197,14 @@ class ShowRuntime:
         navigator = Navigator(self.model.latent_dim, nav.seed, nav.mode, nav.easing)
         clock = FixedStepClock() if opts.fixed_step else MonotonicClock()
         return RenderLoop(
-            display=self.display, renderer=renderer, registry=self.registry, navigator=navigator,
-            clock=clock, stats=self.stats, settings=settings, hooks=self.hooks,
+            display=self.display,
+            renderer=renderer,
+            registry=self.registry,
+            navigator=navigator,
+            clock=clock,
+            stats=self.stats,
+            settings=settings,
+            hooks=self.hooks,
         )
 
     def start_services(self) -> None:
@@ -220,8 +243,12 @@ def connect_midi(rt: ShowRuntime) -> Service | None:
     service = build_midi_service(rt.show, rt.registry, rt.stats, rt.hooks.events)
     if service is not None:
         feedback = MidiFeedback(rt.registry, service.feedback_tables, service.send)
-        mapper = MidiMapper(rt.registry, arm=service.arm, status_lines=service.status_lines,
-                            on_device=feedback.full_state)
+        mapper = MidiMapper(
+            rt.registry,
+            arm=service.arm,
+            status_lines=service.status_lines,
+            on_device=feedback.full_state,
+        )
         h = rt.hooks
         h.mappers = (*h.mappers, mapper)
         h.feedback = (*h.feedback, feedback)
@@ -233,8 +260,9 @@ def connect_midi(rt: ShowRuntime) -> Service | None:
 def connect_live(rt: ShowRuntime) -> Service | None:
     """Hot-swap and background training (live/): the swap box, controls, swaps, HUD."""
     box: SwapBox[LoadedModel] = SwapBox()
-    service = build_live_models(rt.show, rt.registry, rt.stats, box=box, events=rt.hooks.events,
-                                prepare=rt.hooks.prepare)
+    service = build_live_models(
+        rt.show, rt.registry, rt.stats, box=box, events=rt.hooks.events, prepare=rt.hooks.prepare
+    )
     if service is not None:
         h = rt.hooks
         h.swap_box = box
@@ -254,8 +282,13 @@ def run_show(show: Show, opts: RunOptions) -> int:
     try:
         loop = runtime.build_loop()
         runtime.start_services()
-        log.info("playing %s on %s (%s), %dx%d", runtime.model.id, runtime.device, runtime.dtype,
-                 *runtime.display.size)
+        log.info(
+            "playing %s on %s (%s), %dx%d",
+            runtime.model.id,
+            runtime.device,
+            runtime.dtype,
+            *runtime.display.size,
+        )
         return loop.run()
     finally:
         runtime.close()

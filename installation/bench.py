@@ -54,12 +54,15 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
-def input_to_photon_ms(frames: list[dict], sends: list[float], source: Callable[[str], bool]) -> list[float]:
+def input_to_photon_ms(
+    frames: list[dict], sends: list[float], source: Callable[[str], bool]
+) -> list[float]:
     """Milliseconds from each send (monotonic times, in order) to the first presented frame
     that applied an input from a matching source received after it and before the next send.
     Uses the stats contract: frame lines carry `t` and `inputs` (with `received`, `source`)."""
-    applied = sorted((i["received"], f["t"]) for f in frames for i in f.get("inputs", ())
-                     if source(i["source"]))
+    applied = sorted(
+        (i["received"], f["t"]) for f in frames for i in f.get("inputs", ()) if source(i["source"])
+    )
     latencies = []
     for sent, next_sent in zip(sends, [*sends[1:], float("inf")], strict=True):
         shown = next((t for received, t in applied if sent <= received < next_sent), None)

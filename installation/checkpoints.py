@@ -80,7 +80,9 @@ class LoadedModel:
         return {"id": self.id, "version": self.version, "architecture": self.card.architecture}
 
 
-def state_dict_for_saving(module: nn.Module, dtype: torch.dtype = torch.float32) -> dict[str, torch.Tensor]:
+def state_dict_for_saving(
+    module: nn.Module, dtype: torch.dtype = torch.float32
+) -> dict[str, torch.Tensor]:
     """Detached, contiguous CPU tensors; floating ones in `dtype` (fp16 halves the file)."""
     out = {}
     for key, tensor in module.state_dict().items():
@@ -133,7 +135,9 @@ def read_card(folder: Path) -> ModelCard:
     try:
         raw = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise CheckpointError(f"{path} is missing: a model folder needs {CARD_FILE} and {WEIGHTS_FILE}") from None
+        raise CheckpointError(
+            f"{path} is missing: a model folder needs {CARD_FILE} and {WEIGHTS_FILE}"
+        ) from None
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise CheckpointError(f"{path} is not readable JSON: {exc}") from None
     try:
@@ -143,7 +147,9 @@ def read_card(folder: Path) -> ModelCard:
         where = ".".join(str(p) for p in first["loc"]) or "(top level)"
         raise CheckpointError(f"{path}: {where}: {first['msg']}") from None
     if card.format != CARD_FORMAT:
-        raise CheckpointError(f"{path}: unsupported format {card.format!r} (expected {CARD_FORMAT!r})")
+        raise CheckpointError(
+            f"{path}: unsupported format {card.format!r} (expected {CARD_FORMAT!r})"
+        )
     return card
 
 
@@ -177,7 +183,9 @@ def check_forward(module: nn.Module, latent_dim: int, batch: int = 2) -> torch.T
         out = module.decode(z).float()
         finite = bool(torch.isfinite(out).all())  # also waits for an asynchronous device
     if not finite:
-        raise CheckpointError(f"a test decode at {param.dtype} on {param.device} gives NaN or infinite pixels")
+        raise CheckpointError(
+            f"a test decode at {param.dtype} on {param.device} gives NaN or infinite pixels"
+        )
     return out
 
 
@@ -187,7 +195,9 @@ def read_weights(folder: Path, card: ModelCard) -> bytes:
     try:
         size = weights_path.stat().st_size
         if size > MAX_WEIGHTS_BYTES:
-            raise CheckpointError(f"{weights_path} is {size} bytes, larger than any model this plays")
+            raise CheckpointError(
+                f"{weights_path} is {size} bytes, larger than any model this plays"
+            )
         data = weights_path.read_bytes()
     except FileNotFoundError:
         raise CheckpointError(f"{weights_path} is missing") from None
@@ -200,7 +210,9 @@ def read_weights(folder: Path, card: ModelCard) -> bytes:
     return data
 
 
-def build_checkpoint(folder: Path, card: ModelCard, data: bytes, device: torch.device | str = "cpu") -> LoadedModel:
+def build_checkpoint(
+    folder: Path, card: ModelCard, data: bytes, device: torch.device | str = "cpu"
+) -> LoadedModel:
     """The model from weights already read and hashed (`read_weights`): parse them as
     safetensors (never a pickle), rebuild the card's architecture with the package's own
     classes, check keys, shapes and finite values, load. No test decode: the caller does one."""
@@ -213,8 +225,14 @@ def build_checkpoint(folder: Path, card: ModelCard, data: bytes, device: torch.d
         module = build_model(card.architecture, card.config)
     except (ArchitectureError, ValueError) as exc:
         raise CheckpointError(f"{folder}: {exc}") from None
-    if (module.latent_dim, module.resolution, module.channels) != (card.latent_dim, card.resolution, card.channels):
-        raise CheckpointError(f"{folder}: card's latent_dim/resolution/channels disagree with its config")
+    if (module.latent_dim, module.resolution, module.channels) != (
+        card.latent_dim,
+        card.resolution,
+        card.channels,
+    ):
+        raise CheckpointError(
+            f"{folder}: card's latent_dim/resolution/channels disagree with its config"
+        )
     _check_tensors(module, tensors, weights_path)
     module.load_state_dict(tensors, strict=True)  # copy_ casts fp16 files to fp32 params
     module.eval().requires_grad_(False).to(device)
@@ -232,6 +250,12 @@ def load_checkpoint(folder: Path, device: torch.device | str = "cpu") -> LoadedM
     card = read_card(folder)
     model = build_checkpoint(folder, card, read_weights(folder, card), device)
     check_forward(model.module, card.latent_dim)
-    log.info("loaded model %s step %d (%s, %dpx) from %s", card.name, card.step,
-             card.architecture, card.resolution, folder)
+    log.info(
+        "loaded model %s step %d (%s, %dpx) from %s",
+        card.name,
+        card.step,
+        card.architecture,
+        card.resolution,
+        folder,
+    )
     return model

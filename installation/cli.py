@@ -24,7 +24,9 @@ log = logging.getLogger("installation")
 EXIT_USER_ERROR = 2
 
 # Subcommands contributed by other modules: (name, help, add_arguments, handler).
-Command = tuple[str, str, Callable[[argparse.ArgumentParser], None], Callable[[argparse.Namespace], int]]
+Command = tuple[
+    str, str, Callable[[argparse.ArgumentParser], None], Callable[[argparse.Namespace], int]
+]
 
 
 def _size(text: str) -> tuple[int, int]:
@@ -46,21 +48,54 @@ def _positive_int(text: str) -> int:
 
 def _add_run(p: argparse.ArgumentParser) -> None:
     p.add_argument("show", nargs="?", default="show.yaml", help="show file (default ./show.yaml)")
-    p.add_argument("--headless", action="store_true", help="no window: render into memory (SDL dummy driver), e.g. with --out or --stats")
-    p.add_argument("--frames", type=_positive_int, metavar="N", help="stop after N presented frames")
+    p.add_argument(
+        "--headless",
+        action="store_true",
+        help="no window: render into memory (SDL dummy driver), e.g. with --out or --stats",
+    )
+    p.add_argument(
+        "--frames", type=_positive_int, metavar="N", help="stop after N presented frames"
+    )
     p.add_argument("--seconds", type=float, metavar="S", help="stop after S seconds")
-    p.add_argument("--out", type=Path, metavar="DIR",
-                   help="write every presented frame as a PNG into DIR, time stepping by 1/fps (a video at fps plays at the show's pace)")
-    p.add_argument("--realtime", action="store_true",
-                   help="with --out: keep real time instead (a timelapse when writing is slower than the frame rate)")
-    p.add_argument("--stats", type=Path, metavar="FILE", help="write JSON Lines stats (one line per frame and per event)")
-    p.add_argument("--display", type=int, metavar="N", help="which monitor to open on (0 = primary)")
+    p.add_argument(
+        "--out",
+        type=Path,
+        metavar="DIR",
+        help="write every presented frame as a PNG into DIR, time stepping by 1/fps (a video at fps plays at the show's pace)",
+    )
+    p.add_argument(
+        "--realtime",
+        action="store_true",
+        help="with --out: keep real time instead (a timelapse when writing is slower than the frame rate)",
+    )
+    p.add_argument(
+        "--stats",
+        type=Path,
+        metavar="FILE",
+        help="write JSON Lines stats (one line per frame and per event)",
+    )
+    p.add_argument(
+        "--display", type=int, metavar="N", help="which monitor to open on (0 = primary)"
+    )
     p.add_argument("--windowed", action="store_true", help="a window instead of full screen")
-    p.add_argument("--device", choices=["auto", "cpu", "cuda", "mps"], metavar="auto|cpu|cuda|mps", help="override the show's model.device")
-    p.add_argument("--size", type=_size, metavar="WxH", help="output size, e.g. 1280x720 (overrides display.size)")
+    p.add_argument(
+        "--device",
+        choices=["auto", "cpu", "cuda", "mps"],
+        metavar="auto|cpu|cuda|mps",
+        help="override the show's model.device",
+    )
+    p.add_argument(
+        "--size",
+        type=_size,
+        metavar="WxH",
+        help="output size, e.g. 1280x720 (overrides display.size)",
+    )
     p.add_argument("--fps", type=float, metavar="FPS", help="override the fps cap (0 = uncapped)")
-    p.add_argument("--fixed-step", action="store_true",
-                   help="advance time by exactly 1/fps per frame: deterministic offline renders")
+    p.add_argument(
+        "--fixed-step",
+        action="store_true",
+        help="advance time by exactly 1/fps per frame: deterministic offline renders",
+    )
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -74,12 +109,24 @@ def cmd_run(args: argparse.Namespace) -> int:
     # that plays many times too fast. So --out steps time by 1/fps unless told otherwise.
     fixed_step = args.fixed_step or (args.out is not None and not args.realtime and fps > 0)
     if args.out is not None and not fixed_step:
-        why = "--realtime" if args.realtime else "the frame rate is uncapped (fps 0; set --fps to step by 1/fps)"
+        why = (
+            "--realtime"
+            if args.realtime
+            else "the frame rate is uncapped (fps 0; set --fps to step by 1/fps)"
+        )
         log.warning("--out in real time (%s): the frames are a timelapse of what was shown", why)
     opts = RunOptions(
-        headless=args.headless, frames=args.frames, seconds=args.seconds, out=args.out,
-        stats=args.stats, display=args.display, windowed=args.windowed, device=args.device,
-        fixed_step=fixed_step, fps=args.fps, size=args.size,
+        headless=args.headless,
+        frames=args.frames,
+        seconds=args.seconds,
+        out=args.out,
+        stats=args.stats,
+        display=args.display,
+        windowed=args.windowed,
+        device=args.device,
+        fixed_step=fixed_step,
+        fps=args.fps,
+        size=args.size,
     )
     frames = run_show(show, opts)
     log.info("show ended after %d frames", frames)
@@ -108,7 +155,12 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 
 def _add_devices(p: argparse.ArgumentParser) -> None:
-    p.add_argument("show", nargs="?", default="show.yaml", help="whose MIDI profiles to match (default ./show.yaml)")
+    p.add_argument(
+        "show",
+        nargs="?",
+        default="show.yaml",
+        help="whose MIDI profiles to match (default ./show.yaml)",
+    )
 
 
 def _profiles_dir(show_path: str) -> Path:
@@ -141,8 +193,15 @@ def cmd_devices(args: argparse.Namespace) -> int:
 
 def _add_bench(p: argparse.ArgumentParser) -> None:
     p.add_argument("show", nargs="?", default="show.yaml", help="show file (default ./show.yaml)")
-    p.add_argument("--json", type=Path, dest="json_path", metavar="FILE", help="write {name: figure} to FILE")
-    p.add_argument("--only", action="append", metavar="NAME", help="run only the benchmark that reports NAME (repeatable)")
+    p.add_argument(
+        "--json", type=Path, dest="json_path", metavar="FILE", help="write {name: figure} to FILE"
+    )
+    p.add_argument(
+        "--only",
+        action="append",
+        metavar="NAME",
+        help="run only the benchmark that reports NAME (repeatable)",
+    )
     p.add_argument("--list", action="store_true", help="list benchmark names and exit")
 
 
@@ -187,7 +246,12 @@ COMMANDS: list[Command] = [
     ("check", "validate a show and its model, print the resolved show", _add_check, cmd_check),
     ("devices", "list displays, torch devices and MIDI ports", _add_devices, cmd_devices),
     ("bench", "measure figures; --json FILE writes them", _add_bench, cmd_bench),
-    ("docs", "regenerate README.md's reference blocks (--check: fail if stale)", _add_docs, cmd_docs),
+    (
+        "docs",
+        "regenerate README.md's reference blocks (--check: fail if stale)",
+        _add_docs,
+        cmd_docs,
+    ),
     ("osc", "the OSC address table (osc addresses [SHOW] [--markdown])", _add_osc, cmd_osc),
     *TRAINING_COMMANDS,
 ]
@@ -196,12 +260,19 @@ COMMANDS: list[Command] = [
 def build_parser() -> argparse.ArgumentParser:
     # -v/-q work before or after the command; SUPPRESS keeps a subcommand from resetting them.
     verbosity = argparse.ArgumentParser(add_help=False)
-    verbosity.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS,
-                           help="debug logging")
-    verbosity.add_argument("-q", "--quiet", action="store_true", default=argparse.SUPPRESS,
-                           help="warnings and errors only")
-    parser = argparse.ArgumentParser(prog="installation", description=__doc__.splitlines()[0],
-                                     parents=[verbosity])
+    verbosity.add_argument(
+        "-v", "--verbose", action="store_true", default=argparse.SUPPRESS, help="debug logging"
+    )
+    verbosity.add_argument(
+        "-q",
+        "--quiet",
+        action="store_true",
+        default=argparse.SUPPRESS,
+        help="warnings and errors only",
+    )
+    parser = argparse.ArgumentParser(
+        prog="installation", description=__doc__.splitlines()[0], parents=[verbosity]
+    )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name, help_text, add_arguments, handler in COMMANDS:
         p = sub.add_parser(name, help=help_text, description=help_text, parents=[verbosity])
@@ -223,7 +294,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args.argv = list(sys.argv[1:] if argv is None else argv)  # as typed, for model cards
     verbose, quiet = getattr(args, "verbose", False), getattr(args, "quiet", False)
     level = logging.DEBUG if verbose else logging.WARNING if quiet else logging.INFO
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", datefmt="%H:%M:%S")
+    logging.basicConfig(
+        level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", datefmt="%H:%M:%S"
+    )
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGTERM, _on_sigterm)
     try:

@@ -44,9 +44,13 @@ def _type_name(annotation: object) -> str:
 def _plain_type_name(annotation: object) -> str:
     text = repr(annotation) if not isinstance(annotation, type) else annotation.__name__
     text = re.sub(r"typing\.|annotated_types\.|<class '|'>", "", text)
-    text = re.sub(r"\binstallation(?:\.\w+)*\.(\w+)", r"\1", text)  # MidiDevice, not its module path
+    text = re.sub(
+        r"\binstallation(?:\.\w+)*\.(\w+)", r"\1", text
+    )  # MidiDevice, not its module path
     text = re.sub(r"Annotated\[int, Gt\(gt=0\)\]", "int>0", text)
-    literal = typing.get_args(annotation) if typing.get_origin(annotation) is typing.Literal else None
+    literal = (
+        typing.get_args(annotation) if typing.get_origin(annotation) is typing.Literal else None
+    )
     return " \\| ".join(map(str, literal)) if literal else text.replace("|", "\\|")
 
 
@@ -60,10 +64,17 @@ def show_reference(cli: argparse.ArgumentParser) -> str:
             continue
         model = field.annotation
         if isinstance(model, type) and issubclass(model, BaseModel):
-            lines += [f"**`{section}:`**", "", "| key | type | default | meaning |", "|---|---|---|---|"]
+            lines += [
+                f"**`{section}:`**",
+                "",
+                "| key | type | default | meaning |",
+                "|---|---|---|---|",
+            ]
             for key, sub in model.model_fields.items():
                 default = sub.get_default(call_default_factory=True)
-                lines.append(f"| `{key}` | {_type_name(sub.annotation)} | `{default}` | {sub.description or ''} |")
+                lines.append(
+                    f"| `{key}` | {_type_name(sub.annotation)} | `{default}` | {sub.description or ''} |"
+                )
             lines.append("")
         else:
             lines += [f"**`{section}:`** {field.description or ''}", ""]
@@ -72,11 +83,15 @@ def show_reference(cli: argparse.ArgumentParser) -> str:
 
 @generator("parameters")
 def parameter_table(cli: argparse.ArgumentParser) -> str:
-    lines = ["| name | OSC address | range | default | unit | smoothing s | meaning |",
-             "|---|---|---|---|---|---|---|"]
+    lines = [
+        "| name | OSC address | range | default | unit | smoothing s | meaning |",
+        "|---|---|---|---|---|---|---|",
+    ]
     for p in REGISTRY.params.values():
         rng = "0 or 1" if p.kind == "bool" else f"{p.minimum:g} .. {p.maximum:g}"
-        lines.append(f"| `{p.name}` | `{p.address}` | {rng} | {p.default:g} | {p.unit} | {p.smoothing:g} | {p.description} |")
+        lines.append(
+            f"| `{p.name}` | `{p.address}` | {rng} | {p.default:g} | {p.unit} | {p.smoothing:g} | {p.description} |"
+        )
     lines += ["", "| action | OSC address | meaning |", "|---|---|---|"]
     for a in REGISTRY.actions.values():
         where = "" if a.remote else " (keyboard only)"
@@ -120,13 +135,24 @@ def render(readme: str, cli: argparse.ArgumentParser) -> str:
             raise KeyError(f"README names an unknown generated block {name!r}")
         return f"<!-- BEGIN GENERATED: {name} -->\n{GENERATORS[name](cli)}<!-- END GENERATED: {name} -->"
 
-    return re.sub(r"<!-- BEGIN GENERATED: ([\w-]+) -->\n.*?<!-- END GENERATED: \1 -->", fill, readme, flags=re.S)
+    return re.sub(
+        r"<!-- BEGIN GENERATED: ([\w-]+) -->\n.*?<!-- END GENERATED: \1 -->",
+        fill,
+        readme,
+        flags=re.S,
+    )
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--check", action="store_true", help="exit 1 if README.md's generated blocks are stale")
-    p.add_argument("--readme", type=Path, default=Path("README.md"),
-                   help="README to update (default: ./README.md, run from the checkout)")
+    p.add_argument(
+        "--check", action="store_true", help="exit 1 if README.md's generated blocks are stale"
+    )
+    p.add_argument(
+        "--readme",
+        type=Path,
+        default=Path("README.md"),
+        help="README to update (default: ./README.md, run from the checkout)",
+    )
 
 
 def cmd_docs(args: argparse.Namespace, cli: argparse.ArgumentParser) -> int:
@@ -134,7 +160,9 @@ def cmd_docs(args: argparse.Namespace, cli: argparse.ArgumentParser) -> int:
     try:
         old = path.read_text(encoding="utf-8")
     except OSError as exc:
-        raise UserError(f"{path}: cannot read it ({exc}); run from the checkout or pass --readme") from None
+        raise UserError(
+            f"{path}: cannot read it ({exc}); run from the checkout or pass --readme"
+        ) from None
     new = render(old, cli)
     if args.check:
         if new != old:

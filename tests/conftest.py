@@ -18,8 +18,16 @@ from installation.networks import DCGANConfig, DCGANGenerator  # noqa: E402
 REPO = Path(__file__).resolve().parent.parent
 
 
-def make_model(folder: Path, *, name: str = "tiny", seed: int = 0, step: int = 0,
-               latent_dim: int = 16, width: int = 4, resolution: int = 32) -> Path:
+def make_model(
+    folder: Path,
+    *,
+    name: str = "tiny",
+    seed: int = 0,
+    step: int = 0,
+    latent_dim: int = 16,
+    width: int = 4,
+    resolution: int = 32,
+) -> Path:
     """A tiny real DCGAN checkpoint with calibrated BatchNorm, so frames vary with z."""
     torch.manual_seed(seed)
     cfg = DCGANConfig(latent_dim=latent_dim, resolution=resolution, width=width)

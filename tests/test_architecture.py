@@ -70,7 +70,9 @@ def top(name: str) -> str:
 
 def test_protocol_libraries_only_under_control() -> None:
     offenders = sorted(
-        f"{mod} imports {imp}" for mod, imps in all_imports().items() for imp in imps
+        f"{mod} imports {imp}"
+        for mod, imps in all_imports().items()
+        for imp in imps
         if top(imp) in PROTOCOL_LIBRARIES and not mod.startswith("installation.control.")
     )
     assert offenders == []
@@ -78,7 +80,9 @@ def test_protocol_libraries_only_under_control() -> None:
 
 def test_pygame_only_in_the_display() -> None:
     offenders = sorted(
-        f"{mod} imports {imp}" for mod, imps in all_imports().items() for imp in imps
+        f"{mod} imports {imp}"
+        for mod, imps in all_imports().items()
+        for imp in imps
         if top(imp) == "pygame" and mod != "installation.render.display"
     )
     assert offenders == []
@@ -86,8 +90,11 @@ def test_pygame_only_in_the_display() -> None:
 
 def test_only_the_entry_points_import_cli_and_app() -> None:
     offenders = sorted(
-        f"{mod} imports {imp}" for mod, imps in package_graph().items() for imp in imps
-        if imp in ("installation.cli", "installation.app") and mod not in ENTRY_POINTS
+        f"{mod} imports {imp}"
+        for mod, imps in package_graph().items()
+        for imp in imps
+        if imp in ("installation.cli", "installation.app")
+        and mod not in ENTRY_POINTS
         and not mod.startswith("installation.benchmarks.")
     )
     assert offenders == []
@@ -107,7 +114,7 @@ def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
                 state[path.pop()] = 2
                 stack.pop()
             elif state.get(nxt) == 1:
-                return [*path[path.index(nxt):], nxt]
+                return [*path[path.index(nxt) :], nxt]
             elif not state.get(nxt):
                 state[nxt] = 1
                 path.append(nxt)
@@ -122,10 +129,13 @@ def test_no_import_circles() -> None:
     assert find_cycle(graph) is None, " -> ".join(find_cycle(graph) or [])
 
 
-@pytest.mark.parametrize("graph,circle", [
-    ({"a": {"b"}, "b": {"c"}, "c": {"a"}}, True),
-    ({"a": {"b", "c"}, "b": {"c"}, "c": set()}, False),
-])
+@pytest.mark.parametrize(
+    "graph,circle",
+    [
+        ({"a": {"b"}, "b": {"c"}, "c": {"a"}}, True),
+        ({"a": {"b", "c"}, "b": {"c"}, "c": set()}, False),
+    ],
+)
 def test_the_circle_finder_finds_circles(graph, circle) -> None:
     assert (find_cycle(graph) is not None) is circle
 

@@ -24,13 +24,18 @@ def _fake_benchmarks() -> list[bench.Benchmark]:
     def also_good(ctx: bench.BenchContext) -> dict[str, float]:
         return {"also_good": 2.0}
 
-    return [bench.Benchmark(("good_ms",), good), bench.Benchmark(("jack_ms",), needs_jack),
-            bench.Benchmark(("broken_ms",), broken), bench.Benchmark(("also_good",), also_good)]
+    return [
+        bench.Benchmark(("good_ms",), good),
+        bench.Benchmark(("jack_ms",), needs_jack),
+        bench.Benchmark(("broken_ms",), broken),
+        bench.Benchmark(("also_good",), also_good),
+    ]
 
 
 @pytest.mark.parametrize("only,code", [(None, 1), (["good_ms", "jack_ms"], 0)])
 def test_skipped_and_failed_figures_are_reported_and_the_rest_measured(
-        monkeypatch, tmp_path: Path, show_file: Path, capsys, only, code) -> None:
+    monkeypatch, tmp_path: Path, show_file: Path, capsys, only, code
+) -> None:
     monkeypatch.setattr(bench, "discover", _fake_benchmarks)
     out = tmp_path / "bench.json"
     argv = ["bench", str(show_file), "--json", str(out), "-q"]

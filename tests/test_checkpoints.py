@@ -41,13 +41,22 @@ def test_round_trip_gives_the_same_images(tmp_path: Path) -> None:
         torch.testing.assert_close(loaded.module.decode(z), again.module.decode(z))
 
 
-@pytest.mark.parametrize("arch,model", [
-    ("mlp", MLPGenerator(MLPConfig(latent_dim=8, hidden=16))),
-    ("vae", ConvVAE(VAEConfig(latent_dim=8, resolution=32, width=4))),
-])
+@pytest.mark.parametrize(
+    "arch,model",
+    [
+        ("mlp", MLPGenerator(MLPConfig(latent_dim=8, hidden=16))),
+        ("vae", ConvVAE(VAEConfig(latent_dim=8, resolution=32, width=4))),
+    ],
+)
 def test_every_architecture_round_trips(tmp_path: Path, arch: str, model) -> None:
-    save_checkpoint(tmp_path / arch, model, name=arch, architecture=arch, config=model.cfg.to_dict(),
-                    dtype=torch.float16)
+    save_checkpoint(
+        tmp_path / arch,
+        model,
+        name=arch,
+        architecture=arch,
+        config=model.cfg.to_dict(),
+        dtype=torch.float16,
+    )
     loaded = load_checkpoint(tmp_path / arch)
     out = loaded.module.decode(torch.randn(2, 8))
     assert out.shape == (2, model.channels, model.resolution, model.resolution)
@@ -60,8 +69,14 @@ def test_every_architecture_round_trips(tmp_path: Path, arch: str, model) -> Non
 def test_fp16_file_loads_into_fp32_model(tmp_path: Path) -> None:
     torch.manual_seed(0)
     model = build_model("dcgan", {"latent_dim": 8, "resolution": 32, "width": 4})
-    save_checkpoint(tmp_path / "h", model, name="h", architecture="dcgan", config=model.cfg.to_dict(),
-                    dtype=torch.float16)
+    save_checkpoint(
+        tmp_path / "h",
+        model,
+        name="h",
+        architecture="dcgan",
+        config=model.cfg.to_dict(),
+        dtype=torch.float16,
+    )
     loaded = load_checkpoint(tmp_path / "h")
     assert read_card(tmp_path / "h").dtype == "float16"
     assert next(loaded.module.parameters()).dtype == torch.float32
@@ -124,14 +139,17 @@ def test_pickle_in_disguise_is_never_unpickled(tmp_path: Path) -> None:
     assert not marker.exists()
 
 
-@pytest.mark.parametrize("mutate,message", [
-    (lambda c: c.update(architecture="stylegan9"), "unknown architecture 'stylegan9'"),
-    (lambda c: c.update(resolution=64), "disagree with its config"),
-    (lambda c: c.update(config={**c["config"], "resolution": 48}), "resolution must be one of"),
-    (lambda c: c.update(surprise=1), "surprise: Extra inputs are not permitted"),
-    (lambda c: c.pop("sha256"), "sha256: Field required"),
-    (lambda c: c.update(format="other/9"), "unsupported format"),
-])
+@pytest.mark.parametrize(
+    "mutate,message",
+    [
+        (lambda c: c.update(architecture="stylegan9"), "unknown architecture 'stylegan9'"),
+        (lambda c: c.update(resolution=64), "disagree with its config"),
+        (lambda c: c.update(config={**c["config"], "resolution": 48}), "resolution must be one of"),
+        (lambda c: c.update(surprise=1), "surprise: Extra inputs are not permitted"),
+        (lambda c: c.pop("sha256"), "sha256: Field required"),
+        (lambda c: c.update(format="other/9"), "unsupported format"),
+    ],
+)
 def test_bad_cards_are_rejected(tmp_path: Path, mutate, message: str) -> None:
     folder = make_model(tmp_path / "m")
     card = json.loads((folder / CARD_FILE).read_text())
@@ -156,7 +174,9 @@ def test_missing_and_unreadable_files(tmp_path: Path) -> None:
 def test_shipped_model_loads_and_renders_finite_varied_frames() -> None:
     loaded = load_checkpoint(REPO / "models" / "default-gan")
     with torch.inference_mode():
-        out = loaded.module.decode(torch.randn(2, loaded.latent_dim, generator=torch.Generator().manual_seed(0)))
+        out = loaded.module.decode(
+            torch.randn(2, loaded.latent_dim, generator=torch.Generator().manual_seed(0))
+        )
     assert torch.isfinite(out).all()
     assert out.std() > 0.01
     assert (out[0] - out[1]).abs().mean() > 1e-3

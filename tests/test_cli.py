@@ -45,7 +45,9 @@ def test_bench_unknown_name_is_a_user_error(capsys) -> None:
 
 def test_bench_writes_one_finite_figure_per_name(tmp_path: Path, show_file: Path) -> None:
     out = tmp_path / "bench.json"
-    assert main(["bench", str(show_file), "--only", "display_ms_1080p", "--json", str(out), "-q"]) == 0
+    assert (
+        main(["bench", str(show_file), "--only", "display_ms_1080p", "--json", str(out), "-q"]) == 0
+    )
     figures = json.loads(out.read_text())
     assert list(figures) == ["display_ms_1080p"] and figures["display_ms_1080p"] > 0
 
@@ -57,7 +59,13 @@ def test_percentile_and_input_to_photon_latency() -> None:
     frames = [
         {"t": 1.010, "inputs": [{"received": 1.001, "source": "osc:a"}]},
         {"t": 1.020, "inputs": []},
-        {"t": 2.030, "inputs": [{"received": 2.010, "source": "midi:x"}, {"received": 2.012, "source": "osc:a"}]},
+        {
+            "t": 2.030,
+            "inputs": [
+                {"received": 2.010, "source": "midi:x"},
+                {"received": 2.012, "source": "osc:a"},
+            ],
+        },
     ]
     # The third send is never applied: it must not borrow a later frame.
     sends = [1.0, 2.0, 3.0]
@@ -70,9 +78,19 @@ def test_devices_without_a_screen_says_so_instead_of_listing_a_fake_display() ->
     import subprocess
     import sys
 
-    env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY", "SDL_VIDEODRIVER")}
-    done = subprocess.run([sys.executable, "-m", "installation", "devices"], env=env, cwd=REPO,
-                          capture_output=True, text=True, timeout=120)
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("DISPLAY", "WAYLAND_DISPLAY", "SDL_VIDEODRIVER")
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "installation", "devices"],
+        env=env,
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 0, done.stderr
     assert "none (no DISPLAY or WAYLAND_DISPLAY set)" in done.stdout
     assert "offscreen" not in done.stdout and "XDG_RUNTIME_DIR" not in done.stderr

@@ -27,8 +27,11 @@ def xserver():
             pytest.fail("Xvfb is missing on CI: .ci/run must install the xvfb package")
         pytest.skip("Xvfb is not installed (Debian package xvfb)")
     number = 90 + os.getpid() % 500
-    proc = subprocess.Popen([XVFB, f":{number}", "-screen", "0", "640x480x24", "-nolisten", "tcp"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [XVFB, f":{number}", "-screen", "0", "640x480x24", "-nolisten", "tcp"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     sock = Path(f"/tmp/.X11-unix/X{number}")
     deadline = time.monotonic() + 10
     while not sock.exists() and time.monotonic() < deadline:
@@ -55,7 +58,9 @@ def grab(display: str, width: int, height: int) -> np.ndarray:
     return pixels[..., [2, 1, 0]]
 
 
-def test_window_under_xvfb_shows_the_rendered_frame(xserver: str, show_dict: dict, tmp_path: Path) -> None:
+def test_window_under_xvfb_shows_the_rendered_frame(
+    xserver: str, show_dict: dict, tmp_path: Path
+) -> None:
     pytest.importorskip("Xlib", reason="python-xlib reads the X server's pixels (test extra)")
     show_dict["display"].update(size=[320, 240], fps=20)
     show_dict["navigator"]["speed"] = 0.0  # a still picture, so any frame can be compared
@@ -65,13 +70,29 @@ def test_window_under_xvfb_shows_the_rendered_frame(xserver: str, show_dict: dic
     env = {k: v for k, v in os.environ.items() if k != "SDL_VIDEODRIVER"}
     env.update(DISPLAY=xserver, SDL_VIDEO_WINDOW_POS="0,0")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "installation", "run", str(show_path), "--windowed", "--seconds", "8",
-         "--out", str(out), "--stats", str(stats)],
-        env=env, stderr=subprocess.PIPE, text=True,
+        [
+            sys.executable,
+            "-m",
+            "installation",
+            "run",
+            str(show_path),
+            "--windowed",
+            "--seconds",
+            "8",
+            "--out",
+            str(out),
+            "--stats",
+            str(stats),
+        ],
+        env=env,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     try:
         deadline = time.monotonic() + 20
-        while (not out.exists() or len(list(out.glob("*.png"))) < 10) and time.monotonic() < deadline:
+        while (
+            not out.exists() or len(list(out.glob("*.png"))) < 10
+        ) and time.monotonic() < deadline:
             assert proc.poll() is None, proc.stderr.read()
             time.sleep(0.1)
         screen = grab(xserver, 320, 240)
@@ -79,7 +100,9 @@ def test_window_under_xvfb_shows_the_rendered_frame(xserver: str, show_dict: dic
         proc.terminate()
         _, err = proc.communicate(timeout=20)
     assert proc.returncode == 0, err  # SIGTERM ends the show cleanly
-    frame = pygame.surfarray.array3d(pygame.image.load(str(sorted(out.glob("*.png"))[-1]))).transpose(1, 0, 2)
+    frame = pygame.surfarray.array3d(
+        pygame.image.load(str(sorted(out.glob("*.png"))[-1]))
+    ).transpose(1, 0, 2)
     assert frame.shape == screen.shape == (240, 320, 3)
     assert screen.std() > 5, "the window shows a flat colour, not the generated image"
     assert np.abs(screen.astype(int) - frame.astype(int)).mean() < 2.0

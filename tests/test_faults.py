@@ -27,7 +27,10 @@ def _assert_whole_files(folder):
     assert tensors
     card = ModelCard.model_validate(json.loads((folder / CARD_FILE).read_text()))
     # A killed save may leave its hidden temp file behind, never anything under another name.
-    assert {p.name for p in folder.iterdir() if not p.name.startswith(".")} == {CARD_FILE, WEIGHTS_FILE}
+    assert {p.name for p in folder.iterdir() if not p.name.startswith(".")} == {
+        CARD_FILE,
+        WEIGHTS_FILE,
+    }
     return card
 
 
@@ -64,9 +67,12 @@ def test_a_full_disk_skips_the_save_and_keeps_the_last_good_checkpoint(tmp_path)
         pytest.skip("needs bash for ulimit")
     # ulimit -f caps the size of any file the writer makes (in KiB): its next save cannot fit,
     # exactly as on a full disk, and the write fails with an OSError (EFBIG instead of ENOSPC).
-    result = subprocess.run([bash, "-c", 'ulimit -f 16; exec "$@"', "writer",
-                             *script("save", str(out), "--step", "2")],
-                            env=script_env(), capture_output=True, text=True)
+    result = subprocess.run(
+        [bash, "-c", 'ulimit -f 16; exec "$@"', "writer", *script("save", str(out), "--step", "2")],
+        env=script_env(),
+        capture_output=True,
+        text=True,
+    )
     assert result.returncode != 0
     assert "File too large" in result.stderr or "No space" in result.stderr
     after = {name: (out / name).read_bytes() for name in (CARD_FILE, WEIGHTS_FILE)}

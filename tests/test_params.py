@@ -16,7 +16,11 @@ def test_addresses_are_stable() -> None:
 
 def test_latest_event_per_target_wins_and_values_are_clamped() -> None:
     targets = REGISTRY.initial_values()
-    events = [ControlEvent("walk.speed", 1.0), ControlEvent("walk.speed", 9.0), ControlEvent("unknown.x", 1.0)]
+    events = [
+        ControlEvent("walk.speed", 1.0),
+        ControlEvent("walk.speed", 9.0),
+        ControlEvent("unknown.x", 1.0),
+    ]
     new, actions = apply_events(REGISTRY, targets, events)
     assert new["walk.speed"] == 2.0  # clamped to the maximum
     assert actions == []
@@ -25,7 +29,9 @@ def test_latest_event_per_target_wins_and_values_are_clamped() -> None:
 
 def test_normalized_relative_and_bool_toggle() -> None:
     targets = REGISTRY.initial_values()
-    new, _ = apply_events(REGISTRY, targets, [ControlEvent("latent.truncation", 0.25, normalized=True)])
+    new, _ = apply_events(
+        REGISTRY, targets, [ControlEvent("latent.truncation", 0.25, normalized=True)]
+    )
     assert math.isclose(new["latent.truncation"], 0.5)
     new, _ = apply_events(REGISTRY, new, [ControlEvent("latent.truncation", 0.1, relative=True)])
     assert math.isclose(new["latent.truncation"], 0.6)
@@ -42,8 +48,9 @@ def test_non_finite_values_never_reach_a_parameter() -> None:
 
 
 def test_actions_are_returned_in_order() -> None:
-    _, actions = apply_events(REGISTRY, REGISTRY.initial_values(),
-                              [ControlEvent("screenshot"), ControlEvent("quit")])
+    _, actions = apply_events(
+        REGISTRY, REGISTRY.initial_values(), [ControlEvent("screenshot"), ControlEvent("quit")]
+    )
     assert [a.target for a in actions] == ["screenshot", "quit"]
 
 

@@ -23,7 +23,19 @@ FRAME_FIELDS = {"frame", "t", "frame_ms", "gen_ms", "present_ms", "model", "para
 
 def test_headless_run_writes_n_frames_and_n_stats_lines(show_file: Path, tmp_path: Path) -> None:
     out, stats = tmp_path / "frames", tmp_path / "stats.jsonl"
-    code = main(["run", str(show_file), "--headless", "--frames", "12", "--out", str(out), "--stats", str(stats)])
+    code = main(
+        [
+            "run",
+            str(show_file),
+            "--headless",
+            "--frames",
+            "12",
+            "--out",
+            str(out),
+            "--stats",
+            str(stats),
+        ]
+    )
     assert code == 0
     frames, events = read_stats(stats)
     assert len(frames) == 12 and events == []
@@ -40,10 +52,24 @@ def test_headless_run_writes_n_frames_and_n_stats_lines(show_file: Path, tmp_pat
 
 
 @pytest.mark.parametrize("flags,stepped", [([], True), (["--realtime"], False)])
-def test_out_steps_time_by_one_frame_period_unless_realtime(show_file, tmp_path, flags, stepped) -> None:
+def test_out_steps_time_by_one_frame_period_unless_realtime(
+    show_file, tmp_path, flags, stepped
+) -> None:
     out, stats = tmp_path / "frames", tmp_path / "stats.jsonl"
-    argv = ["run", str(show_file), "--headless", "--frames", "5", "--fps", "25", "--out", str(out),
-            "--stats", str(stats), *flags]
+    argv = [
+        "run",
+        str(show_file),
+        "--headless",
+        "--frames",
+        "5",
+        "--fps",
+        "25",
+        "--out",
+        str(out),
+        "--stats",
+        str(stats),
+        *flags,
+    ]
     assert main(argv) == 0
     frames, _ = read_stats(stats)
     gaps = [b["t"] - a["t"] for a, b in zip(frames, frames[1:], strict=False)]
@@ -55,7 +81,9 @@ def test_out_steps_time_by_one_frame_period_unless_realtime(show_file, tmp_path,
 
 
 def _render(show_dict: dict, tmp_path: Path, pipeline: str, frames: int = 8) -> list[np.ndarray]:
-    show = parse_show({**show_dict, "display": {**show_dict["display"], "pipeline": pipeline, "fps": 30}})
+    show = parse_show(
+        {**show_dict, "display": {**show_dict["display"], "pipeline": pipeline, "fps": 30}}
+    )
     out = tmp_path / pipeline
     runtime = ShowRuntime(show, RunOptions(headless=True, frames=frames, fixed_step=True, out=out))
     try:
@@ -65,7 +93,9 @@ def _render(show_dict: dict, tmp_path: Path, pipeline: str, frames: int = 8) -> 
     return [pygame.surfarray.array3d(pygame.image.load(str(p))) for p in sorted(out.glob("*.png"))]
 
 
-def test_fixed_step_renders_are_repeatable_and_pipelining_keeps_the_picture(show_dict, tmp_path) -> None:
+def test_fixed_step_renders_are_repeatable_and_pipelining_keeps_the_picture(
+    show_dict, tmp_path
+) -> None:
     sequential = _render(show_dict, tmp_path, "off")
     pipelined = _render(show_dict, tmp_path, "on")
     again = _render(show_dict, tmp_path / "again", "off")
@@ -84,7 +114,9 @@ def tick(loop) -> None:
 
 
 def _runtime(show_dict: dict, **opts) -> ShowRuntime:
-    return ShowRuntime(parse_show(show_dict), RunOptions(headless=True, fixed_step=True, fps=30, **opts))
+    return ShowRuntime(
+        parse_show(show_dict), RunOptions(headless=True, fixed_step=True, fps=30, **opts)
+    )
 
 
 def test_keyboard_pause_hud_screenshot_and_quit(show_dict, tmp_path: Path) -> None:
@@ -157,7 +189,10 @@ def test_swap_box_model_crossfades_in(show_dict, tmp_path: Path) -> None:
 
 
 def test_fixed_step_needs_a_frame_rate(show_file: Path, capsys) -> None:
-    assert main(["run", str(show_file), "--headless", "--fixed-step", "--fps", "0", "--frames", "2"]) == 2
+    assert (
+        main(["run", str(show_file), "--headless", "--fixed-step", "--fps", "0", "--frames", "2"])
+        == 2
+    )
     assert "--fixed-step needs an fps cap" in capsys.readouterr().err
 
 

@@ -7,7 +7,9 @@ import time
 from collections.abc import Callable
 
 
-def wait_for(predicate: Callable[[], object], timeout: float = 5.0, interval: float = 0.002) -> bool:
+def wait_for(
+    predicate: Callable[[], object], timeout: float = 5.0, interval: float = 0.002
+) -> bool:
     """True as soon as `predicate()` holds; False if it still does not after `timeout` s."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

@@ -72,8 +72,14 @@ def _stage_variants(show: Show, folder: Path, n: int) -> list[Path]:
             for _, p in module.named_parameters():
                 p.mul_(1 + 0.05 * torch.randn(p.shape, generator=gen))
             dest = folder / f"variant-{i}"
-            save_checkpoint(dest, module, name=f"{base.id}-variant", architecture=base.card.architecture,
-                            config=base.card.config, step=base.version + i + 1)
+            save_checkpoint(
+                dest,
+                module,
+                name=f"{base.id}-variant",
+                architecture=base.card.architecture,
+                config=base.card.config,
+                step=base.version + i + 1,
+            )
             for k, p in module.named_parameters():
                 p.copy_(originals[k])
         out.append(dest)
@@ -85,13 +91,17 @@ def swap_stall(ctx: BenchContext) -> dict[str, float]:
     with tempfile.TemporaryDirectory(prefix="bench-hotswap-") as tmp:
         drop, stats_path = Path(tmp) / "drop", Path(tmp) / "stats.jsonl"
         drop.mkdir()
-        show = ctx.show.model_copy(update={
-            "hotswap": ctx.show.hotswap.model_copy(update={"enabled": True, "watch": [str(drop)]}),
-            "training": ctx.show.training.model_copy(update={"enabled": False}),
-            # Only the hot-swap service: no ports bound, no MIDI ports scanned.
-            "osc": ctx.show.osc.model_copy(update={"enabled": False}),
-            "midi": ctx.show.midi.model_copy(update={"enabled": False}),
-        })
+        show = ctx.show.model_copy(
+            update={
+                "hotswap": ctx.show.hotswap.model_copy(
+                    update={"enabled": True, "watch": [str(drop)]}
+                ),
+                "training": ctx.show.training.model_copy(update={"enabled": False}),
+                # Only the hot-swap service: no ports bound, no MIDI ports scanned.
+                "osc": ctx.show.osc.model_copy(update={"enabled": False}),
+                "midi": ctx.show.midi.model_copy(update={"enabled": False}),
+            }
+        )
         staged = _stage_variants(show, Path(tmp) / "staged", SWAPS)
         seconds = FIRST_SWAP_S + SWAPS * SWAP_GAP_S
         runtime = ShowRuntime(show, RunOptions(headless=True, seconds=seconds, stats=stats_path))
@@ -163,9 +173,17 @@ class _ThreadTrainer:
 
         tr = show.training
         self.config = TrainConfig(
-            arch=tr.architecture, dataset=tr.dataset, out=show.resolve(tr.out), resolution=tr.resolution,
-            batch=tr.batch, steps=tr.steps, save_every=tr.save_every, keep=tr.keep, threads=tr.threads,
-            device="cpu" if tr.device == "cpu" else "auto", synthetic_n=BENCH_SYNTHETIC_N,
+            arch=tr.architecture,
+            dataset=tr.dataset,
+            out=show.resolve(tr.out),
+            resolution=tr.resolution,
+            batch=tr.batch,
+            steps=tr.steps,
+            save_every=tr.save_every,
+            keep=tr.keep,
+            threads=tr.threads,
+            device="cpu" if tr.device == "cpu" else "auto",
+            synthetic_n=BENCH_SYNTHETIC_N,
         )
         self.nice = tr.nice
         self.stop_event, self.pause_event = threading.Event(), threading.Event()
@@ -193,13 +211,21 @@ def _training_show(ctx: BenchContext, out: Path) -> Show:
     extra = list(ctx.show.training.extra_args)
     if ctx.show.training.dataset.startswith("synthetic:") and "--synthetic-n" not in extra:
         extra += ["--synthetic-n", str(BENCH_SYNTHETIC_N)]  # a quicker start; same cost per step
-    tr = ctx.show.training.model_copy(update={
-        "enabled": True, "out": str(out), "save_every": BENCH_SAVE_EVERY, "extra_args": extra,
-    })
+    tr = ctx.show.training.model_copy(
+        update={
+            "enabled": True,
+            "out": str(out),
+            "save_every": BENCH_SAVE_EVERY,
+            "extra_args": extra,
+        }
+    )
     # Hot-swap off: swaps have their own figure; this one is the trainer's CPU alone.
-    return ctx.show.model_copy(update={
-        "training": tr, "hotswap": ctx.show.hotswap.model_copy(update={"enabled": False}),
-    })
+    return ctx.show.model_copy(
+        update={
+            "training": tr,
+            "hotswap": ctx.show.hotswap.model_copy(update={"enabled": False}),
+        }
+    )
 
 
 def _interference(ctx: BenchContext, trainer_class: type) -> tuple[float, float]:
@@ -212,12 +238,15 @@ def _interference(ctx: BenchContext, trainer_class: type) -> tuple[float, float]
             deadline = time.monotonic() + WARMUP_TIMEOUT_S
             while not (out / "card.json").exists():  # its first save: it is training now
                 if time.monotonic() > deadline:
-                    raise RuntimeError(f"the trainer wrote no checkpoint in {WARMUP_TIMEOUT_S:.0f} s "
-                                       f"(see {out / 'train.log'})")
+                    raise RuntimeError(
+                        f"the trainer wrote no checkpoint in {WARMUP_TIMEOUT_S:.0f} s "
+                        f"(see {out / 'train.log'})"
+                    )
                 time.sleep(0.2)
             # The runtime gives the render the cores the trainer leaves (app.torch_threads).
-            runtime = ShowRuntime(show, RunOptions(headless=True, seconds=SEGMENTS * SEGMENT_S,
-                                                   stats=stats_path))
+            runtime = ShowRuntime(
+                show, RunOptions(headless=True, seconds=SEGMENTS * SEGMENT_S, stats=stats_path)
+            )
             segments: list[tuple[float, float, bool]] = []
             try:
                 loop = runtime.build_loop()
@@ -248,15 +277,30 @@ def _interference(ctx: BenchContext, trainer_class: type) -> tuple[float, float]
         else:
             off_frames, off_time = off_frames + len(ms), off_time + (t1 - t0)
     reference = fps_cap if fps_cap > 0 else off_frames / off_time
-    return percentile(on_ms, 0.99) / percentile(off_ms, 0.99), (on_frames / on_time) / reference, (off_frames / off_time) / reference
+    return (
+        percentile(on_ms, 0.99) / percentile(off_ms, 0.99),
+        (on_frames / on_time) / reference,
+        (off_frames / off_time) / reference,
+    )
 
 
-@benchmark("train_interference", "train_fps_fraction", "train_fps_fraction_off",
-           "train_interference_thread", "train_fps_fraction_thread", "train_fps_fraction_off_thread")
+@benchmark(
+    "train_interference",
+    "train_fps_fraction",
+    "train_fps_fraction_off",
+    "train_interference_thread",
+    "train_fps_fraction_thread",
+    "train_fps_fraction_off_thread",
+)
 def train_interference(ctx: BenchContext) -> dict[str, float]:
     figures = {}
     for suffix, trainer_class in (("", _ProcessTrainer), ("_thread", _ThreadTrainer)):
         ratio, on, off = _interference(ctx, trainer_class)
-        figures.update({f"train_interference{suffix}": ratio, f"train_fps_fraction{suffix}": on,
-                        f"train_fps_fraction_off{suffix}": off})
+        figures.update(
+            {
+                f"train_interference{suffix}": ratio,
+                f"train_fps_fraction{suffix}": on,
+                f"train_fps_fraction_off{suffix}": off,
+            }
+        )
     return figures

@@ -40,8 +40,10 @@ def _ensure_jack() -> object | None:
     if jack.server_running():
         return None
     if jack.jackd_path() is None:
-        raise Skipped("needs a JACK server for real MIDI: install jackd2 "
-                      "(apt-get install jackd2) or start one (jackd -d dummy)")
+        raise Skipped(
+            "needs a JACK server for real MIDI: install jackd2 "
+            "(apt-get install jackd2) or start one (jackd -d dummy)"
+        )
     name = f"installation-bench-{os.getpid()}"
     proc = jack.start_server(name)
     os.environ["JACK_DEFAULT_SERVER"] = name
@@ -53,8 +55,12 @@ def midi_to_photon(ctx: BenchContext) -> dict[str, float]:
     proc = _ensure_jack()
     sender = jack.VirtualOutput(f"bench-device-{os.getpid()}")
     port = sender.name
-    midi = MidiConfig(api="jack", poll_s=0.2, devices=[MidiDevice(port=port, profile="none")],
-                      mappings=[MidiMapping(cc=7, target="output.brightness", takeover="none")])
+    midi = MidiConfig(
+        api="jack",
+        poll_s=0.2,
+        devices=[MidiDevice(port=port, profile="none")],
+        mappings=[MidiMapping(cc=7, target="output.brightness", takeover="none")],
+    )
     show = ctx.show.model_copy(update={"midi": midi})
     rng = random.Random(0)
     gaps = [rng.uniform(0.025, 0.060) for _ in range(SENDS)]  # irregular: all frame phases
@@ -63,7 +69,9 @@ def midi_to_photon(ctx: BenchContext) -> dict[str, float]:
         with tempfile.TemporaryDirectory() as tmp:
             stats = Path(tmp) / "stats.jsonl"
             seconds = WARMUP_S + sum(gaps) + 1.0
-            runtime = ShowRuntime(show, RunOptions(headless=True, fps=FPS, seconds=seconds, stats=stats))
+            runtime = ShowRuntime(
+                show, RunOptions(headless=True, fps=FPS, seconds=seconds, stats=stats)
+            )
             try:
                 loop = runtime.build_loop()
                 runtime.start_services()
@@ -95,8 +103,10 @@ def midi_to_photon(ctx: BenchContext) -> dict[str, float]:
     if len(latencies) < SENDS * 0.9:
         raise RuntimeError(f"only {len(latencies)} of {SENDS} MIDI messages reached a frame")
     window = [f["gen_ms"] for f in frames if sent and sent[0] <= f["t"] <= sent[-1]]
-    return {"midi_to_photon_p50_ms": statistics.median(latencies),
-            "midi_to_photon_p99_ms": percentile(latencies, 0.99),
-            # The generator's share, from the same frames: p50 should be about a frame
-            # period (or one frame's work, when slower) plus this.
-            "midi_to_photon_gen_ms": statistics.median(window)}
+    return {
+        "midi_to_photon_p50_ms": statistics.median(latencies),
+        "midi_to_photon_p99_ms": percentile(latencies, 0.99),
+        # The generator's share, from the same frames: p50 should be about a frame
+        # period (or one frame's work, when slower) plus this.
+        "midi_to_photon_gen_ms": statistics.median(window),
+    }

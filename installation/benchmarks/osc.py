@@ -51,8 +51,9 @@ while (now := time.monotonic()) - start < seconds:
 
 def _runtime(ctx: BenchContext, stats: Path) -> ShowRuntime:
     # A free port, so the benchmark never fights a show that is already running.
-    osc = ctx.show.osc.model_copy(update={"port": 0, "oscquery": ctx.show.osc.oscquery.model_copy(
-        update={"enabled": False})})
+    osc = ctx.show.osc.model_copy(
+        update={"port": 0, "oscquery": ctx.show.osc.oscquery.model_copy(update={"enabled": False})}
+    )
     show: Show = ctx.show.model_copy(update={"osc": osc})
     return ShowRuntime(show, RunOptions(headless=True, fps=FPS, stats=stats))
 
@@ -112,7 +113,12 @@ def _rss_mb() -> float:
         return int(fh.read().split()[1]) * 4096 / 2**20
 
 
-@benchmark("osc_flood_idle_p99_ms", "osc_flood_ratio_2k", "osc_flood_ratio_10k", "osc_flood_memory_growth_mb")
+@benchmark(
+    "osc_flood_idle_p99_ms",
+    "osc_flood_ratio_2k",
+    "osc_flood_ratio_10k",
+    "osc_flood_memory_growth_mb",
+)
 def osc_flood(ctx: BenchContext) -> dict[str, float]:
     with tempfile.TemporaryDirectory() as tmp:
         stats = Path(tmp) / "stats.jsonl"
@@ -128,8 +134,17 @@ def osc_flood(ctx: BenchContext) -> dict[str, float]:
                 for name, rate in (("idle", 0), ("2k", 2000), ("10k", 10000)):
                     flood = None
                     if rate:
-                        flood = subprocess.Popen([sys.executable, "-c", FLOOD, "127.0.0.1", str(port),
-                                                  str(rate), str(FLOOD_SECONDS + 0.5)])
+                        flood = subprocess.Popen(
+                            [
+                                sys.executable,
+                                "-c",
+                                FLOOD,
+                                "127.0.0.1",
+                                str(port),
+                                str(rate),
+                                str(FLOOD_SECONDS + 0.5),
+                            ]
+                        )
                         time.sleep(0.3)  # the flood is under way before we measure
                     loop.settings.max_seconds = FLOOD_SECONDS
                     start = time.monotonic()
@@ -146,8 +161,12 @@ def osc_flood(ctx: BenchContext) -> dict[str, float]:
         raise RuntimeError(f"the flood did not arrive ({packets} packets)")
 
     def p99(name: str) -> float:
-        times = [f["frame_ms"] for f in frames for n, a, b in phases
-                 if n == name and a <= f["t"] <= b and f["frame_ms"] > 0]
+        times = [
+            f["frame_ms"]
+            for f in frames
+            for n, a, b in phases
+            if n == name and a <= f["t"] <= b and f["frame_ms"] > 0
+        ]
         return percentile(times, 0.99)
 
     idle = p99("idle")

@@ -33,7 +33,9 @@ FRAMES = 240
 
 def _bare_fps(runtime: ShowRuntime, frames: int) -> float:
     module = runtime.model.module.to(runtime.device, runtime.dtype)
-    nav_z = torch.randn(frames, runtime.model.latent_dim, generator=torch.Generator().manual_seed(0))
+    nav_z = torch.randn(
+        frames, runtime.model.latent_dim, generator=torch.Generator().manual_seed(0)
+    )
     sync = torch.cuda.synchronize if runtime.device.type == "cuda" else (lambda: None)
     with torch.inference_mode():
         for i in range(10):
@@ -87,9 +89,16 @@ def loop_efficiency_128px(ctx: BenchContext) -> dict[str, float]:
         torch.manual_seed(0)
         cfg = DCGANConfig(latent_dim=128, resolution=128, width=32)
         folder = Path(tmp) / "dcgan128"
-        save_checkpoint(folder, DCGANGenerator(cfg).eval(), name="dcgan128", architecture="dcgan",
-                        config=cfg.to_dict())
-        show = ctx.show.model_copy(update={"model": ctx.show.model.model_copy(update={"path": str(folder)})})
+        save_checkpoint(
+            folder,
+            DCGANGenerator(cfg).eval(),
+            name="dcgan128",
+            architecture="dcgan",
+            config=cfg.to_dict(),
+        )
+        show = ctx.show.model_copy(
+            update={"model": ctx.show.model.model_copy(update={"path": str(folder)})}
+        )
         return _side_by_side(show, "_128px")
 
 

@@ -56,13 +56,20 @@ def read_yaml(path: Path) -> tuple[Any, dict[tuple, int]]:
     return yaml.safe_load(text), key_lines(yaml.compose(text))
 
 
-def format_error(err: Mapping[str, Any], source: str, lines: KeyLines,
-                 fields_at: Callable[[tuple], list[str]], show_input: bool = True) -> str:
+def format_error(
+    err: Mapping[str, Any],
+    source: str,
+    lines: KeyLines,
+    fields_at: Callable[[tuple], list[str]],
+    show_input: bool = True,
+) -> str:
     """One pydantic error as `file:line: key: message`, with a did-you-mean for unknown keys.
 
     `fields_at(loc)` gives the valid keys at the place of an unknown key.
     """
-    loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and p.startswith(("function-", "tuple["))))
+    loc = tuple(
+        p for p in err["loc"] if not (isinstance(p, str) and p.startswith(("function-", "tuple[")))
+    )
     key = ".".join(str(p) for p in loc) or "(top level)"
     line = next((lines[loc[:i]] for i in range(len(loc), -1, -1) if loc[:i] in lines), None)
     where = f"{source}:{line}" if line else source

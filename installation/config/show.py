@@ -35,19 +35,32 @@ from installation.render.config import DisplayConfig, ModelConfig
 
 class NavigatorConfig(Section):
     mode: Literal["keyframes", "ou"] = Field(
-        "keyframes", description="keyframes: slerp between seeded keyframes; ou: a wandering noise walk")
+        "keyframes",
+        description="keyframes: slerp between seeded keyframes; ou: a wandering noise walk",
+    )
     easing: Literal["smooth", "linear"] = Field(
-        "smooth", description="smooth: ease in and out of each keyframe; linear: constant pace")
+        "smooth", description="smooth: ease in and out of each keyframe; linear: constant pace"
+    )
     seed: int = Field(0, ge=0, description="the same seed walks the same path")
-    speed: float = Field(REGISTRY.params["walk.speed"].default, ge=-2.0, le=2.0,
-                         description="keyframes per second, the start value of walk.speed")
-    truncation: float = Field(REGISTRY.params["latent.truncation"].default, ge=0.0, le=2.0,
-                              description="latent scale, the start value of latent.truncation")
+    speed: float = Field(
+        REGISTRY.params["walk.speed"].default,
+        ge=-2.0,
+        le=2.0,
+        description="keyframes per second, the start value of walk.speed",
+    )
+    truncation: float = Field(
+        REGISTRY.params["latent.truncation"].default,
+        ge=0.0,
+        le=2.0,
+        description="latent scale, the start value of latent.truncation",
+    )
 
 
 class ParameterSettings(Section):
     default: float | None = Field(None, description="start value, within the parameter's range")
-    smoothing: float | None = Field(None, ge=0.0, le=60.0, description="slew time constant in seconds; 0 = instant")
+    smoothing: float | None = Field(
+        None, ge=0.0, le=60.0, description="slew time constant in seconds; 0 = instant"
+    )
 
 
 class Show(Section):
@@ -57,24 +70,32 @@ class Show(Section):
     hotswap: HotswapConfig = HotswapConfig()
     training: TrainingConfig = TrainingConfig()
     parameters: dict[str, ParameterSettings] = Field(
-        default_factory=dict, description="per-parameter settings by registry name (see the parameter table)")
+        default_factory=dict,
+        description="per-parameter settings by registry name (see the parameter table)",
+    )
     osc: OscConfig = OscConfig()
     # A scene is a named set of parameter targets, recalled at once (MIDI program change).
     scenes: dict[str, dict[str, float]] = Field(
-        default_factory=dict, description="named sets of parameter targets, e.g. `calm: {walk.speed: 0.1}`")
+        default_factory=dict,
+        description="named sets of parameter targets, e.g. `calm: {walk.speed: 0.1}`",
+    )
     midi: MidiConfig = MidiConfig()
     # Where relative paths in the show are resolved from: the show file's folder.
     base_dir: Path = Field(default=Path("."), exclude=True)
 
     @field_validator("parameters")
     @classmethod
-    def _known_parameters(cls, parameters: dict[str, ParameterSettings]) -> dict[str, ParameterSettings]:
+    def _known_parameters(
+        cls, parameters: dict[str, ParameterSettings]
+    ) -> dict[str, ParameterSettings]:
         for name, settings in parameters.items():
             if name not in REGISTRY.params:
                 hint = did_you_mean(name, list(REGISTRY.params))
                 raise ValueError(f"unknown parameter {name!r}{hint}")
             param = REGISTRY.params[name]
-            if settings.default is not None and not (param.minimum <= settings.default <= param.maximum):
+            if settings.default is not None and not (
+                param.minimum <= settings.default <= param.maximum
+            ):
                 raise ValueError(
                     f"parameters.{name}.default {settings.default} is outside {param.minimum}..{param.maximum}"
                 )
@@ -84,14 +105,20 @@ class Show(Section):
 
     @field_validator("scenes")
     @classmethod
-    def _known_scene_parameters(cls, scenes: dict[str, dict[str, float]]) -> dict[str, dict[str, float]]:
+    def _known_scene_parameters(
+        cls, scenes: dict[str, dict[str, float]]
+    ) -> dict[str, dict[str, float]]:
         for scene, values in scenes.items():
             for name, value in values.items():
                 param = REGISTRY.params.get(name)
                 if param is None:
-                    raise ValueError(f"scene {scene!r}: unknown parameter {name!r}{did_you_mean(name, list(REGISTRY.params))}")
+                    raise ValueError(
+                        f"scene {scene!r}: unknown parameter {name!r}{did_you_mean(name, list(REGISTRY.params))}"
+                    )
                 if not (param.minimum <= value <= param.maximum):
-                    raise ValueError(f"scene {scene!r}: {name} {value} is outside {param.minimum}..{param.maximum}")
+                    raise ValueError(
+                        f"scene {scene!r}: {name} {value} is outside {param.minimum}..{param.maximum}"
+                    )
         return scenes
 
     @model_validator(mode="after")
@@ -120,8 +147,12 @@ def _section_fields(loc: tuple) -> list[str]:
     return fields_along(Show, loc)
 
 
-def parse_show(data: Mapping[str, Any] | None, source: str = "show", base_dir: Path = Path("."),
-               lines: Mapping[tuple, int] | None = None) -> Show:
+def parse_show(
+    data: Mapping[str, Any] | None,
+    source: str = "show",
+    base_dir: Path = Path("."),
+    lines: Mapping[tuple, int] | None = None,
+) -> Show:
     try:
         return Show.model_validate({**(data or {}), "base_dir": base_dir})
     except ValidationError as exc:
@@ -134,18 +165,34 @@ def load_show(path: Path | str) -> Show:
     try:
         data, lines = read_yaml(path)
     except FileNotFoundError:
-        raise ShowError(f"{path}: no such show file (copy show.yaml from the top of the installation's "
-                        "source folder, the default show, and edit it)") from None
+        raise ShowError(
+            f"{path}: no such show file (copy show.yaml from the top of the installation's "
+            "source folder, the default show, and edit it)"
+        ) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ShowError(f"{path}: cannot read it ({exc})") from None
     except yaml.YAMLError as exc:
         raise ShowError(f"{path}: not valid YAML: {exc}") from None
     if data is not None and not isinstance(data, dict):
-        raise ShowError(f"{path}: the top level must be a mapping of sections (display:, model:, ...)")
+        raise ShowError(
+            f"{path}: the top level must be a mapping of sections (display:, model:, ...)"
+        )
     if data and "base_dir" in data:
         raise ShowError(f"{path}:{lines.get(('base_dir',), '?')}: base_dir: unknown key")
     return parse_show(data, str(path), path.parent, lines)
 
 
-__all__ = ["DisplayConfig", "HotswapConfig", "ModelConfig", "NavigatorConfig", "OscConfig", "MidiConfig",
-           "ParameterSettings", "Show", "ShowError", "TrainingConfig", "load_show", "parse_show"]
+__all__ = [
+    "DisplayConfig",
+    "HotswapConfig",
+    "ModelConfig",
+    "NavigatorConfig",
+    "OscConfig",
+    "MidiConfig",
+    "ParameterSettings",
+    "Show",
+    "ShowError",
+    "TrainingConfig",
+    "load_show",
+    "parse_show",
+]

@@ -33,8 +33,15 @@ class Takeover:
     def __init__(self) -> None:
         self._states: dict[tuple[str, str, str], _State] = {}
 
-    def apply(self, key: tuple[str, str, str], mode: str, v: float, current: float,
-              lo: float = 0.0, hi: float = 1.0) -> float | None:
+    def apply(
+        self,
+        key: tuple[str, str, str],
+        mode: str,
+        v: float,
+        current: float,
+        lo: float = 0.0,
+        hi: float = 1.0,
+    ) -> float | None:
         """The value to write for control value `v` given the parameter's `current` value,
         or None to write nothing yet. `key` is (source, control, target)."""
         s = self._states.setdefault(key, _State())

@@ -63,7 +63,13 @@ class LiveModels:
         training_out: Path | None = None,
         prepare: Callable[[LoadedModel], LoadedModel] | None = None,
     ) -> None:
-        self.watcher, self.box, self.events, self.stats, self.config = watcher, box, events, stats, config
+        self.watcher, self.box, self.events, self.stats, self.config = (
+            watcher,
+            box,
+            events,
+            stats,
+            config,
+        )
         self.trainer, self.training_out = trainer, training_out
         self.prepare = prepare  # to the renderer's device and precision, on this thread
         self.pinned = registry.params["model.pinned"].default >= 0.5
@@ -207,7 +213,7 @@ class LiveModels:
             model = self._consider(candidate)
             if model is None:
                 continue
-            for older in candidates[i + 1:]:
+            for older in candidates[i + 1 :]:
                 # A burst: only the newest validated checkpoint is worth a swap.
                 log.info("skipping %s: a newer checkpoint is ready", older.folder)
                 self.watcher.done(older)
@@ -242,22 +248,32 @@ class LiveModels:
         except Exception as exc:  # CheckpointError, or anything a hostile file provokes
             if folder_signature(candidate.folder) != candidate.signature:
                 return None  # replaced while we read it: look again when it is stable
-            reason = str(exc) if isinstance(exc, CheckpointError) else f"{type(exc).__name__}: {exc}"
+            reason = (
+                str(exc) if isinstance(exc, CheckpointError) else f"{type(exc).__name__}: {exc}"
+            )
             self._reject(candidate, reason, card)
             return None
         self.watcher.done(candidate)
         log.info("validated %s v%d from %s", model.id, model.version, candidate.folder)
-        self.stats.event("validated", t=time.monotonic(), folder=str(candidate.folder), model=model.describe())
+        self.stats.event(
+            "validated", t=time.monotonic(), folder=str(candidate.folder), model=model.describe()
+        )
         return model
 
     def _reject(self, candidate: Candidate, reason: str, card: ModelCard | None) -> None:
         self.watcher.done(candidate)
         self._unwhole_since.pop(candidate.signature, None)
         label = f"{card.name} v{card.step}" if card is not None else candidate.folder.name
-        log.warning("rejected checkpoint %s (%s): %s; the current model keeps playing",
-                    label, candidate.folder, reason)
+        log.warning(
+            "rejected checkpoint %s (%s): %s; the current model keeps playing",
+            label,
+            candidate.folder,
+            reason,
+        )
         fields = {"model": {"id": card.name, "version": card.step}} if card is not None else {}
-        self.stats.event("reject", t=time.monotonic(), folder=str(candidate.folder), reason=reason, **fields)
+        self.stats.event(
+            "reject", t=time.monotonic(), folder=str(candidate.folder), reason=reason, **fields
+        )
         self._last = f"reject {label} at {time.strftime('%H:%M:%S')}: {reason}"[:110]
 
     def _refresh_hud(self) -> None:
@@ -281,15 +297,23 @@ class LiveModels:
         step = f" step {self._train_step}" if self._train_step is not None else ""
         text = f"training: {s.state}{step}"
         if s.state == "backoff" and s.retry_at is not None:
-            text += f", restart in {max(0.0, s.retry_at - time.monotonic()):.0f} s (exit {s.last_exit})"
+            text += (
+                f", restart in {max(0.0, s.retry_at - time.monotonic()):.0f} s (exit {s.last_exit})"
+            )
         if s.restarts:
             text += f", {s.restarts} restart(s)"
         return text
 
 
-def build_live_models(show: Show, registry: Registry, stats: StatsWriter, *, box: SwapBox[LoadedModel],
-                      events: EventQueue, prepare: Callable[[LoadedModel], LoadedModel] | None = None,
-                      ) -> LiveModels | None:
+def build_live_models(
+    show: Show,
+    registry: Registry,
+    stats: StatsWriter,
+    *,
+    box: SwapBox[LoadedModel],
+    events: EventQueue,
+    prepare: Callable[[LoadedModel], LoadedModel] | None = None,
+) -> LiveModels | None:
     """The live model service for the show's hotswap: and training: sections (None when both are off)."""
     hs, tr = show.hotswap, show.training
     if not hs.enabled and not tr.enabled:
@@ -310,7 +334,14 @@ def build_live_models(show: Show, registry: Registry, stats: StatsWriter, *, box
     except (OSError, CheckpointError):
         since, playing_sha = None, ""
     return LiveModels(
-        watcher=FolderWatcher(roots, hs.stable_polls, since, hs.burst_s), box=box, events=events, stats=stats,
-        config=hs, registry=registry, playing_sha=playing_sha,
-        trainer=build_trainer(show, stats) if tr.enabled else None, training_out=training_out, prepare=prepare,
+        watcher=FolderWatcher(roots, hs.stable_polls, since, hs.burst_s),
+        box=box,
+        events=events,
+        stats=stats,
+        config=hs,
+        registry=registry,
+        playing_sha=playing_sha,
+        trainer=build_trainer(show, stats) if tr.enabled else None,
+        training_out=training_out,
+        prepare=prepare,
     )

@@ -150,10 +150,22 @@ class TrainerSupervisor:
             if time.monotonic() - started >= self.healthy_after_s:
                 delay = self.backoff_initial_s  # it ran fine for a while: a fresh failure
             reason = last_line(self.log_path) if proc is not None else self.status.last_error
-            log.warning("trainer exited with %s (%s); restarting in %.1f s", code, reason or "no output", delay)
-            self._on_event("trainer_exit", t=time.monotonic(), code=code, reason=reason, restart_in=delay)
-            self._publish(state="backoff", pid=None, last_exit=code, last_error=reason,
-                          retry_at=time.monotonic() + delay)
+            log.warning(
+                "trainer exited with %s (%s); restarting in %.1f s",
+                code,
+                reason or "no output",
+                delay,
+            )
+            self._on_event(
+                "trainer_exit", t=time.monotonic(), code=code, reason=reason, restart_in=delay
+            )
+            self._publish(
+                state="backoff",
+                pid=None,
+                last_exit=code,
+                last_error=reason,
+                retry_at=time.monotonic() + delay,
+            )
             with self._cond:
                 if self._cond.wait_for(lambda: self._stopping, timeout=delay):
                     break
@@ -167,7 +179,9 @@ class TrainerSupervisor:
         if self.log_path.exists() and self.log_path.stat().st_size > MAX_LOG_BYTES:
             os.replace(self.log_path, self.log_path.with_name(self.log_path.name + ".1"))
         with open(self.log_path, "ab") as out:
-            out.write(f"\n--- {time.strftime('%Y-%m-%d %H:%M:%S')} starting: {' '.join(argv)}\n".encode())
+            out.write(
+                f"\n--- {time.strftime('%Y-%m-%d %H:%M:%S')} starting: {' '.join(argv)}\n".encode()
+            )
             out.flush()
             kwargs: dict = {}
             if os.name == "posix":
@@ -177,12 +191,21 @@ class TrainerSupervisor:
                     kwargs["process_group"] = 0
                 else:
                     kwargs["preexec_fn"] = os.setpgrp
-            proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
-                                    env=self.env, cwd=self.cwd, **kwargs)
+            proc = subprocess.Popen(
+                argv,
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                env=self.env,
+                cwd=self.cwd,
+                **kwargs,
+            )
         self._renice(proc.pid)
         self.starts += 1
         log.info("trainer started (pid %d): %s", proc.pid, " ".join(argv))
-        self._on_event("trainer_start", t=time.monotonic(), pid=proc.pid, restarts=self.status.restarts)
+        self._on_event(
+            "trainer_start", t=time.monotonic(), pid=proc.pid, restarts=self.status.restarts
+        )
         self._publish(state="running", pid=proc.pid)
         return proc
 
@@ -219,7 +242,9 @@ class TrainerSupervisor:
             if stopping:
                 return self._terminate(proc)
             now = time.monotonic()
-            in_off_phase = share < 1.0 and (now - phase_start) % DUTY_PERIOD_S >= share * DUTY_PERIOD_S
+            in_off_phase = (
+                share < 1.0 and (now - phase_start) % DUTY_PERIOD_S >= share * DUTY_PERIOD_S
+            )
             want_stopped = paused or in_off_phase
             if want_stopped != stopped and os.name == "posix":
                 self._signal(proc, signal.SIGSTOP if want_stopped else signal.SIGCONT)

@@ -21,10 +21,30 @@ def trainer_command(show: Show) -> list[str]:
     out = show.resolve(tr.out)
     dataset = tr.dataset if tr.dataset.startswith("synthetic:") else str(show.resolve(tr.dataset))
     argv = [
-        sys.executable, "-m", "installation", "train", "--arch", tr.architecture, "--dataset", dataset,
-        "--resolution", str(tr.resolution), "--batch", str(tr.batch), "--steps", str(tr.steps),
-        "--out", str(out), "--save-every", str(tr.save_every), "--keep", str(tr.keep),
-        "--threads", str(tr.threads), *(["--device", "cpu"] if tr.device == "cpu" else []), *tr.extra_args,
+        sys.executable,
+        "-m",
+        "installation",
+        "train",
+        "--arch",
+        tr.architecture,
+        "--dataset",
+        dataset,
+        "--resolution",
+        str(tr.resolution),
+        "--batch",
+        str(tr.batch),
+        "--steps",
+        str(tr.steps),
+        "--out",
+        str(out),
+        "--save-every",
+        str(tr.save_every),
+        "--keep",
+        str(tr.keep),
+        "--threads",
+        str(tr.threads),
+        *(["--device", "cpu"] if tr.device == "cpu" else []),
+        *tr.extra_args,
     ]
     if (out / STATE_FILE).exists():  # a run to continue (after a restart, or a new show night)
         argv.append("--resume")
@@ -44,6 +64,11 @@ def build_trainer(show: Show, stats: StatsWriter) -> TrainerSupervisor:
     tr = show.training
     out = show.resolve(tr.out)
     return TrainerSupervisor(
-        lambda: trainer_command(show), log_path=out / "train.log", env=trainer_env(show),
-        cwd=show.base_dir, nice=tr.nice, cpu_share=tr.cpu_share, on_event=stats.event,
+        lambda: trainer_command(show),
+        log_path=out / "train.log",
+        env=trainer_env(show),
+        cwd=show.base_dir,
+        nice=tr.nice,
+        cpu_share=tr.cpu_share,
+        on_event=stats.event,
     )

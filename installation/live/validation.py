@@ -79,8 +79,11 @@ def check_collapse(module: torch.nn.Module, latent_dim: int, min_gray: float) ->
     return spread
 
 
-def validate(source: Path | Whole, min_diversity: float = 1.0,
-             prepare: Callable[[LoadedModel], LoadedModel] | None = None) -> LoadedModel:
+def validate(
+    source: Path | Whole,
+    min_diversity: float = 1.0,
+    prepare: Callable[[LoadedModel], LoadedModel] | None = None,
+) -> LoadedModel:
     """A checked model on the show's device and precision (`prepare`), from a folder or
     from what `read_whole` already read; raises CheckpointError with the reason."""
     whole = source if isinstance(source, Whole) else read_whole(Path(source))

@@ -91,14 +91,21 @@ class FolderWatcher:
     ones are held back for up to `burst_s` seconds, so a burst ends in one report.
     """
 
-    def __init__(self, roots: Iterable[Path], stable_polls: int = 2, since: float | None = None,
-                 burst_s: float = 0.0) -> None:
+    def __init__(
+        self,
+        roots: Iterable[Path],
+        stable_polls: int = 2,
+        since: float | None = None,
+        burst_s: float = 0.0,
+    ) -> None:
         self.roots = list(dict.fromkeys(Path(r) for r in roots))
         self.stable_polls = stable_polls
         self.burst_s = burst_s
         self._waiting_since: float | None = None
         self._since = since
-        self._seen: dict[Path, tuple[tuple[FileSig, FileSig], int]] = {}  # signature, polls unchanged
+        self._seen: dict[
+            Path, tuple[tuple[FileSig, FileSig], int]
+        ] = {}  # signature, polls unchanged
         self._done: dict[Path, tuple[FileSig, FileSig]] = {}
         self._first = True
 

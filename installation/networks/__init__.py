@@ -41,6 +41,13 @@ def build_model(architecture: str, config: Mapping[str, Any]) -> nn.Module:
 
 
 __all__ = [
-    "ARCHITECTURES", "ArchitectureError", "ConvVAE", "DCGANConfig", "DCGANGenerator",
-    "MLPConfig", "MLPGenerator", "VAEConfig", "build_model",
+    "ARCHITECTURES",
+    "ArchitectureError",
+    "ConvVAE",
+    "DCGANConfig",
+    "DCGANGenerator",
+    "MLPConfig",
+    "MLPGenerator",
+    "VAEConfig",
+    "build_model",
 ]

@@ -24,7 +24,9 @@ class DCGANConfig:
 
     def __post_init__(self) -> None:
         if self.resolution not in RESOLUTIONS:
-            raise ValueError(f"DCGAN resolution must be one of {RESOLUTIONS}, got {self.resolution}")
+            raise ValueError(
+                f"DCGAN resolution must be one of {RESOLUTIONS}, got {self.resolution}"
+            )
         if self.latent_dim < 1 or self.width < 1 or self.channels not in (1, 3):
             raise ValueError("latent_dim and width must be positive, channels 1 or 3")
 
@@ -35,7 +37,7 @@ class DCGANConfig:
 def _stage_widths(cfg: DCGANConfig) -> list[int]:
     """Channel counts from the 4x4 map up to the last hidden layer."""
     n_up = cfg.resolution.bit_length() - 3  # 4 -> resolution in n_up doublings
-    mults = [min(2 ** i, cfg.max_width_mult) for i in range(n_up - 1, -1, -1)]
+    mults = [min(2**i, cfg.max_width_mult) for i in range(n_up - 1, -1, -1)]
     return [cfg.width * m for m in mults]
 
 
@@ -51,7 +53,11 @@ class DCGANGenerator(nn.Module):
     def __init__(self, cfg: DCGANConfig) -> None:
         super().__init__()
         self.cfg = cfg
-        self.latent_dim, self.resolution, self.channels = cfg.latent_dim, cfg.resolution, cfg.channels
+        self.latent_dim, self.resolution, self.channels = (
+            cfg.latent_dim,
+            cfg.resolution,
+            cfg.channels,
+        )
         widths = _stage_widths(cfg)
         self.stem = nn.Sequential(
             nn.ConvTranspose2d(cfg.latent_dim, widths[0], 4, 1, 0, bias=False),
@@ -67,7 +73,9 @@ class DCGANGenerator(nn.Module):
         return self.decode(z)
 
     def decode(self, z: torch.Tensor) -> torch.Tensor:
-        assert z.ndim == 2 and z.shape[1] == self.latent_dim, f"z must be [B, {self.latent_dim}], got {tuple(z.shape)}"
+        assert z.ndim == 2 and z.shape[1] == self.latent_dim, (
+            f"z must be [B, {self.latent_dim}], got {tuple(z.shape)}"
+        )
         x = self.stem(z[:, :, None, None])
         x = torch.tanh(self.to_rgb(self.blocks(x)))
         assert x.shape[-1] == self.resolution

@@ -35,12 +35,19 @@ class MLPGenerator(nn.Module):
     def __init__(self, cfg: MLPConfig) -> None:
         super().__init__()
         self.cfg = cfg
-        self.latent_dim, self.resolution, self.channels = cfg.latent_dim, cfg.resolution, cfg.channels
+        self.latent_dim, self.resolution, self.channels = (
+            cfg.latent_dim,
+            cfg.resolution,
+            cfg.channels,
+        )
         h = cfg.hidden
         self.net = nn.Sequential(
-            nn.Linear(cfg.latent_dim, h), nn.LeakyReLU(0.2, True),
-            nn.Linear(h, 2 * h), nn.LeakyReLU(0.2, True),
-            nn.Linear(2 * h, 4 * h), nn.LeakyReLU(0.2, True),
+            nn.Linear(cfg.latent_dim, h),
+            nn.LeakyReLU(0.2, True),
+            nn.Linear(h, 2 * h),
+            nn.LeakyReLU(0.2, True),
+            nn.Linear(2 * h, 4 * h),
+            nn.LeakyReLU(0.2, True),
             nn.Linear(4 * h, cfg.channels * 28 * 28),
         )
 
@@ -48,5 +55,7 @@ class MLPGenerator(nn.Module):
         return self.decode(z)
 
     def decode(self, z: torch.Tensor) -> torch.Tensor:
-        assert z.ndim == 2 and z.shape[1] == self.latent_dim, f"z must be [B, {self.latent_dim}], got {tuple(z.shape)}"
+        assert z.ndim == 2 and z.shape[1] == self.latent_dim, (
+            f"z must be [B, {self.latent_dim}], got {tuple(z.shape)}"
+        )
         return torch.tanh(self.net(z)).view(-1, self.channels, 28, 28)

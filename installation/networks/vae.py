@@ -39,23 +39,31 @@ class ConvVAE(nn.Module):
     def __init__(self, cfg: VAEConfig) -> None:
         super().__init__()
         self.cfg = cfg
-        self.latent_dim, self.resolution, self.channels = cfg.latent_dim, cfg.resolution, cfg.channels
+        self.latent_dim, self.resolution, self.channels = (
+            cfg.latent_dim,
+            cfg.resolution,
+            cfg.channels,
+        )
         n_down = cfg.resolution.bit_length() - 3  # resolution -> 4x4
         layers: list[nn.Module] = []
         cin = cfg.channels
         for i in range(n_down):
-            cout = cfg.width * min(2 ** i, cfg.max_width_mult)
+            cout = cfg.width * min(2**i, cfg.max_width_mult)
             layers += [nn.Conv2d(cin, cout, 4, 2, 1), nn.LeakyReLU(0.2, True)]
             cin = cout
         self.encoder = nn.Sequential(*layers, nn.Flatten())
         self.to_stats = nn.Linear(cin * 16, 2 * cfg.latent_dim)
-        self.decoder = DCGANGenerator(DCGANConfig(
-            cfg.latent_dim, cfg.resolution, cfg.width, cfg.channels, cfg.max_width_mult
-        ))
+        self.decoder = DCGANGenerator(
+            DCGANConfig(cfg.latent_dim, cfg.resolution, cfg.width, cfg.channels, cfg.max_width_mult)
+        )
 
     def encode(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Images in [-1, 1], [B, C, R, R] -> (mu, logvar), each [B, latent_dim]."""
-        assert images.ndim == 4 and images.shape[1:] == (self.channels, self.resolution, self.resolution), (
+        assert images.ndim == 4 and images.shape[1:] == (
+            self.channels,
+            self.resolution,
+            self.resolution,
+        ), (
             f"images must be [B, {self.channels}, {self.resolution}, {self.resolution}], got {tuple(images.shape)}"
         )
         mu, logvar = self.to_stats(self.encoder(images)).chunk(2, dim=1)

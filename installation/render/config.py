@@ -12,30 +12,51 @@ from installation.config.base import Section
 
 class DisplayConfig(Section):
     size: tuple[PositiveInt, PositiveInt] | Literal["desktop"] = Field(
-        (1920, 1080), description='output size [width, height] in pixels, or "desktop" for the monitor\'s own')
-    fullscreen: bool = Field(True, description="full screen (--windowed overrides it for a rehearsal)")
-    display: int = Field(0, ge=0, description="which monitor, 0 is the primary (`installation devices` lists them)")
-    vsync: bool = Field(True, description="wait for the monitor's refresh where the platform allows it")
-    fps: float = Field(60, ge=0, le=1000, description="frame-rate cap; 0 = as fast as the generator goes")
+        (1920, 1080),
+        description='output size [width, height] in pixels, or "desktop" for the monitor\'s own',
+    )
+    fullscreen: bool = Field(
+        True, description="full screen (--windowed overrides it for a rehearsal)"
+    )
+    display: int = Field(
+        0, ge=0, description="which monitor, 0 is the primary (`installation devices` lists them)"
+    )
+    vsync: bool = Field(
+        True, description="wait for the monitor's refresh where the platform allows it"
+    )
+    fps: float = Field(
+        60, ge=0, le=1000, description="frame-rate cap; 0 = as fast as the generator goes"
+    )
     filter: Literal["nearest", "bilinear", "bicubic"] = Field(
-        "bilinear", description="upscaling filter; bicubic runs on the GPU (bilinear on a CPU)")
+        "bilinear", description="upscaling filter; bicubic runs on the GPU (bilinear on a CPU)"
+    )
     fit: Literal["cover", "contain", "stretch"] = Field(
-        "cover", description="cover: crop to fill the screen; contain: letterbox; stretch")
+        "cover", description="cover: crop to fill the screen; contain: letterbox; stretch"
+    )
     hud: bool = Field(False, description="start with the heads-up display on (H toggles it)")
     pipeline: Literal["auto", "on", "off"] = Field(
-        "auto", description="overlap generation with display: auto = only when uncapped (fps 0)")
-    screenshots: str = Field("screenshots", description="folder for S-key screenshots, relative to the show file")
+        "auto", description="overlap generation with display: auto = only when uncapped (fps 0)"
+    )
+    screenshots: str = Field(
+        "screenshots", description="folder for S-key screenshots, relative to the show file"
+    )
 
 
 class ModelConfig(Section):
-    path: str = Field("models/default-gan", description="model folder (model.safetensors + card.json), relative to the show file")
-    device: Literal["auto", "cpu", "cuda", "mps"] = Field("auto", description="auto picks cuda, then mps, then cpu")
+    path: str = Field(
+        "models/default-gan",
+        description="model folder (model.safetensors + card.json), relative to the show file",
+    )
+    device: Literal["auto", "cpu", "cuda", "mps"] = Field(
+        "auto", description="auto picks cuda, then mps, then cpu"
+    )
     precision: Literal["auto", "fp32", "fp16", "bf16"] = Field(
-        "auto", description="auto: fp16 on CUDA, fp32 elsewhere")
+        "auto", description="auto: fp16 on CUDA, fp32 elsewhere"
+    )
     threads: int | Literal["auto"] = Field(
         "auto",
-        description="CPU threads for generating a frame; auto: 1 (torch's threads stall whenever anything else wants a core)")
-
+        description="CPU threads for generating a frame; auto: 1 (torch's threads stall whenever anything else wants a core)",
+    )
 
     @field_validator("threads")
     @classmethod

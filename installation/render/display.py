@@ -37,12 +37,19 @@ _FAKE_DRIVERS = ("offscreen", "dummy")
 def display_lines() -> list[str]:
     """`installation devices`: the monitors and their sizes, or why there are none."""
     lines = ["displays:"]
-    if (sys.platform.startswith("linux") and not os.environ.get("SDL_VIDEODRIVER")
-            and not os.environ.get("DISPLAY") and not os.environ.get("WAYLAND_DISPLAY")):
+    if (
+        sys.platform.startswith("linux")
+        and not os.environ.get("SDL_VIDEODRIVER")
+        and not os.environ.get("DISPLAY")
+        and not os.environ.get("WAYLAND_DISPLAY")
+    ):
         # Without a screen SDL falls back to a 1024x768 offscreen "display" (after a
         # warning about XDG_RUNTIME_DIR): not what anyone asking for monitors wants.
-        return [*lines, "  none (no DISPLAY or WAYLAND_DISPLAY set); use --headless, or start "
-                        "an X server (Xvfb) and set DISPLAY"]
+        return [
+            *lines,
+            "  none (no DISPLAY or WAYLAND_DISPLAY set); use --headless, or start "
+            "an X server (Xvfb) and set DISPLAY",
+        ]
     try:
         pygame.display.init()
         driver = pygame.display.get_driver()
@@ -53,8 +60,6 @@ def display_lines() -> list[str]:
     except pygame.error as exc:
         lines.append(f"  none ({exc}); use --headless, or start an X server (Xvfb) and set DISPLAY")
     return lines
-
-
 
 
 def _key_events() -> dict[int, tuple[str, float, bool]]:
@@ -94,7 +99,9 @@ def _fit_rects(src: int, out: tuple[int, int], fit: str) -> tuple[pygame.Rect, p
         return pygame.Rect(0, 0, src, src), pygame.Rect(0, 0, w, h)
     if fit == "contain":
         side = min(w, h)
-        return pygame.Rect(0, 0, src, src), pygame.Rect((w - side) // 2, (h - side) // 2, side, side)
+        return pygame.Rect(0, 0, src, src), pygame.Rect(
+            (w - side) // 2, (h - side) // 2, side, side
+        )
     # cover: crop the source to the output's aspect ratio, then fill the whole window.
     if w >= h:
         ch = max(1, round(src * h / w))
@@ -121,7 +128,9 @@ class PygameDisplay:
             # "dummy" keeps the window surface in memory; "offscreen" costs ~14 ms a flip.
             os.environ["SDL_VIDEODRIVER"] = "dummy"
         elif os.environ.get("SDL_VIDEODRIVER") is None and not (
-            os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY") or os.name == "nt"
+            os.environ.get("DISPLAY")
+            or os.environ.get("WAYLAND_DISPLAY")
+            or os.name == "nt"
             or os.uname().sysname == "Darwin"
         ):
             raise DisplayError(
@@ -144,18 +153,26 @@ class PygameDisplay:
         displays = pygame.display.get_num_displays()
         index = s.display if s.display < displays else 0
         if s.display >= displays:
-            log.warning("display %d does not exist (%d found); using display 0", s.display, displays)
+            log.warning(
+                "display %d does not exist (%d found); using display 0", s.display, displays
+            )
         try:
             if s.vsync:
                 try:
-                    self.window = pygame.display.set_mode(size, flags | pygame.SCALED, display=index, vsync=1)
+                    self.window = pygame.display.set_mode(
+                        size, flags | pygame.SCALED, display=index, vsync=1
+                    )
                 except pygame.error as exc:
-                    log.warning("vsync is not available here (%s); pacing by the fps cap instead", exc)
+                    log.warning(
+                        "vsync is not available here (%s); pacing by the fps cap instead", exc
+                    )
                     self.window = pygame.display.set_mode(size, flags, display=index)
             else:
                 self.window = pygame.display.set_mode(size, flags, display=index)
         except pygame.error as exc:
-            raise DisplayError(f"could not open a {size[0]}x{size[1]} window ({exc}); try --headless") from None
+            raise DisplayError(
+                f"could not open a {size[0]}x{size[1]} window ({exc}); try --headless"
+            ) from None
         pygame.display.set_caption(s.title)
         self._wrapped = []  # surfaces must be re-made to the new window's format
 

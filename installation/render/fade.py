@@ -34,8 +34,15 @@ class OneDecodeFader:
     def _cached(self, model: Any) -> Picture | None:
         return next((pic for m, pic in self._pictures if m is model), None)
 
-    def picture(self, decode: Decode, model: Any, previous: Any | None, z: np.ndarray,
-                previous_z: np.ndarray | None, mix: float) -> Picture:
+    def picture(
+        self,
+        decode: Decode,
+        model: Any,
+        previous: Any | None,
+        z: np.ndarray,
+        previous_z: np.ndarray | None,
+        mix: float,
+    ) -> Picture:
         if mix >= 1.0 or previous is None:
             pic = decode(model, z)
             self._pictures, self._credit_new, self._credit_old = [(model, pic)], 0.0, 0.0
@@ -45,7 +52,11 @@ class OneDecodeFader:
         can_decode_old = pz.shape[0] == previous.latent_dim
         self._credit_new += mix
         self._credit_old += 1.0 - mix
-        if new is None or old is not None and (self._credit_new >= self._credit_old or not can_decode_old):
+        if (
+            new is None
+            or old is not None
+            and (self._credit_new >= self._credit_old or not can_decode_old)
+        ):
             new = decode(model, z)
             self._credit_new -= 1.0
         elif can_decode_old:

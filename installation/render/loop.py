@@ -179,7 +179,11 @@ class RenderLoop:
             if synced is not None:
                 break
         previous_phase = self.phase
-        self.phase = synced if synced is not None else advance(self.phase, v["walk.speed"], v["walk.paused"], dt)
+        self.phase = (
+            synced
+            if synced is not None
+            else advance(self.phase, v["walk.speed"], v["walk.paused"], dt)
+        )
         if dt > 0:  # keyframes/s, smoothed over about a second, for the bpm in the status
             rate = abs(self.phase - previous_phase) / dt
             self._tempo_ema += (rate - self._tempo_ema) * (1.0 - math.exp(-dt))
@@ -226,14 +230,21 @@ class RenderLoop:
         beats = max(1, int(round(self.values.get("walk.beats", 4.0))))
         beat_position = self.phase * beats
         return {
-            "fps": round(self._fps_ema, 2), "frame": self.frame, "model": model.id,
-            "version": model.version, "uptime": round(self.clock.now() - self._started, 3),
-            "device": self.renderer.device.type, "error": self.error or "",
+            "fps": round(self._fps_ema, 2),
+            "frame": self.frame,
+            "model": model.id,
+            "version": model.version,
+            "uptime": round(self.clock.now() - self._started, 3),
+            "device": self.renderer.device.type,
+            "error": self.error or "",
             # State out (control/osc/state.py): the walk's tempo as measured, so a MIDI
             # clock that drives the phase shows as its own bpm.
-            "bpm": round(self._tempo_ema * beats * 60.0, 3), "beat": round(beat_position % 1.0, 4),
-            "beat_in_bar": int(beat_position % beats) + 1, "bar": math.floor(self.phase) + 1,
-            "phase": round(self.phase, 4), "keyframe": math.floor(self.phase),
+            "bpm": round(self._tempo_ema * beats * 60.0, 3),
+            "beat": round(beat_position % 1.0, 4),
+            "beat_in_bar": int(beat_position % beats) + 1,
+            "bar": math.floor(self.phase) + 1,
+            "phase": round(self.phase, 4),
+            "keyframe": math.floor(self.phase),
         }
 
     # -- steps ---------------------------------------------------------------------------
@@ -249,7 +260,9 @@ class RenderLoop:
             return (time.perf_counter() - start) * 1000, index, True
         # Pipelined: queue this frame, then collect the oldest one in flight.
         r = self.renderer
-        self._pool.submit(RenderJob(r.model, z, brightness, r.previous, previous_z, mix, index=self._next_buffer))
+        self._pool.submit(
+            RenderJob(r.model, z, brightness, r.previous, previous_z, mix, index=self._next_buffer)
+        )
         self._next_buffer = (self._next_buffer + 1) % len(self.renderer.host_arrays)
         # Keep every worker busy while this frame is presented: collect only the frame that
         # is `workers` frames old.
@@ -305,14 +318,20 @@ class RenderLoop:
             self.navigator = Navigator(model.latent_dim, nav.seed, nav.mode, nav.easing)
         self._fade_start = now
         log.info("swapped in %s v%d (was %s v%d)", model.id, model.version, old.id, old.version)
-        self.stats.event("swap", t=now, frame=self.frame, model=model.describe(), previous=old.describe())
+        self.stats.event(
+            "swap", t=now, frame=self.frame, model=model.describe(), previous=old.describe()
+        )
         for hook in self.hooks.on_swap:
             self._guarded("swap hook", hook, old, model)
 
     def _crossfade(self, now: float, truncation: float):
         if self._fade_start is None:
             return 1.0, None
-        mix = (now - self._fade_start) / self.settings.crossfade_s if self.settings.crossfade_s > 0 else 1.0
+        mix = (
+            (now - self._fade_start) / self.settings.crossfade_s
+            if self.settings.crossfade_s > 0
+            else 1.0
+        )
         if mix >= 1.0:
             self._fade_start = None
             self.renderer.previous = None
@@ -346,7 +365,9 @@ class RenderLoop:
         frame_ms = 0.0 if self._last_present is None else (t - self._last_present) * 1000
         self._last_present = t
         if frame_ms > 0:
-            self._fps_ema += 0.1 * (1000.0 / frame_ms - self._fps_ema) if self._fps_ema else 1000.0 / frame_ms
+            self._fps_ema += (
+                0.1 * (1000.0 / frame_ms - self._fps_ema) if self._fps_ema else 1000.0 / frame_ms
+            )
         self._last_frame_ms, self._last_gen_ms = frame_ms, gen_ms
         if self.stats.enabled:
             fields = {}
@@ -354,14 +375,24 @@ class RenderLoop:
                 # Latency from arrival to this present, per source: osc_to_photon and co;
                 # `applied` is the target as this frame set it (after clamping), to audit a session.
                 fields["inputs"] = [
-                    {"target": e.target, "source": e.source, "received": e.received,
-                     "applied": round(self.targets[e.target], 6) if e.target in self.targets else None}
+                    {
+                        "target": e.target,
+                        "source": e.source,
+                        "received": e.received,
+                        "applied": round(self.targets[e.target], 6)
+                        if e.target in self.targets
+                        else None,
+                    }
                     for e in events
                 ]
             self.stats.frame(
-                frame=self.frame, t=t, frame_ms=round(frame_ms, 3), gen_ms=round(gen_ms, 3),
+                frame=self.frame,
+                t=t,
+                frame_ms=round(frame_ms, 3),
+                gen_ms=round(gen_ms, 3),
                 present_ms=round(present_ms, 3),
                 model={"id": self.renderer.model.id, "version": self.renderer.model.version},
-                params={k: round(val, 6) for k, val in self.values.items()}, **fields,
+                params={k: round(val, 6) for k, val in self.values.items()},
+                **fields,
             )
         self.frame += 1

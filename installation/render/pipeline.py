@@ -55,7 +55,8 @@ class GeneratorPool:
         self._seq = 0
         self.workers = workers
         self._threads = [
-            threading.Thread(target=self._run, name=f"generator-{i}", daemon=True) for i in range(workers)
+            threading.Thread(target=self._run, name=f"generator-{i}", daemon=True)
+            for i in range(workers)
         ]
         for t in self._threads:
             t.start()

@@ -27,7 +27,7 @@ log = logging.getLogger(__name__)
 
 
 def choose_device(requested: str = "auto") -> torch.device:
-    """"auto" picks CUDA, then Apple's MPS, then the CPU; a named device must exist."""
+    """ "auto" picks CUDA, then Apple's MPS, then the CPU; a named device must exist."""
     if requested == "auto":
         if torch.cuda.is_available():
             return torch.device("cuda")
@@ -35,9 +35,15 @@ def choose_device(requested: str = "auto") -> torch.device:
             return torch.device("mps")
         return torch.device("cpu")
     if requested == "cuda" and not torch.cuda.is_available():
-        raise RuntimeError("device 'cuda' was asked for, but torch sees no CUDA GPU (try --device auto)")
-    if requested == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
-        raise RuntimeError("device 'mps' was asked for, but this machine has no Apple GPU (try --device auto)")
+        raise RuntimeError(
+            "device 'cuda' was asked for, but torch sees no CUDA GPU (try --device auto)"
+        )
+    if requested == "mps" and not (
+        getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()
+    ):
+        raise RuntimeError(
+            "device 'mps' was asked for, but this machine has no Apple GPU (try --device auto)"
+        )
     return torch.device(requested)
 
 
@@ -115,12 +121,16 @@ class FrameRenderer:
         h, w = upscale_to[::-1] if upscale_to else (model.card.resolution,) * 2
         self.height, self.width = h, w
         pin = device.type == "cuda"
-        self._host = [torch.empty((h, w, 4), dtype=torch.uint8, pin_memory=pin) for _ in range(buffers)]
+        self._host = [
+            torch.empty((h, w, 4), dtype=torch.uint8, pin_memory=pin) for _ in range(buffers)
+        ]
         for buf in self._host:
             buf[..., layout.pad] = 255
         self.host_arrays = [buf.numpy() for buf in self._host]
         self._device_buf = (
-            torch.full((h, w, 4), 255, dtype=torch.uint8, device=device) if device.type != "cpu" else None
+            torch.full((h, w, 4), 255, dtype=torch.uint8, device=device)
+            if device.type != "cpu"
+            else None
         )
         self._next = 0
         # Set by the runtime for sequential CPU loops: a crossfade at one decode per frame.
@@ -139,7 +149,9 @@ class FrameRenderer:
         if x.shape[-1] != self.width or x.shape[-2] != self.height:
             mode = {"nearest": "nearest", "bilinear": "bilinear", "bicubic": "bicubic"}[self.filter]
             kwargs = {} if mode == "nearest" else {"align_corners": False}
-            x = F.interpolate(x[None].float(), size=(self.height, self.width), mode=mode, **kwargs)[0]
+            x = F.interpolate(x[None].float(), size=(self.height, self.width), mode=mode, **kwargs)[
+                0
+            ]
         return x
 
     def _decode_np(self, model: LoadedModel, z: np.ndarray) -> torch.Tensor:
@@ -154,7 +166,9 @@ class FrameRenderer:
         index: int | None = None,
     ) -> int:
         """One frame of the current model(s), on the thread that owns this renderer."""
-        return self.render_job(RenderJob(self.model, z, brightness, self.previous, previous_z, mix, index))
+        return self.render_job(
+            RenderJob(self.model, z, brightness, self.previous, previous_z, mix, index)
+        )
 
     @torch.inference_mode()
     def render_job(self, job: RenderJob) -> int:

@@ -92,7 +92,10 @@ class TrainConfig:
         checks = [
             (c.batch >= 1, "--batch must be at least 1"),
             (c.steps >= 1, "--steps must be at least 1"),
-            (c.save_every >= 1 and c.sample_every >= 1, "--save-every and --sample-every must be at least 1"),
+            (
+                c.save_every >= 1 and c.sample_every >= 1,
+                "--save-every and --sample-every must be at least 1",
+            ),
             (c.keep >= 0, "--keep must be 0 or more"),
             (c.lr_g > 0 and c.lr_d > 0, "learning rates must be positive"),
             (0.0 <= c.ema_decay < 1.0, "--ema-decay must be in [0, 1)"),
@@ -112,10 +115,19 @@ class TrainConfig:
         """The config of the exported network, as stored in its card."""
         c = self.resolved()
         if c.arch == "mlp":
-            return {"latent_dim": c.latent_dim, "resolution": c.resolution, "hidden": c.width * 8,
-                    "channels": c.channels}
-        return {"latent_dim": c.latent_dim, "resolution": c.resolution, "width": c.width,
-                "channels": c.channels, "max_width_mult": 8}
+            return {
+                "latent_dim": c.latent_dim,
+                "resolution": c.resolution,
+                "hidden": c.width * 8,
+                "channels": c.channels,
+            }
+        return {
+            "latent_dim": c.latent_dim,
+            "resolution": c.resolution,
+            "width": c.width,
+            "channels": c.channels,
+            "max_width_mult": 8,
+        }
 
     def to_argv(self) -> list[str]:
         """The `python -m installation train ...` arguments that make this run."""

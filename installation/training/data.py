@@ -90,14 +90,18 @@ def _square(img: torch.Tensor, size: int) -> torch.Tensor:
     return TF.center_crop(img, [size, size])
 
 
-def list_files(folder: Path, exclude: Path | None = None) -> tuple[list[Path], list[tuple[str, str]]]:
+def list_files(
+    folder: Path, exclude: Path | None = None
+) -> tuple[list[Path], list[tuple[str, str]]]:
     """Image files under `folder` (recursive, sorted) and other files skipped with why.
     Hidden files and folders (.DS_Store, .git) are ignored silently, and so is `exclude`
     (the run's own output folder: its sample grids must not become training data)."""
     images, skipped = [], []
     skip = Path(exclude).resolve() if exclude is not None else None
     for root, dirs, files in os.walk(folder, followlinks=True):
-        dirs[:] = sorted(d for d in dirs if not d.startswith(".") and (Path(root) / d).resolve() != skip)
+        dirs[:] = sorted(
+            d for d in dirs if not d.startswith(".") and (Path(root) / d).resolve() != skip
+        )
         for name in sorted(files):
             if name.startswith("."):
                 continue
@@ -110,8 +114,14 @@ def list_files(folder: Path, exclude: Path | None = None) -> tuple[list[Path], l
 
 
 def load_folder(
-    folder: Path, resolution: int, channels: int, *, flip: bool = True, warn: bool = True,
-    progress: Callable[[int, int], None] | None = None, exclude: Path | None = None,
+    folder: Path,
+    resolution: int,
+    channels: int,
+    *,
+    flip: bool = True,
+    warn: bool = True,
+    progress: Callable[[int, int], None] | None = None,
+    exclude: Path | None = None,
 ) -> ImageSet:
     folder = Path(folder)
     if not folder.is_dir():
@@ -151,7 +161,13 @@ def load_folder(
 
 
 def load_synthetic(
-    kind: str, n: int, resolution: int, channels: int, *, seed: int = 0, flip: bool = True,
+    kind: str,
+    n: int,
+    resolution: int,
+    channels: int,
+    *,
+    seed: int = 0,
+    flip: bool = True,
     progress: Callable[[int, int], None] | None = None,
 ) -> ImageSet:
     if kind not in synth.KINDS:
@@ -159,7 +175,9 @@ def load_synthetic(
     # Render at the training resolution exactly: the drawings are already anti-aliased.
     images = []
     with ThreadPoolExecutor(max_workers=max(1, min(8, os.cpu_count() or 1))) as pool:
-        for i, arr in enumerate(pool.map(lambda k: synth.render(kind, seed, k, resolution), range(n))):
+        for i, arr in enumerate(
+            pool.map(lambda k: synth.render(kind, seed, k, resolution), range(n))
+        ):
             img = torch.from_numpy(arr).permute(2, 0, 1)
             images.append((TF.rgb_to_grayscale(img) if channels == 1 else img).contiguous())
             if progress:
@@ -168,16 +186,31 @@ def load_synthetic(
 
 
 def load_dataset(
-    spec: str, resolution: int, channels: int, *, synthetic_n: int = 2048, seed: int = 0,
-    flip: bool = True, warn: bool = True, progress: Callable[[int, int], None] | None = None,
+    spec: str,
+    resolution: int,
+    channels: int,
+    *,
+    synthetic_n: int = 2048,
+    seed: int = 0,
+    flip: bool = True,
+    warn: bool = True,
+    progress: Callable[[int, int], None] | None = None,
     exclude: Path | None = None,
 ) -> ImageSet:
     """`spec` is a folder, or `synthetic:<kind>` (drawn with `seed`, `synthetic_n` images)."""
     if spec.startswith("synthetic:"):
-        return load_synthetic(spec.split(":", 1)[1], synthetic_n, resolution, channels, seed=seed,
-                              flip=flip, progress=progress)
-    return load_folder(Path(spec), resolution, channels, flip=flip, warn=warn, progress=progress,
-                       exclude=exclude)
+        return load_synthetic(
+            spec.split(":", 1)[1],
+            synthetic_n,
+            resolution,
+            channels,
+            seed=seed,
+            flip=flip,
+            progress=progress,
+        )
+    return load_folder(
+        Path(spec), resolution, channels, flip=flip, warn=warn, progress=progress, exclude=exclude
+    )
 
 
 class StepSampler:

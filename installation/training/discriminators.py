@@ -19,15 +19,21 @@ def _maybe_sn(layer: nn.Module, spectral: bool) -> nn.Module:
 
 
 class DCGANDiscriminator(nn.Module):
-    def __init__(self, resolution: int, channels: int, width: int, spectral: bool = False,
-                 max_width_mult: int = 8) -> None:
+    def __init__(
+        self,
+        resolution: int,
+        channels: int,
+        width: int,
+        spectral: bool = False,
+        max_width_mult: int = 8,
+    ) -> None:
         super().__init__()
         self.resolution, self.channels = resolution, channels
         n_down = resolution.bit_length() - 3  # resolution -> 4x4
         layers: list[nn.Module] = []
         cin = channels
         for i in range(n_down):
-            cout = width * min(2 ** i, max_width_mult)
+            cout = width * min(2**i, max_width_mult)
             # No batch norm on the first layer (DCGAN): it sees raw pixels.
             use_bn = i > 0 and not spectral
             layers.append(_maybe_sn(nn.Conv2d(cin, cout, 4, 2, 1, bias=not use_bn), spectral))
@@ -54,8 +60,10 @@ class MLPDiscriminator(nn.Module):
         self.channels = channels
         self.net = nn.Sequential(
             nn.Flatten(),
-            _maybe_sn(nn.Linear(channels * 28 * 28, 2 * hidden), spectral), nn.LeakyReLU(0.2, True),
-            _maybe_sn(nn.Linear(2 * hidden, hidden), spectral), nn.LeakyReLU(0.2, True),
+            _maybe_sn(nn.Linear(channels * 28 * 28, 2 * hidden), spectral),
+            nn.LeakyReLU(0.2, True),
+            _maybe_sn(nn.Linear(2 * hidden, hidden), spectral),
+            nn.LeakyReLU(0.2, True),
             _maybe_sn(nn.Linear(hidden, 1), spectral),
         )
 

@@ -49,8 +49,10 @@ def check_output_folder(cfg: TrainConfig) -> None:
             card = read_card(folder)
         except CheckpointError as exc:
             if not cfg.overwrite:
-                raise TrainingError(f"--out {folder} holds an unreadable model ({exc}); "
-                                    "pass --overwrite to replace it") from None
+                raise TrainingError(
+                    f"--out {folder} holds an unreadable model ({exc}); "
+                    "pass --overwrite to replace it"
+                ) from None
         else:
             if card.architecture != cfg.network and not cfg.overwrite:
                 raise TrainingError(
@@ -59,8 +61,10 @@ def check_output_folder(cfg: TrainConfig) -> None:
                 )
     if cfg.resume:
         if not has_state:
-            raise TrainingError(f"cannot resume: {folder / STATE_FILE} does not exist "
-                                "(train without --resume to start a new run)")
+            raise TrainingError(
+                f"cannot resume: {folder / STATE_FILE} does not exist "
+                "(train without --resume to start a new run)"
+            )
     elif (has_card or has_state) and not cfg.overwrite:
         raise TrainingError(
             f"--out {folder} already holds a model; pass --resume to continue its training, "
@@ -79,16 +83,24 @@ def clear_previous_run(folder: Path) -> None:
         shutil.rmtree(folder / sub, ignore_errors=True)
 
 
-def export(cfg: TrainConfig, module: nn.Module, step: int, *, dataset: str, command: str,
-           notes: str) -> ModelCard:
+def export(
+    cfg: TrainConfig, module: nn.Module, step: int, *, dataset: str, command: str, notes: str
+) -> ModelCard:
     """Write the exported model at the top of the folder and as checkpoints/step-N."""
     folder = Path(cfg.out)
     dtype = torch.float16 if cfg.export_dtype == "fp16" else torch.float32
     try:
         card = save_checkpoint(
-            folder, module, name=cfg.model_name, architecture=cfg.network,
-            config=cfg.generator_config(), step=step, dataset=dataset, command=command,
-            notes=notes, dtype=dtype,
+            folder,
+            module,
+            name=cfg.model_name,
+            architecture=cfg.network,
+            config=cfg.generator_config(),
+            step=step,
+            dataset=dataset,
+            command=command,
+            notes=notes,
+            dtype=dtype,
         )
         if cfg.keep > 0:
             _archive(folder, step)
@@ -128,7 +140,9 @@ def step_dirs(folder: Path) -> list[tuple[int, Path]]:
     root = Path(folder) / "checkpoints"
     if not root.is_dir():
         return []
-    found = [(int(m.group(1)), p) for p in root.iterdir() if (m := STEP_DIR.match(p.name)) and p.is_dir()]
+    found = [
+        (int(m.group(1)), p) for p in root.iterdir() if (m := STEP_DIR.match(p.name)) and p.is_dir()
+    ]
     return sorted(found)
 
 

@@ -30,7 +30,9 @@ def _png(img: Image.Image) -> bytes:
 
 def grid_image(images: torch.Tensor, nrow: int = 8, scale: int = 1) -> Image.Image:
     """[B, C, H, W] in [-1, 1] -> one PIL image, `nrow` per row, 2 px dark gutters."""
-    grid = make_grid(images.float().clamp(-1, 1).add(1).div(2), nrow=nrow, padding=2, pad_value=0.05)
+    grid = make_grid(
+        images.float().clamp(-1, 1).add(1).div(2), nrow=nrow, padding=2, pad_value=0.05
+    )
     arr = (grid.permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)
     img = Image.fromarray(arr)
     if scale > 1:
@@ -64,8 +66,14 @@ def axis_range(finite: np.ndarray) -> tuple[float, float]:
     return max(lo - pad, floor), hi + pad
 
 
-def _panel(draw: ImageDraw.ImageDraw, box: tuple[int, int, int, int], xs: np.ndarray,
-           values: np.ndarray, name: str, color: tuple[int, int, int]) -> None:
+def _panel(
+    draw: ImageDraw.ImageDraw,
+    box: tuple[int, int, int, int],
+    xs: np.ndarray,
+    values: np.ndarray,
+    name: str,
+    color: tuple[int, int, int],
+) -> None:
     """One loss in its own panel with its own scale: a raw faint line, a smoothed strong one."""
     font = ImageFont.load_default()
     x_left, y_top, x_right, y_bottom = box
@@ -79,8 +87,10 @@ def _panel(draw: ImageDraw.ImageDraw, box: tuple[int, int, int, int], xs: np.nda
     x0, x1 = float(xs[0]), max(float(xs[-1]), float(xs[0]) + 1)
 
     def px(x: float, y: float) -> tuple[float, float]:
-        return (x_left + (x - x0) / (x1 - x0) * (x_right - x_left),
-                y_top + 14 + (1 - (min(max(y, lo), hi) - lo) / (hi - lo)) * (y_bottom - y_top - 14))
+        return (
+            x_left + (x - x0) / (x1 - x0) * (x_right - x_left),
+            y_top + 14 + (1 - (min(max(y, lo), hi) - lo) / (hi - lo)) * (y_bottom - y_top - 14),
+        )
 
     for i in range(3):  # grid lines with value labels
         y = lo + (hi - lo) * i / 2
@@ -94,8 +104,12 @@ def _panel(draw: ImageDraw.ImageDraw, box: tuple[int, int, int, int], xs: np.nda
     draw.line([px(x, y) for x, y in zip(xs, smooth, strict=True)], fill=color, width=2)
 
 
-def loss_curve_image(history: dict[str, Sequence[float]], steps: Sequence[int], title: str,
-                     size: tuple[int, int] = (900, 420)) -> Image.Image:
+def loss_curve_image(
+    history: dict[str, Sequence[float]],
+    steps: Sequence[int],
+    title: str,
+    size: tuple[int, int] = (900, 420),
+) -> Image.Image:
     """Each loss in its own panel (a VAE's per-pixel error and its KL in nats differ by
     orders of magnitude), sharing the step axis at the bottom."""
     w, h = size
@@ -123,6 +137,7 @@ def loss_curve_image(history: dict[str, Sequence[float]], steps: Sequence[int], 
     return img
 
 
-def save_loss_curve(path: Path, history: dict[str, Sequence[float]], steps: Sequence[int],
-                    title: str) -> None:
+def save_loss_curve(
+    path: Path, history: dict[str, Sequence[float]], steps: Sequence[int], title: str
+) -> None:
     atomic_write_bytes(Path(path), _png(loss_curve_image(history, steps, title)))

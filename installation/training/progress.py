@@ -22,8 +22,16 @@ def _fmt_time(seconds: float) -> str:
 
 
 class Progress:
-    def __init__(self, total: int, initial: int = 0, desc: str = "train", enabled: bool = True,
-                 stream: TextIO | None = None, log_every: float = 30.0, unit: str = "step") -> None:
+    def __init__(
+        self,
+        total: int,
+        initial: int = 0,
+        desc: str = "train",
+        enabled: bool = True,
+        stream: TextIO | None = None,
+        log_every: float = 30.0,
+        unit: str = "step",
+    ) -> None:
         self.total, self.desc, self.enabled, self.unit = total, desc, enabled, unit
         self.stream = stream or sys.stderr
         self.tty = bool(getattr(self.stream, "isatty", lambda: False)())

@@ -75,7 +75,14 @@ def load_state(folder: Path) -> dict[str, Any]:
             raise ValueError(f"format {metadata.get('format')!r}, expected {STATE_FORMAT!r}")
         tensors = load_safetensors(data)
         state = unflatten(json.loads(metadata["state"]), tensors)
-    except (ValueError, KeyError, TypeError, SafetensorError, json.JSONDecodeError, UnicodeDecodeError) as exc:
+    except (
+        ValueError,
+        KeyError,
+        TypeError,
+        SafetensorError,
+        json.JSONDecodeError,
+        UnicodeDecodeError,
+    ) as exc:
         raise TrainingError(f"cannot resume: {path} is damaged ({exc})") from None
     if not isinstance(state, dict) or "step" not in state:
         raise TrainingError(f"cannot resume: {path} holds no training step")

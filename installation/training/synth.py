@@ -98,8 +98,13 @@ def _ring(rng: np.random.Generator, size: int, color: RGB) -> Image.Image:
         draw.ellipse((cx - r, cy - r, cx + r, cy + r), outline=(*color, 255), width=width)
     else:  # an arc: a ring that opens, reads as motion
         start = rng.uniform(0, 360)
-        draw.arc((cx - r, cy - r, cx + r, cy + r), start, start + rng.uniform(120, 290),
-                 fill=(*color, 255), width=width)
+        draw.arc(
+            (cx - r, cy - r, cx + r, cy + r),
+            start,
+            start + rng.uniform(120, 290),
+            fill=(*color, 255),
+            width=width,
+        )
     return img.filter(ImageFilter.GaussianBlur(size * 0.004))
 
 
@@ -108,8 +113,9 @@ def _stroke(rng: np.random.Generator, size: int, color: RGB) -> Image.Image:
     img, draw = _layer(size)
     p = rng.uniform(-0.1, 1.1, (4, 2)) * size
     t = np.linspace(0, 1, 200)[:, None]  # dense enough that the dabs never bead
-    pts = ((1 - t) ** 3 * p[0] + 3 * (1 - t) ** 2 * t * p[1] + 3 * (1 - t) * t ** 2 * p[2]
-           + t ** 3 * p[3])
+    pts = (
+        (1 - t) ** 3 * p[0] + 3 * (1 - t) ** 2 * t * p[1] + 3 * (1 - t) * t**2 * p[2] + t**3 * p[3]
+    )
     width = rng.uniform(0.03, 0.08) * size
     for (x, y), tt in zip(pts, t[:, 0], strict=True):
         w = width * (0.35 + 0.65 * math.sin(math.pi * tt))
@@ -123,8 +129,10 @@ def _polygon(rng: np.random.Generator, size: int, color: RGB) -> Image.Image:
     r = rng.uniform(0.12, 0.35) * size
     cx, cy = rng.uniform(0.15, 0.85, 2) * size
     rot = rng.uniform(0, 2 * math.pi)
-    pts = [(cx + r * math.cos(rot + 2 * math.pi * k / n), cy + r * math.sin(rot + 2 * math.pi * k / n))
-           for k in range(n)]
+    pts = [
+        (cx + r * math.cos(rot + 2 * math.pi * k / n), cy + r * math.sin(rot + 2 * math.pi * k / n))
+        for k in range(n)
+    ]
     draw.polygon(pts, fill=(*color, 255))
     return img.filter(ImageFilter.GaussianBlur(size * 0.004))
 
@@ -139,7 +147,11 @@ def _glow(rng: np.random.Generator, size: int, color: RGB) -> Image.Image:
 
 
 PAINTERS: list[tuple[Callable[[np.random.Generator, int, RGB], Image.Image], float]] = [
-    (_disc, 0.28), (_ring, 0.22), (_stroke, 0.26), (_polygon, 0.10), (_glow, 0.14),
+    (_disc, 0.28),
+    (_ring, 0.22),
+    (_stroke, 0.26),
+    (_polygon, 0.10),
+    (_glow, 0.14),
 ]
 
 
@@ -148,7 +160,9 @@ def render_shapes(seed: int, index: int, resolution: int) -> np.ndarray:
     rng = np.random.default_rng([seed, index])
     size = resolution * SUPERSAMPLE
     ground, ground2, accents = make_palette(rng)
-    canvas = Image.fromarray(_ground(rng, size, ground, ground2).astype(np.uint8), "RGB").convert("RGBA")
+    canvas = Image.fromarray(_ground(rng, size, ground, ground2).astype(np.uint8), "RGB").convert(
+        "RGBA"
+    )
     canvas.alpha_composite(_glow(rng, size, accents[0]))
     painters, weights = zip(*PAINTERS, strict=True)
     probs = np.array(weights) / sum(weights)
@@ -164,11 +178,13 @@ def render_shapes(seed: int, index: int, resolution: int) -> np.ndarray:
         canvas.alpha_composite(layer)
     rgb = np.asarray(canvas.convert("RGB"), dtype=np.float32)
     # Bloom: a blurred copy screened over the image, so bright forms glow like light.
-    blur = np.asarray(canvas.convert("RGB").filter(ImageFilter.GaussianBlur(size * 0.05)), np.float32)
+    blur = np.asarray(
+        canvas.convert("RGB").filter(ImageFilter.GaussianBlur(size * 0.05)), np.float32
+    )
     blur *= rng.uniform(0.35, 0.7)
     rgb = 255.0 - (255.0 - rgb) * (255.0 - blur) / 255.0
     yy, xx = np.mgrid[0:size, 0:size].astype(np.float32) / (size - 1) - 0.5
-    vignette = 1.0 - 0.45 * np.clip((xx ** 2 + yy ** 2) * 2.0, 0.0, 1.0) ** 1.5
+    vignette = 1.0 - 0.45 * np.clip((xx**2 + yy**2) * 2.0, 0.0, 1.0) ** 1.5
     rgb *= vignette[..., None]
     img = Image.fromarray(np.clip(rgb, 0, 255).astype(np.uint8), "RGB")
     return np.array(img.resize((resolution, resolution), Image.Resampling.LANCZOS))  # writable copy

@@ -62,18 +62,24 @@ class GANTask:
         betas = (cfg.beta1, cfg.beta2)
         self.opt_g = torch.optim.Adam(self.g.parameters(), lr=cfg.lr_g, betas=betas)
         self.opt_d = torch.optim.Adam(self.d.parameters(), lr=cfg.lr_d, betas=betas)
-        self.g_run, self.d_run = _wrap(self.g, device, distributed), _wrap(self.d, device, distributed)
+        self.g_run, self.d_run = (
+            _wrap(self.g, device, distributed),
+            _wrap(self.d, device, distributed),
+        )
         self._export: tuple[int, nn.Module] | None = None
 
-    def _losses(self, d_real: torch.Tensor | None, d_fake: torch.Tensor, for_g: bool) -> torch.Tensor:
+    def _losses(
+        self, d_real: torch.Tensor | None, d_fake: torch.Tensor, for_g: bool
+    ) -> torch.Tensor:
         if self.cfg.loss == "hinge":
             if for_g:
                 return -d_fake.mean()
             return F.relu(1.0 - d_real).mean() + F.relu(1.0 + d_fake).mean()
         if for_g:  # the non-saturating generator loss
             return F.binary_cross_entropy_with_logits(d_fake, torch.ones_like(d_fake))
-        return (F.binary_cross_entropy_with_logits(d_real, torch.ones_like(d_real))
-                + F.binary_cross_entropy_with_logits(d_fake, torch.zeros_like(d_fake)))
+        return F.binary_cross_entropy_with_logits(
+            d_real, torch.ones_like(d_real)
+        ) + F.binary_cross_entropy_with_logits(d_fake, torch.zeros_like(d_fake))
 
     def train_step(self, real: torch.Tensor, step: int) -> dict[str, float]:
         z = torch.randn(real.shape[0], self.g.latent_dim, device=self.device)
@@ -129,8 +135,13 @@ class GANTask:
         return self.export_module(step).decode(z.to(self.device)).float().cpu()
 
     def state(self) -> dict[str, Any]:
-        return {"g": self.g.state_dict(), "d": self.d.state_dict(), "ema": self.ema.state_dict(),
-                "opt_g": self.opt_g.state_dict(), "opt_d": self.opt_d.state_dict()}
+        return {
+            "g": self.g.state_dict(),
+            "d": self.d.state_dict(),
+            "ema": self.ema.state_dict(),
+            "opt_g": self.opt_g.state_dict(),
+            "opt_d": self.opt_d.state_dict(),
+        }
 
     def load_state(self, state: dict[str, Any]) -> None:
         self.g.load_state_dict(state["g"])
@@ -154,7 +165,9 @@ class VAETask:
     def __init__(self, cfg: TrainConfig, device: torch.device, distributed: bool = False) -> None:
         self.cfg, self.device = cfg, device
         self.model = build_model("vae", cfg.generator_config()).to(device)
-        self.opt = torch.optim.Adam(self.model.parameters(), lr=cfg.lr_g, betas=(cfg.beta1, cfg.beta2))
+        self.opt = torch.optim.Adam(
+            self.model.parameters(), lr=cfg.lr_g, betas=(cfg.beta1, cfg.beta2)
+        )
         self.run = _wrap(self.model, device, distributed)
 
     def kl_weight(self, step: int) -> float:
@@ -196,5 +209,11 @@ class VAETask:
         _set_hyper(self.opt, self.cfg.lr_g, (self.cfg.beta1, self.cfg.beta2))
 
 
-def make_task(cfg: TrainConfig, device: torch.device, distributed: bool = False) -> GANTask | VAETask:
-    return VAETask(cfg, device, distributed) if cfg.arch == "vae" else GANTask(cfg, device, distributed)
+def make_task(
+    cfg: TrainConfig, device: torch.device, distributed: bool = False
+) -> GANTask | VAETask:
+    return (
+        VAETask(cfg, device, distributed)
+        if cfg.arch == "vae"
+        else GANTask(cfg, device, distributed)
+    )

@@ -91,7 +91,9 @@ def _check_resume(cfg: TrainConfig, saved: dict[str, Any]) -> None:
 class Run:
     """One training run's mutable state; only `run_training` creates it."""
 
-    def __init__(self, cfg: TrainConfig, info: ddp.DistInfo, device: torch.device, data: ImageSet) -> None:
+    def __init__(
+        self, cfg: TrainConfig, info: ddp.DistInfo, device: torch.device, data: ImageSet
+    ) -> None:
         self.cfg, self.info, self.device, self.data = cfg, info, device, data
         # Seed before building: weights are initialised from torch's global generator. DDP
         # then broadcasts rank 0's weights; later noise differs per rank by design.
@@ -115,8 +117,10 @@ class Run:
             "step": self.step,
             "config": {k: getattr(cfg, k) for k in TrainConfig.STRUCTURAL},
             "task": self.task.state(),
-            "history": {"steps": torch.tensor(self.steps, dtype=torch.int64),
-                        **{k: torch.tensor(v, dtype=torch.float64) for k, v in self.history.items()}},
+            "history": {
+                "steps": torch.tensor(self.steps, dtype=torch.int64),
+                **{k: torch.tensor(v, dtype=torch.float64) for k, v in self.history.items()},
+            },
             "sample_z": self.sample_z,
             "rng": rng,
             "commands": self.commands,
@@ -139,8 +143,12 @@ class Run:
 
     # -- one step ------------------------------------------------------------------------
     def train_step(self) -> dict[str, float]:
-        aug = torch.Generator().manual_seed((self.cfg.seed * 1_000_003 + self.step) * 64 + self.info.rank)
-        real = self.data.batch(self.sampler.indices(self.step), aug).to(self.device, non_blocking=True)
+        aug = torch.Generator().manual_seed(
+            (self.cfg.seed * 1_000_003 + self.step) * 64 + self.info.rank
+        )
+        real = self.data.batch(self.sampler.indices(self.step), aug).to(
+            self.device, non_blocking=True
+        )
         losses = self.task.train_step(real, self.step)
         if not all(math.isfinite(v) for v in losses.values()):
             # Saving now would replace a good checkpoint with NaN weights: stop instead.
@@ -177,17 +185,30 @@ class Run:
         try:
             state.save_state(cfg.out, self.state())
         except OSError as exc:
-            raise TrainingError(f"could not write the training state into {cfg.out}: "
-                                f"{exc.strerror or exc}; the previous state file is whole") from None
-        recipe = (f"{cfg.loss} loss, {'spectral-norm' if cfg.loss == 'hinge' else 'batch-norm'} "
-                  f"discriminator, EMA generator ({cfg.ema_decay})" if cfg.arch != "vae"
-                  else f"{cfg.recon} reconstruction + {cfg.beta} x KL (warm-up {cfg.kl_warmup} steps)")
-        notes = cfg.notes or (f"trained with `installation train` on {self.data.source} "
-                              f"({len(self.data)} images) for {self.step} steps: {recipe}")
+            raise TrainingError(
+                f"could not write the training state into {cfg.out}: "
+                f"{exc.strerror or exc}; the previous state file is whole"
+            ) from None
+        recipe = (
+            f"{cfg.loss} loss, {'spectral-norm' if cfg.loss == 'hinge' else 'batch-norm'} "
+            f"discriminator, EMA generator ({cfg.ema_decay})"
+            if cfg.arch != "vae"
+            else f"{cfg.recon} reconstruction + {cfg.beta} x KL (warm-up {cfg.kl_warmup} steps)"
+        )
+        notes = cfg.notes or (
+            f"trained with `installation train` on {self.data.source} "
+            f"({len(self.data)} images) for {self.step} steps: {recipe}"
+        )
         if len(self.commands) > 1:  # `command` is the last run; say how the earlier ones went
             notes += ". Made by: " + "; then ".join(self.commands)
-        card = outputs.export(cfg, self.task.export_module(self.step), self.step,
-                              dataset=cfg.dataset, command=command, notes=notes)
+        card = outputs.export(
+            cfg,
+            self.task.export_module(self.step),
+            self.step,
+            dataset=cfg.dataset,
+            command=command,
+            notes=notes,
+        )
         self.write_loss_curve()
         return card
 
@@ -196,11 +217,16 @@ class _Stopped(Exception):
     """The stop event was set while the dataset was still being loaded."""
 
 
-def _load_data(cfg: TrainConfig, info: ddp.DistInfo, show_progress: bool,
-               stop: threading.Event) -> ImageSet:
+def _load_data(
+    cfg: TrainConfig, info: ddp.DistInfo, show_progress: bool, stop: threading.Event
+) -> ImageSet:
     synthetic = cfg.dataset.startswith("synthetic:")
-    bar = Progress(cfg.synthetic_n if synthetic else 0, desc="drawing" if synthetic else "decoding",
-                   enabled=show_progress and info.is_main, unit="image")
+    bar = Progress(
+        cfg.synthetic_n if synthetic else 0,
+        desc="drawing" if synthetic else "decoding",
+        enabled=show_progress and info.is_main,
+        unit="image",
+    )
 
     def tick(done: int, total: int) -> None:
         if stop.is_set():  # a big folder takes minutes: SIGTERM must not wait for it
@@ -209,9 +235,17 @@ def _load_data(cfg: TrainConfig, info: ddp.DistInfo, show_progress: bool,
         bar.update(done)
 
     try:
-        return load_dataset(cfg.dataset, cfg.resolution, cfg.channels, synthetic_n=cfg.synthetic_n,
-                            seed=cfg.seed, flip=cfg.flip, warn=info.is_main, progress=tick,
-                            exclude=cfg.out)
+        return load_dataset(
+            cfg.dataset,
+            cfg.resolution,
+            cfg.channels,
+            synthetic_n=cfg.synthetic_n,
+            seed=cfg.seed,
+            flip=cfg.flip,
+            warn=info.is_main,
+            progress=tick,
+            exclude=cfg.out,
+        )
     finally:
         bar.close()
 
@@ -260,19 +294,37 @@ def run_training(
         torch.set_num_threads(saved_threads)
 
 
-def _train(run: Run, stop: threading.Event, pause: threading.Event | None,
-           on_checkpoint: CheckpointCallback | None, show_progress: bool) -> TrainResult:
+def _train(
+    run: Run,
+    stop: threading.Event,
+    pause: threading.Event | None,
+    on_checkpoint: CheckpointCallback | None,
+    show_progress: bool,
+) -> TrainResult:
     cfg, info = run.cfg, run.info
     command = cfg.command_line()
     run.commands.append(command)
     result = TrainResult(run.step, Path(cfg.out), False, skipped_files=len(run.data.skipped))
     if run.step >= cfg.steps:
-        log.warning("%s is already at step %d (--steps %d): nothing to do; raise --steps to train on",
-                    cfg.out, run.step, cfg.steps)
+        log.warning(
+            "%s is already at step %d (--steps %d): nothing to do; raise --steps to train on",
+            cfg.out,
+            run.step,
+            cfg.steps,
+        )
     else:
-        log.info("training %s (%s) on %s: %d images at %d px, batch %d x %d process(es), steps %d -> %d",
-                 cfg.model_name, cfg.arch, run.data.source, len(run.data), cfg.resolution, cfg.batch,
-                 info.world, run.step, cfg.steps)
+        log.info(
+            "training %s (%s) on %s: %d images at %d px, batch %d x %d process(es), steps %d -> %d",
+            cfg.model_name,
+            cfg.arch,
+            run.data.source,
+            len(run.data),
+            cfg.resolution,
+            cfg.batch,
+            info.world,
+            run.step,
+            cfg.steps,
+        )
     bar = Progress(cfg.steps, run.step, desc=cfg.model_name, enabled=show_progress and info.is_main)
     first, last_saved, busy, imgs = run.step, -1, 0.0, 0
     try:
@@ -304,8 +356,11 @@ def _train(run: Run, stop: threading.Event, pause: threading.Event | None,
     result.step, result.steps, result.history = run.step, run.steps, run.history
     result.images_per_s = imgs / busy if busy > 0 else 0.0
     if result.stopped:
-        log.info("stopped at step %d%s", run.step,
-                 f"; saved to {cfg.out}" if run.step != first else " (no new steps to save)")
+        log.info(
+            "stopped at step %d%s",
+            run.step,
+            f"; saved to {cfg.out}" if run.step != first else " (no new steps to save)",
+        )
     return result
 
 

@@ -59,7 +59,9 @@ def test_bad_size_element_points_at_its_line(tmp_path: Path) -> None:
 
 
 def test_unknown_parameter(tmp_path: Path) -> None:
-    with pytest.raises(ShowError, match=r"unknown parameter 'walk.sped' \(did you mean 'walk.speed'\?\)"):
+    with pytest.raises(
+        ShowError, match=r"unknown parameter 'walk.sped' \(did you mean 'walk.speed'\?\)"
+    ):
         load_show(write(tmp_path, "parameters:\n  walk.sped: {smoothing: 1}\n"))
 
 

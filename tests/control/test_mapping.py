@@ -32,9 +32,12 @@ def test_exponential_is_fine_at_the_bottom_and_logarithmic_at_the_top() -> None:
 @pytest.mark.parametrize("kind", CURVES)
 def test_a_midi_knob_and_an_osc_fader_with_the_same_settings_agree(kind: str) -> None:
     param = REGISTRY.params["latent.truncation"]
-    knob = compile_mapping(MidiMapping(cc=1, target=param.name, range=[0.5, 1.5], curve=kind, invert=True),
-                           REGISTRY)
-    fader = OscMapping(address="/1/fader1", target=param.name, output=(0.5, 1.5), curve=kind, invert=True)
+    knob = compile_mapping(
+        MidiMapping(cc=1, target=param.name, range=[0.5, 1.5], curve=kind, invert=True), REGISTRY
+    )
+    fader = OscMapping(
+        address="/1/fader1", target=param.name, output=(0.5, 1.5), curve=kind, invert=True
+    )
     for x in (0.0, 0.1, 0.5, 0.8, 1.0):
         osc = map_value(x, fader.input, fader.output, fader.curve, fader.invert)
         assert param.from_normalized(knob.value_at(x)) == pytest.approx(osc)

@@ -1,8 +1,8 @@
 """A stand-in for `installation train` in the supervisor tests (stdlib only: starts fast).
 
-  _fake_trainer.py OUT --mode good    mark the start with a file, run until SIGTERM
-  _fake_trainer.py OUT --mode raise   print to stderr, then raise (exit code 1)
-  _fake_trainer.py OUT --mode hang    like good, but ignore SIGTERM
+_fake_trainer.py OUT --mode good    mark the start with a file, run until SIGTERM
+_fake_trainer.py OUT --mode raise   print to stderr, then raise (exit code 1)
+_fake_trainer.py OUT --mode hang    like good, but ignore SIGTERM
 """
 
 from __future__ import annotations
@@ -23,7 +23,9 @@ def main() -> None:
         sys.stderr.write("step 3: loss is NaN\n")
         raise RuntimeError("training diverged")
     stop = []
-    signal.signal(signal.SIGTERM, signal.SIG_IGN if args.mode == "hang" else (lambda *_: stop.append(1)))
+    signal.signal(
+        signal.SIGTERM, signal.SIG_IGN if args.mode == "hang" else (lambda *_: stop.append(1))
+    )
     n = len(list(args.out.glob("started-*")))
     (args.out / f"started-{n}").touch()
     while not stop:

@@ -37,9 +37,13 @@ def make_model(seed: int, config: dict | None = None) -> torch.nn.Module:
     return module.eval()
 
 
-def save(folder: Path, step: int, seed: int | None = None, name: str = "live", config: dict | None = None) -> None:
+def save(
+    folder: Path, step: int, seed: int | None = None, name: str = "live", config: dict | None = None
+) -> None:
     module = make_model(step if seed is None else seed, config)
-    save_checkpoint(folder, module, name=name, architecture="dcgan", config=config or TINY, step=step)
+    save_checkpoint(
+        folder, module, name=name, architecture="dcgan", config=config or TINY, step=step
+    )
 
 
 def script_env() -> dict[str, str]:
@@ -89,7 +93,14 @@ def main() -> None:
         step = 0
         while True:
             step += 1
-            save_checkpoint(args.out, models[step % 3], name="live", architecture="dcgan", config=TINY, step=step)
+            save_checkpoint(
+                args.out,
+                models[step % 3],
+                name="live",
+                architecture="dcgan",
+                config=TINY,
+                step=step,
+            )
     else:
         _slow_copy(args.src, args.dst, args.chunks, args.delay)
 

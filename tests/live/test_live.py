@@ -35,13 +35,22 @@ class Show:
         data = {
             "model": {"path": "models/show", "device": "cpu"},
             "display": {"fps": FPS, "fullscreen": False, "vsync": False, "hud": True},
-            "hotswap": {"watch": ["drop"], "poll_s": 0.05, "stable_polls": 2, "give_up_s": 1.0,
-                        "crossfade_s": 0.2, **hotswap},
-            "osc": {"enabled": False}, "midi": {"enabled": False},  # no ports to bind here
+            "hotswap": {
+                "watch": ["drop"],
+                "poll_s": 0.05,
+                "stable_polls": 2,
+                "give_up_s": 1.0,
+                "crossfade_s": 0.2,
+                **hotswap,
+            },
+            "osc": {"enabled": False},
+            "midi": {"enabled": False},  # no ports to bind here
         }
         self.stats_path = tmp_path / "stats.jsonl"
-        self.runtime = ShowRuntime(parse_show(data, base_dir=tmp_path),
-                                   RunOptions(headless=True, size=(64, 64), stats=self.stats_path))
+        self.runtime = ShowRuntime(
+            parse_show(data, base_dir=tmp_path),
+            RunOptions(headless=True, size=(64, 64), stats=self.stats_path),
+        )
         self.loop = self.runtime.build_loop()
         self.runtime.start_services()
         self.service = next(s for s in self.runtime.services if isinstance(s, LiveModels))
@@ -56,7 +65,9 @@ class Show:
             time.sleep(1 / FPS)
             if predicate():
                 return n
-        raise AssertionError(f"not within {max_frames} frames; events: {read_stats(self.stats_path)[1]}")
+        raise AssertionError(
+            f"not within {max_frames} frames; events: {read_stats(self.stats_path)[1]}"
+        )
 
     def frames(self, n):
         for _ in range(n):
@@ -64,7 +75,9 @@ class Show:
             time.sleep(1 / FPS)
 
     def key(self, key):
-        pygame.event.post(pygame.event.Event(pygame.KEYDOWN, key=key, mod=0, unicode="", scancode=0))
+        pygame.event.post(
+            pygame.event.Event(pygame.KEYDOWN, key=key, mod=0, unicode="", scancode=0)
+        )
 
     def close(self):
         self.runtime.close()
@@ -79,7 +92,9 @@ def show(tmp_path, request):
 
 def test_a_checkpoint_from_another_process_is_swapped_in_with_a_crossfade(show):
     show.frames(3)
-    subprocess.run(script("save", str(show.drop / "a"), "--step", "5"), env=script_env(), check=True)
+    subprocess.run(
+        script("save", str(show.drop / "a"), "--step", "5"), env=script_env(), check=True
+    )
     frames = show.run_until(lambda: show.events("swap"))
     assert frames <= SWAP_WITHIN_FRAMES
     (swap,) = show.events("swap")
@@ -102,8 +117,7 @@ def _truncated(folder):
 def _nan(folder):
     module = make_model(12)
     module.to_rgb.bias.data[0] = float("inf")
-    save_checkpoint(folder, module, name="live", architecture="dcgan",
-                    config=TINY, step=12)
+    save_checkpoint(folder, module, name="live", architecture="dcgan", config=TINY, step=12)
 
 
 def _wrong_shape(folder):
@@ -115,8 +129,7 @@ def _wrong_shape(folder):
 def _collapsed(folder):
     module = make_model(14)
     module.to_rgb.weight.data.zero_()
-    save_checkpoint(folder, module, name="live", architecture="dcgan",
-                    config=TINY, step=14)
+    save_checkpoint(folder, module, name="live", architecture="dcgan", config=TINY, step=14)
 
 
 def _pickle(folder):
@@ -135,10 +148,16 @@ def _pickle(folder):
     (folder / CARD_FILE).write_text(json.dumps(card))
 
 
-@pytest.mark.parametrize("write, reason", [
-    (_truncated, "sha256"), (_nan, "NaN"), (_wrong_shape, "shape"), (_collapsed, "collapsed"),
-    (_pickle, "safetensors"),
-])
+@pytest.mark.parametrize(
+    "write, reason",
+    [
+        (_truncated, "sha256"),
+        (_nan, "NaN"),
+        (_wrong_shape, "shape"),
+        (_collapsed, "collapsed"),
+        (_pickle, "safetensors"),
+    ],
+)
 def test_bad_checkpoints_are_rejected_and_the_show_plays_on(show, write, reason):
     before = show.loop.renderer.model
     show.frames(2)
@@ -159,15 +178,26 @@ def test_a_slow_copy_is_read_only_once_complete(show, tmp_path):
     # Pauses (0.15 s) longer than the stability window (2 polls of 0.05 s): the watcher sees
     # a stable but partial file many times, and the hash check must hold it back.
     copier = subprocess.Popen(
-        script("slow-copy", str(tmp_path / "source"), str(show.drop / "copied"), "--chunks", "6",
-               "--delay", "0.15"), env=script_env())
+        script(
+            "slow-copy",
+            str(tmp_path / "source"),
+            str(show.drop / "copied"),
+            "--chunks",
+            "6",
+            "--delay",
+            "0.15",
+        ),
+        env=script_env(),
+    )
     show.run_until(lambda: copier.poll() is not None, max_frames=20 * FPS)
     assert copier.returncode == 0
     show.run_until(lambda: show.events("swap"))
     assert show.events("reject") == []
     assert show.service.validations == 1
-    assert show.loop.renderer.model.card.sha256 == (show.drop / "copied" / CARD_FILE).read_text().split(
-        '"sha256": "')[1][:64]
+    assert (
+        show.loop.renderer.model.card.sha256
+        == (show.drop / "copied" / CARD_FILE).read_text().split('"sha256": "')[1][:64]
+    )
 
 
 @pytest.mark.parametrize("show", [{"stable_polls": 4}], indirect=True)
@@ -175,8 +205,14 @@ def test_a_burst_swaps_in_only_the_newest(show):
     show.frames(2)
     modules = {step: make_model(step) for step in range(31, 36)}
     for step, module in modules.items():  # five checkpoints within milliseconds
-        save_checkpoint(show.drop / f"burst-{step}", module, name="live", architecture="dcgan",
-                        config=TINY, step=step)
+        save_checkpoint(
+            show.drop / f"burst-{step}",
+            module,
+            name="live",
+            architecture="dcgan",
+            config=TINY,
+            step=step,
+        )
     show.run_until(lambda: show.events("swap"))
     show.frames(int(0.5 * FPS))
     assert [e["model"]["version"] for e in show.events("swap")] == [35]

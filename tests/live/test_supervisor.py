@@ -30,8 +30,12 @@ def proc_state(pid: int) -> str:
 def make(tmp_path, mode, **kw):
     events = []
     sup = TrainerSupervisor(
-        lambda: [sys.executable, str(HERE / "_fake_trainer.py"), str(tmp_path), "--mode", mode], log_path=tmp_path / "train.log",
-        env=script_env(), on_event=lambda name, **f: events.append((name, f)), **kw)
+        lambda: [sys.executable, str(HERE / "_fake_trainer.py"), str(tmp_path), "--mode", mode],
+        log_path=tmp_path / "train.log",
+        env=script_env(),
+        on_event=lambda name, **f: events.append((name, f)),
+        **kw,
+    )
     return sup, events
 
 
@@ -69,8 +73,11 @@ def test_a_killed_trainer_is_restarted_and_runs_at_low_priority(tmp_path):
 
 
 def test_a_finished_trainer_is_not_restarted(tmp_path):
-    sup = TrainerSupervisor(lambda: [sys.executable, "-c", "pass"], log_path=tmp_path / "train.log",
-                            backoff_initial_s=0.05)
+    sup = TrainerSupervisor(
+        lambda: [sys.executable, "-c", "pass"],
+        log_path=tmp_path / "train.log",
+        backoff_initial_s=0.05,
+    )
     sup.start()
     try:
         assert wait_for(lambda: sup.status.state == "finished", timeout=20.0)

@@ -32,14 +32,26 @@ def test_the_show_trains_swaps_survives_a_killed_trainer_and_pauses_it(tmp_path,
         "model": {"path": "models/show", "device": "cpu"},
         "display": {"fps": FPS, "fullscreen": False, "vsync": False},
         "hotswap": {"poll_s": 0.1, "crossfade_s": 0.2},
-        "training": {"enabled": True, "architecture": "mlp", "resolution": 28, "batch": 4, "steps": 100_000,
-                     "save_every": 5, "keep": 2, "out": "models/live", "device": "cpu",
-                     "extra_args": ["--synthetic-n", "16", "--width", "4", "--sample-every", "1000"]},
-        "osc": {"enabled": False}, "midi": {"enabled": False},
+        "training": {
+            "enabled": True,
+            "architecture": "mlp",
+            "resolution": 28,
+            "batch": 4,
+            "steps": 100_000,
+            "save_every": 5,
+            "keep": 2,
+            "out": "models/live",
+            "device": "cpu",
+            "extra_args": ["--synthetic-n", "16", "--width", "4", "--sample-every", "1000"],
+        },
+        "osc": {"enabled": False},
+        "midi": {"enabled": False},
     }
     stats_path = tmp_path / "stats.jsonl"
-    runtime = ShowRuntime(parse_show(data, base_dir=tmp_path),
-                          RunOptions(headless=True, size=(64, 64), stats=stats_path))
+    runtime = ShowRuntime(
+        parse_show(data, base_dir=tmp_path),
+        RunOptions(headless=True, size=(64, 64), stats=stats_path),
+    )
     try:
         loop = runtime.build_loop()
         runtime.start_services()
@@ -57,12 +69,16 @@ def test_the_show_trains_swaps_survives_a_killed_trainer_and_pauses_it(tmp_path,
                 time.sleep(1 / FPS)
                 if predicate():
                     return
-            raise AssertionError(f"timed out; events: {read_stats(stats_path)[1]}; "
-                                 f"log: {(tmp_path / 'models/live/train.log').read_text()[-2000:]}")
+            raise AssertionError(
+                f"timed out; events: {read_stats(stats_path)[1]}; "
+                f"log: {(tmp_path / 'models/live/train.log').read_text()[-2000:]}"
+            )
 
         run_until(lambda: any(e["model"]["id"] == "live" for e in events("swap")))
         assert loop.renderer.model.card.architecture == "mlp"
-        run_until(lambda: any(line.startswith("training: running step") for line in service.hud_lines()))
+        run_until(
+            lambda: any(line.startswith("training: running step") for line in service.hud_lines())
+        )
 
         first_pid = trainer.status.pid
         assert first_pid is not None
@@ -74,10 +90,15 @@ def test_the_show_trains_swaps_survives_a_killed_trainer_and_pauses_it(tmp_path,
         assert exit_event["code"] == -signal.SIGKILL
         assert "--resume" in (tmp_path / "models/live/train.log").read_text().split("starting:")[-1]
 
-        pygame.event.post(pygame.event.Event(pygame.KEYDOWN, key=pygame.K_t, mod=0, unicode="", scancode=0))
+        pygame.event.post(
+            pygame.event.Event(pygame.KEYDOWN, key=pygame.K_t, mod=0, unicode="", scancode=0)
+        )
         run_until(lambda: trainer.status.state == "paused", seconds=10)
         assert loop.targets["training.paused"] == 1.0
-        run_until(lambda: any(line.startswith("training: paused") for line in service.hud_lines()), seconds=5)
+        run_until(
+            lambda: any(line.startswith("training: paused") for line in service.hud_lines()),
+            seconds=5,
+        )
     finally:
         runtime.close()
     assert trainer.status.state == "stopped"

@@ -44,13 +44,17 @@ def test_a_checkpoint_is_read_hashed_and_test_decoded_once(tmp_path, monkeypatch
     save(tmp_path, step=8)
     reads, decodes = [], []
     real_read_bytes = type(tmp_path).read_bytes
-    monkeypatch.setattr(type(tmp_path), "read_bytes",
-                        lambda self: reads.append(self.name) or real_read_bytes(self))
+    monkeypatch.setattr(
+        type(tmp_path), "read_bytes", lambda self: reads.append(self.name) or real_read_bytes(self)
+    )
     real_sha256 = hashlib.sha256
     hashes = []
     monkeypatch.setattr(hashlib, "sha256", lambda *a: hashes.append(1) or real_sha256(*a))
-    monkeypatch.setattr(validation, "check_forward",
-                        lambda *a, **k: decodes.append(1) or real_check_forward(*a, **k))
+    monkeypatch.setattr(
+        validation,
+        "check_forward",
+        lambda *a, **k: decodes.append(1) or real_check_forward(*a, **k),
+    )
     validate(read_whole(tmp_path))
     assert reads == [WEIGHTS_FILE] and len(hashes) == 1 and len(decodes) == 1
 

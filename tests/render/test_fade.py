@@ -36,11 +36,15 @@ def test_one_decode_per_frame_and_a_true_blend():
         assert len(calls) == before + 1  # never two decodes in a frame
         # The blend of the two latest pictures, weighted by mix.
         latest_new = next(v + zz for v, zz in reversed(calls) if v == 10.0)
-        latest_old = next((v + zz for v, zz in reversed(calls) if v == 0.0), 2.0)  # 2.0: the pre-swap frame
+        latest_old = next(
+            (v + zz for v, zz in reversed(calls) if v == 0.0), 2.0
+        )  # 2.0: the pre-swap frame
         expected = latest_old + (latest_new - latest_old) * mix
         assert torch.allclose(pic, torch.full((3, 2, 2), expected))
         decoded_old_by_half.append(calls[-1][0] == 0.0)
-    assert calls[0][0] == 10.0  # the first fade frame decodes the newcomer; the old picture is reused
+    assert (
+        calls[0][0] == 10.0
+    )  # the first fade frame decodes the newcomer; the old picture is reused
     first, second = decoded_old_by_half[: frames // 2], decoded_old_by_half[frames // 2 :]
     assert sum(first) > sum(second) > 0  # the outgoing layer is refreshed less as it fades out
     calls.clear()

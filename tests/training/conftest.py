@@ -17,15 +17,31 @@ def tiny_config(out: Path, **overrides: object) -> TrainConfig:
     """The smallest honest run: 32 px DCGAN (the smallest it makes), width 8, one thread
     (two threads on a shared 2-core machine spend most of their time spinning)."""
     base: dict[str, object] = dict(
-        arch="gan", dataset="synthetic:shapes", out=out, resolution=32, width=8, latent_dim=16,
-        batch=8, steps=4, save_every=2, sample_every=2, keep=2, synthetic_n=16, threads=1,
+        arch="gan",
+        dataset="synthetic:shapes",
+        out=out,
+        resolution=32,
+        width=8,
+        latent_dim=16,
+        batch=8,
+        steps=4,
+        save_every=2,
+        sample_every=2,
+        keep=2,
+        synthetic_n=16,
+        threads=1,
     )
     base.update(overrides)
     return TrainConfig(**base)  # type: ignore[arg-type]
 
 
-def write_solid_images(folder: Path, n: int = 6, color: tuple[int, int, int] = ORANGE,
-                       size: int = 40, noise: float = 4.0) -> Path:
+def write_solid_images(
+    folder: Path,
+    n: int = 6,
+    color: tuple[int, int, int] = ORANGE,
+    size: int = 40,
+    noise: float = 4.0,
+) -> Path:
     """`n` PNGs of one colour with a little noise: a trivially learnable dataset."""
     folder.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(0)

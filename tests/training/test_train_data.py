@@ -24,7 +24,9 @@ def mixed_folder(tmp_path):
     (folder / "sub").mkdir(parents=True)
     rng = np.random.default_rng(1)
     Image.fromarray(rng.integers(0, 255, (50, 70, 3), dtype=np.uint8)).save(folder / "a.jpg")
-    Image.fromarray(rng.integers(0, 255, (64, 64), dtype=np.uint8), "L").save(folder / "sub" / "grey.png")
+    Image.fromarray(rng.integers(0, 255, (64, 64), dtype=np.uint8), "L").save(
+        folder / "sub" / "grey.png"
+    )
     rgba = np.zeros((40, 40, 4), np.uint8)
     rgba[..., :3] = 255
     rgba[:20, :, 3] = 255  # top half opaque white, bottom half transparent white
@@ -37,7 +39,9 @@ def mixed_folder(tmp_path):
     return folder
 
 
-def test_corrupt_and_unsupported_files_are_skipped_with_a_count_and_a_warning_each(mixed_folder, caplog):
+def test_corrupt_and_unsupported_files_are_skipped_with_a_count_and_a_warning_each(
+    mixed_folder, caplog
+):
     with caplog.at_level(logging.WARNING, logger="installation.training.data"):
         data = load_folder(mixed_folder, resolution=32, channels=3)
     assert len(data) == 3
@@ -68,14 +72,22 @@ def test_a_dataset_smaller_than_a_batch_still_trains(tmp_path, mixed_folder):
     assert load_checkpoint(cfg.out).card.step == 2
 
 
-@pytest.mark.parametrize("make, message", [
-    (lambda p: p / "missing", "does not exist"),
-    (lambda p: (p / "empty").mkdir() or p / "empty", "holds no images"),
-    (lambda p: (p / "bad").mkdir() or (p / "bad" / "x.png").write_bytes(b"nope") and p / "bad",
-     "could be read"),
-])
+@pytest.mark.parametrize(
+    "make, message",
+    [
+        (lambda p: p / "missing", "does not exist"),
+        (lambda p: (p / "empty").mkdir() or p / "empty", "holds no images"),
+        (
+            lambda p: (
+                (p / "bad").mkdir() or (p / "bad" / "x.png").write_bytes(b"nope") and p / "bad"
+            ),
+            "could be read",
+        ),
+    ],
+)
 def test_empty_missing_or_unreadable_folders_are_clear_errors_before_anything_is_written(
-        tmp_path, make, message):
+    tmp_path, make, message
+):
     cfg = tiny_config(tmp_path / "out", dataset=str(make(tmp_path)))
     with pytest.raises(DatasetError, match=message):
         run_training(cfg, progress=False)
@@ -106,8 +118,25 @@ def test_synthetic_images_are_deterministic_by_seed_and_colourful():
 
 def test_dataset_synth_command_writes_pngs_that_train(tmp_path):
     out = tmp_path / "shapes"
-    assert main(["dataset", "synth", "--kind", "shapes", "--n", "5", "--out", str(out),
-                 "--seed", "2", "--resolution", "48"]) == 0
+    assert (
+        main(
+            [
+                "dataset",
+                "synth",
+                "--kind",
+                "shapes",
+                "--n",
+                "5",
+                "--out",
+                str(out),
+                "--seed",
+                "2",
+                "--resolution",
+                "48",
+            ]
+        )
+        == 0
+    )
     files = sorted(out.glob("*.png"))
     assert [f.name for f in files] == [f"shapes-{i:06d}.png" for i in range(5)]
     with Image.open(files[4]) as img:
@@ -132,5 +161,17 @@ def test_bad_training_requests_are_refused_with_reasons(tmp_path):
     (tmp_path / "g" / "train_state.safetensors").write_bytes(b"\x10\0\0\0\0\0\0\0{not json")
     with pytest.raises(TrainingError, match="damaged"):
         run_training(tiny_config(tmp_path / "g", resume=True, steps=3), progress=False)
-    assert main(["train", "--dataset", "synthetic:shapes", "--out", str(tmp_path / "x"),
-                 "--resolution", "40"]) == 2
+    assert (
+        main(
+            [
+                "train",
+                "--dataset",
+                "synthetic:shapes",
+                "--out",
+                str(tmp_path / "x"),
+                "--resolution",
+                "40",
+            ]
+        )
+        == 2
+    )

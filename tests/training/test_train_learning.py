@@ -29,8 +29,15 @@ def _distance_to(folder: Path, color: tuple[int, int, int]) -> float:
 def test_gan_moves_its_samples_onto_a_trivially_learnable_dataset(tmp_path, solid_dataset):
     # A GAN's losses trade off against each other; the loss that matters is how far its
     # samples are from the data. One step (untrained) versus sixty.
-    cfg = tiny_config(tmp_path / "m", dataset=str(solid_dataset), steps=1, lr_g=1e-3, lr_d=1e-3,
-                      save_every=1000, sample_every=1000)
+    cfg = tiny_config(
+        tmp_path / "m",
+        dataset=str(solid_dataset),
+        steps=1,
+        lr_g=1e-3,
+        lr_d=1e-3,
+        save_every=1000,
+        sample_every=1000,
+    )
     run_training(cfg, progress=False)
     before = _distance_to(cfg.out, ORANGE)
     cfg.steps, cfg.resume = 60, True
@@ -42,15 +49,26 @@ def test_gan_moves_its_samples_onto_a_trivially_learnable_dataset(tmp_path, soli
 
 
 def test_vae_loss_decreases_and_the_export_keeps_its_encoder(tmp_path, solid_dataset):
-    cfg = tiny_config(tmp_path / "v", arch="vae", dataset=str(solid_dataset), steps=40, kl_warmup=20,
-                      save_every=1000, sample_every=1000)
+    cfg = tiny_config(
+        tmp_path / "v",
+        arch="vae",
+        dataset=str(solid_dataset),
+        steps=40,
+        kl_warmup=20,
+        save_every=1000,
+        sample_every=1000,
+    )
     result = run_training(cfg, progress=False)
     recon = result.history["recon"]
     assert len(recon) == 40
     assert sum(recon[-5:]) / 5 < 0.5 * sum(recon[:5]) / 5, recon
     model = load_checkpoint(cfg.out)
     assert model.card.architecture == "vae"
-    image = (torch.tensor(ORANGE, dtype=torch.float32) / 127.5 - 1).view(1, 3, 1, 1).expand(1, 3, 32, 32)
+    image = (
+        (torch.tensor(ORANGE, dtype=torch.float32) / 127.5 - 1)
+        .view(1, 3, 1, 1)
+        .expand(1, 3, 32, 32)
+    )
     with torch.no_grad():
         mu, logvar = model.module.encode(image)
     assert mu.shape == (1, 16) and bool(torch.isfinite(logvar).all())
@@ -73,18 +91,30 @@ def test_resume_continues_the_step_count_and_the_loss_curve_exactly(tmp_path):
 
 
 def test_model_folder_layout_grids_curve_and_last_k_checkpoints(tmp_path):
-    cfg = tiny_config(tmp_path / "m", steps=7, save_every=2, sample_every=3, keep=2,
-                      command="python -m installation train --exact")
+    cfg = tiny_config(
+        tmp_path / "m",
+        steps=7,
+        save_every=2,
+        sample_every=3,
+        keep=2,
+        command="python -m installation train --exact",
+    )
     run_training(cfg, progress=False)
     folder = cfg.out
     card = json.loads((folder / "card.json").read_text())
     assert card["step"] == 7 and card["architecture"] == "dcgan"
     assert card["command"] == "python -m installation train --exact"
     # checkpoints at 2, 4, 6 and the final 7; only the last two are kept
-    assert sorted(p.name for p in (folder / "checkpoints").iterdir()) == ["step-0000006", "step-0000007"]
+    assert sorted(p.name for p in (folder / "checkpoints").iterdir()) == [
+        "step-0000006",
+        "step-0000007",
+    ]
     assert load_checkpoint(folder / "checkpoints" / "step-0000006").card.step == 6
     assert sorted(p.name for p in (folder / "samples").iterdir()) == [
-        "step-0000003.png", "step-0000006.png", "step-0000007.png"]
+        "step-0000003.png",
+        "step-0000006.png",
+        "step-0000007.png",
+    ]
     with Image.open(folder / "samples" / "step-0000007.png") as grid:
         assert grid.width == grid.height and grid.width >= 8 * 32
     with Image.open(folder / "loss.png") as curve:
@@ -92,11 +122,14 @@ def test_model_folder_layout_grids_curve_and_last_k_checkpoints(tmp_path):
     assert not list(folder.rglob("*.tmp"))
 
 
-@pytest.mark.parametrize("overrides", [
-    {"arch": "mlp", "resolution": 28, "channels": 1},
-    {"loss": "hinge"},
-    {"export_dtype": "fp16"},
-])
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        {"arch": "mlp", "resolution": 28, "channels": 1},
+        {"loss": "hinge"},
+        {"export_dtype": "fp16"},
+    ],
+)
 def test_variants_train_and_export_loadable_models(tmp_path, overrides):
     cfg = tiny_config(tmp_path / "m", steps=2, **overrides)
     run_training(cfg, progress=False)
@@ -135,8 +168,9 @@ def test_pause_holds_training_between_steps(tmp_path):
     pause.set()
     cfg = tiny_config(tmp_path / "m", steps=1000)
     results = []
-    worker = threading.Thread(target=lambda: results.append(
-        run_training(cfg, stop=stop, pause=pause, progress=False)))
+    worker = threading.Thread(
+        target=lambda: results.append(run_training(cfg, stop=stop, pause=pause, progress=False))
+    )
     worker.start()
     try:
         worker.join(timeout=1.5)  # data drawn, networks built, then it waits
@@ -148,16 +182,26 @@ def test_pause_holds_training_between_steps(tmp_path):
 
 
 def test_config_round_trips_to_an_equivalent_command_line():
-    cfg = TrainConfig(arch="vae", dataset="imgs", out=Path("models/x"), steps=10, beta=0.5, flip=False)
+    cfg = TrainConfig(
+        arch="vae", dataset="imgs", out=Path("models/x"), steps=10, beta=0.5, flip=False
+    )
     argv = cfg.to_argv()
     assert argv[:4] == ["python", "-m", "installation", "train"]
     from installation.cli import build_parser
 
     args = build_parser().parse_args(argv[3:])
-    assert (args.arch, args.dataset, args.steps, args.beta, args.flip) == ("vae", "imgs", 10, 0.5, False)
+    assert (args.arch, args.dataset, args.steps, args.beta, args.flip) == (
+        "vae",
+        "imgs",
+        10,
+        0.5,
+        False,
+    )
 
 
-def test_a_full_disk_while_saving_is_a_clear_error_and_keeps_the_last_checkpoint(tmp_path, monkeypatch):
+def test_a_full_disk_while_saving_is_a_clear_error_and_keeps_the_last_checkpoint(
+    tmp_path, monkeypatch
+):
     import errno
     import os
 
@@ -184,8 +228,22 @@ def test_cli_resume_keeps_the_saved_shape_and_overwrite_starts_clean(tmp_path):
     from installation.cli import main
 
     out = tmp_path / "m"
-    common = ["train", "--dataset", "synthetic:shapes", "--synthetic-n", "8", "--batch", "4",
-              "--threads", "1", "--no-progress", "--out", str(out), "--save-every", "1"]
+    common = [
+        "train",
+        "--dataset",
+        "synthetic:shapes",
+        "--synthetic-n",
+        "8",
+        "--batch",
+        "4",
+        "--threads",
+        "1",
+        "--no-progress",
+        "--out",
+        str(out),
+        "--save-every",
+        "1",
+    ]
     shape = ["--resolution", "32", "--width", "8", "--latent-dim", "16"]
     assert main([*common, *shape, "--steps", "2"]) == 0
     assert main([*common, "--steps", "3", "--resume"]) == 0  # shape options left out: kept
@@ -206,6 +264,16 @@ def test_divergence_stops_training_without_saving_nan_weights(tmp_path):
     run_training(cfg, progress=False)
     # An infinite learning rate makes the weights, then the losses, non-finite at once.
     with pytest.raises(TrainingError, match="diverged"):
-        run_training(tiny_config(tmp_path / "m", steps=200, resume=True, lr_g=float("inf"), lr_d=float("inf"),
-                                 save_every=1000, sample_every=1000), progress=False)
+        run_training(
+            tiny_config(
+                tmp_path / "m",
+                steps=200,
+                resume=True,
+                lr_g=float("inf"),
+                lr_d=float("inf"),
+                save_every=1000,
+                sample_every=1000,
+            ),
+            progress=False,
+        )
     assert load_checkpoint(cfg.out).card.step == 2

@@ -24,23 +24,59 @@ def _env() -> dict[str, str]:
     return env
 
 
-TINY = ["--dataset", "synthetic:shapes", "--synthetic-n", "12", "--resolution", "32", "--width", "8",
-        "--latent-dim", "16", "--batch", "4", "--threads", "1", "--no-progress"]
+TINY = [
+    "--dataset",
+    "synthetic:shapes",
+    "--synthetic-n",
+    "12",
+    "--resolution",
+    "32",
+    "--width",
+    "8",
+    "--latent-dim",
+    "16",
+    "--batch",
+    "4",
+    "--threads",
+    "1",
+    "--no-progress",
+]
 
 
 def test_two_process_torchrun_on_gloo_writes_a_checkpoint_that_loads(tmp_path):
     out = tmp_path / "ddp"
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
-           "-m", "installation", "train", "--arch", "gan", *TINY, "--steps", "3", "--save-every", "2",
-           "--out", str(out)]
-    proc = subprocess.run(cmd, cwd=tmp_path, env=_env(), capture_output=True, text=True, timeout=240)
+    cmd = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        "--nproc_per_node=2",
+        "-m",
+        "installation",
+        "train",
+        "--arch",
+        "gan",
+        *TINY,
+        "--steps",
+        "3",
+        "--save-every",
+        "2",
+        "--out",
+        str(out),
+    ]
+    proc = subprocess.run(
+        cmd, cwd=tmp_path, env=_env(), capture_output=True, text=True, timeout=240
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     model = load_checkpoint(out)
     assert model.card.step == 3
     assert model.card.command.startswith("torchrun --nproc_per_node=2 -m installation train")
     assert "rank 0 of 2 on cpu (gloo)" in proc.stderr
     # rank 0 alone wrote: one set of grids, the checkpoints it keeps, no stray temp files
-    assert sorted(p.name for p in (out / "checkpoints").iterdir()) == ["step-0000002", "step-0000003"]
+    assert sorted(p.name for p in (out / "checkpoints").iterdir()) == [
+        "step-0000002",
+        "step-0000003",
+    ]
     assert not list(out.rglob("*.tmp"))
     assert load_state(out)["step"] == 3
 
@@ -48,10 +84,24 @@ def test_two_process_torchrun_on_gloo_writes_a_checkpoint_that_loads(tmp_path):
 @pytest.mark.skipif(not hasattr(signal, "SIGTERM"), reason="needs POSIX signals")
 def test_sigterm_ends_training_after_the_current_step_with_whole_files(tmp_path):
     out = tmp_path / "m"
-    cmd = [sys.executable, "-m", "installation", "train", "--arch", "gan", *TINY, "--steps", "100000",
-           "--save-every", "1", "--out", str(out)]
-    proc = subprocess.Popen(cmd, cwd=tmp_path, env=_env(), stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+    cmd = [
+        sys.executable,
+        "-m",
+        "installation",
+        "train",
+        "--arch",
+        "gan",
+        *TINY,
+        "--steps",
+        "100000",
+        "--save-every",
+        "1",
+        "--out",
+        str(out),
+    ]
+    proc = subprocess.Popen(
+        cmd, cwd=tmp_path, env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
     try:
         deadline = time.monotonic() + 120
         while not (out / "card.json").exists():

@@ -68,8 +68,9 @@ class Binding:
         return unmap_value(v, (0.0, 1.0), (self.lo, self.hi), self.curve, self.invert)  # type: ignore[arg-type]
 
 
-def compile_mapping(m: MidiMapping, registry: Registry, *, channel: int | None = None,
-                    takeover: str = "pickup") -> Binding:
+def compile_mapping(
+    m: MidiMapping, registry: Registry, *, channel: int | None = None, takeover: str = "pickup"
+) -> Binding:
     """A validated mapping -> Binding; `channel` (1-16) and `takeover` are the defaults."""
     kind = m.kind
     ch = m.channel if m.channel is not None else channel
@@ -86,9 +87,26 @@ def compile_mapping(m: MidiMapping, registry: Registry, *, channel: int | None =
         lo, hi = param.to_normalized(m.range[0]), param.to_normalized(m.range[1])
     mode = m.mode or _default_mode(kind, is_action, is_bool)
     return Binding(
-        kind, int(number or 0), ch0, m.target or "", is_action, is_bool, lo, hi, m.curve, m.invert,
-        m.smoothing, m.takeover or takeover, m.encoder, m.step, mode, m.bits, m.feedback,
-        m.led_on, m.led_off, m.label,
+        kind,
+        int(number or 0),
+        ch0,
+        m.target or "",
+        is_action,
+        is_bool,
+        lo,
+        hi,
+        m.curve,
+        m.invert,
+        m.smoothing,
+        m.takeover or takeover,
+        m.encoder,
+        m.step,
+        mode,
+        m.bits,
+        m.feedback,
+        m.led_on,
+        m.led_off,
+        m.label,
     )
 
 

@@ -101,10 +101,17 @@ class BeatSync:
         # Extrapolate between reports, but never more than one beat past the last one.
         return ev.beat + min(max(0.0, now - ev.at) * ev.bpm / 60.0, 1.0)
 
-    def phase(self, phase: float, values: Mapping[str, float], dt: float, now: float) -> float | None:
+    def phase(
+        self, phase: float, values: Mapping[str, float], dt: float, now: float
+    ) -> float | None:
         """The synced phase, or None to leave the walk to `walk.speed`."""
         ev = self.latest
-        if ev is None or values.get("walk.sync", 0.0) < 0.5 or now - ev.at > self.STALE_S or not ev.bpm:
+        if (
+            ev is None
+            or values.get("walk.sync", 0.0) < 0.5
+            or now - ev.at > self.STALE_S
+            or not ev.bpm
+        ):
             return None
         if not ev.running:
             return phase

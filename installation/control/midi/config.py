@@ -48,7 +48,9 @@ class MidiMapping(Section):
     note: int | None = Field(None, ge=0, le=127)
     pitchbend: bool = False
     program: int | Literal["any"] | None = Field(None, description="program change number, or any")
-    channel: int | None = Field(None, ge=1, le=16, description="1-16; omitted: the profile's, else any")
+    channel: int | None = Field(
+        None, ge=1, le=16, description="1-16; omitted: the profile's, else any"
+    )
     device: str | None = Field(None, description="only for ports whose name starts with this")
     label: str = ""
     target: str | None = None
@@ -59,7 +61,9 @@ class MidiMapping(Section):
     smoothing: float = Field(0.0, ge=0.0, le=60.0, description="glide time constant, seconds")
     takeover: Takeover | None = None
     encoder: Encoder = "absolute"
-    step: float = Field(1 / 128, gt=0.0, le=1.0, description="fraction of the range per encoder tick")
+    step: float = Field(
+        1 / 128, gt=0.0, le=1.0, description="fraction of the range per encoder tick"
+    )
     mode: Mode | None = None
     bits: Literal[7, 14] = 14
     feedback: bool = False
@@ -70,11 +74,15 @@ class MidiMapping(Section):
     def _consistent(self) -> MidiMapping:
         given = [k for k in CONTROL_KEYS if _given(getattr(self, k))]
         if len(given) != 1:
-            raise ValueError(f"name exactly one control ({', '.join(CONTROL_KEYS)}); got {given or 'none'}")
+            raise ValueError(
+                f"name exactly one control ({', '.join(CONTROL_KEYS)}); got {given or 'none'}"
+            )
         kind = given[0]
         if kind == "program":
             if self.scene is None or self.target is not None:
-                raise ValueError("a program change mapping names a scene (scene: NAME), not a target")
+                raise ValueError(
+                    "a program change mapping names a scene (scene: NAME), not a target"
+                )
             return self
         if self.scene is not None:
             raise ValueError("only program change mappings recall a scene")
@@ -87,19 +95,29 @@ class MidiMapping(Section):
             raise ValueError("bits: only for nrpn")
         mode = self.mode
         if mode is not None:
-            allowed = ("trigger", "gate", "velocity") if kind == "note" else ("absolute", "trigger", "gate")
+            allowed = (
+                ("trigger", "gate", "velocity")
+                if kind == "note"
+                else ("absolute", "trigger", "gate")
+            )
             if mode not in allowed:
-                raise ValueError(f"mode {mode!r} does not fit a {kind} control (use one of {allowed})")
+                raise ValueError(
+                    f"mode {mode!r} does not fit a {kind} control (use one of {allowed})"
+                )
         if self.target in REGISTRY.actions:
             if kind == "pitchbend" or self.encoder != "absolute" or mode in ("gate", "velocity"):
-                raise ValueError(f"{self.target!r} is an action: map it to a button (a cc or a note)")
+                raise ValueError(
+                    f"{self.target!r} is an action: map it to a button (a cc or a note)"
+                )
         elif self.range is not None:
             param = REGISTRY.params[self.target]
             lo, hi = self.range
             for v in (lo, hi):
                 if not (param.minimum <= v <= param.maximum):
-                    raise ValueError(f"range {list(self.range)} leaves {self.target}'s "
-                                     f"{param.minimum}..{param.maximum}")
+                    raise ValueError(
+                        f"range {list(self.range)} leaves {self.target}'s "
+                        f"{param.minimum}..{param.maximum}"
+                    )
             if lo == hi:
                 raise ValueError("range: the two ends must differ")
         return self
@@ -125,9 +143,13 @@ class MidiProfile(Section):
 
     name: str
     description: str = ""
-    match: list[str] = Field(default_factory=list, description='port name prefixes; "*" = any (fallback)')
+    match: list[str] = Field(
+        default_factory=list, description='port name prefixes; "*" = any (fallback)'
+    )
     channel: int | None = Field(None, ge=1, le=16)
-    output: str | None = Field(None, description="feedback port prefix when it differs from the input's")
+    output: str | None = Field(
+        None, description="feedback port prefix when it differs from the input's"
+    )
     takeover: Takeover | None = None
     mappings: list[MidiMapping] = Field(default_factory=list)
 
@@ -176,13 +198,17 @@ class LoadedProfile:
         return self.path.name.removesuffix(".midi.yaml")
 
 
-def parse_profile(data: Any, source: str = "profile", lines: Mapping[tuple, int] | None = None) -> MidiProfile:
+def parse_profile(
+    data: Any, source: str = "profile", lines: Mapping[tuple, int] | None = None
+) -> MidiProfile:
     if not isinstance(data, dict):
         raise ProfileError(f"{source}: the top level must be a mapping (name:, match:, mappings:)")
     try:
         return MidiProfile.model_validate(data)
     except ValidationError as exc:
-        raise ProfileError("\n".join(_format(e, source, lines or {}) for e in exc.errors())) from None
+        raise ProfileError(
+            "\n".join(_format(e, source, lines or {}) for e in exc.errors())
+        ) from None
 
 
 def load_profile(path: Path) -> LoadedProfile:
@@ -253,17 +279,27 @@ def load_setup(show: Show) -> MidiSetup:
         learn_path = show.resolve(cfg.learn_file)
         learned = load_profile(learn_path) if learn_path.is_file() else None
         for dev in cfg.devices:
-            if dev.profile not in ("auto", "none") and find_profile(profiles, dev.profile, show.base_dir) is None:
-                raise ShowError(f"midi.devices: no profile {dev.profile!r} in {cfg.profiles_dir}/ "
-                                f"(known: {', '.join(sorted(p.stem for p in profiles)) or 'none'})")
+            if (
+                dev.profile not in ("auto", "none")
+                and find_profile(profiles, dev.profile, show.base_dir) is None
+            ):
+                raise ShowError(
+                    f"midi.devices: no profile {dev.profile!r} in {cfg.profiles_dir}/ "
+                    f"(known: {', '.join(sorted(p.stem for p in profiles)) or 'none'})"
+                )
     except ProfileError as exc:
         raise ShowError(str(exc)) from None
-    all_mappings = [*cfg.mappings, *(m for p in profiles for m in p.profile.mappings),
-                    *(learned.profile.mappings if learned else [])]
+    all_mappings = [
+        *cfg.mappings,
+        *(m for p in profiles for m in p.profile.mappings),
+        *(learned.profile.mappings if learned else []),
+    ]
     for m in all_mappings:
         if m.scene is not None and m.scene not in show.scenes:
-            raise ShowError(f"midi: program {m.program} recalls scene {m.scene!r}, which show.yaml's "
-                            f"scenes: does not define (known: {', '.join(show.scenes) or 'none'})")
+            raise ShowError(
+                f"midi: program {m.program} recalls scene {m.scene!r}, which show.yaml's "
+                f"scenes: does not define (known: {', '.join(show.scenes) or 'none'})"
+            )
     for r in cfg.replay:
         _check_midi_file(show.resolve(r.file))
     return MidiSetup(profiles, learned, learn_path)

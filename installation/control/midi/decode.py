@@ -26,8 +26,19 @@ Sink = Callable[[Event], object]
 Capture = Callable[[str, mido.Message, float], bool]
 
 # Data bytes after each status (channel messages by their high nibble).
-_DATA_LEN = {0x80: 2, 0x90: 2, 0xA0: 2, 0xB0: 2, 0xC0: 1, 0xD0: 1, 0xE0: 2,
-             0xF1: 1, 0xF2: 2, 0xF3: 1, 0xF6: 0}
+_DATA_LEN = {
+    0x80: 2,
+    0x90: 2,
+    0xA0: 2,
+    0xB0: 2,
+    0xC0: 1,
+    0xD0: 1,
+    0xE0: 2,
+    0xF1: 1,
+    0xF2: 2,
+    0xF3: 1,
+    0xF6: 0,
+}
 _CLOCK_TYPES = {"clock", "start", "stop", "continue", "songpos"}
 _CONTROL_TYPES = {"control_change", "note_on", "note_off", "pitchwheel"}
 
@@ -44,9 +55,16 @@ class Counters:
 
 
 class MidiDecoder:
-    def __init__(self, device: str, table: BindingTable, sink: Sink, *,
-                 scenes: Mapping[str, Mapping[str, float]] | None = None,
-                 clock: bool = True, capture: Capture | None = None) -> None:
+    def __init__(
+        self,
+        device: str,
+        table: BindingTable,
+        sink: Sink,
+        *,
+        scenes: Mapping[str, Mapping[str, float]] | None = None,
+        clock: bool = True,
+        capture: Capture | None = None,
+    ) -> None:
         self.device = device
         self.source = f"midi:{device}"
         self.table = table  # replaced whole after MIDI learn
@@ -57,8 +75,12 @@ class MidiDecoder:
         self.counters = Counters()
         self._status = 0  # running status
         self._msb: dict[tuple[int, int], int] = {}  # (channel, cc) -> last 14-bit MSB
-        self._nrpn: dict[int, list[int]] = {}  # channel -> [param msb, param lsb, data msb, is_nrpn]
-        self._held: dict[tuple[str, str], Binding] = {}  # gates now on: (control, target) -> binding
+        self._nrpn: dict[
+            int, list[int]
+        ] = {}  # channel -> [param msb, param lsb, data msb, is_nrpn]
+        self._held: dict[
+            tuple[str, str], Binding
+        ] = {}  # gates now on: (control, target) -> binding
 
     # -- bytes -> messages ---------------------------------------------------------------
     def feed(self, data: Sequence[int], t: float) -> None:
@@ -93,7 +115,7 @@ class MidiDecoder:
                 if end is None:
                     self.counters.invalid += 1  # truncated SysEx
                     return out
-                out.append(list(data[i:end + 1]))
+                out.append(list(data[i : end + 1]))
                 i = end + 1
                 continue
             if b >= 0x80:
@@ -110,7 +132,7 @@ class MidiDecoder:
             if length is None:
                 self.counters.invalid += 1
                 continue
-            body = list(data[i:i + length])
+            body = list(data[i : i + length])
             if len(body) < length or any(x >= 0x80 for x in body):
                 self.counters.invalid += 1
                 i += next((k for k, x in enumerate(body) if x >= 0x80), len(body))
@@ -133,7 +155,11 @@ class MidiDecoder:
         if kind == "sysex":
             self.counters.sysex += 1
             return
-        if kind in _CONTROL_TYPES and self.capture is not None and self.capture(self.device, msg, t):
+        if (
+            kind in _CONTROL_TYPES
+            and self.capture is not None
+            and self.capture(self.device, msg, t)
+        ):
             return
         handler = getattr(self, f"_on_{kind}", None)
         if handler is None or not handler(msg, t):
@@ -224,8 +250,15 @@ class MidiDecoder:
             return False
         for name, value in self.scenes[scene].items():
             self.sink(ControlEvent(name, value, source=self.source, received=t))
-        self.sink(DeviceNotice("scene", f"scene {scene} (program {msg.program + 1})", self.device,
-                               source=self.source, received=t))
+        self.sink(
+            DeviceNotice(
+                "scene",
+                f"scene {scene} (program {msg.program + 1})",
+                self.device,
+                source=self.source,
+                received=t,
+            )
+        )
         return True
 
     # -- events --------------------------------------------------------------------------
@@ -233,16 +266,37 @@ class MidiDecoder:
         # Takeover is for controls with a physical position (faders, knobs, bend wheels).
         # A note's velocity has none to pick up: it applies as it comes.
         takeover = "none" if b.is_bool or b.kind == "note" else b.takeover
-        self.sink(ControlEvent(b.target, b.value_at(x), normalized=True, source=self.source, received=t,
-                               control=b.control, span=(b.lo, b.hi), takeover=takeover, smoothing=b.smoothing))
+        self.sink(
+            ControlEvent(
+                b.target,
+                b.value_at(x),
+                normalized=True,
+                source=self.source,
+                received=t,
+                control=b.control,
+                span=(b.lo, b.hi),
+                takeover=takeover,
+                smoothing=b.smoothing,
+            )
+        )
 
     def _relative(self, b: Binding, ticks: int, t: float) -> None:
         if ticks == 0:
             return
         step = ticks * b.step * (b.hi - b.lo) * (-1.0 if b.invert else 1.0)
-        self.sink(ControlEvent(b.target, step, normalized=True, relative=True, source=self.source, received=t,
-                               control=b.control, span=(min(b.lo, b.hi), max(b.lo, b.hi)),
-                               smoothing=b.smoothing))
+        self.sink(
+            ControlEvent(
+                b.target,
+                step,
+                normalized=True,
+                relative=True,
+                source=self.source,
+                received=t,
+                control=b.control,
+                span=(min(b.lo, b.hi), max(b.lo, b.hi)),
+                smoothing=b.smoothing,
+            )
+        )
 
     def _button(self, b: Binding, pressed: bool, t: float) -> None:
         if b.is_action:
@@ -250,22 +304,51 @@ class MidiDecoder:
                 self.sink(ControlEvent(b.target, 1.0, source=self.source, received=t))
         elif b.mode == "trigger":
             if pressed and b.is_bool:  # a toggle
-                self.sink(ControlEvent(b.target, 1.0, relative=True, source=self.source, received=t))
+                self.sink(
+                    ControlEvent(b.target, 1.0, relative=True, source=self.source, received=t)
+                )
             elif pressed:
-                self.sink(ControlEvent(b.target, b.value_at(1.0), normalized=True, source=self.source,
-                                       received=t, control=b.control, span=(b.lo, b.hi)))
+                self.sink(
+                    ControlEvent(
+                        b.target,
+                        b.value_at(1.0),
+                        normalized=True,
+                        source=self.source,
+                        received=t,
+                        control=b.control,
+                        span=(b.lo, b.hi),
+                    )
+                )
         else:  # gate: on while held
             if pressed:
                 self._held[(b.control, b.target)] = b
             else:
                 self._held.pop((b.control, b.target), None)
-            self.sink(ControlEvent(b.target, b.value_at(1.0 if pressed else 0.0), normalized=True,
-                                   source=self.source, received=t, control=b.control, span=(b.lo, b.hi)))
+            self.sink(
+                ControlEvent(
+                    b.target,
+                    b.value_at(1.0 if pressed else 0.0),
+                    normalized=True,
+                    source=self.source,
+                    received=t,
+                    control=b.control,
+                    span=(b.lo, b.hi),
+                )
+            )
 
     def release_all(self, t: float) -> int:
         """Let go of every gate held on this device (it was unplugged mid-press); how many."""
         held, self._held = self._held, {}
         for b in held.values():
-            self.sink(ControlEvent(b.target, b.value_at(0.0), normalized=True, source=self.source,
-                                   received=t, control=b.control, span=(b.lo, b.hi)))
+            self.sink(
+                ControlEvent(
+                    b.target,
+                    b.value_at(0.0),
+                    normalized=True,
+                    source=self.source,
+                    received=t,
+                    control=b.control,
+                    span=(b.lo, b.hi),
+                )
+            )
         return len(held)

@@ -18,7 +18,9 @@ Send = Callable[[str, tuple[int, ...]], object]
 
 
 class MidiFeedback:
-    def __init__(self, registry: Registry, tables: Callable[[], Mapping[str, BindingTable]], send: Send) -> None:
+    def __init__(
+        self, registry: Registry, tables: Callable[[], Mapping[str, BindingTable]], send: Send
+    ) -> None:
         self.registry = registry
         self.tables = tables  # device -> table, for devices with an open output
         self.send = send

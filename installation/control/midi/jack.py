@@ -55,7 +55,9 @@ def jackd_path() -> str | None:
     return shutil.which("jackd")
 
 
-def start_server(name: str, *, rate: int = 48000, period: int = 256, timeout: float = 10.0) -> subprocess.Popen:
+def start_server(
+    name: str, *, rate: int = 48000, period: int = 256, timeout: float = 10.0
+) -> subprocess.Popen:
     """Start `jackd --no-realtime -n NAME -d dummy` and wait until it answers.
 
     --no-realtime because containers and CI runners may not grant realtime scheduling; the

@@ -32,7 +32,9 @@ HEADER = """\
 """
 
 
-def infer_mapping(messages: Sequence[mido.Message], target: str, registry: Registry) -> dict[str, Any] | None:
+def infer_mapping(
+    messages: Sequence[mido.Message], target: str, registry: Registry
+) -> dict[str, Any] | None:
     """A mapping entry (a plain dict, in YAML key order) for the control that sent these."""
     if not messages:
         return None
@@ -109,7 +111,9 @@ def save_learned(path: Path, device: str, entry: dict[str, Any]) -> None:
         data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
         mappings = list(data.get("mappings") or [])
     control = _control_of(entry)
-    mappings = [m for m in mappings if not (m.get("device") == device and _control_of(m) == control)]
+    mappings = [
+        m for m in mappings if not (m.get("device") == device and _control_of(m) == control)
+    ]
     mappings.append(entry)
     lines = [HEADER, "name: learned", "match: []", "mappings:"]
     for m in mappings:

@@ -39,9 +39,14 @@ class _Glide:
 
 
 class MidiMapper:
-    def __init__(self, registry: Registry, *, arm: Callable[[str | None], None],
-                 status_lines: Callable[[], Iterable[str]] = lambda: (),
-                 on_device: Callable[[str, Mapping[str, float]], None] | None = None) -> None:
+    def __init__(
+        self,
+        registry: Registry,
+        *,
+        arm: Callable[[str | None], None],
+        status_lines: Callable[[], Iterable[str]] = lambda: (),
+        on_device: Callable[[str, Mapping[str, float]], None] | None = None,
+    ) -> None:
         self.registry = registry
         self.arm = arm
         self.status_lines = status_lines
@@ -54,10 +59,13 @@ class MidiMapper:
         self._notes: deque[tuple[float, str]] = deque(maxlen=6)
         self._last_now: float | None = None
         self.learnable = [n for n, p in registry.params.items()] + [
-            n for n, a in registry.actions.items() if a.remote and n not in LEARN_ACTIONS]
+            n for n, a in registry.actions.items() if a.remote and n not in LEARN_ACTIONS
+        ]
 
     # -- the mapper ----------------------------------------------------------------------
-    def __call__(self, events: list[Event], targets: Mapping[str, float], now: float) -> list[Event]:
+    def __call__(
+        self, events: list[Event], targets: Mapping[str, float], now: float
+    ) -> list[Event]:
         dt = 0.0 if self._last_now is None else max(0.0, now - self._last_now)
         self._last_now = now
         if not events and not self._glides:
@@ -78,7 +86,9 @@ class MidiMapper:
                     self._learn(e.target)
                 elif e.target in self.registry.params and not e.relative:
                     param = self.registry.params[e.target]
-                    current[e.target] = param.clamp(param.from_normalized(e.value) if e.normalized else e.value)
+                    current[e.target] = param.clamp(
+                        param.from_normalized(e.value) if e.normalized else e.value
+                    )
                 out.append(e)
         out.extend(self._glide(current, dt))
         return out
@@ -113,7 +123,9 @@ class MidiMapper:
     def _out(e: ControlEvent, value: float) -> ControlEvent:
         # In the parameter's units now, still naming its control, so feedback does not echo
         # the value back to the control that sent it.
-        return ControlEvent(e.target, value, source=e.source, received=e.received, control=e.control)
+        return ControlEvent(
+            e.target, value, source=e.source, received=e.received, control=e.control
+        )
 
     def _glide(self, current: dict[str, float], dt: float) -> list[ControlEvent]:
         out = []
@@ -156,7 +168,9 @@ class MidiMapper:
         self.arm(self.learning)
 
     # -- hooks for the loop --------------------------------------------------------------
-    def phase_sync(self, phase: float, values: Mapping[str, float], dt: float, now: float) -> float | None:
+    def phase_sync(
+        self, phase: float, values: Mapping[str, float], dt: float, now: float
+    ) -> float | None:
         # Clock events are stamped in real time, whatever clock the loop runs on.
         return self.clock.phase(phase, values, dt, time.monotonic())
 
@@ -167,6 +181,8 @@ class MidiMapper:
         if clock:
             lines.append(clock)
         if self.learning:
-            lines.append(f"MIDI learn -> {self.learning}: move a control (L: next, Backspace: cancel)")
+            lines.append(
+                f"MIDI learn -> {self.learning}: move a control (L: next, Backspace: cancel)"
+            )
         lines += [text for until, text in self._notes if until > now]
         return lines

@@ -33,4 +33,6 @@ def port_matches(port: str, pattern: str) -> bool:
         return True
     want = pattern.lower()
     name = stable_name(port).lower()
-    return name.startswith(want) or any(part.strip().startswith(want) for part in name.split(":")[1:])
+    return name.startswith(want) or any(
+        part.strip().startswith(want) for part in name.split(":")[1:]
+    )

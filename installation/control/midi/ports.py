@@ -51,19 +51,33 @@ def choose_system(preference: str = "auto") -> MidiSystem:
     alsa_ok = rtmidi.API_LINUX_ALSA in compiled and os.path.exists(ALSA_SEQ)
     jack_ok = rtmidi.API_UNIX_JACK in compiled and jack.server_running()
     if preference == "alsa":
-        return (MidiSystem(rtmidi.API_LINUX_ALSA, "alsa") if alsa_ok else
-                MidiSystem(None, "alsa", f"no ALSA sequencer ({ALSA_SEQ} is missing: modprobe snd-seq)"))
+        return (
+            MidiSystem(rtmidi.API_LINUX_ALSA, "alsa")
+            if alsa_ok
+            else MidiSystem(
+                None, "alsa", f"no ALSA sequencer ({ALSA_SEQ} is missing: modprobe snd-seq)"
+            )
+        )
     if preference == "jack":
-        return (MidiSystem(rtmidi.API_UNIX_JACK, "jack") if jack_ok else
-                MidiSystem(None, "jack", f"no JACK server {jack.server_name()!r} is running "
-                                         "(start one: jackd -d alsa, or qjackctl)"))
+        return (
+            MidiSystem(rtmidi.API_UNIX_JACK, "jack")
+            if jack_ok
+            else MidiSystem(
+                None,
+                "jack",
+                f"no JACK server {jack.server_name()!r} is running "
+                "(start one: jackd -d alsa, or qjackctl)",
+            )
+        )
     if not sys.platform.startswith("linux"):
         return MidiSystem(rtmidi.API_UNSPECIFIED, "default")  # CoreMIDI, Windows MM
     if alsa_ok:
         return MidiSystem(rtmidi.API_LINUX_ALSA, "alsa")
     if jack_ok:
         return MidiSystem(rtmidi.API_UNIX_JACK, "jack")
-    return MidiSystem(None, "none", f"no MIDI system: no ALSA sequencer ({ALSA_SEQ}) and no JACK server")
+    return MidiSystem(
+        None, "none", f"no MIDI system: no ALSA sequencer ({ALSA_SEQ}) and no JACK server"
+    )
 
 
 class PortLister:
@@ -90,8 +104,15 @@ class PortLister:
 class InputPort:
     """One open input. The callback runs on rtmidi's thread (JACK's process thread)."""
 
-    def __init__(self, system: MidiSystem, port: str, callback: Callable[[Sequence[int]], None], *,
-                 sysex: bool, clock: bool) -> None:
+    def __init__(
+        self,
+        system: MidiSystem,
+        port: str,
+        callback: Callable[[Sequence[int]], None],
+        *,
+        sysex: bool,
+        clock: bool,
+    ) -> None:
         import rtmidi
 
         self.port = port
@@ -162,7 +183,11 @@ def device_lines(profiles_dir: Path) -> list[str]:
         lines.append(f"  (profiles not loaded: {exc})")
     for name in inputs:
         found = match_profile(profiles, name)
-        label = f"profile {found.stem} ({found.path})" if found else "no profile (show mappings and learn only)"
+        label = (
+            f"profile {found.stem} ({found.path})"
+            if found
+            else "no profile (show mappings and learn only)"
+        )
         lines.append(f"  in:  {name}  ->  {label}")
     lines += [f"  out: {name}" for name in outputs]
     if not inputs and not outputs:

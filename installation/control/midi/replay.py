@@ -21,13 +21,22 @@ log = logging.getLogger(__name__)
 
 
 class MidiFileReplay:
-    def __init__(self, path: Path, decoder: MidiDecoder, *, loop: bool = False, speed: float = 1.0,
-                 profile: LoadedProfile | None = None) -> None:
+    def __init__(
+        self,
+        path: Path,
+        decoder: MidiDecoder,
+        *,
+        loop: bool = False,
+        speed: float = 1.0,
+        profile: LoadedProfile | None = None,
+    ) -> None:
         self.path, self.decoder, self.loop, self.speed = path, decoder, loop, speed
         self.profile = profile  # its bindings are rebuilt after MIDI learn
         self.finished = threading.Event()
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name=f"midi-replay:{path.name}", daemon=True)
+        self._thread = threading.Thread(
+            target=self._run, name=f"midi-replay:{path.name}", daemon=True
+        )
 
     def start(self) -> None:
         self._thread.start()

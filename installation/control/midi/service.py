@@ -81,9 +81,17 @@ class _Open:
 
 
 class MidiService:
-    def __init__(self, cfg: MidiConfig, setup: MidiSetup, *, registry: Registry, events: EventQueue,
-                 stats: StatsWriter | None = None, scenes: Mapping[str, Mapping[str, float]] | None = None,
-                 base_dir: Path = Path(".")) -> None:
+    def __init__(
+        self,
+        cfg: MidiConfig,
+        setup: MidiSetup,
+        *,
+        registry: Registry,
+        events: EventQueue,
+        stats: StatsWriter | None = None,
+        scenes: Mapping[str, Mapping[str, float]] | None = None,
+        base_dir: Path = Path("."),
+    ) -> None:
         self.cfg, self.setup, self.registry, self.events = cfg, setup, registry, events
         self.stats = stats or StatsWriter(None)
         self.scenes = {k: dict(v) for k, v in (scenes or {}).items()}
@@ -142,7 +150,10 @@ class MidiService:
         if not s.devices:
             return [f"MIDI ({s.system}): no devices yet"] if s.system else []
         names = ", ".join(f"{d} [{p}]" for d, p in s.devices)
-        return [f"MIDI: {names}", f"MIDI {s.messages} msgs, unmapped {s.unmapped}, invalid {s.invalid}, sysex {s.sysex}"]
+        return [
+            f"MIDI: {names}",
+            f"MIDI {s.messages} msgs, unmapped {s.unmapped}, invalid {s.invalid}, sysex {s.sysex}",
+        ]
 
     # -- the service thread --------------------------------------------------------------
     def _run(self) -> None:
@@ -176,7 +187,10 @@ class MidiService:
                 log.warning("MIDI system went away (%s); closing MIDI ports", system.problem)
                 self._close_all()
             if not self._warned:
-                log.warning("MIDI off: %s. The show plays on without MIDI and keeps looking.", system.problem)
+                log.warning(
+                    "MIDI off: %s. The show plays on without MIDI and keeps looking.",
+                    system.problem,
+                )
                 self.stats.event("midi_unavailable", t=time.monotonic(), reason=system.problem)
                 self._warned = True
             self._problem = system.problem
@@ -201,7 +215,11 @@ class MidiService:
             config = next((d for d in self.cfg.devices if port_matches(port, d.port)), None)
             if config is not None:
                 wanted[port] = config
-        notices = [self._close_input(port, "unplugged") for port in list(self._inputs) if port not in wanted]
+        notices = [
+            self._close_input(port, "unplugged")
+            for port in list(self._inputs)
+            if port not in wanted
+        ]
         for port, config in wanted.items():
             if port not in self._inputs:
                 opened = self._open_input(system, port, config)
@@ -218,7 +236,9 @@ class MidiService:
         profile = self._profile_for(port, config)
         decoder = self._decoder(device, profile)
         try:
-            handle = InputPort(system, port, self._callback(decoder), sysex=self.cfg.sysex, clock=self.cfg.clock)
+            handle = InputPort(
+                system, port, self._callback(decoder), sysex=self.cfg.sysex, clock=self.cfg.clock
+            )
         except OSError as exc:
             if port not in self._failed:
                 log.warning("%s (will retry)", exc)
@@ -228,17 +248,32 @@ class MidiService:
         self._inputs[port] = _Open(port, device, decoder, handle, profile, config)
         name = profile.stem if profile else "no profile"
         log.info("MIDI device connected: %s (profile %s)", device, name)
-        self.stats.event("midi_device", t=time.monotonic(), device=device, port=port, state="connected", profile=name)
+        self.stats.event(
+            "midi_device",
+            t=time.monotonic(),
+            device=device,
+            port=port,
+            state="connected",
+            profile=name,
+        )
         return DeviceNotice("opened", f"{device} connected ({name})", device, source=decoder.source)
 
     def _close_input(self, port: str, why: str) -> DeviceNotice:
         opened = self._inputs.pop(port)
         opened.input.close()
         released = opened.decoder.release_all(time.monotonic())  # no gate stays on forever
-        log.warning("MIDI device %s: %s%s", why, opened.device,
-                    f" (released {released} held gate{'s' * (released != 1)})" if released else "")
-        self.stats.event("midi_device", t=time.monotonic(), device=opened.device, port=port, state=why)
-        return DeviceNotice("closed", f"{opened.device} {why}", opened.device, source=opened.decoder.source)
+        log.warning(
+            "MIDI device %s: %s%s",
+            why,
+            opened.device,
+            f" (released {released} held gate{'s' * (released != 1)})" if released else "",
+        )
+        self.stats.event(
+            "midi_device", t=time.monotonic(), device=opened.device, port=port, state=why
+        )
+        return DeviceNotice(
+            "closed", f"{opened.device} {why}", opened.device, source=opened.decoder.source
+        )
 
     def _callback(self, decoder: MidiDecoder):
         def on_message(data) -> None:
@@ -273,12 +308,15 @@ class MidiService:
         self._tables = MappingProxyType(tables)
 
     def _output_for(self, opened: _Open, outputs: list[str]) -> str | None:
-        pattern = opened.config.output or (opened.profile.profile.output if opened.profile else None)
+        pattern = opened.config.output or (
+            opened.profile.profile.output if opened.profile else None
+        )
         if pattern:
             return next((o for o in outputs if port_matches(o, pattern)), None)
         client = opened.device.split(":")[0]
         return next((o for o in outputs if stable_name(o) == opened.device), None) or next(
-            (o for o in outputs if stable_name(o).split(":")[0] == client), None)
+            (o for o in outputs if stable_name(o).split(":")[0] == client), None
+        )
 
     def _flush(self, timeout: float) -> None:
         try:
@@ -294,7 +332,11 @@ class MidiService:
         # NRPN address/data CCs keep their order.
         latest: dict[tuple, tuple[str, tuple[int, ...]]] = {}
         for i, (device, msg) in enumerate(batch):
-            key = (device, i) if (msg[0] & 0xF0) == 0xB0 and msg[1] in (6, 38, 98, 99) else (device, msg[0], msg[1])
+            key = (
+                (device, i)
+                if (msg[0] & 0xF0) == 0xB0 and msg[1] in (6, 38, 98, 99)
+                else (device, msg[0], msg[1])
+            )
             latest.pop(key, None)
             latest[key] = (device, msg)
         for device, msg in latest.values():
@@ -312,16 +354,34 @@ class MidiService:
 
     def _table(self, device: str, profile: LoadedProfile | None) -> BindingTable:
         def layer(mappings, channel=None, takeover=None):
-            return [compile_mapping(m, self.registry, channel=channel, takeover=m.takeover or takeover or self.cfg.takeover)
-                    for m in mappings if m.device is None or port_matches(device, m.device)]
+            return [
+                compile_mapping(
+                    m,
+                    self.registry,
+                    channel=channel,
+                    takeover=m.takeover or takeover or self.cfg.takeover,
+                )
+                for m in mappings
+                if m.device is None or port_matches(device, m.device)
+            ]
 
         learned = layer(self._learned.profile.mappings) if self._learned else []
-        own = layer(profile.profile.mappings, profile.profile.channel, profile.profile.takeover) if profile else []
+        own = (
+            layer(profile.profile.mappings, profile.profile.channel, profile.profile.takeover)
+            if profile
+            else []
+        )
         return build_table([learned, layer(self.cfg.mappings), own])
 
     def _decoder(self, device: str, profile: LoadedProfile | None) -> MidiDecoder:
-        return MidiDecoder(device, self._table(device, profile), self.events.put, scenes=self.scenes,
-                           clock=self.cfg.clock, capture=self._learn.offer)
+        return MidiDecoder(
+            device,
+            self._table(device, profile),
+            self.events.put,
+            scenes=self.scenes,
+            clock=self.cfg.clock,
+            capture=self._learn.offer,
+        )
 
     def _make_replays(self) -> list[MidiFileReplay]:
         replays = []
@@ -329,8 +389,15 @@ class MidiService:
             path = Path(r.file) if Path(r.file).is_absolute() else self.base_dir / r.file
             name = r.name or path.stem
             profile = self._profile_for(name, MidiDevice(port=name, profile=r.profile))
-            replays.append(MidiFileReplay(path, self._decoder(f"replay:{name}", profile), loop=r.loop,
-                                          speed=r.speed, profile=profile))
+            replays.append(
+                MidiFileReplay(
+                    path,
+                    self._decoder(f"replay:{name}", profile),
+                    loop=r.loop,
+                    speed=r.speed,
+                    profile=profile,
+                )
+            )
         return replays
 
     def _take_commands(self) -> None:
@@ -362,17 +429,36 @@ class MidiService:
         for replay in self._replays:
             replay.decoder.table = self._table(replay.decoder.device, replay.profile)
         control = ", ".join(f"{k} {v}" for k, v in entry.items() if k != "target")
-        log.info("MIDI learn: %s %s -> %s (saved to %s)", device, control, target, self.setup.learn_path)
-        self.stats.event("midi_learn", t=now, device=device, mapping=entry, file=str(self.setup.learn_path))
-        self.events.put(DeviceNotice("learned", f"learned {control} on {device} -> {target}", device))
+        log.info(
+            "MIDI learn: %s %s -> %s (saved to %s)", device, control, target, self.setup.learn_path
+        )
+        self.stats.event(
+            "midi_learn", t=now, device=device, mapping=entry, file=str(self.setup.learn_path)
+        )
+        self.events.put(
+            DeviceNotice("learned", f"learned {control} on {device} -> {target}", device)
+        )
 
     def _publish(self) -> None:
         decoders = [o.decoder for o in self._inputs.values()] + [r.decoder for r in self._replays]
-        total = {k: sum(getattr(d.counters, k) for d in decoders) for k in ("messages", "unmapped", "invalid", "sysex")}
-        devices = tuple((o.device, o.profile.stem if o.profile else "no profile") for o in self._inputs.values())
-        devices += tuple((r.decoder.device, "replay") for r in self._replays if not r.finished.is_set())
-        self._status = MidiStatus(self._system.name if self._system else "", self._problem, devices,
-                                  feedback_dropped=self.feedback_dropped, learning=self._learn.target, **total)
+        total = {
+            k: sum(getattr(d.counters, k) for d in decoders)
+            for k in ("messages", "unmapped", "invalid", "sysex")
+        }
+        devices = tuple(
+            (o.device, o.profile.stem if o.profile else "no profile") for o in self._inputs.values()
+        )
+        devices += tuple(
+            (r.decoder.device, "replay") for r in self._replays if not r.finished.is_set()
+        )
+        self._status = MidiStatus(
+            self._system.name if self._system else "",
+            self._problem,
+            devices,
+            feedback_dropped=self.feedback_dropped,
+            learning=self._learn.target,
+            **total,
+        )
 
     def _close_all(self) -> None:
         for port in list(self._inputs):
@@ -388,9 +474,18 @@ class MidiService:
         self._system = None
 
 
-def build_midi_service(show: Show, registry: Registry, stats: StatsWriter, events: EventQueue) -> MidiService | None:
+def build_midi_service(
+    show: Show, registry: Registry, stats: StatsWriter, events: EventQueue
+) -> MidiService | None:
     """The show's MIDI service (None when `midi:` is off); app.py connects it to the loop."""
     if not show.midi.enabled:
         return None
-    return MidiService(show.midi, load_setup(show), registry=registry, events=events, stats=stats,
-                       scenes=show.scenes, base_dir=show.base_dir)
+    return MidiService(
+        show.midi,
+        load_setup(show),
+        registry=registry,
+        events=events,
+        stats=stats,
+        scenes=show.scenes,
+        base_dir=show.base_dir,
+    )

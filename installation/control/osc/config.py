@@ -17,12 +17,16 @@ from installation.control.mapping import Curve
 from installation.params import REGISTRY, address_of
 
 PRIVATE_NETWORKS = [
-    "127.0.0.0/8", "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "169.254.0.0/16",
-    "::1/128", "fc00::/7", "fe80::/10",
+    "127.0.0.0/8",
+    "10.0.0.0/8",
+    "172.16.0.0/12",
+    "192.168.0.0/16",
+    "169.254.0.0/16",
+    "::1/128",
+    "fc00::/7",
+    "fe80::/10",
 ]
 _PATTERN_CHARS = set("*?[]{}, #")
-
-
 
 
 def _check_ip(host: str) -> str:
@@ -83,12 +87,18 @@ class FeedbackClient(Section):
     # Out; on a loopback or the show's own address every local program would match, so
     # there it falls back to "port"), or "none" (echo everything).
     echo_guard: Literal["port", "host", "none"] = "port"
-    send_port: int | None = Field(None, ge=1, le=65535,
-                                  description="the port this client sends from, when not its listening port")
+    send_port: int | None = Field(
+        None,
+        ge=1,
+        le=65535,
+        description="the port this client sends from, when not its listening port",
+    )
     # Pd's [oscparse] rejects T/F type tags, and many Max/TouchDesigner patches mishandle
     # them: booleans go out as int 0/1 unless a client asks for T/F.
     bools: Literal["int", "float", "TF"] = "int"
-    state: bool = Field(True, description="send /state/... (tempo, beat, model, fps) at osc.state_rate")
+    state: bool = Field(
+        True, description="send /state/... (tempo, beat, model, fps) at osc.state_rate"
+    )
 
     @field_validator("host")
     @classmethod
@@ -101,27 +111,52 @@ class OscQueryConfig(Section):
     port: int = Field(9001, ge=0, le=65535, description="HTTP port; 0 picks a free one")
     zeroconf: bool = Field(True, description="advertise as _oscjson._tcp (needs `zeroconf`)")
     name: str = Field("installation", min_length=1, max_length=63)
-    max_connections: int = Field(64, ge=2, le=1024, description="HTTP and websocket connections at once")
-    header_timeout: float = Field(5.0, gt=0.0, le=120.0, description="seconds to send a request's headers")
-    idle_timeout: float = Field(30.0, gt=0.0, le=3600.0, description="seconds a keep-alive connection may idle")
+    max_connections: int = Field(
+        64, ge=2, le=1024, description="HTTP and websocket connections at once"
+    )
+    header_timeout: float = Field(
+        5.0, gt=0.0, le=120.0, description="seconds to send a request's headers"
+    )
+    idle_timeout: float = Field(
+        30.0, gt=0.0, le=3600.0, description="seconds a keep-alive connection may idle"
+    )
 
 
 class OscConfig(Section):
     enabled: bool = True
     host: str = "127.0.0.1"
-    port: int = Field(9000, ge=0, le=65535, description="UDP and TCP (SLIP or size-prefixed) port; 0 picks a free one")
+    port: int = Field(
+        9000,
+        ge=0,
+        le=65535,
+        description="UDP and TCP (SLIP or size-prefixed) port; 0 picks a free one",
+    )
     tcp: bool = True
-    tcp_max_clients: int = Field(32, ge=1, le=1024, description="TCP connections at once; the most idle gives way")
-    tcp_idle_timeout: float = Field(600.0, gt=0.0, description="seconds a silent TCP connection is kept")
+    tcp_max_clients: int = Field(
+        32, ge=1, le=1024, description="TCP connections at once; the most idle gives way"
+    )
+    tcp_idle_timeout: float = Field(
+        600.0, gt=0.0, description="seconds a silent TCP connection is kept"
+    )
     allow: list[str] = Field(default_factory=lambda: list(PRIVATE_NETWORKS))
-    rate_limit: float = Field(2000.0, ge=0.0, description="packets/s per sender address; 0 = no limit")
+    rate_limit: float = Field(
+        2000.0, ge=0.0, description="packets/s per sender address; 0 = no limit"
+    )
     burst: int = Field(200, ge=1, description="packets a sender may send at once above the rate")
     max_packet: int = Field(16384, ge=64, le=65536, description="bytes; bigger packets are dropped")
-    max_delay: float = Field(10.0, ge=0.0, le=3600.0, description="future timetags are clamped to this")
-    queue: int = Field(1024, ge=16, le=100_000, description="events held for a bundle's future timetag")
+    max_delay: float = Field(
+        10.0, ge=0.0, le=3600.0, description="future timetags are clamped to this"
+    )
+    queue: int = Field(
+        1024, ge=16, le=100_000, description="events held for a bundle's future timetag"
+    )
     feedback: list[FeedbackClient] = Field(default_factory=list)
-    feedback_rate: float = Field(30.0, gt=0.0, le=1000.0, description="messages/s per address and client")
-    state_rate: float = Field(10.0, ge=0.0, le=120.0, description="/state/... messages/s to feedback clients; 0 = off")
+    feedback_rate: float = Field(
+        30.0, gt=0.0, le=1000.0, description="messages/s per address and client"
+    )
+    state_rate: float = Field(
+        10.0, ge=0.0, le=120.0, description="/state/... messages/s to feedback clients; 0 = off"
+    )
     oscquery: OscQueryConfig = OscQueryConfig()
     mappings: list[OscMapping] = Field(default_factory=list)
 
@@ -145,7 +180,11 @@ class OscConfig(Section):
         registry_addresses = {address_of(n) for n in [*REGISTRY.params, *REGISTRY.actions]}
         seen: set[tuple[str, int]] = set()
         for m in self.mappings:
-            if m.address in registry_addresses or m.address == "/status" or m.address.startswith("/norm/"):
+            if (
+                m.address in registry_addresses
+                or m.address == "/status"
+                or m.address.startswith("/norm/")
+            ):
                 raise ValueError(f"mapping address {m.address} is already a built-in address")
             if (m.address, m.arg) in seen:
                 raise ValueError(f"two mappings for {m.address} argument {m.arg}")

@@ -47,8 +47,20 @@ from installation.control.osc.websocket import (
 
 log = logging.getLogger(__name__)
 
-COUNTERS = ("accepted", "requests", "refused_full", "evicted_idle", "not_allowed", "header_timeout",
-            "idle_timeout", "bad_request", "slow_client", "ws_opened", "ws_messages", "ws_errors")
+COUNTERS = (
+    "accepted",
+    "requests",
+    "refused_full",
+    "evicted_idle",
+    "not_allowed",
+    "header_timeout",
+    "idle_timeout",
+    "bad_request",
+    "slow_client",
+    "ws_opened",
+    "ws_messages",
+    "ws_errors",
+)
 CORS = (("Access-Control-Allow-Origin", "*"),)
 ACCEPT_BURST = 64  # connections accepted per wake-up
 
@@ -91,9 +103,17 @@ class Connection:
 
 
 class HttpServer:
-    def __init__(self, host: str, port: int, *, respond: Callable[[str, str], Response],
-                 websocket: WebSocketHandler | None = None, allows: Callable[[str], bool] = lambda h: True,
-                 limits: HttpLimits | None = None, name: str = "http") -> None:
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        *,
+        respond: Callable[[str, str], Response],
+        websocket: WebSocketHandler | None = None,
+        allows: Callable[[str], bool] = lambda h: True,
+        limits: HttpLimits | None = None,
+        name: str = "http",
+    ) -> None:
         self.respond, self.ws, self.allows, self.name = respond, websocket, allows, name
         self.limits = limits = limits or HttpLimits()
         self.counters: Counter[str] = Counter(dict.fromkeys(COUNTERS, 0))
@@ -249,10 +269,16 @@ class HttpServer:
                 self._close(conn)
             elif conn.websocket is not None:
                 continue  # a listener may stay quiet for hours
-            elif conn.request_started is not None and now - conn.request_started > lim.header_timeout:
+            elif (
+                conn.request_started is not None and now - conn.request_started > lim.header_timeout
+            ):
                 self.counters["header_timeout"] += 1
                 self._reply(conn, Response(HTTPStatus.REQUEST_TIMEOUT), close=True)
-            elif conn.request_started is None and not conn.outbuf and now - conn.last_active > lim.idle_timeout:
+            elif (
+                conn.request_started is None
+                and not conn.outbuf
+                and now - conn.last_active > lim.idle_timeout
+            ):
                 self.counters["idle_timeout"] += 1
                 self._close(conn)
 
@@ -307,34 +333,64 @@ class HttpServer:
         method, target, version, headers = parsed
         self.counters["requests"] += 1
         wants_close = headers.get("connection", "").lower()
-        close = "close" in wants_close or (version == "HTTP/1.0" and "keep-alive" not in wants_close)
-        if headers.get("content-length", "0").strip() not in ("", "0") or "transfer-encoding" in headers:
+        close = "close" in wants_close or (
+            version == "HTTP/1.0" and "keep-alive" not in wants_close
+        )
+        if (
+            headers.get("content-length", "0").strip() not in ("", "0")
+            or "transfer-encoding" in headers
+        ):
             self.counters["bad_request"] += 1
             self._reply(conn, Response(HTTPStatus.REQUEST_ENTITY_TOO_LARGE), close=True)
             return False
         if "websocket" in headers.get("upgrade", "").lower():
             return self._upgrade(conn, method, headers)
         if method == "OPTIONS":  # a browser's CORS preflight
-            self._reply(conn, Response(HTTPStatus.NO_CONTENT), close=close, extra=(
-                ("Access-Control-Allow-Methods", "GET, HEAD, OPTIONS"),
-                ("Access-Control-Allow-Headers", "*"), ("Access-Control-Max-Age", "86400")))
+            self._reply(
+                conn,
+                Response(HTTPStatus.NO_CONTENT),
+                close=close,
+                extra=(
+                    ("Access-Control-Allow-Methods", "GET, HEAD, OPTIONS"),
+                    ("Access-Control-Allow-Headers", "*"),
+                    ("Access-Control-Max-Age", "86400"),
+                ),
+            )
         elif method not in ("GET", "HEAD"):
-            self._reply(conn, Response(HTTPStatus.METHOD_NOT_ALLOWED), close=close,
-                        extra=(("Allow", "GET, HEAD, OPTIONS"),))
+            self._reply(
+                conn,
+                Response(HTTPStatus.METHOD_NOT_ALLOWED),
+                close=close,
+                extra=(("Allow", "GET, HEAD, OPTIONS"),),
+            )
         else:
             self._reply(conn, self.respond(method, target), close=close, head_only=method == "HEAD")
         return True
 
     def _upgrade(self, conn: Connection, method: str, headers: dict[str, str]) -> bool:
         key = headers.get("sec-websocket-key", "")
-        if (self.ws is None or method != "GET" or not key or headers.get("sec-websocket-version") != "13"
-                or "upgrade" not in headers.get("connection", "").lower()):
+        if (
+            self.ws is None
+            or method != "GET"
+            or not key
+            or headers.get("sec-websocket-version") != "13"
+            or "upgrade" not in headers.get("connection", "").lower()
+        ):
             self.counters["bad_request"] += 1
-            self._reply(conn, Response(HTTPStatus.BAD_REQUEST), close=True,
-                        extra=(("Sec-WebSocket-Version", "13"),))
+            self._reply(
+                conn,
+                Response(HTTPStatus.BAD_REQUEST),
+                close=True,
+                extra=(("Sec-WebSocket-Version", "13"),),
+            )
             return False
-        self._send(conn, ("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-                          f"Sec-WebSocket-Accept: {accept_key(key)}\r\n\r\n").encode("ascii"))
+        self._send(
+            conn,
+            (
+                "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                f"Sec-WebSocket-Accept: {accept_key(key)}\r\n\r\n"
+            ).encode("ascii"),
+        )
         conn.websocket = FrameDecoder(self.limits.ws_max_message)
         conn.request_started = None
         self.counters["ws_opened"] += 1
@@ -363,16 +419,29 @@ class HttpServer:
             elif m.opcode == PING:
                 self._send(conn, encode_frame(PONG, m.payload))
             elif m.opcode == CLOSE:
-                self._send(conn, close_frame(CLOSE_GOING_AWAY if len(m.payload) < 2 else
-                                             int.from_bytes(m.payload[:2], "big")))
+                self._send(
+                    conn,
+                    close_frame(
+                        CLOSE_GOING_AWAY
+                        if len(m.payload) < 2
+                        else int.from_bytes(m.payload[:2], "big")
+                    ),
+                )
                 conn.closing = True
                 self._flush(conn)
                 return
             # BINARY (an OSC packet from the client) and PONG: nothing to do
 
     # -- writing ---------------------------------------------------------------------------
-    def _reply(self, conn: Connection, r: Response, *, close: bool = False, head_only: bool = False,
-               extra: tuple[tuple[str, str], ...] = ()) -> None:
+    def _reply(
+        self,
+        conn: Connection,
+        r: Response,
+        *,
+        close: bool = False,
+        head_only: bool = False,
+        extra: tuple[tuple[str, str], ...] = (),
+    ) -> None:
         lines = [f"HTTP/1.1 {r.status} {HTTPStatus(r.status).phrase}"]
         if r.body or r.status == 200:
             lines.append(f"Content-Type: {r.content_type}")

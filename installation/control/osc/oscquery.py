@@ -41,11 +41,21 @@ class OscQueryServer:
     """Reads the latest values through `values()` and `status()` (mappings that the render
     loop replaces whole, never mutates), so it never touches loop state."""
 
-    def __init__(self, space: AddressSpace, values: Callable[[], Mapping[str, float]], *,
-                 host: str, port: int, osc_port: int, osc_tcp: bool, name: str,
-                 zeroconf: bool = True, status: Callable[[], Mapping[str, object]] = dict,
-                 allows: Callable[[str], bool] = lambda host: True,
-                 limits: HttpLimits | None = None) -> None:
+    def __init__(
+        self,
+        space: AddressSpace,
+        values: Callable[[], Mapping[str, float]],
+        *,
+        host: str,
+        port: int,
+        osc_port: int,
+        osc_tcp: bool,
+        name: str,
+        zeroconf: bool = True,
+        status: Callable[[], Mapping[str, object]] = dict,
+        allows: Callable[[str], bool] = lambda host: True,
+        limits: HttpLimits | None = None,
+    ) -> None:
         self.space, self.values, self.status, self.name = space, values, status, name
         self.host, self.port, self.osc_port, self.osc_tcp = host, port, osc_port, osc_tcp
         self.allows, self.limits = allows, limits or HttpLimits()
@@ -64,18 +74,35 @@ class OscQueryServer:
         self._dirty_lock = threading.Lock()
         self._scheduled = False
         tree = build_tree(space, {})
-        self.readable = frozenset(n["FULL_PATH"] for n in _walk(tree) if n.get("ACCESS", 0) & ACCESS_READ)
+        self.readable = frozenset(
+            n["FULL_PATH"] for n in _walk(tree) if n.get("ACCESS", 0) & ACCESS_READ
+        )
 
     def host_info(self) -> dict[str, Any]:
         return {
-            "NAME": self.name, "OSC_IP": self.host, "OSC_PORT": self.osc_port,
+            "NAME": self.name,
+            "OSC_IP": self.host,
+            "OSC_PORT": self.osc_port,
             "OSC_TRANSPORT": "UDP",
             # What this server does; the rest of the proposal's extensions it does not.
-            "EXTENSIONS": {"ACCESS": True, "VALUE": True, "RANGE": True, "DESCRIPTION": True,
-                           "UNIT": True, "LISTEN": True, "TAGS": False, "CLIPMODE": False,
-                           "CRITICAL": False, "OVERLOADS": False, "EXTENDED_TYPE": False,
-                           "HTML": False, "PATH_CHANGED": False, "PATH_ADDED": False,
-                           "PATH_REMOVED": False, "PATH_RENAMED": False},
+            "EXTENSIONS": {
+                "ACCESS": True,
+                "VALUE": True,
+                "RANGE": True,
+                "DESCRIPTION": True,
+                "UNIT": True,
+                "LISTEN": True,
+                "TAGS": False,
+                "CLIPMODE": False,
+                "CRITICAL": False,
+                "OVERLOADS": False,
+                "EXTENDED_TYPE": False,
+                "HTML": False,
+                "PATH_CHANGED": False,
+                "PATH_ADDED": False,
+                "PATH_REMOVED": False,
+                "PATH_RENAMED": False,
+            },
         }
 
     # -- HTTP ------------------------------------------------------------------------------
@@ -97,7 +124,9 @@ class OscQueryServer:
 
     def _current_tree(self) -> dict[str, Any]:
         snapshot = (self.values(), self.status())
-        if self._snapshot is None or any(a is not b for a, b in zip(snapshot, self._snapshot, strict=True)):
+        if self._snapshot is None or any(
+            a is not b for a, b in zip(snapshot, self._snapshot, strict=True)
+        ):
             self._snapshot = snapshot
             self._tree = build_tree(self.space, snapshot[0], snapshot[1])
             self._cache = {}
@@ -131,7 +160,11 @@ class OscQueryServer:
         listening: set[str] = conn.data["listen"]
         if verb == "IGNORE" and isinstance(path, str):
             listening.discard(path)
-        elif verb == "LISTEN" and path in self.readable and (len(listening) < MAX_LISTENS or path in listening):
+        elif (
+            verb == "LISTEN"
+            and path in self.readable
+            and (len(listening) < MAX_LISTENS or path in listening)
+        ):
             listening.add(path)
             current = self._current_value(path)
             if current is not None and self.http is not None:
@@ -174,11 +207,24 @@ class OscQueryServer:
 
     # -- lifecycle -------------------------------------------------------------------------
     def start(self) -> None:
-        self.http = HttpServer(self.host, self.port, respond=self._http_respond, websocket=self,
-                               allows=self.allows, limits=self.limits, name="oscquery")
+        self.http = HttpServer(
+            self.host,
+            self.port,
+            respond=self._http_respond,
+            websocket=self,
+            allows=self.allows,
+            limits=self.limits,
+            name="oscquery",
+        )
         self.port = self.http.port
         self.http.start()
-        log.info("OSCQuery on http://%s:%d/ (LISTEN on ws://%s:%d/)", self.host, self.port, self.host, self.port)
+        log.info(
+            "OSCQuery on http://%s:%d/ (LISTEN on ws://%s:%d/)",
+            self.host,
+            self.port,
+            self.host,
+            self.port,
+        )
         if self.want_zeroconf:
             self._advertise()
 
@@ -193,22 +239,36 @@ class OscQueryServer:
         except ImportError:
             if not _warned_no_zeroconf:
                 _warned_no_zeroconf = True
-                log.warning("OSCQuery is served on http://%s:%d/ but not advertised: "
-                            "pip install zeroconf to let VDMX, Chataigne and ossia find it",
-                            self.host, self.port)
+                log.warning(
+                    "OSCQuery is served on http://%s:%d/ but not advertised: "
+                    "pip install zeroconf to let VDMX, Chataigne and ossia find it",
+                    self.host,
+                    self.port,
+                )
             return
-        ip = self.host if self.host not in ("0.0.0.0", "::") else socket.gethostbyname(socket.gethostname())
+        ip = (
+            self.host
+            if self.host not in ("0.0.0.0", "::")
+            else socket.gethostbyname(socket.gethostname())
+        )
         try:
             address = socket.inet_pton(socket.AF_INET6 if ":" in ip else socket.AF_INET, ip)
-            self._zeroconf = zeroconf.Zeroconf(interfaces=[ip] if self.host not in ("0.0.0.0", "::") else
-                                               zeroconf.InterfaceChoice.All)
+            self._zeroconf = zeroconf.Zeroconf(
+                interfaces=[ip]
+                if self.host not in ("0.0.0.0", "::")
+                else zeroconf.InterfaceChoice.All
+            )
         except (OSError, ValueError) as exc:
-            log.warning("OSCQuery could not be advertised over zeroconf (%s: %s); it is still served",
-                        type(exc).__name__, exc)
+            log.warning(
+                "OSCQuery could not be advertised over zeroconf (%s: %s); it is still served",
+                type(exc).__name__,
+                exc,
+            )
             return
         # Probing the name takes a few seconds: do it off the caller's thread.
-        threading.Thread(target=self._register, args=(zeroconf, address), name="oscquery-zeroconf",
-                         daemon=True).start()
+        threading.Thread(
+            target=self._register, args=(zeroconf, address), name="oscquery-zeroconf", daemon=True
+        ).start()
 
     def _register(self, zeroconf: Any, address: bytes) -> None:
         kind = "_oscjson._tcp.local."
@@ -218,25 +278,45 @@ class OscQueryServer:
             name, n = self.name, 1
             # Multicast answers (QM): a unicast one may land on another show's socket when
             # several share port 5353 on one machine.
-            while n < 32 and not self._stopping and self._zeroconf.get_service_info(
-                    kind, f"{name}.{kind}", timeout=1500, question_type=zeroconf.DNSQuestionType.QM) is not None:
+            while (
+                n < 32
+                and not self._stopping
+                and self._zeroconf.get_service_info(
+                    kind, f"{name}.{kind}", timeout=1500, question_type=zeroconf.DNSQuestionType.QM
+                )
+                is not None
+            ):
                 n += 1
                 name = f"{self.name} ({n})"
             self._info = zeroconf.ServiceInfo(
-                kind, f"{name}.{kind}", addresses=[address], port=self.port, properties={},
+                kind,
+                f"{name}.{kind}",
+                addresses=[address],
+                port=self.port,
+                properties={},
                 # The machine's name, not the show's: two shows on one machine share it.
-                server=f"{socket.gethostname().split('.')[0]}.local.")
+                server=f"{socket.gethostname().split('.')[0]}.local.",
+            )
             self._zeroconf.register_service(self._info, allow_name_change=True)
         except Exception as exc:  # zeroconf's own errors (conflict, closed): say which, go on
             if not self._stopping:
-                log.warning("OSCQuery zeroconf advertisement failed (%s: %s); it is still served on "
-                            "http://%s:%d/", type(exc).__name__, exc or "no reason given", self.host, self.port)
+                log.warning(
+                    "OSCQuery zeroconf advertisement failed (%s: %s); it is still served on "
+                    "http://%s:%d/",
+                    type(exc).__name__,
+                    exc or "no reason given",
+                    self.host,
+                    self.port,
+                )
             return
         self.advertised_name = self._info.name.removesuffix("." + kind)
         self.advertised = True
         if self.advertised_name != self.name:
-            log.warning("OSCQuery: another service is called %r; advertised as %r", self.name,
-                        self.advertised_name)
+            log.warning(
+                "OSCQuery: another service is called %r; advertised as %r",
+                self.name,
+                self.advertised_name,
+            )
         else:
             log.info("OSCQuery advertised over zeroconf as %r", self.advertised_name)
 

@@ -35,8 +35,19 @@ log = logging.getLogger(__name__)
 
 # Why a packet (or message) was dropped; the order is the order shown in /status and logs.
 REASONS: tuple[str, ...] = (
-    "not_allowed", "rate_limited", "oversize", "malformed", "bad_string", "type_tag", "bundle",
-    "pattern", "unknown_address", "bad_args", "queue_full", "framing", "internal",
+    "not_allowed",
+    "rate_limited",
+    "oversize",
+    "malformed",
+    "bad_string",
+    "type_tag",
+    "bundle",
+    "pattern",
+    "unknown_address",
+    "bad_args",
+    "queue_full",
+    "framing",
+    "internal",
 )
 MAX_SOURCES = 1024  # rate-limit buckets and allow-list answers kept; oldest forgotten
 # Counted apart from the drop reasons: the message was used, a part of it was refused.
@@ -82,7 +93,9 @@ class Receiver:
         self.monotonic, self.wall = monotonic, wall
         # The loop's queue in a show; a receiver of its own (tests, the fuzzer) gets one.
         self.events = events if events is not None else EventQueue(config.queue)
-        self.counters: dict[str, int] = dict.fromkeys(("packets", "messages", *OTHER_COUNTERS, *REASONS), 0)
+        self.counters: dict[str, int] = dict.fromkeys(
+            ("packets", "messages", *OTHER_COUNTERS, *REASONS), 0
+        )
         # What other threads read: a copy of the counters, replaced whole by `publish`.
         self.published: Mapping[str, int] = MappingProxyType(dict(self.counters))
         # The latest status from the render loop, replaced whole (never mutated).
@@ -129,7 +142,11 @@ class Receiver:
                     continue
                 items.extend(resolved)
                 if asked:
-                    status.add(self._reply_to(message.args if message.address == STATUS else (), (host, port)))
+                    status.add(
+                        self._reply_to(
+                            message.args if message.address == STATUS else (), (host, port)
+                        )
+                    )
             if items:
                 self._enqueue(items, self._due(group.timetag, received, wall_now))
         if not status:
@@ -221,7 +238,9 @@ class Receiver:
         drops = {k: v for k, v in self.dropped_by_reason(counters).items() if v}
         text = f"osc {counters['packets']} packets"
         if drops:
-            text += f"  dropped {sum(drops.values())}: " + ", ".join(f"{k} {v}" for k, v in drops.items())
+            text += f"  dropped {sum(drops.values())}: " + ", ".join(
+                f"{k} {v}" for k, v in drops.items()
+            )
         return text
 
     def log_summary(self, now: float | None = None) -> str | None:
@@ -230,11 +249,18 @@ class Receiver:
         if now - self._logged_at < 1.0:
             return None
         counts = self.dropped_by_reason()
-        new = {k: counts[k] - self._logged_counts[k] for k in REASONS if counts[k] > self._logged_counts[k]}
+        new = {
+            k: counts[k] - self._logged_counts[k]
+            for k in REASONS
+            if counts[k] > self._logged_counts[k]
+        }
         if not new:
             return None
-        line = (f"osc: dropped {sum(new.values())} in the last {now - self._logged_at:.1f} s ("
-                + ", ".join(f"{k} {v}" for k, v in new.items()) + f"); last: {self._last_drop}")
+        line = (
+            f"osc: dropped {sum(new.values())} in the last {now - self._logged_at:.1f} s ("
+            + ", ".join(f"{k} {v}" for k, v in new.items())
+            + f"); last: {self._last_drop}"
+        )
         self._logged_at, self._logged_counts = now, counts
         log.warning("%s", line)
         return line
@@ -243,8 +269,16 @@ class Receiver:
         """/status/... messages in one bundle: the loop's status and the drop counters."""
         status = dict(self.status)
         messages = []
-        for key, kind in (("fps", float), ("frame", int), ("model", str), ("version", int),
-                          ("step", int), ("uptime", float), ("device", str), ("error", str)):
+        for key, kind in (
+            ("fps", float),
+            ("frame", int),
+            ("model", str),
+            ("version", int),
+            ("step", int),
+            ("uptime", float),
+            ("device", str),
+            ("error", str),
+        ):
             if key in status and status[key] is not None:
                 messages.append(encode_message(f"/status/{key}", [kind(status[key])]))
         drops = self.dropped_by_reason()

@@ -27,7 +27,9 @@ class _Glide:
 
 
 class Scheduler:
-    def __init__(self, registry: Registry, max_pending: int = 1024, max_delay: float = 10.0) -> None:
+    def __init__(
+        self, registry: Registry, max_pending: int = 1024, max_delay: float = 10.0
+    ) -> None:
         self.registry, self.max_pending = registry, max_pending
         # The receiver clamps delays on time.monotonic; a loop on another clock (fixed-step
         # offline renders) gets the same bound here, so nothing waits forever.
@@ -42,7 +44,9 @@ class Scheduler:
     def pending(self) -> int:
         return len(self._pending)
 
-    def __call__(self, events: list[Event], targets: Mapping[str, float], now: float) -> list[Event]:
+    def __call__(
+        self, events: list[Event], targets: Mapping[str, float], now: float
+    ) -> list[Event]:
         dt = 0.0 if self._last_now is None else max(0.0, now - self._last_now)
         self._last_now = now
         out: list[Event] = []
@@ -55,7 +59,9 @@ class Scheduler:
             self._apply(heapq.heappop(self._pending)[2], targets, out)
         for target, glide in list(self._glides.items()):
             glide.value = smooth(glide.value, glide.goal, dt, glide.tau)
-            out.append(ControlEvent(target, glide.value, source=glide.source, received=glide.received))
+            out.append(
+                ControlEvent(target, glide.value, source=glide.source, received=glide.received)
+            )
             if glide.value == glide.goal:
                 del self._glides[target]
         return out
@@ -65,7 +71,9 @@ class Scheduler:
             self.dropped += 1
             return
         self._seq += 1  # ties keep arrival order: a bundle's events stay together, in order
-        heapq.heappush(self._pending, (min(event.due or now, now + self.max_delay), self._seq, event))
+        heapq.heappush(
+            self._pending, (min(event.due or now, now + self.max_delay), self._seq, event)
+        )
 
     def _apply(self, event: Event, targets: Mapping[str, float], out: list[Event]) -> None:
         if not isinstance(event, ControlEvent):
@@ -75,10 +83,17 @@ class Scheduler:
             event = replace(event, due=None)  # released: it applies now
         # An OSC mapping's smoothing glides here; a control's (MIDI: `control` set) glides in
         # its own mapper, with takeover.
-        if event.smoothing > 0 and not event.control and event.target in self.registry.params and not event.relative:
+        if (
+            event.smoothing > 0
+            and not event.control
+            and event.target in self.registry.params
+            and not event.relative
+        ):
             glide = self._glides.get(event.target)
             start = glide.value if glide else targets.get(event.target, event.value)
-            self._glides[event.target] = _Glide(start, event.value, event.smoothing, event.source, event.received)
+            self._glides[event.target] = _Glide(
+                start, event.value, event.smoothing, event.source, event.received
+            )
             return
         self._glides.pop(event.target, None)  # a direct change stops a glide on that target
         out.append(event)

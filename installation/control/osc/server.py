@@ -76,8 +76,13 @@ def feedback_arg(client: FeedbackClient, arg: object) -> object:
 
 
 class OscServer:
-    def __init__(self, config: OscConfig, registry: Registry, stats: StatsWriter | None = None,
-                 events: EventQueue | None = None) -> None:
+    def __init__(
+        self,
+        config: OscConfig,
+        registry: Registry,
+        stats: StatsWriter | None = None,
+        events: EventQueue | None = None,
+    ) -> None:
         self.config, self.registry, self.stats = config, registry, stats
         self.space = AddressSpace(registry, config.mappings)
         self.receiver = Receiver(self.space, config, events)  # events: the loop's queue in a show
@@ -122,7 +127,9 @@ class OscServer:
                 self._tcp.listen(64)
                 self._tcp.setblocking(False)
         except OSError as exc:
-            self.error = f"osc: cannot listen on {c.host}:{c.port} ({exc.strerror or exc}); set osc.port"
+            self.error = (
+                f"osc: cannot listen on {c.host}:{c.port} ({exc.strerror or exc}); set osc.port"
+            )
             log.error("%s; the show plays on without OSC", self.error)
             self._close_sockets()
             return
@@ -133,23 +140,47 @@ class OscServer:
             self._selector.register(self._tcp, selectors.EVENT_READ, "listen")
         self._thread = threading.Thread(target=self._run, name="osc", daemon=True)
         self._thread.start()
-        log.info("OSC on %s:%d (UDP%s)", c.host, port, " + TCP, SLIP or size-prefixed" if self._tcp else "")
+        log.info(
+            "OSC on %s:%d (UDP%s)",
+            c.host,
+            port,
+            " + TCP, SLIP or size-prefixed" if self._tcp else "",
+        )
         self.receiver.status_also = tuple((f.host, f.port) for f in c.feedback)
         self.receiver.extra_counters = self._extra_counters
         if self.stats is not None:
-            self.stats.event("osc_listening", t=time.monotonic(), host=c.host, port=port, tcp=self._tcp is not None)
+            self.stats.event(
+                "osc_listening",
+                t=time.monotonic(),
+                host=c.host,
+                port=port,
+                tcp=self._tcp is not None,
+            )
         q = c.oscquery
         if q.enabled:
             self.oscquery = OscQueryServer(
-                self.space, lambda: self._values, host=c.host, port=q.port, osc_port=port,
-                osc_tcp=self._tcp is not None, name=q.name, zeroconf=q.zeroconf,
-                status=lambda: self._status, allows=AllowList(c.allow),
-                limits=HttpLimits(max_connections=q.max_connections, header_timeout=q.header_timeout,
-                                  idle_timeout=q.idle_timeout))
+                self.space,
+                lambda: self._values,
+                host=c.host,
+                port=q.port,
+                osc_port=port,
+                osc_tcp=self._tcp is not None,
+                name=q.name,
+                zeroconf=q.zeroconf,
+                status=lambda: self._status,
+                allows=AllowList(c.allow),
+                limits=HttpLimits(
+                    max_connections=q.max_connections,
+                    header_timeout=q.header_timeout,
+                    idle_timeout=q.idle_timeout,
+                ),
+            )
             try:
                 self.oscquery.start()
             except OSError as exc:
-                log.error("OSCQuery: cannot listen on %s:%d (%s); OSC still works", c.host, q.port, exc)
+                log.error(
+                    "OSCQuery: cannot listen on %s:%d (%s); OSC still works", c.host, q.port, exc
+                )
                 self.oscquery = None
 
     def stop(self) -> None:
@@ -179,13 +210,20 @@ class OscServer:
             return
         self._values = MappingProxyType({**self._values, **changed})
         if self.oscquery is not None:
-            self.oscquery.notify([pair for target, value in changed.items()
-                                  for pair in self.space.feedback(target, value)])
+            self.oscquery.notify(
+                [
+                    pair
+                    for target, value in changed.items()
+                    for pair in self.space.feedback(target, value)
+                ]
+            )
         if not self.config.feedback or self.address is None:
             return
         sources = {e.target: e.source for e in events if e.target in changed}
         try:
-            self._updates.put_nowait(FeedbackUpdate(tuple(changed.items()), MappingProxyType(sources)))
+            self._updates.put_nowait(
+                FeedbackUpdate(tuple(changed.items()), MappingProxyType(sources))
+            )
         except queue.Full:
             return  # the network thread is behind; the next change carries the latest values
         self._wake()
@@ -320,7 +358,9 @@ class OscServer:
             due = self._sent_at.get(key, -interval) + interval
             if due <= now:
                 client = self.config.feedback[key[0]]
-                self._send_udp(encode_message(key[1], [feedback_arg(client, arg)]), (client.host, client.port))
+                self._send_udp(
+                    encode_message(key[1], [feedback_arg(client, arg)]), (client.host, client.port)
+                )
                 self._sent_at[key] = now
                 del self._pending[key]
             else:
@@ -328,7 +368,9 @@ class OscServer:
         return max(0.001, wait)
 
 
-def build_osc_server(show: Show, registry: Registry, stats: StatsWriter, events: EventQueue) -> OscServer | None:
+def build_osc_server(
+    show: Show, registry: Registry, stats: StatsWriter, events: EventQueue
+) -> OscServer | None:
     """An OSC server for the show's `osc:` section (None when it is off); app.py connects it."""
     if not show.osc.enabled:
         return None

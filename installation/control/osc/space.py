@@ -74,8 +74,10 @@ def pattern_regex(pattern: str) -> re.Pattern[str]:
             negate = body.startswith("!")
             body = body[1:] if negate else body
             # Keep "a-z" ranges, escape everything else.
-            parts = [re.escape(ch) if ch != "-" or j in (0, len(body) - 1) else "-"
-                     for j, ch in enumerate(body)]
+            parts = [
+                re.escape(ch) if ch != "-" or j in (0, len(body) - 1) else "-"
+                for j, ch in enumerate(body)
+            ]
             if not body:
                 raise OscParseError("pattern", "empty []")
             out.append(("[^" if negate else "[") + "".join(parts) + "]")
@@ -84,7 +86,9 @@ def pattern_regex(pattern: str) -> re.Pattern[str]:
             end = pattern.find("}", i + 1)
             if end < 0:
                 raise OscParseError("pattern", "unclosed {")
-            out.append("(?:" + "|".join(re.escape(w) for w in pattern[i + 1 : end].split(",")) + ")")
+            out.append(
+                "(?:" + "|".join(re.escape(w) for w in pattern[i + 1 : end].split(",")) + ")"
+            )
             i = end
         else:
             out.append(re.escape(c))
@@ -125,33 +129,77 @@ class AddressSpace:
         for p in registry.params.values():
             tag = {"float": "f", "int": "i", "bool": "T"}[p.kind]
             common = dict(target=p.name, kind="param", unit=p.unit, description=p.description)
-            table[p.address] = [Endpoint(p.address, scale="units", tag=tag, minimum=p.minimum,
-                                         maximum=p.maximum, default=p.default, **common)]
+            table[p.address] = [
+                Endpoint(
+                    p.address,
+                    scale="units",
+                    tag=tag,
+                    minimum=p.minimum,
+                    maximum=p.maximum,
+                    default=p.default,
+                    **common,
+                )
+            ]
             norm = NORM + p.address
-            table[norm] = [Endpoint(norm, p.name, "param", "normalized", "f", 0.0, 1.0,
-                                    p.to_normalized(p.default), description=f"{p.address} as 0..1.")]
+            table[norm] = [
+                Endpoint(
+                    norm,
+                    p.name,
+                    "param",
+                    "normalized",
+                    "f",
+                    0.0,
+                    1.0,
+                    p.to_normalized(p.default),
+                    description=f"{p.address} as 0..1.",
+                )
+            ]
         for a in registry.actions.values():
             if a.remote:
-                table[a.address] = [Endpoint(a.address, a.name, "action", "units", "N",
-                                             description=a.description)]
-        table[STATUS] = [Endpoint(STATUS, "", "query", "units", "N",
-                                  description="Replies to the sender with /status/... messages.")]
+                table[a.address] = [
+                    Endpoint(a.address, a.name, "action", "units", "N", description=a.description)
+                ]
+        table[STATUS] = [
+            Endpoint(
+                STATUS,
+                "",
+                "query",
+                "units",
+                "N",
+                description="Replies to the sender with /status/... messages.",
+            )
+        ]
         for m in mappings:
             param = registry.params.get(m.target)
             out = m.output or ((param.minimum, param.maximum) if param else (0.0, 1.0))
-            table.setdefault(m.address, []).append(Endpoint(
-                m.address, m.target, "param" if param else "action", "mapped", "f",
-                minimum=min(m.input), maximum=max(m.input), unit="",
-                description=f"mapped to {m.target}", arg=m.arg, input=m.input, output=out,
-                curve=m.curve, invert=m.invert, smoothing=m.smoothing,
-            ))
+            table.setdefault(m.address, []).append(
+                Endpoint(
+                    m.address,
+                    m.target,
+                    "param" if param else "action",
+                    "mapped",
+                    "f",
+                    minimum=min(m.input),
+                    maximum=max(m.input),
+                    unit="",
+                    description=f"mapped to {m.target}",
+                    arg=m.arg,
+                    input=m.input,
+                    output=out,
+                    curve=m.curve,
+                    invert=m.invert,
+                    smoothing=m.smoothing,
+                )
+            )
         self.table: dict[str, tuple[Endpoint, ...]] = {k: tuple(v) for k, v in table.items()}
         self._patterns: OrderedDict[str, tuple[str, ...]] = OrderedDict()
         # target -> endpoints that show it, for feedback (mapped ones only if unambiguous).
         self.showing: dict[str, tuple[Endpoint, ...]] = {}
         for endpoints in self.table.values():
             for ep in endpoints:
-                if ep.kind == "param" and (ep.scale != "mapped" or (len(endpoints) == 1 and ep.arg == 0)):
+                if ep.kind == "param" and (
+                    ep.scale != "mapped" or (len(endpoints) == 1 and ep.arg == 0)
+                ):
                     self.showing[ep.target] = (*self.showing.get(ep.target, ()), ep)
 
     # -- incoming ------------------------------------------------------------------------
@@ -170,7 +218,9 @@ class AddressSpace:
                 self._patterns.popitem(last=False)
         return cached
 
-    def resolve(self, message: Message, source: str, received: float) -> tuple[list[ControlEvent], bool]:
+    def resolve(
+        self, message: Message, source: str, received: float
+    ) -> tuple[list[ControlEvent], bool]:
         """(events, whether /status was asked); raises OscParseError for unusable messages."""
         addresses = self.match(message.address)
         if not addresses:
@@ -187,7 +237,9 @@ class AddressSpace:
                     out.append(resolved)
         return out, status
 
-    def _event(self, ep: Endpoint, args: tuple[object, ...], source: str, received: float) -> ControlEvent | None:
+    def _event(
+        self, ep: Endpoint, args: tuple[object, ...], source: str, received: float
+    ) -> ControlEvent | None:
         if ep.kind == "action":
             # A button sends 1 on press and 0 on release: only the press triggers.
             if len(args) <= ep.arg:
@@ -210,11 +262,18 @@ class AddressSpace:
         if value is None:
             raise OscParseError("bad_args", f"{ep.address} argument {ep.arg} is not a number")
         if ep.scale == "normalized":
-            return ControlEvent(ep.target, min(1.0, max(0.0, value)), normalized=True,
-                                source=source, received=received)
+            return ControlEvent(
+                ep.target,
+                min(1.0, max(0.0, value)),
+                normalized=True,
+                source=source,
+                received=received,
+            )
         if ep.scale == "mapped":
             value = map_value(value, ep.input, ep.output, ep.curve, ep.invert)
-        return ControlEvent(ep.target, value, source=source, received=received, smoothing=ep.smoothing)
+        return ControlEvent(
+            ep.target, value, source=source, received=received, smoothing=ep.smoothing
+        )
 
     # -- outgoing ------------------------------------------------------------------------
     def feedback(self, target: str, value: float) -> list[tuple[str, object]]:
@@ -227,7 +286,12 @@ class AddressSpace:
             if ep.scale == "normalized":
                 out.append((ep.address, float(normalize(value, param.minimum, param.maximum))))
             elif ep.scale == "mapped":
-                out.append((ep.address, float(unmap_value(value, ep.input, ep.output, ep.curve, ep.invert))))
+                out.append(
+                    (
+                        ep.address,
+                        float(unmap_value(value, ep.input, ep.output, ep.curve, ep.invert)),
+                    )
+                )
             elif param.kind == "bool":
                 out.append((ep.address, value >= 0.5))
             elif param.kind == "int":

@@ -24,8 +24,13 @@ class StateField:
 
 
 STATE_FIELDS: tuple[StateField, ...] = (
-    StateField("bpm", "f", "bpm", "Tempo of the walk: keyframes/s x walk.beats x 60 (the MIDI clock's "
-               "when walk.sync follows one)."),
+    StateField(
+        "bpm",
+        "f",
+        "bpm",
+        "Tempo of the walk: keyframes/s x walk.beats x 60 (the MIDI clock's "
+        "when walk.sync follows one).",
+    ),
     StateField("beat", "f", "", "Beat phase: 0..1 through the current beat."),
     StateField("beat_in_bar", "i", "", "Beat of the bar, 1..walk.beats."),
     StateField("bar", "i", "", "Bar number from 1; a bar is one keyframe of the walk."),

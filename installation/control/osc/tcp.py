@@ -44,9 +44,19 @@ class _Client:
 
 
 class TcpClients:
-    def __init__(self, selector: selectors.BaseSelector, receiver: Receiver, config: OscConfig,
-                 send_udp: Callable[[bytes, Destination], None]) -> None:
-        self.selector, self.receiver, self.config, self.send_udp = selector, receiver, config, send_udp
+    def __init__(
+        self,
+        selector: selectors.BaseSelector,
+        receiver: Receiver,
+        config: OscConfig,
+        send_udp: Callable[[bytes, Destination], None],
+    ) -> None:
+        self.selector, self.receiver, self.config, self.send_udp = (
+            selector,
+            receiver,
+            config,
+            send_udp,
+        )
         self.counters: Counter[str] = Counter(dict.fromkeys(TCP_COUNTERS, 0))
         self.clients: dict[socket.socket, _Client] = {}
 
@@ -64,8 +74,12 @@ class TcpClients:
             return
         if len(self.clients) >= self.config.tcp_max_clients:
             oldest = min(self.clients.values(), key=lambda c: c.last_active)
-            log.info("osc: TCP full (%d); closing %s:%d, silent for %.0f s, for a new client",
-                     len(self.clients), *oldest.peer[:2], time.monotonic() - oldest.last_active)
+            log.info(
+                "osc: TCP full (%d); closing %s:%d, silent for %.0f s, for a new client",
+                len(self.clients),
+                *oldest.peer[:2],
+                time.monotonic() - oldest.last_active,
+            )
             self.counters["evicted"] += 1
             self.drop(oldest.sock)
         sock.setblocking(False)
@@ -112,8 +126,11 @@ class TcpClients:
         self.receiver.counters[reason] += 1
 
     def _send(self, client: _Client, reply: bytes) -> bool:
-        framed = (struct.pack(">I", len(reply)) + reply if isinstance(client.decoder, LengthPrefixDecoder)
-                  else slip.encode(reply))
+        framed = (
+            struct.pack(">I", len(reply)) + reply
+            if isinstance(client.decoder, LengthPrefixDecoder)
+            else slip.encode(reply)
+        )
         try:
             client.sock.send(framed)
         except OSError:  # a client that does not read its replies is let go

@@ -25,8 +25,15 @@ from installation.params import Registry
 ACCESS_READ, ACCESS_WRITE = 1, 2
 ATTRIBUTES = ("FULL_PATH", "CONTENTS", "TYPE", "RANGE", "VALUE", "DESCRIPTION", "ACCESS", "UNIT")
 # The proposal's unit names for the free-text units the registry and the state use.
-SPEC_UNITS = {"bpm": "time.bpm", "fps": "time.hz", "Hz": "time.hz", "s": "time.second",
-              "ms": "time.ms", "degrees": "angle.degree", "px": "distance.pixels"}
+SPEC_UNITS = {
+    "bpm": "time.bpm",
+    "fps": "time.hz",
+    "Hz": "time.hz",
+    "s": "time.second",
+    "ms": "time.ms",
+    "degrees": "angle.degree",
+    "px": "distance.pixels",
+}
 
 
 def _with_unit(node: dict[str, Any], unit: str) -> None:
@@ -38,7 +45,9 @@ def _with_unit(node: dict[str, Any], unit: str) -> None:
     node["DESCRIPTION"] = f"{node['DESCRIPTION']} ({unit})".strip()
 
 
-def _leaf(endpoints: tuple[Endpoint, ...], values: Mapping[str, float], registry: Registry) -> dict[str, Any]:
+def _leaf(
+    endpoints: tuple[Endpoint, ...], values: Mapping[str, float], registry: Registry
+) -> dict[str, Any]:
     first = endpoints[0]
     node: dict[str, Any] = {"FULL_PATH": first.address, "DESCRIPTION": first.description}
     if first.kind in ("query", "action"):
@@ -48,8 +57,10 @@ def _leaf(endpoints: tuple[Endpoint, ...], values: Mapping[str, float], registry
         by_arg = {ep.arg: ep for ep in endpoints}
         args = range(max(by_arg) + 1)
         node["TYPE"] = "f" * len(args)
-        node["RANGE"] = [{"MIN": min(by_arg[i].input), "MAX": max(by_arg[i].input)} if i in by_arg else {}
-                         for i in args]
+        node["RANGE"] = [
+            {"MIN": min(by_arg[i].input), "MAX": max(by_arg[i].input)} if i in by_arg else {}
+            for i in args
+        ]
         node["ACCESS"] = ACCESS_WRITE
         node["VALUE"] = [None] * len(args)
         node["DESCRIPTION"] = "; ".join(f"argument {ep.arg} -> {ep.target}" for ep in endpoints)
@@ -78,25 +89,36 @@ def _place(root: dict[str, Any], address: str, leaf: dict[str, Any]) -> None:
     for depth, part in enumerate(parts[:-1]):
         path = "/" + "/".join(parts[: depth + 1])
         node = node.setdefault("CONTENTS", {}).setdefault(
-            part, {"FULL_PATH": path, "CONTENTS": {}, "ACCESS": 0, "DESCRIPTION": ""})
+            part, {"FULL_PATH": path, "CONTENTS": {}, "ACCESS": 0, "DESCRIPTION": ""}
+        )
     existing = node.setdefault("CONTENTS", {}).get(parts[-1])
     if existing is not None:  # an address that is also a container (/a and /a/b)
         leaf["CONTENTS"] = existing.get("CONTENTS", {})
     node["CONTENTS"][parts[-1]] = leaf
 
 
-def build_tree(space: AddressSpace, values: Mapping[str, float],
-               status: Mapping[str, object] | None = None) -> dict[str, Any]:
+def build_tree(
+    space: AddressSpace, values: Mapping[str, float], status: Mapping[str, object] | None = None
+) -> dict[str, Any]:
     """The OSCQuery namespace: containers for each path segment, leaves for addresses."""
-    root: dict[str, Any] = {"FULL_PATH": "/", "CONTENTS": {}, "DESCRIPTION": "installation", "ACCESS": 0}
+    root: dict[str, Any] = {
+        "FULL_PATH": "/",
+        "CONTENTS": {},
+        "DESCRIPTION": "installation",
+        "ACCESS": 0,
+    }
     for address, endpoints in sorted(space.table.items()):
         _place(root, address, _leaf(endpoints, values, space.registry))
     status = status or {}
     for f in STATE_FIELDS:
         value = state_value(f, status)
-        leaf: dict[str, Any] = {"FULL_PATH": f.address, "DESCRIPTION": f.description, "TYPE": f.tag,
-                                "ACCESS": ACCESS_READ, "VALUE": [value if value is not None else
-                                                                 ("" if f.tag == "s" else 0)]}
+        leaf: dict[str, Any] = {
+            "FULL_PATH": f.address,
+            "DESCRIPTION": f.description,
+            "TYPE": f.tag,
+            "ACCESS": ACCESS_READ,
+            "VALUE": [value if value is not None else ("" if f.tag == "s" else 0)],
+        }
         _with_unit(leaf, f.unit)
         _place(root, f.address, leaf)
     return root

@@ -30,7 +30,9 @@ class WebSocketError(Exception):
 
 def accept_key(key: str) -> str:
     """Sec-WebSocket-Accept for a client's Sec-WebSocket-Key."""
-    return base64.b64encode(hashlib.sha1(key.strip().encode("ascii") + GUID).digest()).decode("ascii")
+    return base64.b64encode(hashlib.sha1(key.strip().encode("ascii") + GUID).digest()).decode(
+        "ascii"
+    )
 
 
 def encode_frame(opcode: int, payload: bytes = b"") -> bytes:

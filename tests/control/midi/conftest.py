@@ -23,8 +23,10 @@ def jack_server():
         yield name
         return
     if jack.jackd_path() is None:
-        reason = ("jackd is not installed: real MIDI tests need a JACK server "
-                  "(Debian: DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends jackd2)")
+        reason = (
+            "jackd is not installed: real MIDI tests need a JACK server "
+            "(Debian: DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends jackd2)"
+        )
         if os.environ.get("CI"):
             pytest.fail(reason)  # CI installs it: a skip there would hide a broken setup
         pytest.skip(reason)

@@ -22,7 +22,9 @@ _names = itertools.count(1)
 class FakeDevice:
     """A virtual MIDI controller on JACK: an output the show reads, an input it may light."""
 
-    def __init__(self, stem: str = "fake", *, feedback: bool = False, name: str | None = None) -> None:
+    def __init__(
+        self, stem: str = "fake", *, feedback: bool = False, name: str | None = None
+    ) -> None:
         import rtmidi
 
         self.name = name or f"{stem}-{os.getpid()}-{next(_names)}"
@@ -106,7 +108,9 @@ class Harness:
         self.seen += events
         return events
 
-    def until(self, predicate: Callable[[], bool], timeout: float = 3.0, what: str = "condition") -> float:
+    def until(
+        self, predicate: Callable[[], bool], timeout: float = 3.0, what: str = "condition"
+    ) -> float:
         """Step like the loop (every 5 ms) until predicate() holds; returns the seconds taken."""
         start = time.monotonic()
         while time.monotonic() - start < timeout:
@@ -114,10 +118,17 @@ class Harness:
             if predicate():
                 return time.monotonic() - start
             time.sleep(0.005)
-        raise AssertionError(f"timed out after {timeout} s waiting for {what}; targets {self.targets}")
+        raise AssertionError(
+            f"timed out after {timeout} s waiting for {what}; targets {self.targets}"
+        )
 
-    def until_sent(self, send: Callable[[], None], predicate: Callable[[], bool], timeout: float = 5.0,
-                   what: str = "condition") -> float:
+    def until_sent(
+        self,
+        send: Callable[[], None],
+        predicate: Callable[[], bool],
+        timeout: float = 5.0,
+        what: str = "condition",
+    ) -> float:
         """Send again every 100 ms until predicate() holds (a flood may have filled the
         sender's buffer, which then drops what comes next, like a saturated cable)."""
         start = time.monotonic()
@@ -128,7 +139,9 @@ class Harness:
                 if predicate():
                     return time.monotonic() - start
                 time.sleep(0.005)
-        raise AssertionError(f"timed out after {timeout} s waiting for {what}; targets {self.targets}")
+        raise AssertionError(
+            f"timed out after {timeout} s waiting for {what}; targets {self.targets}"
+        )
 
     def settle(self, seconds: float = 0.2) -> None:
         """Keep stepping for a while (to show that something does NOT happen)."""
@@ -143,10 +156,20 @@ class Harness:
         self.step()
 
     def connected(self, device: FakeDevice, timeout: float = 3.0) -> None:
-        self.until(lambda: any(d.startswith(device.name) for d, _ in self.service.status().devices),
-                   timeout, f"{device.name} to be connected")
+        self.until(
+            lambda: any(d.startswith(device.name) for d, _ in self.service.status().devices),
+            timeout,
+            f"{device.name} to be connected",
+        )
 
 
 def midi_show(port: str, mappings: list[dict], **midi) -> dict:
-    return {"midi": {"api": "jack", "poll_s": midi.pop("poll_s", 0.2), "devices": [{"port": port, "profile": "none",
-            **midi.pop("device", {})}], "mappings": mappings, **midi}}
+    return {
+        "midi": {
+            "api": "jack",
+            "poll_s": midi.pop("poll_s", 0.2),
+            "devices": [{"port": port, "profile": "none", **midi.pop("device", {})}],
+            "mappings": mappings,
+            **midi,
+        }
+    }

@@ -32,7 +32,13 @@ def write(path: Path, text: str) -> Path:
 def test_shipped_profiles_load_and_match_their_ports():
     profiles = discover_profiles(REPO / "controllers")
     stems = {p.stem for p in profiles}
-    assert {"korg-nanokontrol2", "novation-launch-control-xl", "akai-apc-mini", "akai-midimix", "generic"} <= stems
+    assert {
+        "korg-nanokontrol2",
+        "novation-launch-control-xl",
+        "akai-apc-mini",
+        "akai-midimix",
+        "generic",
+    } <= stems
     cases = {
         "nanoKONTROL2:nanoKONTROL2 MIDI 1 20:0": "korg-nanokontrol2",  # ALSA
         "a2j:nanoKONTROL2 [20] (capture): nanoKONTROL2 MIDI 1": "korg-nanokontrol2",  # JACK's a2j bridge
@@ -46,31 +52,42 @@ def test_shipped_profiles_load_and_match_their_ports():
 
 
 def test_port_names():
-    assert stable_name("nanoKONTROL2:nanoKONTROL2 MIDI 1 20:0") == "nanoKONTROL2:nanoKONTROL2 MIDI 1"
+    assert (
+        stable_name("nanoKONTROL2:nanoKONTROL2 MIDI 1 20:0") == "nanoKONTROL2:nanoKONTROL2 MIDI 1"
+    )
     assert port_matches("nanoKONTROL2:nanoKONTROL2 MIDI 1 24:0", "nanokontrol2")
     assert port_matches("anything", "all")
     assert not port_matches("Launch Control XL:x", "nanoKONTROL2")
 
 
 def test_a_profile_with_a_bad_key_names_the_file_line_and_key(tmp_path):
-    path = write(tmp_path / "bad.midi.yaml", "name: bad\nmappings:\n  - {cc: 1, target: walk.speed}\n"
-                                            "  - {cc: 2, taget: walk.speed}\n")
+    path = write(
+        tmp_path / "bad.midi.yaml",
+        "name: bad\nmappings:\n  - {cc: 1, target: walk.speed}\n  - {cc: 2, taget: walk.speed}\n",
+    )
     with pytest.raises(ProfileError) as err:
         load_profile(path)
     msg = str(err.value)
-    assert f"{path}:4" in msg and "mappings.1.taget: unknown key" in msg and "did you mean 'target'" in msg
+    assert (
+        f"{path}:4" in msg
+        and "mappings.1.taget: unknown key" in msg
+        and "did you mean 'target'" in msg
+    )
 
 
-@pytest.mark.parametrize(("entry", "words"), [
-    ("{cc: 1, target: walk.sped}", "unknown target 'walk.sped' (did you mean 'walk.speed'?)"),
-    ("{cc: 1, note: 2, target: walk.speed}", "exactly one control"),
-    ("{cc: 1, target: walk.speed, range: [0, 5]}", "leaves walk.speed's -2.0..2.0"),
-    ("{note: 1, mode: velocity, target: screenshot}", "is an action"),
-    ("{cc14: 1, encoder: twos_complement, target: walk.speed}", "only a 7-bit cc"),
-    ("{program: 1, target: walk.speed}", "names a scene"),
-    ("{cc: 200, target: walk.speed}", "less than or equal to 127"),
-    ("{note: 1, mode: absolute, target: walk.speed}", "does not fit a note"),
-])
+@pytest.mark.parametrize(
+    ("entry", "words"),
+    [
+        ("{cc: 1, target: walk.sped}", "unknown target 'walk.sped' (did you mean 'walk.speed'?)"),
+        ("{cc: 1, note: 2, target: walk.speed}", "exactly one control"),
+        ("{cc: 1, target: walk.speed, range: [0, 5]}", "leaves walk.speed's -2.0..2.0"),
+        ("{note: 1, mode: velocity, target: screenshot}", "is an action"),
+        ("{cc14: 1, encoder: twos_complement, target: walk.speed}", "only a 7-bit cc"),
+        ("{program: 1, target: walk.speed}", "names a scene"),
+        ("{cc: 200, target: walk.speed}", "less than or equal to 127"),
+        ("{note: 1, mode: absolute, target: walk.speed}", "does not fit a note"),
+    ],
+)
 def test_profile_errors_say_what_is_wrong(tmp_path, entry, words):
     path = write(tmp_path / "p.midi.yaml", f"name: p\nmappings:\n  - {entry}\n")
     with pytest.raises(ProfileError, match=None) as err:
@@ -107,7 +124,11 @@ def _messages(*raw):
 
 def test_learn_infers_the_kind_of_control():
     cc = _messages((0xB2, 21, 10), (0xB2, 21, 14), (0xB2, 21, 20))
-    assert infer_mapping(cc, "walk.speed", REGISTRY) == {"channel": 3, "cc": 21, "target": "walk.speed"}
+    assert infer_mapping(cc, "walk.speed", REGISTRY) == {
+        "channel": 3,
+        "cc": 21,
+        "target": "walk.speed",
+    }
     fine = _messages((0xB0, 4, 10), (0xB0, 36, 5), (0xB0, 4, 11), (0xB0, 36, 90))
     assert infer_mapping(fine, "walk.speed", REGISTRY)["cc14"] == 4
     nrpn = _messages((0xB0, 99, 1), (0xB0, 98, 2), (0xB0, 6, 64), (0xB0, 38, 3))
@@ -115,7 +136,11 @@ def test_learn_infers_the_kind_of_control():
     knob = _messages(*[(0xB0, 16, 1)] * 4, (0xB0, 16, 127))
     assert infer_mapping(knob, "walk.speed", REGISTRY)["encoder"] == "twos_complement"
     pad = _messages((0x99, 36, 100), (0x89, 36, 0))
-    assert infer_mapping(pad, "screenshot", REGISTRY) == {"channel": 10, "note": 36, "target": "screenshot"}
+    assert infer_mapping(pad, "screenshot", REGISTRY) == {
+        "channel": 10,
+        "note": 36,
+        "target": "screenshot",
+    }
     button = _messages((0xB0, 45, 127), (0xB0, 45, 0))
     assert infer_mapping(button, "walk.paused", REGISTRY)["mode"] == "trigger"
     bend = _messages((0xE0, 0, 70), (0xE0, 0, 80))
@@ -123,11 +148,18 @@ def test_learn_infers_the_kind_of_control():
     assert infer_mapping(_messages((0x80, 36, 0)), "walk.speed", REGISTRY) is None
 
 
-@pytest.mark.parametrize(("values", "encoder"), [
-    ([1, 1, 1, 2], "twos_complement"), ([127, 127, 126], "twos_complement"),
-    ([65, 65, 65, 63], "binary_offset"), ([63, 63, 63], "binary_offset"),
-    ([1, 1, 65, 65], "signed_bit"), ([10, 20, 30, 40], None), ([64, 65, 66, 67], None),
-])
+@pytest.mark.parametrize(
+    ("values", "encoder"),
+    [
+        ([1, 1, 1, 2], "twos_complement"),
+        ([127, 127, 126], "twos_complement"),
+        ([65, 65, 65, 63], "binary_offset"),
+        ([63, 63, 63], "binary_offset"),
+        ([1, 1, 65, 65], "signed_bit"),
+        ([10, 20, 30, 40], None),
+        ([64, 65, 66, 67], None),
+    ],
+)
 def test_encoder_guesses(values, encoder):
     assert guess_encoder(values) == encoder
 
@@ -155,14 +187,22 @@ def test_replay_file_stands_in_for_a_device(tmp_path):
     track.append(mido.Message("program_change", program=1, time=48))
     path = tmp_path / "rehearsal.mid"
     midi_file.save(path)
-    data = {"scenes": {"a": {"walk.speed": 0.1}, "b": {"walk.speed": 1.5}},
-            "midi": {"api": "jack", "devices": [], "replay": [{"file": "rehearsal.mid", "speed": 4.0, "profile": "none"}],
-                     "mappings": [{"cc": 7, "target": "output.brightness", "takeover": "none"}]}}
+    data = {
+        "scenes": {"a": {"walk.speed": 0.1}, "b": {"walk.speed": 1.5}},
+        "midi": {
+            "api": "jack",
+            "devices": [],
+            "replay": [{"file": "rehearsal.mid", "speed": 4.0, "profile": "none"}],
+            "mappings": [{"cc": 7, "target": "output.brightness", "takeover": "none"}],
+        },
+    }
     with Harness(data, tmp_path) as h:
         h.until(lambda: h.targets["walk.speed"] == 1.5, what="the replay's program change")
         values = [round(e.value * 127) for e in h.seen if e.target == "output.brightness"]
         assert values == [0, 40, 80, 127]
-        assert all(e.source == "midi:replay:rehearsal" for e in h.seen if e.target == "output.brightness")
+        assert all(
+            e.source == "midi:replay:rehearsal" for e in h.seen if e.target == "output.brightness"
+        )
     with pytest.raises(ShowError, match="not a readable MIDI file"):
         write(tmp_path / "junk.mid", "not midi")
         parse_show({"midi": {"replay": [{"file": "junk.mid"}]}}, base_dir=tmp_path)

@@ -27,21 +27,35 @@ from installation.params import REGISTRY
 
 def decoder(*mappings: dict) -> tuple[MidiDecoder, list]:
     out: list = []
-    table = build_table([[compile_mapping(MidiMapping(**m), REGISTRY, takeover="none") for m in mappings]])
+    table = build_table(
+        [[compile_mapping(MidiMapping(**m), REGISTRY, takeover="none") for m in mappings]]
+    )
     return MidiDecoder("dev", table, out.append), out
 
 
-@pytest.mark.parametrize(("encoder", "value", "ticks"), [
-    ("twos_complement", 1, 1), ("twos_complement", 5, 5), ("twos_complement", 127, -1), ("twos_complement", 120, -8),
-    ("binary_offset", 65, 1), ("binary_offset", 64, 0), ("binary_offset", 60, -4),
-    ("signed_bit", 1, 1), ("signed_bit", 65, -1), ("signed_bit", 70, -6),
-])
+@pytest.mark.parametrize(
+    ("encoder", "value", "ticks"),
+    [
+        ("twos_complement", 1, 1),
+        ("twos_complement", 5, 5),
+        ("twos_complement", 127, -1),
+        ("twos_complement", 120, -8),
+        ("binary_offset", 65, 1),
+        ("binary_offset", 64, 0),
+        ("binary_offset", 60, -4),
+        ("signed_bit", 1, 1),
+        ("signed_bit", 65, -1),
+        ("signed_bit", 70, -6),
+    ],
+)
 def test_relative_encodings(encoder, value, ticks):
     assert decode_relative(value, encoder) == ticks
 
 
 def test_running_status_realtime_and_garbage_in_one_stream():
-    dec, out = decoder({"cc": 7, "target": "output.brightness"}, {"note": 60, "target": "screenshot"})
+    dec, out = decoder(
+        {"cc": 7, "target": "output.brightness"}, {"note": 60, "target": "screenshot"}
+    )
     # CC 7=10, running status CC 7=20, a clock tick in the middle of a message, a SysEx,
     # then data bytes whose running status the SysEx cancelled, a truncated message.
     dec.feed([0xB0, 7, 10, 7, 0xF8, 20, 0xF0, 1, 2, 0xF7, 7, 30, 0x90, 60], 1.0)
@@ -59,7 +73,9 @@ def test_14bit_msb_resets_lsb_and_odd_channels():
     dec.feed([0xBF, 35, 127], 0.0)
     dec.feed([0xBF, 3, 10], 0.0)  # a new MSB resets the LSB
     dec.feed([0xB0, 3, 99], 0.0)  # channel 1: not this mapping
-    assert [e.value for e in out] == pytest.approx([64 * 128 / 16383, (64 * 128 + 127) / 16383, 10 * 128 / 16383])
+    assert [e.value for e in out] == pytest.approx(
+        [64 * 128 / 16383, (64 * 128 + 127) / 16383, 10 * 128 / 16383]
+    )
     assert dec.counters.unmapped == 1
 
 
@@ -73,23 +89,40 @@ def test_rpn_data_entry_is_not_taken_for_an_nrpn():
 
 def test_program_change_recalls_scenes_in_order_without_program_mappings():
     out: list = []
-    dec = MidiDecoder("dev", build_table([]), out.append, scenes={"a": {"walk.speed": 0.1}, "b": {"walk.speed": 1.5}})
+    dec = MidiDecoder(
+        "dev",
+        build_table([]),
+        out.append,
+        scenes={"a": {"walk.speed": 0.1}, "b": {"walk.speed": 1.5}},
+    )
     dec.feed([0xC0, 1], 0.0)
-    assert [(e.target, e.value) for e in out if isinstance(e, ControlEvent)] == [("walk.speed", 1.5)]
+    assert [(e.target, e.value) for e in out if isinstance(e, ControlEvent)] == [
+        ("walk.speed", 1.5)
+    ]
     assert [e.kind for e in out if isinstance(e, DeviceNotice)] == ["scene"]  # for the HUD
     dec.feed([0xC0, 9], 0.0)  # no ninth scene
     assert dec.counters.unmapped == 1
 
 
 def test_binding_range_invert_and_feedback_round_trip():
-    b = compile_mapping(MidiMapping(cc=1, target="latent.truncation", range=[0.5, 1.5], invert=True,
-                                    curve="exponential"), REGISTRY)
+    b = compile_mapping(
+        MidiMapping(
+            cc=1, target="latent.truncation", range=[0.5, 1.5], invert=True, curve="exponential"
+        ),
+        REGISTRY,
+    )
     for x in (0.0, 0.25, 0.5, 1.0):
         assert b.position_of(b.value_at(x)) == pytest.approx(x)
-    assert REGISTRY.params["latent.truncation"].from_normalized(b.value_at(0.0)) == pytest.approx(1.5)
+    assert REGISTRY.params["latent.truncation"].from_normalized(b.value_at(0.0)) == pytest.approx(
+        1.5
+    )
     assert feedback_messages(b, b.value_at(1.0)) == [(0xB0, 1, 127)]
-    led = compile_mapping(MidiMapping(note=41, channel=9, target="walk.paused", led_on=60, led_off=12), REGISTRY)
-    assert feedback_messages(led, 1.0) == [(0x98, 41, 60)] and feedback_messages(led, 0.0) == [(0x98, 41, 12)]
+    led = compile_mapping(
+        MidiMapping(note=41, channel=9, target="walk.paused", led_on=60, led_off=12), REGISTRY
+    )
+    assert feedback_messages(led, 1.0) == [(0x98, 41, 60)] and feedback_messages(led, 0.0) == [
+        (0x98, 41, 12)
+    ]
     wide = compile_mapping(MidiMapping(cc14=2, target="output.brightness"), REGISTRY)
     assert feedback_messages(wide, 1.0) == [(0xB0, 2, 127), (0xB0, 34, 127)]
 
@@ -120,8 +153,15 @@ def test_scale_converges_toward_the_end_it_moves_to():
 def test_mapper_glides_with_per_mapping_smoothing():
     mapper = MidiMapper(REGISTRY, arm=lambda target: None)
     targets = REGISTRY.initial_values()  # brightness 1.0
-    e = ControlEvent("output.brightness", 0.0, normalized=True, source="midi:a", control="cc:0:7",
-                     takeover="none", smoothing=0.5)
+    e = ControlEvent(
+        "output.brightness",
+        0.0,
+        normalized=True,
+        source="midi:a",
+        control="cc:0:7",
+        takeover="none",
+        smoothing=0.5,
+    )
     seen = []
     now = 0.0
     events = [e]
@@ -133,7 +173,7 @@ def test_mapper_glides_with_per_mapping_smoothing():
         seen.append(targets["output.brightness"])
         now += 0.01
     assert all(b <= a for a, b in zip(seen, seen[1:], strict=False))  # a glide, never a jump
-    assert seen[0] > 0.9 and seen[50] == pytest.approx(1.0 * 2.718281828 ** -1, abs=0.05)
+    assert seen[0] > 0.9 and seen[50] == pytest.approx(1.0 * 2.718281828**-1, abs=0.05)
     assert seen[-1] == 0.0
 
 

@@ -52,8 +52,11 @@ def test_clock_tempo_and_transport(device, tmp_path):
         sender = threading.Thread(target=play, args=(120.0,), daemon=True)
         sender.start()
         try:
-            h.until(lambda: h.mapper.clock.latest is not None and h.mapper.clock.latest.beat >= 3.0,
-                    timeout=5.0, what="three beats of clock")
+            h.until(
+                lambda: h.mapper.clock.latest is not None and h.mapper.clock.latest.beat >= 3.0,
+                timeout=5.0,
+                what="three beats of clock",
+            )
             clock = h.mapper.clock.latest
             assert clock.running
             assert clock.bpm == pytest.approx(120.0, abs=3.0)
@@ -66,7 +69,10 @@ def test_clock_tempo_and_transport(device, tmp_path):
             dev.send(0xF2, 32, 0)  # Song Position Pointer: 32 sixteenths = beat 8
             h.until(lambda: h.mapper.clock.latest.beat == 8.0, what="song position")
             dev.send(0xFB)  # Continue from there
-            h.until(lambda: h.mapper.clock.latest.running and h.mapper.clock.latest.beat > 8.0, what="continued")
+            h.until(
+                lambda: h.mapper.clock.latest.running and h.mapper.clock.latest.beat > 8.0,
+                what="continued",
+            )
         finally:
             stop.set()
             sender.join()
@@ -75,11 +81,15 @@ def test_clock_tempo_and_transport(device, tmp_path):
 def test_a_device_that_vanishes_and_returns_resumes_within_two_seconds(device, tmp_path):
     dev = device("plug")
     name = dev.name
-    data = midi_show(name, [{"cc": 7, "target": "output.brightness", "takeover": "none"}], poll_s=1.0)
+    data = midi_show(
+        name, [{"cc": 7, "target": "output.brightness", "takeover": "none"}], poll_s=1.0
+    )
     with Harness(data, tmp_path) as h:
         h.connected(dev)
         dev.cc(7, 10)
-        h.until(lambda: h.targets["output.brightness"] == pytest.approx(10 / 127), what="first value")
+        h.until(
+            lambda: h.targets["output.brightness"] == pytest.approx(10 / 127), what="first value"
+        )
         dev.close()  # the cable is pulled
         h.until(lambda: not h.service.status().devices, timeout=3.0, what="the device to be closed")
         assert any("unplugged" in line for line in h.mapper.hud_lines())
@@ -87,7 +97,9 @@ def test_a_device_that_vanishes_and_returns_resumes_within_two_seconds(device, t
         try:
             start = time.monotonic()
             while h.targets["output.brightness"] != pytest.approx(100 / 127):
-                assert time.monotonic() - start < 2.0, "no control within 2 s of the device returning"
+                assert time.monotonic() - start < 2.0, (
+                    "no control within 2 s of the device returning"
+                )
                 back.cc(7, 100)
                 h.settle(0.05)
             assert any("connected" in line for line in h.mapper.hud_lines())
@@ -114,12 +126,16 @@ def test_learn_maps_a_moved_control_and_saves_a_profile(device, tmp_path):
         path = tmp_path / "controllers" / "learned.midi.yaml"
         profile = load_profile(path).profile
         assert [m.model_dump(exclude_defaults=True) for m in profile.mappings] == [
-            {"cc": 21, "channel": 3, "device": f"{dev.name}:ctl", "target": "walk.speed"}]
+            {"cc": 21, "channel": 3, "device": f"{dev.name}:ctl", "target": "walk.speed"}
+        ]
         assert "MIDI learn writes this file" in path.read_text()
         # The mapping is live at once: pick up near 0.25 (CC 72 ~ 0.27), then follow.
         dev.cc(21, 72, channel=3)
         dev.cc(21, 100, channel=3)
-        h.until(lambda: h.targets["walk.speed"] == pytest.approx(-2 + 4 * 100 / 127), what="learned fader")
+        h.until(
+            lambda: h.targets["walk.speed"] == pytest.approx(-2 + 4 * 100 / 127),
+            what="learned fader",
+        )
     # ... and a show started later loads it.
     show = parse_show(data, base_dir=tmp_path)
     assert show.midi.learn_file == "controllers/learned.midi.yaml"
@@ -135,8 +151,11 @@ def test_sysex_flood_is_ignored_and_memory_stays_flat(device, tmp_path):
             h.settle(0.3)
             before = rss_bytes()
             paced(lambda i: dev.send(*SYSEX), 8000)  # 2 MB of SysEx
-            h.until_sent(lambda: dev.cc(7, 33), lambda: h.targets["output.brightness"] == pytest.approx(33 / 127),
-                         what="a CC after the flood")
+            h.until_sent(
+                lambda: dev.cc(7, 33),
+                lambda: h.targets["output.brightness"] == pytest.approx(33 / 127),
+                what="a CC after the flood",
+            )
             grown = rss_bytes() - before
             assert grown < 2_000_000, f"memory grew by {grown} bytes during a SysEx flood"
             assert not any(e.target.startswith("sysex") for e in h.seen)
@@ -156,14 +175,23 @@ def test_a_flood_with_a_stalled_loop_is_bounded(device, tmp_path):
         assert wait_for(lambda: h.hooks.events.dropped > 0)
         assert len(h.hooks.events.drain()) <= 100
         # Control comes back once the loop drains again.
-        h.until_sent(lambda: dev.cc(7, 5), lambda: h.targets["output.brightness"] == pytest.approx(5 / 127),
-                     what="control after the flood")
+        h.until_sent(
+            lambda: dev.cc(7, 5),
+            lambda: h.targets["output.brightness"] == pytest.approx(5 / 127),
+            what="control after the flood",
+        )
 
 
 def test_profile_is_matched_by_port_name(device, tmp_path):
     dev = device("nanoKONTROL2")  # a port named like the real controller
-    data = {"midi": {"api": "jack", "poll_s": 0.2, "profiles_dir": str(REPO / "controllers"),
-                     "devices": [{"port": dev.name}]}}
+    data = {
+        "midi": {
+            "api": "jack",
+            "poll_s": 0.2,
+            "profiles_dir": str(REPO / "controllers"),
+            "devices": [{"port": dev.name}],
+        }
+    }
     with Harness(data, tmp_path) as h:
         h.connected(dev)
         assert dict(h.service.status().devices)[f"{dev.name}:ctl"] == "korg-nanokontrol2"

@@ -18,18 +18,33 @@ from installation.stats import read_stats
 
 def tiny_show(tmp_path, midi: dict) -> dict:
     config = {"latent_dim": 8, "resolution": 28, "hidden": 8, "channels": 1}
-    save_checkpoint(tmp_path / "models" / "tiny", build_model("mlp", config), name="tiny", architecture="mlp",
-                    config=config)
-    return {"display": {"size": [64, 64], "fps": 30, "fullscreen": False, "hud": True, "vsync": False},
-            "model": {"path": "models/tiny", "device": "cpu"}, "midi": midi,
-            "osc": {"enabled": False}}  # OSC has its own tests; here it would bind port 9000
+    save_checkpoint(
+        tmp_path / "models" / "tiny",
+        build_model("mlp", config),
+        name="tiny",
+        architecture="mlp",
+        config=config,
+    )
+    return {
+        "display": {"size": [64, 64], "fps": 30, "fullscreen": False, "hud": True, "vsync": False},
+        "model": {"path": "models/tiny", "device": "cpu"},
+        "midi": midi,
+        "osc": {"enabled": False},
+    }  # OSC has its own tests; here it would bind port 9000
 
 
 @pytest.mark.usefixtures("jack_server")
 def test_a_fader_changes_the_running_show(tmp_path, device):
     dev: FakeDevice = device("show")
-    data = tiny_show(tmp_path, {"api": "jack", "poll_s": 0.2, "devices": [{"port": dev.name, "profile": "none"}],
-                                "mappings": [{"cc": 7, "target": "output.brightness", "takeover": "none"}]})
+    data = tiny_show(
+        tmp_path,
+        {
+            "api": "jack",
+            "poll_s": 0.2,
+            "devices": [{"port": dev.name, "profile": "none"}],
+            "mappings": [{"cc": 7, "target": "output.brightness", "takeover": "none"}],
+        },
+    )
     show = parse_show(data, base_dir=tmp_path)
     stats = tmp_path / "stats.jsonl"
     runtime = ShowRuntime(show, RunOptions(headless=True, seconds=4.0, stats=stats))
@@ -52,7 +67,9 @@ def test_a_fader_changes_the_running_show(tmp_path, device):
     finally:
         runtime.close()
     frames, events = read_stats(stats)
-    midi_inputs = [i for f in frames for i in f.get("inputs", []) if i["source"].startswith("midi:")]
+    midi_inputs = [
+        i for f in frames for i in f.get("inputs", []) if i["source"].startswith("midi:")
+    ]
     assert [i["target"] for i in midi_inputs] == ["output.brightness"]
     assert frames[-1]["params"]["output.brightness"] < 0.5  # slewing toward 0 with its smoothing
     assert any(e["event"] == "midi_device" and e["state"] == "connected" for e in events)
@@ -67,7 +84,10 @@ def test_phase_sync_hook_takes_over_the_walk(tmp_path):
         loop.run()
         free = loop.phase
         assert free > 0  # walk.speed moves it
-        runtime.hooks.phase_sync = (lambda phase, values, dt, now: None, lambda phase, values, dt, now: 42.0)
+        runtime.hooks.phase_sync = (
+            lambda phase, values, dt, now: None,
+            lambda phase, values, dt, now: 42.0,
+        )
         loop.step()
         assert loop.phase == 42.0
     finally:

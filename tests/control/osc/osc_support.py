@@ -27,7 +27,13 @@ def show_dict(tmp_path: Path, **osc) -> dict:
     settings = {"port": 0, "oscquery": {"port": 0, "zeroconf": False}}
     settings.update(osc)
     return {
-        "display": {"size": [64, 36], "fullscreen": False, "fps": 0, "vsync": False, "pipeline": "off"},
+        "display": {
+            "size": [64, 36],
+            "fullscreen": False,
+            "fps": 0,
+            "vsync": False,
+            "pipeline": "off",
+        },
         "model": {"path": str(model), "device": "cpu"},
         "navigator": {"seed": 3},
         # No slew on the parameters the tests read, so a change shows in the next frame.
@@ -45,8 +51,9 @@ def udp_socket(bind: bool = True) -> socket.socket:
     return sock
 
 
-def receive_messages(sock: socket.socket, count: int = 1, timeout: float = 5.0,
-                     state: bool = False) -> dict[str, tuple]:
+def receive_messages(
+    sock: socket.socket, count: int = 1, timeout: float = 5.0, state: bool = False
+) -> dict[str, tuple]:
     """Messages received on `sock` as {address: args} (bundles opened), at least `count`;
     the show's state out (/state/..., sent on its own clock) only when `state` is set."""
     got: dict[str, tuple] = {}

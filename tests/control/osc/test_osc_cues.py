@@ -12,9 +12,15 @@ from installation.config.show import parse_show
 from installation.events import ControlEvent
 
 
-@pytest.mark.parametrize(("phase", "action", "expected"), [
-    (2.3, "cue.next", 3.0), (2.0, "cue.next", 3.0), (2.3, "cue.previous", 2.0), (2.0, "cue.previous", 1.0),
-])
+@pytest.mark.parametrize(
+    ("phase", "action", "expected"),
+    [
+        (2.3, "cue.next", 3.0),
+        (2.0, "cue.next", 3.0),
+        (2.3, "cue.previous", 2.0),
+        (2.0, "cue.previous", 1.0),
+    ],
+)
 def test_cues_cut_to_a_keyframe(tmp_path: Path, phase: float, action: str, expected: float) -> None:
     data = show_dict(tmp_path, enabled=False)
     data["navigator"]["speed"] = 0.0

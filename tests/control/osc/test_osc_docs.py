@@ -14,14 +14,25 @@ from installation.control.osc.space import AddressSpace
 from installation.params import REGISTRY
 
 
-def test_addresses_command_prints_every_address(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+def test_addresses_command_prints_every_address(
+    tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
     show = tmp_path / "show.yaml"
-    show.write_text("osc:\n  mappings:\n    - {address: /1/fader1, target: walk.speed, curve: exponential}\n",
-                    encoding="utf-8")
+    show.write_text(
+        "osc:\n  mappings:\n    - {address: /1/fader1, target: walk.speed, curve: exponential}\n",
+        encoding="utf-8",
+    )
     assert main(["osc", "addresses", str(show)]) == 0
     out = capsys.readouterr().out
-    for address in ["/walk/speed", "/norm/walk/speed", "/latent/truncation", "/screenshot", "/cue/next",
-                    "/status", "/1/fader1"]:
+    for address in [
+        "/walk/speed",
+        "/norm/walk/speed",
+        "/latent/truncation",
+        "/screenshot",
+        "/cue/next",
+        "/status",
+        "/1/fader1",
+    ]:
         assert address in out
     assert "-2..2" in out and "keyframes/s" in out and "exponential" in out
     assert "/quit" not in out
@@ -29,7 +40,10 @@ def test_addresses_command_prints_every_address(tmp_path: Path, capsys: pytest.C
 
 def test_show_errors_in_the_osc_section_name_key_and_line(tmp_path: Path) -> None:
     show = tmp_path / "show.yaml"
-    show.write_text("osc:\n  port: 9000\n  mappings:\n    - address: /a\n      targte: walk.speed\n", encoding="utf-8")
+    show.write_text(
+        "osc:\n  port: 9000\n  mappings:\n    - address: /a\n      targte: walk.speed\n",
+        encoding="utf-8",
+    )
     with pytest.raises(ShowError, match=r"show.yaml:5: osc.mappings.0.targte: unknown key"):
         load_show(show)
     with pytest.raises(ShowError, match="osc.allow"):

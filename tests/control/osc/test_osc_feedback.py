@@ -31,9 +31,13 @@ def sockets():
         sock.close()
 
 
-def test_status_replies_to_the_port_named_in_the_query_and_to_feedback_clients(tmp_path: Path, sockets) -> None:
+def test_status_replies_to_the_port_named_in_the_query_and_to_feedback_clients(
+    tmp_path: Path, sockets
+) -> None:
     listener, watcher, sender = sockets(), sockets(), sockets()
-    show = Running(tmp_path, feedback=[{"host": "127.0.0.1", "port": watcher.getsockname()[1], "state": False}])
+    show = Running(
+        tmp_path, feedback=[{"host": "127.0.0.1", "port": watcher.getsockname()[1], "state": False}]
+    )
     try:
         show.loop.step()
         # Max's udpsend sends from a port it does not listen on: it names the one it does.
@@ -43,7 +47,12 @@ def test_status_replies_to_the_port_named_in_the_query_and_to_feedback_clients(t
         show.send(encode_message("/status", [f"127.0.0.1:{listener.getsockname()[1]}"]), sender)
         assert "/status/fps" in receive_messages(listener)
         counters = show.server.receiver.counters
-        for bad in (0, 65536, "10.9.9.9:9000x", "8.8.8.8:53"):  # bad ports, a host off the allow-list
+        for bad in (
+            0,
+            65536,
+            "10.9.9.9:9000x",
+            "8.8.8.8:53",
+        ):  # bad ports, a host off the allow-list
             show.send(encode_message("/status", [bad]), sender)
             assert "/status/osc/packets" in receive_messages(sender)  # then it answers the sender
         assert counters["status_refused"] == 4
@@ -53,9 +62,13 @@ def test_status_replies_to_the_port_named_in_the_query_and_to_feedback_clients(t
 
 def test_bools_go_out_as_int_unless_a_client_asks_for_tf(tmp_path: Path, sockets) -> None:
     plain, tf = sockets(), sockets()
-    show = Running(tmp_path, feedback=[{"host": "127.0.0.1", "port": plain.getsockname()[1], "state": False},
-                                       {"host": "127.0.0.1", "port": tf.getsockname()[1], "state": False,
-                                        "bools": "TF"}])
+    show = Running(
+        tmp_path,
+        feedback=[
+            {"host": "127.0.0.1", "port": plain.getsockname()[1], "state": False},
+            {"host": "127.0.0.1", "port": tf.getsockname()[1], "state": False, "bools": "TF"},
+        ],
+    )
     try:
         show.loop.step()
         show.loop.hooks.events.put(ControlEvent("walk.paused", 1.0))
@@ -67,11 +80,18 @@ def test_bools_go_out_as_int_unless_a_client_asks_for_tf(tmp_path: Path, sockets
         show.close()
 
 
-def test_echo_guard_host_on_one_machine_still_feeds_other_local_clients(tmp_path: Path, sockets) -> None:
+def test_echo_guard_host_on_one_machine_still_feeds_other_local_clients(
+    tmp_path: Path, sockets
+) -> None:
     # Two local clients with echo_guard: host used to silence each other (same host).
     a, b = sockets(), sockets()
-    show = Running(tmp_path, feedback=[{"host": "127.0.0.1", "port": s.getsockname()[1], "state": False,
-                                        "echo_guard": "host"} for s in (a, b)])
+    show = Running(
+        tmp_path,
+        feedback=[
+            {"host": "127.0.0.1", "port": s.getsockname()[1], "state": False, "echo_guard": "host"}
+            for s in (a, b)
+        ],
+    )
     try:
         show.loop.step()
         show.send(encode_message("/norm/output/brightness", [0.5]), a)
@@ -86,7 +106,9 @@ def test_echo_guard_host_on_one_machine_still_feeds_other_local_clients(tmp_path
 
 def test_state_out_reaches_feedback_clients(tmp_path: Path, sockets) -> None:
     client = sockets()
-    show = Running(tmp_path, feedback=[{"host": "127.0.0.1", "port": client.getsockname()[1]}], state_rate=50)
+    show = Running(
+        tmp_path, feedback=[{"host": "127.0.0.1", "port": client.getsockname()[1]}], state_rate=50
+    )
     try:
         show.loop.hooks.events.put(ControlEvent("walk.speed", 1.0))
         deadline = time.monotonic() + 10
@@ -99,8 +121,15 @@ def test_state_out_reaches_feedback_clients(tmp_path: Path, sockets) -> None:
                 got.update(receive_messages(client, timeout=0.05, state=True))
             except TimeoutError:
                 pass
-        assert {"/state/beat", "/state/bar", "/state/phase", "/state/keyframe", "/state/model",
-                "/state/version", "/state/fps"} <= got.keys()
+        assert {
+            "/state/beat",
+            "/state/bar",
+            "/state/phase",
+            "/state/keyframe",
+            "/state/model",
+            "/state/version",
+            "/state/fps",
+        } <= got.keys()
         assert got["/state/model"] == (show.loop.renderer.model.id,)
     finally:
         show.close()
@@ -115,7 +144,9 @@ PD_PATCH = """#N canvas 0 0 450 300 12;
 """
 
 
-@pytest.mark.skipif(shutil.which("pd") is None, reason="Pure Data is not installed (Debian puredata-core)")
+@pytest.mark.skipif(
+    shutil.which("pd") is None, reason="Pure Data is not installed (Debian puredata-core)"
+)
 def test_pure_data_oscparse_reads_bool_feedback(tmp_path: Path, sockets) -> None:
     probe = sockets()
     port = probe.getsockname()[1]
@@ -123,13 +154,19 @@ def test_pure_data_oscparse_reads_bool_feedback(tmp_path: Path, sockets) -> None
     patch = tmp_path / "feedback.pd"
     patch.write_text(PD_PATCH.format(port=port))
     show = Running(tmp_path, feedback=[{"host": "127.0.0.1", "port": port, "state": False}])
-    pd = subprocess.Popen(["pd", "-nogui", "-noaudio", "-nomidi", "-stderr", "-open", str(patch)],
-                          stderr=subprocess.PIPE, text=True)
+    pd = subprocess.Popen(
+        ["pd", "-nogui", "-noaudio", "-nomidi", "-stderr", "-open", str(patch)],
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     lines: list[str] = []
-    reader = threading.Thread(target=lambda: lines.extend(iter(pd.stderr.readline, "")), daemon=True)
+    reader = threading.Thread(
+        target=lambda: lines.extend(iter(pd.stderr.readline, "")), daemon=True
+    )
     reader.start()
     try:
         value = 0.0
+
         # Pd takes a moment to open its port: toggle until a value arrives (or the deadline).
         def arrived() -> bool:
             nonlocal value

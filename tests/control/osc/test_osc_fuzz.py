@@ -26,16 +26,22 @@ PACKETS = 100_000
 
 def corpus() -> list[bytes]:
     messages = [
-        encode_message("/walk/speed", [0.5]), encode_message("/norm/walk/speed", [1]),
-        encode_message("/walk/paused", [True]), encode_message("/hud/visible", ["on"]),
-        encode_message("/screenshot"), encode_message("/status"), encode_message("/walk/*", [0.1]),
+        encode_message("/walk/speed", [0.5]),
+        encode_message("/norm/walk/speed", [1]),
+        encode_message("/walk/paused", [True]),
+        encode_message("/hud/visible", ["on"]),
+        encode_message("/screenshot"),
+        encode_message("/status"),
+        encode_message("/walk/*", [0.1]),
         encode_message("/{walk,hud}/[a-z]*", [0.2, 3, "x", False]),
         b"/a\x00\x00,[ii]\x00\x00\x00" + struct.pack(">ii", 1, 2),
         b"/b\x00\x00,bhdtrm\x00" + struct.pack(">i", 3) + b"abc\x00" + b"\x00" * 32,
     ]
     bundles = [
         encode_bundle(messages[:4]),
-        encode_bundle([messages[0], encode_bundle(messages[4:6], unix_to_ntp(2e9))], unix_to_ntp(1.9e9)),
+        encode_bundle(
+            [messages[0], encode_bundle(messages[4:6], unix_to_ntp(2e9))], unix_to_ntp(1.9e9)
+        ),
         encode_bundle([encode_bundle([encode_bundle([messages[1]])])]),
     ]
     return messages + bundles
@@ -49,18 +55,22 @@ def mutate(rng: random.Random, seeds: list[bytes]) -> bytes:
             i = rng.randrange(len(data))
             data[i] ^= 1 << rng.randrange(8)
         elif op == 1 and data:  # a random byte, often a special one
-            data[rng.randrange(len(data))] = rng.choice([0, 0xFF, 0x2C, 0x2F, 0x5B, 0x5D, 0x80, rng.randrange(256)])
+            data[rng.randrange(len(data))] = rng.choice(
+                [0, 0xFF, 0x2C, 0x2F, 0x5B, 0x5D, 0x80, rng.randrange(256)]
+            )
         elif op == 2:  # truncate
-            del data[rng.randrange(len(data) + 1):]
+            del data[rng.randrange(len(data) + 1) :]
         elif op == 3:  # insert junk
             i = rng.randrange(len(data) + 1)
             data[i:i] = rng.randbytes(rng.randrange(1, 9))
         elif op == 4 and len(data) >= 4:  # overwrite a 32-bit field (sizes, ints)
             i = rng.randrange(0, len(data) - 3) & ~3
-            data[i : i + 4] = struct.pack(">i", rng.choice([-1, 0, 3, 1 << 30, -(1 << 31), rng.randrange(1 << 16)]))
+            data[i : i + 4] = struct.pack(
+                ">i", rng.choice([-1, 0, 3, 1 << 30, -(1 << 31), rng.randrange(1 << 16)])
+            )
         elif op == 5:  # splice with another packet
             other = rng.choice(seeds)
-            data = data[: rng.randrange(len(data) + 1)] + other[rng.randrange(len(other) + 1):]
+            data = data[: rng.randrange(len(data) + 1)] + other[rng.randrange(len(other) + 1) :]
         else:  # duplicate a chunk
             if data:
                 i = rng.randrange(len(data))

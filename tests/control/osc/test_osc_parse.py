@@ -36,8 +36,7 @@ def test_a_message_from_bytes() -> None:
 
 
 def test_int_float_bool_string_and_multi_argument_messages() -> None:
-    data = (b"/xy\x00,ifTFs\x00\x00" + struct.pack(">i", 7) + struct.pack(">f", 0.25)
-            + b"hi\x00\x00")
+    data = b"/xy\x00,ifTFs\x00\x00" + struct.pack(">i", 7) + struct.pack(">f", 0.25) + b"hi\x00\x00"
     (group,) = parse_packet(data)
     assert group.messages[0].args == (7, 0.25, True, False, "hi")
     # Arrays are flattened into the argument list.
@@ -68,14 +67,18 @@ def test_wrong_type_tags() -> None:
 
 def test_bundles_group_by_timetag_and_keep_order() -> None:
     later = unix_to_ntp(2_000_000_000.5)
-    data = encode_bundle([
-        encode_message("/a", [1]),
-        encode_bundle([encode_message("/b", [2])], later),
-        encode_message("/c", [3]),
-    ])
+    data = encode_bundle(
+        [
+            encode_message("/a", [1]),
+            encode_bundle([encode_message("/b", [2])], later),
+            encode_message("/c", [3]),
+        ]
+    )
     groups = parse_packet(data)
     assert [(g.timetag, [m.address for m in g.messages]) for g in groups] == [
-        (IMMEDIATELY, ["/a", "/c"]), (later, ["/b"])]
+        (IMMEDIATELY, ["/a", "/c"]),
+        (later, ["/b"]),
+    ]
     assert ntp_to_unix(later) == pytest.approx(2_000_000_000.5)
 
 

@@ -32,7 +32,9 @@ class Clocks:
 def make(**config) -> tuple[Receiver, Clocks]:
     clocks = Clocks()
     cfg = OscConfig(**config)
-    return Receiver(AddressSpace(REGISTRY, cfg.mappings), cfg, monotonic=clocks.mono, wall=clocks.wall), clocks
+    return Receiver(
+        AddressSpace(REGISTRY, cfg.mappings), cfg, monotonic=clocks.mono, wall=clocks.wall
+    ), clocks
 
 
 def drain(receiver: Receiver) -> list:
@@ -101,10 +103,19 @@ def test_the_queue_is_bounded() -> None:
 
 def test_timetags_in_the_future_are_scheduled_and_absurd_ones_clamped() -> None:
     receiver, clocks = make(max_delay=5.0)
-    receiver.handle(encode_bundle([encode_message("/walk/speed", [1.0])], unix_to_ntp(WALL0 + 0.5)), LOCAL)
-    receiver.handle(encode_bundle([encode_message("/walk/speed", [1.0])], unix_to_ntp(WALL0 + 86400 * 365)), LOCAL)
-    receiver.handle(encode_bundle([encode_message("/walk/speed", [1.0])], unix_to_ntp(WALL0 - 3600)), LOCAL)
-    receiver.handle(encode_bundle([encode_message("/walk/speed", [1.0])], unix_to_ntp(WALL0 - 0.2)), LOCAL)
+    receiver.handle(
+        encode_bundle([encode_message("/walk/speed", [1.0])], unix_to_ntp(WALL0 + 0.5)), LOCAL
+    )
+    receiver.handle(
+        encode_bundle([encode_message("/walk/speed", [1.0])], unix_to_ntp(WALL0 + 86400 * 365)),
+        LOCAL,
+    )
+    receiver.handle(
+        encode_bundle([encode_message("/walk/speed", [1.0])], unix_to_ntp(WALL0 - 3600)), LOCAL
+    )
+    receiver.handle(
+        encode_bundle([encode_message("/walk/speed", [1.0])], unix_to_ntp(WALL0 - 0.2)), LOCAL
+    )
     soon, far, past, recent = drain(receiver)
     assert soon.due == pytest.approx(clocks.t + 0.5)
     assert far.due == pytest.approx(clocks.t + 5.0)
@@ -114,8 +125,15 @@ def test_timetags_in_the_future_are_scheduled_and_absurd_ones_clamped() -> None:
 
 def test_status_reply_carries_loop_status_and_drop_counters() -> None:
     receiver, _ = make()
-    receiver.status = {"fps": 59.9, "frame": 120, "model": "tiny", "version": 42, "uptime": 2.0,
-                       "device": "cpu", "error": ""}
+    receiver.status = {
+        "fps": 59.9,
+        "frame": 120,
+        "model": "tiny",
+        "version": 42,
+        "uptime": 2.0,
+        "device": "cpu",
+        "error": "",
+    }
     receiver.handle(b"garbage", LOCAL)
     ((reply, to),) = receiver.handle(encode_message("/status"), LOCAL)
     assert to == LOCAL
@@ -126,10 +144,14 @@ def test_status_reply_carries_loop_status_and_drop_counters() -> None:
     assert got["/status/version"] == (42,)
     assert got["/status/osc/dropped/malformed"] == (1,)
     assert got["/status/osc/dropped"] == (1,)
-    assert set(REASONS) <= {a.rsplit("/", 1)[1] for a in got if a.startswith("/status/osc/dropped/")}
+    assert set(REASONS) <= {
+        a.rsplit("/", 1)[1] for a in got if a.startswith("/status/osc/dropped/")
+    }
 
 
-def test_drops_are_logged_as_one_summary_at_most_once_a_second(caplog: pytest.LogCaptureFixture) -> None:
+def test_drops_are_logged_as_one_summary_at_most_once_a_second(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     receiver, clocks = make(rate_limit=0)
     caplog.set_level(logging.WARNING, logger="installation.control.osc.receiver")
     for _ in range(500):
@@ -149,8 +171,10 @@ def test_drops_are_logged_as_one_summary_at_most_once_a_second(caplog: pytest.Lo
 def test_scheduled_bundles_wait_for_the_first_frame_at_or_after_their_time() -> None:
     receiver, clocks = make()
     scheduler = Scheduler(REGISTRY)
-    bundle = encode_bundle([encode_message("/walk/speed", [1.0]), encode_message("/walk/paused", [1])],
-                           unix_to_ntp(WALL0 + 0.1))
+    bundle = encode_bundle(
+        [encode_message("/walk/speed", [1.0]), encode_message("/walk/paused", [1])],
+        unix_to_ntp(WALL0 + 0.1),
+    )
     receiver.handle(bundle, LOCAL)
     targets = REGISTRY.initial_values()
     assert scheduler(drain(receiver), targets, 100.05) == []
@@ -162,7 +186,9 @@ def test_scheduled_bundles_wait_for_the_first_frame_at_or_after_their_time() -> 
 
 
 def test_mapping_smoothing_glides_and_a_direct_change_stops_it() -> None:
-    receiver, _ = make(mappings=[OscMapping(address="/fader", target="output.brightness", smoothing=0.5)])
+    receiver, _ = make(
+        mappings=[OscMapping(address="/fader", target="output.brightness", smoothing=0.5)]
+    )
     scheduler = Scheduler(REGISTRY)
     targets = dict(REGISTRY.initial_values(), **{"output.brightness": 1.0})
     receiver.handle(encode_message("/fader", [0.0]), LOCAL)
@@ -186,7 +212,9 @@ def test_mapping_smoothing_glides_and_a_direct_change_stops_it() -> None:
 def test_a_loop_on_another_clock_never_waits_longer_than_max_delay() -> None:
     receiver, _ = make(max_delay=2.0)
     scheduler = Scheduler(REGISTRY, max_delay=2.0)
-    receiver.handle(encode_bundle([encode_message("/walk/speed", [1.0])], unix_to_ntp(WALL0 + 1.0)), LOCAL)
+    receiver.handle(
+        encode_bundle([encode_message("/walk/speed", [1.0])], unix_to_ntp(WALL0 + 1.0)), LOCAL
+    )
     targets = REGISTRY.initial_values()
     # A fixed-step clock starts at 0, far from the monotonic time the receiver stamped.
     assert scheduler(drain(receiver), targets, 0.0) == []

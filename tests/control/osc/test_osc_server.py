@@ -99,15 +99,25 @@ def test_normalized_address_and_pattern(running: Running) -> None:
 
 
 def test_a_bundle_is_applied_in_one_frame(running: Running) -> None:
-    bundle = encode_bundle([encode_message("/output/brightness", [0.1]),
-                            encode_message("/walk/paused", [1]),
-                            encode_message("/latent/truncation", [1.5])])
+    bundle = encode_bundle(
+        [
+            encode_message("/output/brightness", [0.1]),
+            encode_message("/walk/paused", [1]),
+            encode_message("/latent/truncation", [1.5]),
+        ]
+    )
     running.send(bundle)
     running.loop.step()
     t = running.loop.targets
-    assert (t["output.brightness"], t["walk.paused"], t["latent.truncation"]) == pytest.approx((0.1, 1.0, 1.5))
+    assert (t["output.brightness"], t["walk.paused"], t["latent.truncation"]) == pytest.approx(
+        (0.1, 1.0, 1.5)
+    )
     frame = running.frames()[-1]
-    assert {i["target"] for i in frame["inputs"]} == {"output.brightness", "walk.paused", "latent.truncation"}
+    assert {i["target"] for i in frame["inputs"]} == {
+        "output.brightness",
+        "walk.paused",
+        "latent.truncation",
+    }
 
 
 def test_a_future_timetag_waits_for_its_frame(running: Running) -> None:
@@ -155,7 +165,9 @@ def test_tcp_with_slip_framing(running: Running) -> None:
 
 def test_feedback_reaches_clients_but_is_not_echoed(tmp_path: Path, udp) -> None:
     watcher, fader = udp(), udp()
-    clients = [{"host": "127.0.0.1", "port": s.getsockname()[1], "state": False} for s in (watcher, fader)]
+    clients = [
+        {"host": "127.0.0.1", "port": s.getsockname()[1], "state": False} for s in (watcher, fader)
+    ]
     show = Running(tmp_path, feedback=clients)
     try:
         show.loop.step()
@@ -219,8 +231,11 @@ def test_feedback_is_rate_limited_and_ends_on_the_latest_value(tmp_path: Path, u
     from installation.events import ControlEvent
 
     watcher = udp()
-    show = Running(tmp_path, feedback=[{"host": "127.0.0.1", "port": watcher.getsockname()[1]}],
-                   feedback_rate=4)
+    show = Running(
+        tmp_path,
+        feedback=[{"host": "127.0.0.1", "port": watcher.getsockname()[1]}],
+        feedback_rate=4,
+    )
     try:
         start = time.monotonic()
         for i in range(1, 21):
@@ -234,7 +249,12 @@ def test_feedback_is_rate_limited_and_ends_on_the_latest_value(tmp_path: Path, u
                 data, _ = watcher.recvfrom(65536)
             except TimeoutError:
                 break
-            values += [m.args[0] for g in parse_packet(data) for m in g.messages if m.address == "/output/brightness"]
+            values += [
+                m.args[0]
+                for g in parse_packet(data)
+                for m in g.messages
+                if m.address == "/output/brightness"
+            ]
         # At most one message per 1/4 s per address, and the last one is the final value.
         assert 1 <= len(values) <= 2 + int(elapsed * 4)
         assert values[-1] == pytest.approx(1.0)

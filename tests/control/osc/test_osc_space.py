@@ -26,17 +26,23 @@ def test_every_parameter_and_remote_action_has_an_address() -> None:
     assert "/status" in space.table
 
 
-@pytest.mark.parametrize(("pattern", "matches"), [
-    ("/walk/*", ["/walk/beats", "/walk/paused", "/walk/speed", "/walk/sync"]),
-    ("/walk/sp??d", ["/walk/speed"]),
-    ("/walk/[ps]*", ["/walk/paused", "/walk/speed", "/walk/sync"]),
-    ("/walk/[!p]*", ["/walk/beats", "/walk/speed", "/walk/sync"]),
-    ("/walk/[a-r]aused", ["/walk/paused"]),
-    ("/{walk,hud}/*", ["/hud/visible", "/walk/beats", "/walk/paused", "/walk/speed", "/walk/sync"]),
-    ("/*/speed", ["/walk/speed"]),
-    ("/*", ["/learn", "/screenshot", "/status"]),  # * never crosses a /
-    ("/nothing/*", []),
-])
+@pytest.mark.parametrize(
+    ("pattern", "matches"),
+    [
+        ("/walk/*", ["/walk/beats", "/walk/paused", "/walk/speed", "/walk/sync"]),
+        ("/walk/sp??d", ["/walk/speed"]),
+        ("/walk/[ps]*", ["/walk/paused", "/walk/speed", "/walk/sync"]),
+        ("/walk/[!p]*", ["/walk/beats", "/walk/speed", "/walk/sync"]),
+        ("/walk/[a-r]aused", ["/walk/paused"]),
+        (
+            "/{walk,hud}/*",
+            ["/hud/visible", "/walk/beats", "/walk/paused", "/walk/speed", "/walk/sync"],
+        ),
+        ("/*/speed", ["/walk/speed"]),
+        ("/*", ["/learn", "/screenshot", "/status"]),  # * never crosses a /
+        ("/nothing/*", []),
+    ],
+)
 def test_osc_1_0_patterns(pattern: str, matches: list[str]) -> None:
     assert sorted(AddressSpace(REGISTRY).match(pattern)) == matches
 
@@ -76,12 +82,18 @@ def test_buttons_trigger_on_press_not_on_release() -> None:
 
 
 def test_mappings_with_ranges_curves_invert_and_multiple_arguments() -> None:
-    config = OscConfig(mappings=[
-        OscMapping(address="/xy", target="walk.speed", arg=0),
-        OscMapping(address="/xy", target="latent.truncation", arg=1, input=(0, 127), output=(0.5, 1.5)),
-        OscMapping(address="/fade", target="output.brightness", curve="exponential", invert=True),
-        OscMapping(address="/go", target="cue.next", input=(0, 127)),
-    ])
+    config = OscConfig(
+        mappings=[
+            OscMapping(address="/xy", target="walk.speed", arg=0),
+            OscMapping(
+                address="/xy", target="latent.truncation", arg=1, input=(0, 127), output=(0.5, 1.5)
+            ),
+            OscMapping(
+                address="/fade", target="output.brightness", curve="exponential", invert=True
+            ),
+            OscMapping(address="/go", target="cue.next", input=(0, 127)),
+        ]
+    )
     space = AddressSpace(REGISTRY, config.mappings)
     events, _ = resolve(space, "/xy", 0.75, 127)
     assert events == [("walk.speed", pytest.approx(1.0), False), ("latent.truncation", 1.5, False)]
@@ -97,7 +109,10 @@ def test_feedback_addresses_in_each_scale() -> None:
     config = OscConfig(mappings=[OscMapping(address="/1/fader1", target="walk.speed", invert=True)])
     space = AddressSpace(REGISTRY, config.mappings)
     assert dict(space.feedback("walk.speed", 1.0)) == {
-        "/walk/speed": 1.0, "/norm/walk/speed": 0.75, "/1/fader1": 0.25}
+        "/walk/speed": 1.0,
+        "/norm/walk/speed": 0.75,
+        "/1/fader1": 0.25,
+    }
     assert dict(space.feedback("walk.paused", 1.0))["/walk/paused"] is True
     assert space.feedback("screenshot", 1.0) == []
 

@@ -40,9 +40,13 @@ def show(tmp_path: Path):
 
 def test_size_prefixed_framing_sets_values_and_gets_status_framed_the_same(show: Running) -> None:
     with socket.create_connection(("127.0.0.1", show.port), timeout=5) as conn:
-        conn.sendall(framed(encode_message("/output/brightness", [0.25])) + framed(encode_message("/status")))
+        conn.sendall(
+            framed(encode_message("/output/brightness", [0.25])) + framed(encode_message("/status"))
+        )
         reply = read_framed(conn)
-        assert any(m.address == "/status/osc/packets" for g in parse_packet(reply) for m in g.messages)
+        assert any(
+            m.address == "/status/osc/packets" for g in parse_packet(reply) for m in g.messages
+        )
         assert wait_for(lambda: show.server.receiver.counters["messages"] >= 2)
     show.loop.step()
     assert show.loop.targets["output.brightness"] == 0.25
@@ -64,11 +68,16 @@ def test_neither_framing_and_mixed_framings_are_counted_and_closed(show: Running
     assert counters["framing"] == 1
     with socket.create_connection(("127.0.0.1", show.port), timeout=5) as conn:
         # Starts size-prefixed, then switches to SLIP: the size cannot be trusted any more.
-        conn.sendall(framed(encode_message("/output/brightness", [0.3])) + slip.encode(encode_message("/status")))
+        conn.sendall(
+            framed(encode_message("/output/brightness", [0.3]))
+            + slip.encode(encode_message("/status"))
+        )
         assert conn.recv(16) == b""
     assert counters["oversize"] + counters["framing"] == 2
     show.loop.step()
-    assert show.loop.targets["output.brightness"] == pytest.approx(0.3)  # what came before the switch counts
+    assert show.loop.targets["output.brightness"] == pytest.approx(
+        0.3
+    )  # what came before the switch counts
 
 
 def test_idle_connections_give_way_and_time_out(show: Running) -> None:
@@ -94,11 +103,16 @@ def test_idle_connections_give_way_and_time_out(show: Running) -> None:
     assert got["/status/osc/tcp/evicted"] == (1,)
 
 
-@pytest.mark.skipif(shutil.which("oscsend") is None, reason="liblo's oscsend is not installed (Debian liblo-tools)")
+@pytest.mark.skipif(
+    shutil.which("oscsend") is None, reason="liblo's oscsend is not installed (Debian liblo-tools)"
+)
 def test_liblo_oscsend_over_tcp_is_applied(show: Running) -> None:
     # liblo's real client, with its default TCP framing (OSC 1.0 size prefix).
-    subprocess.run(["oscsend", f"osc.tcp://127.0.0.1:{show.port}", "/output/brightness", "f", "0.125"],
-                   check=True, timeout=10)
+    subprocess.run(
+        ["oscsend", f"osc.tcp://127.0.0.1:{show.port}", "/output/brightness", "f", "0.125"],
+        check=True,
+        timeout=10,
+    )
     assert wait_for(lambda: show.server.receiver.counters["messages"] >= 1)
     show.loop.step()
     assert show.loop.targets["output.brightness"] == 0.125

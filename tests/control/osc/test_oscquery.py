@@ -23,11 +23,26 @@ PARAM_REQUIRED = {"FULL_PATH", "TYPE", "RANGE", "VALUE", "DESCRIPTION", "ACCESS"
 
 @pytest.fixture
 def server():
-    space = AddressSpace(REGISTRY, OscConfig(mappings=[OscMapping(address="/xy", target="walk.speed"),
-                                                       OscMapping(address="/xy", target="walk.paused", arg=1)]).mappings)
+    space = AddressSpace(
+        REGISTRY,
+        OscConfig(
+            mappings=[
+                OscMapping(address="/xy", target="walk.speed"),
+                OscMapping(address="/xy", target="walk.paused", arg=1),
+            ]
+        ).mappings,
+    )
     values = dict(REGISTRY.initial_values(), **{"walk.speed": -1.0})
-    srv = OscQueryServer(space, lambda: values, host="127.0.0.1", port=0, osc_port=9123, osc_tcp=True,
-                         name="test-show", zeroconf=False)
+    srv = OscQueryServer(
+        space,
+        lambda: values,
+        host="127.0.0.1",
+        port=0,
+        osc_port=9123,
+        osc_tcp=True,
+        name="test-show",
+        zeroconf=False,
+    )
     srv.start()
     yield srv
     srv.stop()
@@ -80,19 +95,33 @@ def test_single_nodes_attributes_and_host_info(server: OscQueryServer) -> None:
     assert get(server, "/nowhere")[0] == 404
     status, info = get(server, "/?HOST_INFO")
     assert status == 200
-    assert info["NAME"] == "test-show" and info["OSC_PORT"] == 9123 and info["OSC_TRANSPORT"] == "UDP"
+    assert (
+        info["NAME"] == "test-show" and info["OSC_PORT"] == 9123 and info["OSC_TRANSPORT"] == "UDP"
+    )
     assert info["EXTENSIONS"]["VALUE"] is True
 
 
-def test_without_zeroconf_it_serves_and_warns_once(monkeypatch: pytest.MonkeyPatch,
-                                                   caplog: pytest.LogCaptureFixture) -> None:
+def test_without_zeroconf_it_serves_and_warns_once(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
     # Simulates the optional package being absent (None in sys.modules makes import fail).
     monkeypatch.setitem(sys.modules, "zeroconf", None)
     monkeypatch.setattr(oscquery, "_warned_no_zeroconf", False)
     caplog.set_level(logging.WARNING, logger="installation.control.osc.oscquery")
     space = AddressSpace(REGISTRY)
-    servers = [OscQueryServer(space, REGISTRY.initial_values, host="127.0.0.1", port=0, osc_port=9000,
-                              osc_tcp=False, name="x", zeroconf=True) for _ in range(2)]
+    servers = [
+        OscQueryServer(
+            space,
+            REGISTRY.initial_values,
+            host="127.0.0.1",
+            port=0,
+            osc_port=9000,
+            osc_tcp=False,
+            name="x",
+            zeroconf=True,
+        )
+        for _ in range(2)
+    ]
     try:
         for srv in servers:
             srv.start()
@@ -106,19 +135,30 @@ def test_without_zeroconf_it_serves_and_warns_once(monkeypatch: pytest.MonkeyPat
 
 
 def test_with_zeroconf_it_is_advertised_as_oscjson() -> None:
-    zeroconf = pytest.importorskip("zeroconf", reason="the optional zeroconf package is not installed")
+    zeroconf = pytest.importorskip(
+        "zeroconf", reason="the optional zeroconf package is not installed"
+    )
     import time
 
-    srv = OscQueryServer(AddressSpace(REGISTRY), REGISTRY.initial_values, host="127.0.0.1", port=0,
-                         osc_port=9000, osc_tcp=True, name="installation-test", zeroconf=True)
+    srv = OscQueryServer(
+        AddressSpace(REGISTRY),
+        REGISTRY.initial_values,
+        host="127.0.0.1",
+        port=0,
+        osc_port=9000,
+        osc_tcp=True,
+        name="installation-test",
+        zeroconf=True,
+    )
     srv.start()
     browser = zeroconf.Zeroconf(interfaces=["127.0.0.1"])
     try:
         deadline = time.monotonic() + 10
         while not srv.advertised and time.monotonic() < deadline:
             time.sleep(0.05)
-        info = browser.get_service_info("_oscjson._tcp.local.", "installation-test._oscjson._tcp.local.",
-                                        timeout=3000)
+        info = browser.get_service_info(
+            "_oscjson._tcp.local.", "installation-test._oscjson._tcp.local.", timeout=3000
+        )
         assert info is not None and info.port == srv.port
         assert info.parsed_addresses() == ["127.0.0.1"]
     finally:

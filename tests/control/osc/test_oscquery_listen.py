@@ -16,7 +16,9 @@ from test_osc_server import Running
 from installation.control.osc.parse import encode_message, parse_packet
 from installation.events import ControlEvent
 
-websocket = pytest.importorskip("websocket", reason="the websocket-client test dependency is not installed")
+websocket = pytest.importorskip(
+    "websocket", reason="the websocket-client test dependency is not installed"
+)
 
 
 @pytest.fixture
@@ -87,7 +89,11 @@ def test_bad_listens_and_a_thousand_subscriptions_are_refused_and_counted(show: 
     try:
         for i in range(1000):
             ws.send(json.dumps({"COMMAND": "LISTEN", "DATA": f"/walk/nope{i}"}))
-        for bad in ("not json", json.dumps({"COMMAND": "FLY"}), json.dumps({"COMMAND": "LISTEN", "DATA": "/screenshot"})):
+        for bad in (
+            "not json",
+            json.dumps({"COMMAND": "FLY"}),
+            json.dumps({"COMMAND": "LISTEN", "DATA": "/screenshot"}),
+        ):
             ws.send(bad)
         assert wait_for(lambda: show.server.oscquery.counters["listen_refused"] >= 1003)
         ws.send(json.dumps({"COMMAND": "LISTEN", "DATA": "/walk/speed"}))
@@ -101,15 +107,22 @@ def test_a_listener_that_never_reads_is_dropped_not_buffered(show: Running) -> N
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
     try:
         key = "dGhlIHNhbXBsZSBub25jZQ=="
-        sock.sendall(f"GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-                     f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n".encode())
+        sock.sendall(
+            f"GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+            f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n".encode()
+        )
         assert b"101" in sock.recv(4096)
         payload = json.dumps({"COMMAND": "LISTEN", "DATA": "/norm/walk/speed"}).encode()
         mask = b"\x01\x02\x03\x04"
-        sock.sendall(bytes([0x81, 0x80 | len(payload)]) + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(payload)))
+        sock.sendall(
+            bytes([0x81, 0x80 | len(payload)])
+            + mask
+            + bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
+        )
         http = show.server.oscquery.http
         assert wait_for(lambda: any(c.data.get("listen") for c in http.websockets()))
         (conn,) = http.websockets()
+
         # Value pushes coalesce (latest per address), so to pass the send limit in a test
         # push big messages the way every push goes out, while the client reads nothing.
         def pushed_enough() -> bool:
@@ -128,18 +141,32 @@ def test_a_listener_that_never_reads_is_dropped_not_buffered(show: Running) -> N
 
 
 def test_python_oscquery_client_reads_the_tree(show: Running) -> None:
-    oscquery_client = pytest.importorskip("pythonoscquery.osc_query_client",
-                                          reason="python-oscquery is not installed")
+    oscquery_client = pytest.importorskip(
+        "pythonoscquery.osc_query_client", reason="python-oscquery is not installed"
+    )
     from zeroconf import ServiceInfo
 
     port = show.server.oscquery.port
-    info = ServiceInfo("_oscjson._tcp.local.", "t._oscjson._tcp.local.", port=port,
-                       addresses=[socket.inet_aton("127.0.0.1")])
+    info = ServiceInfo(
+        "_oscjson._tcp.local.",
+        "t._oscjson._tcp.local.",
+        port=port,
+        addresses=[socket.inet_aton("127.0.0.1")],
+    )
     client = oscquery_client.OSCQueryClient(info)
     # Every top-level branch; these raised on /cue/next before write-only nodes had a VALUE.
     # Not /learn: it is a trigger with a child (/learn/cancel), which the proposal allows
     # and python-oscquery 0.4 refuses (a node is a container or a method, never both).
-    for branch in ("/walk", "/cue", "/norm", "/state", "/model", "/screenshot", "/status", "/output"):
+    for branch in (
+        "/walk",
+        "/cue",
+        "/norm",
+        "/state",
+        "/model",
+        "/screenshot",
+        "/status",
+        "/output",
+    ):
         assert client.query_node(branch) is not None, branch
     cue = client.query_node("/cue/next")
     assert cue is not None and cue.value == [None]
@@ -147,14 +174,27 @@ def test_python_oscquery_client_reads_the_tree(show: Running) -> None:
 
 
 def test_two_shows_with_one_name_are_both_advertised(caplog: pytest.LogCaptureFixture) -> None:
-    zeroconf = pytest.importorskip("zeroconf", reason="the optional zeroconf package is not installed")
+    zeroconf = pytest.importorskip(
+        "zeroconf", reason="the optional zeroconf package is not installed"
+    )
     from installation.control.osc.oscquery import OscQueryServer
     from installation.control.osc.space import AddressSpace
     from installation.params import REGISTRY
 
     caplog.set_level(logging.INFO, logger="installation.control.osc.oscquery")
-    servers = [OscQueryServer(AddressSpace(REGISTRY), REGISTRY.initial_values, host="127.0.0.1", port=0,
-                              osc_port=9000, osc_tcp=True, name="twin-show", zeroconf=True) for _ in range(2)]
+    servers = [
+        OscQueryServer(
+            AddressSpace(REGISTRY),
+            REGISTRY.initial_values,
+            host="127.0.0.1",
+            port=0,
+            osc_port=9000,
+            osc_tcp=True,
+            name="twin-show",
+            zeroconf=True,
+        )
+        for _ in range(2)
+    ]
     browser = zeroconf.Zeroconf(interfaces=["127.0.0.1"])
     try:
         servers[0].start()
@@ -162,7 +202,9 @@ def test_two_shows_with_one_name_are_both_advertised(caplog: pytest.LogCaptureFi
         servers[1].start()
         assert wait_for(lambda: servers[1].advertised, timeout=15), caplog.text
         assert servers[1].advertised_name == "twin-show (2)"
-        info = browser.get_service_info("_oscjson._tcp.local.", "twin-show (2)._oscjson._tcp.local.", timeout=3000)
+        info = browser.get_service_info(
+            "_oscjson._tcp.local.", "twin-show (2)._oscjson._tcp.local.", timeout=3000
+        )
         assert info is not None and info.port == servers[1].port
         assert "advertised as 'twin-show (2)'" in caplog.text
     finally:
