@@ -250,3 +250,24 @@ def test_cpu_render_threads_follow_the_show_and_are_restored(show_dict, threads,
     finally:
         runtime.close()
     assert torch.get_num_threads() == before
+
+
+def test_torch_threads_are_decided_in_one_place(show_dict, monkeypatch) -> None:
+    import os
+
+    import torch
+
+    from installation.app import torch_threads
+
+    monkeypatch.setattr(os, "cpu_count", lambda: 8)
+    cpu, gpu = torch.device("cpu"), torch.device("cuda")
+    plain = parse_show({**show_dict, "model": {**show_dict["model"], "threads": 4}})
+    assert torch_threads(plain, cpu, pipelined=False) == 4
+    assert torch_threads(plain, cpu, pipelined=True) == 1  # one single-threaded worker per core
+    assert torch_threads(plain, gpu, pipelined=False) is None
+    training = {"enabled": True, "threads": 6}
+    trains = parse_show(
+        {**show_dict, "model": {**show_dict["model"], "threads": 4}, "training": training}
+    )
+    assert torch_threads(trains, cpu, pipelined=False) == 2  # the trainer's 6 cores are its own
+    assert torch_threads(trains, gpu, pipelined=False) == 2

@@ -15,7 +15,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from installation.control.mapping import map_value, unmap_value
-from installation.control.midi.config import MidiMapping
+from installation.control.midi.config import LoadedProfile, MidiConfig, MidiMapping
+from installation.control.midi.names import port_matches
 from installation.params import Registry
 
 
@@ -135,6 +136,35 @@ class BindingTable:
 
     def programs(self) -> dict[int, str]:
         return {b.number: b.target for b in self.bindings if b.kind == "program"}
+
+
+def device_table(
+    device: str,
+    profile: LoadedProfile | None,
+    learned: LoadedProfile | None,
+    cfg: MidiConfig,
+    registry: Registry,
+) -> BindingTable:
+    """A device's bindings, highest priority first: what MIDI learn saved, the show's own
+    `midi.mappings`, then the device's profile. Mappings naming another device are left out."""
+
+    def layer(mappings, channel=None, takeover=None):
+        return [
+            compile_mapping(
+                m, registry, channel=channel, takeover=m.takeover or takeover or cfg.takeover
+            )
+            for m in mappings
+            if m.device is None or port_matches(device, m.device)
+        ]
+
+    own = (
+        layer(profile.profile.mappings, profile.profile.channel, profile.profile.takeover)
+        if profile
+        else []
+    )
+    return build_table(
+        [layer(learned.profile.mappings) if learned else [], layer(cfg.mappings), own]
+    )
 
 
 def build_table(layers: Iterable[Iterable[Binding]]) -> BindingTable:

@@ -8,6 +8,7 @@ fader under the performer's finger), but it is sent to every other control and d
 
 from __future__ import annotations
 
+import queue
 from collections.abc import Callable, Mapping
 
 from installation.control.midi.bindings import BindingTable, feedback_messages
@@ -52,3 +53,40 @@ class MidiFeedback:
             if b.feedback and param is not None and b.target in targets:
                 for message in feedback_messages(b, param.to_normalized(targets[b.target])):
                     self.send(device, message)
+
+
+class FeedbackOutbox:
+    """MIDI feedback between the main thread (`put`, never blocks) and the service thread
+    (`take`), bounded: when the service falls behind, new messages are dropped and counted."""
+
+    SIZE = 4096
+
+    def __init__(self) -> None:
+        self._queue: queue.Queue[tuple[str, tuple[int, ...]]] = queue.Queue(self.SIZE)
+        self.dropped = 0  # written by the main thread only
+
+    def put(self, device: str, message: tuple[int, ...]) -> None:
+        try:
+            self._queue.put_nowait((device, message))
+        except queue.Full:
+            self.dropped += 1
+
+    def take(self, timeout: float) -> list[tuple[str, tuple[int, ...]]]:
+        """What is queued (waiting up to `timeout` for the first), newest value per control:
+        a motor fader needs no backlog. NRPN address and data CCs keep their order."""
+        try:
+            batch = [self._queue.get(timeout=timeout)]
+        except queue.Empty:
+            return []
+        while True:
+            try:
+                batch.append(self._queue.get_nowait())
+            except queue.Empty:
+                break
+        latest: dict[tuple, tuple[str, tuple[int, ...]]] = {}
+        for i, (device, msg) in enumerate(batch):
+            nrpn = (msg[0] & 0xF0) == 0xB0 and msg[1] in (6, 38, 98, 99)
+            key = (device, i) if nrpn else (device, msg[0], msg[1])
+            latest.pop(key, None)
+            latest[key] = (device, msg)
+        return list(latest.values())

@@ -22,7 +22,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import TYPE_CHECKING
 
-from installation.control.midi.bindings import BindingTable, build_table, compile_mapping
+from installation.control.midi.bindings import BindingTable, device_table
 from installation.control.midi.config import (
     LoadedProfile,
     MidiConfig,
@@ -35,6 +35,7 @@ from installation.control.midi.config import (
     match_profile,
 )
 from installation.control.midi.decode import MidiDecoder
+from installation.control.midi.feedback import FeedbackOutbox
 from installation.control.midi.learn import LearnCapture, infer_mapping, save_learned
 from installation.control.midi.names import port_matches, stable_name
 from installation.control.midi.ports import (
@@ -53,8 +54,6 @@ if TYPE_CHECKING:
     from installation.config.show import Show
 
 log = logging.getLogger(__name__)
-
-OUTBOX_SIZE = 4096
 
 
 @dataclass(frozen=True)
@@ -96,8 +95,7 @@ class MidiService:
         self.stats = stats or StatsWriter(None)
         self.scenes = {k: dict(v) for k, v in (scenes or {}).items()}
         self.base_dir = base_dir
-        self.outbox: queue.Queue[tuple[str, tuple[int, ...]]] = queue.Queue(OUTBOX_SIZE)
-        self.feedback_dropped = 0
+        self.outbox = FeedbackOutbox()
         self._commands: queue.Queue[str | None] = queue.Queue()
         self._learn = LearnCapture()
         self._learned = setup.learned
@@ -132,10 +130,8 @@ class MidiService:
         self._commands.put(target)
 
     def send(self, device: str, message: tuple[int, ...]) -> None:
-        try:
-            self.outbox.put_nowait((device, message))
-        except queue.Full:
-            self.feedback_dropped += 1
+        """Queue feedback for a device (the main thread's feedback hook calls this)."""
+        self.outbox.put(device, message)
 
     def status(self) -> MidiStatus:
         return self._status
@@ -319,27 +315,7 @@ class MidiService:
         )
 
     def _flush(self, timeout: float) -> None:
-        try:
-            batch = [self.outbox.get(timeout=timeout)]
-        except queue.Empty:
-            return
-        while True:
-            try:
-                batch.append(self.outbox.get_nowait())
-            except queue.Empty:
-                break
-        # Only the newest value per control goes out (a motor fader needs no backlog);
-        # NRPN address/data CCs keep their order.
-        latest: dict[tuple, tuple[str, tuple[int, ...]]] = {}
-        for i, (device, msg) in enumerate(batch):
-            key = (
-                (device, i)
-                if (msg[0] & 0xF0) == 0xB0 and msg[1] in (6, 38, 98, 99)
-                else (device, msg[0], msg[1])
-            )
-            latest.pop(key, None)
-            latest[key] = (device, msg)
-        for device, msg in latest.values():
+        for device, msg in self.outbox.take(timeout):
             out = self._outputs.get(device)
             if out is not None:
                 out.send(msg)
@@ -353,25 +329,7 @@ class MidiService:
         return find_profile(self.setup.profiles, config.profile, self.base_dir)
 
     def _table(self, device: str, profile: LoadedProfile | None) -> BindingTable:
-        def layer(mappings, channel=None, takeover=None):
-            return [
-                compile_mapping(
-                    m,
-                    self.registry,
-                    channel=channel,
-                    takeover=m.takeover or takeover or self.cfg.takeover,
-                )
-                for m in mappings
-                if m.device is None or port_matches(device, m.device)
-            ]
-
-        learned = layer(self._learned.profile.mappings) if self._learned else []
-        own = (
-            layer(profile.profile.mappings, profile.profile.channel, profile.profile.takeover)
-            if profile
-            else []
-        )
-        return build_table([learned, layer(self.cfg.mappings), own])
+        return device_table(device, profile, self._learned, self.cfg, self.registry)
 
     def _decoder(self, device: str, profile: LoadedProfile | None) -> MidiDecoder:
         return MidiDecoder(
@@ -455,7 +413,7 @@ class MidiService:
             self._system.name if self._system else "",
             self._problem,
             devices,
-            feedback_dropped=self.feedback_dropped,
+            feedback_dropped=self.outbox.dropped,
             learning=self._learn.target,
             **total,
         )

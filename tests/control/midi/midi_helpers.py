@@ -109,7 +109,7 @@ class Harness:
         return events
 
     def until(
-        self, predicate: Callable[[], bool], timeout: float = 3.0, what: str = "condition"
+        self, predicate: Callable[[], bool], timeout: float = 10.0, what: str = "condition"
     ) -> float:
         """Step like the loop (every 5 ms) until predicate() holds; returns the seconds taken."""
         start = time.monotonic()
@@ -126,7 +126,7 @@ class Harness:
         self,
         send: Callable[[], None],
         predicate: Callable[[], bool],
-        timeout: float = 5.0,
+        timeout: float = 10.0,
         what: str = "condition",
     ) -> float:
         """Send again every 100 ms until predicate() holds (a flood may have filled the
@@ -150,12 +150,12 @@ class Harness:
             self.step()
             time.sleep(0.005)
 
-    def received(self, count: int, timeout: float = 3.0) -> None:
+    def received(self, count: int, timeout: float = 10.0) -> None:
         """Wait until the service has decoded `count` messages, then apply them."""
         self.until(lambda: self.service.status().messages >= count, timeout, f"{count} messages")
         self.step()
 
-    def connected(self, device: FakeDevice, timeout: float = 3.0) -> None:
+    def connected(self, device: FakeDevice, timeout: float = 10.0) -> None:
         self.until(
             lambda: any(d.startswith(device.name) for d, _ in self.service.status().devices),
             timeout,
