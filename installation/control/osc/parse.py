@@ -233,3 +233,8 @@ def tcp_decoder(first_byte: int, max_frame: int) -> SlipDecoder | LengthPrefixDe
     if first_byte == 0:
         return LengthPrefixDecoder(max_frame)
     return None
+
+
+def frame_for_tcp(data: bytes, framing: str) -> bytes:
+    """A packet framed for a TCP stream: "slip" (OSC 1.1) or "size" (OSC 1.0's prefix)."""
+    return slip.encode(data) if framing == "slip" else struct.pack(">I", len(data)) + data

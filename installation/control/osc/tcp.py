@@ -13,19 +13,17 @@ from __future__ import annotations
 import logging
 import selectors
 import socket
-import struct
 import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
-
-from pythonosc import slip
 
 from installation.control.osc.config import OscConfig
 from installation.control.osc.parse import (
     LengthPrefixDecoder,
     OscParseError,
     SlipDecoder,
+    frame_for_tcp,
     tcp_decoder,
 )
 from installation.control.osc.receiver import Destination, Receiver
@@ -126,11 +124,8 @@ class TcpClients:
         self.receiver.counters[reason] += 1
 
     def _send(self, client: _Client, reply: bytes) -> bool:
-        framed = (
-            struct.pack(">I", len(reply)) + reply
-            if isinstance(client.decoder, LengthPrefixDecoder)
-            else slip.encode(reply)
-        )
+        framing = "size" if isinstance(client.decoder, LengthPrefixDecoder) else "slip"
+        framed = frame_for_tcp(reply, framing)
         try:
             client.sock.send(framed)
         except OSError:  # a client that does not read its replies is let go
