@@ -117,3 +117,28 @@ def test_liblo_oscsend_over_tcp_is_applied(show: Running) -> None:
     show.loop.step()
     assert show.loop.targets["output.brightness"] == 0.125
     assert show.server.receiver.counters["framing"] == 0
+
+
+CLIENTS = Path(__file__).resolve().parents[2] / "clients"
+
+
+@pytest.mark.skipif(
+    shutil.which("node") is None or not (CLIENTS / "node_modules" / "osc").is_dir(),
+    reason="node or osc.js missing (npm install --prefix tests/clients)",
+)
+def test_osc_js_over_udp_and_tcp(show: Running) -> None:
+    result = subprocess.run(
+        ["node", str(CLIENTS / "oscjs_client.js"), str(show.port)],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=True,
+    )
+    import json
+
+    assert "/status/osc/packets" in json.loads(result.stdout.strip().splitlines()[-1])
+    assert wait_for(lambda: show.server.receiver.counters["messages"] >= 3)
+    show.loop.step()
+    assert show.loop.targets["walk.speed"] == pytest.approx(1.0)  # 0.75 of -2..2
+    assert show.loop.targets["output.brightness"] == 0.5  # the TCP (SLIP) one
+    assert show.server.receiver.counters["framing"] == 0
