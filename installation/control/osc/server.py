@@ -26,7 +26,7 @@ from installation.control.osc.config import FeedbackClient, OscConfig
 from installation.control.osc.http import HttpLimits
 from installation.control.osc.oscquery import OscQueryServer
 from installation.control.osc.parse import encode_bundle, encode_message
-from installation.control.osc.receiver import AllowList, Destination, Receiver
+from installation.control.osc.receiver import OTHER_COUNTERS, AllowList, Destination, Receiver
 from installation.control.osc.schedule import Scheduler
 from installation.control.osc.space import AddressSpace
 from installation.control.osc.state import state_messages
@@ -230,7 +230,9 @@ class OscServer:
 
     def on_status(self, status: dict[str, object]) -> None:
         """The loop's status (a few times a second): for /status, OSCQuery and state out."""
-        self._status = self.receiver.status = MappingProxyType(dict(status))
+        self.receiver.status = MappingProxyType(dict(status))
+        # OSCQuery's copy also carries every counter /status names, as read-only nodes.
+        self._status = MappingProxyType({**status, "counters": self._counters()})
         state = state_messages(status)
         if self.oscquery is not None:
             self.oscquery.notify(state)
@@ -243,6 +245,17 @@ class OscServer:
             except queue.Full:
                 return
             self._wake()
+
+    def _counters(self) -> dict[str, int]:
+        """Every counter of the /status reply, by its path under /counters/ (for OSCQuery)."""
+        published = self.receiver.published  # the network thread's snapshot
+        drops = self.receiver.dropped_by_reason(published)
+        out = {"osc/packets": published["packets"], "osc/dropped": sum(drops.values())}
+        out.update({f"osc/dropped/{k}": v for k, v in drops.items()})
+        out.update({f"osc/{k}": published[k] for k in OTHER_COUNTERS})
+        for group, counts in self._extra_counters().items():
+            out.update({f"{group}/{k}": int(v) for k, v in counts.items()})
+        return out
 
     def _extra_counters(self) -> dict[str, dict[str, int]]:
         extra = {"osc/tcp": dict(self.tcp.counters)}

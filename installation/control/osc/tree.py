@@ -10,7 +10,8 @@ Nodes carry FULL_PATH, CONTENTS (containers), TYPE, RANGE, VALUE, DESCRIPTION, A
 - UNIT uses the proposal's vocabulary (`time.bpm`, `time.hz`, ...) where one fits; a
   free-text unit that has no match (keyframes/s) stays in DESCRIPTION instead, since
   clients use UNIT to convert values.
-- The show's state (`/state/...`) is read-only (ACCESS 1).
+- The show's state (`/state/...`) is read-only (ACCESS 1), and so are the counters of
+  /status (`/counters/osc/dropped/malformed`, ...), to poll (LISTEN does not follow them).
 """
 
 from __future__ import annotations
@@ -121,6 +122,20 @@ def build_tree(
         }
         _with_unit(leaf, f.unit)
         _place(root, f.address, leaf)
+    counters = status.get("counters")
+    if isinstance(counters, Mapping):  # the drop and clamp counters of /status, to poll
+        for name, count in sorted(counters.items()):
+            _place(
+                root,
+                f"/counters/{name}",
+                {
+                    "FULL_PATH": f"/counters/{name}",
+                    "TYPE": "i",
+                    "ACCESS": ACCESS_READ,
+                    "VALUE": [int(count)],
+                    "DESCRIPTION": f"/status/{name} (a counter)",
+                },
+            )
     return root
 
 

@@ -211,3 +211,25 @@ def test_two_shows_with_one_name_are_both_advertised(caplog: pytest.LogCaptureFi
         browser.close()
         for srv in servers:
             srv.stop()
+
+
+def test_the_status_counters_are_readable_over_oscquery(show: Running) -> None:
+    import urllib.request
+
+    show.send(b"garbage")
+    show.send(encode_message("/walk/speed", [0.5]))  # forces a fresh snapshot below
+    port = show.server.oscquery.port
+
+    def counted() -> bool:
+        show.loop.step()
+        url = f"http://127.0.0.1:{port}/counters/osc/dropped/malformed?VALUE"
+        try:
+            with urllib.request.urlopen(url, timeout=5) as r:
+                return json.loads(r.read())["VALUE"] == [1]
+        except OSError:
+            return False
+
+    assert wait_for(counted, timeout=10)
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/counters/osc", timeout=5) as r:
+        names = json.loads(r.read())["CONTENTS"]
+    assert {"timetag_clamped", "status_refused", "tcp", "dropped", "packets"} <= names.keys()
