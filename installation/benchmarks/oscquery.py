@@ -25,7 +25,7 @@ import time
 from pathlib import Path
 
 from installation.app import RunOptions, ShowRuntime
-from installation.bench import BenchContext, benchmark, percentile
+from installation.bench import BenchContext, benchmark, percentile, phase_p99_frame_ms
 from installation.config.show import Show
 from installation.control.osc.parse import parse_packet
 from installation.control.osc.server import OscServer
@@ -211,13 +211,7 @@ def oscquery_flood(ctx: BenchContext) -> dict[str, float]:
         raise RuntimeError(f"the flood did not arrive ({rate:.0f} GET/s)")
 
     def p99(name: str) -> float:
-        times = [
-            f["frame_ms"]
-            for f in frames
-            for n, a, b in phases
-            if n == name and a <= f["t"] <= b and f["frame_ms"] > 0
-        ]
-        return percentile(times, 0.99)
+        return phase_p99_frame_ms(frames, phases, name)
 
     idle = p99("idle")
     return {

@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from http import HTTPStatus
 from typing import Any, Protocol
 
+from installation.control.osc.http_wire import Response, parse_head, response_head
 from installation.control.osc.websocket import (
     BINARY,
     CLOSE,
@@ -61,7 +62,6 @@ COUNTERS = (
     "ws_messages",
     "ws_errors",
 )
-CORS = (("Access-Control-Allow-Origin", "*"),)
 ACCEPT_BURST = 64  # connections accepted per wake-up
 
 
@@ -74,13 +74,6 @@ class HttpLimits:
     max_header_bytes: int = 8192
     ws_send_limit: int = 256 * 1024
     ws_max_message: int = 16384
-
-
-@dataclass(frozen=True)
-class Response:
-    status: int
-    body: bytes = b""
-    content_type: str = "application/json"
 
 
 class WebSocketHandler(Protocol):
@@ -325,7 +318,7 @@ class HttpServer:
             self.counters["bad_request"] += 1
             self._reply(conn, Response(HTTPStatus.REQUEST_HEADER_FIELDS_TOO_LARGE), close=True)
             return False
-        parsed = _parse_head(head)
+        parsed = parse_head(head)
         if parsed is None:
             self.counters["bad_request"] += 1
             self._reply(conn, Response(HTTPStatus.BAD_REQUEST), close=True)
@@ -442,14 +435,7 @@ class HttpServer:
         head_only: bool = False,
         extra: tuple[tuple[str, str], ...] = (),
     ) -> None:
-        lines = [f"HTTP/1.1 {r.status} {HTTPStatus(r.status).phrase}"]
-        if r.body or r.status == 200:
-            lines.append(f"Content-Type: {r.content_type}")
-        lines.append(f"Content-Length: {len(r.body)}")
-        lines += [f"{k}: {v}" for k, v in (*CORS, *extra)]
-        if close:
-            lines.append("Connection: close")
-        data = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+        data = response_head(r, close=close, extra=extra)
         self._send(conn, data if head_only else data + r.body)
         if close:
             conn.closing = True
@@ -499,22 +485,3 @@ class HttpServer:
         conn.sock.close()
         if conn.websocket is not None and self.ws is not None:
             self.ws.on_closed(conn)
-
-
-def _parse_head(head: bytes) -> tuple[str, str, str, dict[str, str]] | None:
-    """(method, target, version, lower-cased headers) of a request head, or None if bad."""
-    try:
-        text = head.decode("latin-1")
-    except UnicodeDecodeError:
-        return None
-    lines = text.split("\r\n")
-    parts = lines[0].split(" ")
-    if len(parts) != 3 or not parts[2].startswith("HTTP/1.") or not parts[1].startswith("/"):
-        return None
-    headers: dict[str, str] = {}
-    for line in lines[1:]:
-        name, sep, value = line.partition(":")
-        if not sep or not name or name != name.strip():
-            return None
-        headers[name.lower()] = value.strip()
-    return parts[0], parts[1], parts[2], headers

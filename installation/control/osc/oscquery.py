@@ -24,7 +24,8 @@ from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from installation.control.osc.http import Connection, HttpLimits, HttpServer, Response
+from installation.control.osc.http import Connection, HttpLimits, HttpServer
+from installation.control.osc.http_wire import Response
 from installation.control.osc.parse import encode_message
 from installation.control.osc.space import AddressSpace
 from installation.control.osc.state import BY_ADDRESS, state_value

@@ -1,40 +1,26 @@
 """/status reply ports, feedback encodings, the echo guard on one machine and state out, over
-real loopback sockets; Pure Data's own [oscparse] reads the feedback where Pd is installed."""
+real loopback udp; Pure Data's own [oscparse] reads the feedback where Pd is installed."""
 
 from __future__ import annotations
 
 import shutil
-import socket
 import subprocess
 import threading
 import time
 from pathlib import Path
 
 import pytest
-from osc_support import receive_messages, udp_socket, wait_for
+from osc_support import receive_messages, wait_for
 from test_osc_server import Running
 
 from installation.control.osc.parse import encode_message
 from installation.events import ControlEvent
 
 
-@pytest.fixture
-def sockets():
-    made: list[socket.socket] = []
-
-    def make() -> socket.socket:
-        made.append(udp_socket())
-        return made[-1]
-
-    yield make
-    for sock in made:
-        sock.close()
-
-
 def test_status_replies_to_the_port_named_in_the_query_and_to_feedback_clients(
-    tmp_path: Path, sockets
+    tmp_path: Path, udp
 ) -> None:
-    listener, watcher, sender = sockets(), sockets(), sockets()
+    listener, watcher, sender = udp(), udp(), udp()
     show = Running(
         tmp_path, feedback=[{"host": "127.0.0.1", "port": watcher.getsockname()[1], "state": False}]
     )
@@ -60,8 +46,8 @@ def test_status_replies_to_the_port_named_in_the_query_and_to_feedback_clients(
         show.close()
 
 
-def test_bools_go_out_as_int_unless_a_client_asks_for_tf(tmp_path: Path, sockets) -> None:
-    plain, tf = sockets(), sockets()
+def test_bools_go_out_as_int_unless_a_client_asks_for_tf(tmp_path: Path, udp) -> None:
+    plain, tf = udp(), udp()
     show = Running(
         tmp_path,
         feedback=[
@@ -81,10 +67,10 @@ def test_bools_go_out_as_int_unless_a_client_asks_for_tf(tmp_path: Path, sockets
 
 
 def test_echo_guard_host_on_one_machine_still_feeds_other_local_clients(
-    tmp_path: Path, sockets
+    tmp_path: Path, udp
 ) -> None:
     # Two local clients with echo_guard: host used to silence each other (same host).
-    a, b = sockets(), sockets()
+    a, b = udp(), udp()
     show = Running(
         tmp_path,
         feedback=[
@@ -104,8 +90,8 @@ def test_echo_guard_host_on_one_machine_still_feeds_other_local_clients(
         show.close()
 
 
-def test_state_out_reaches_feedback_clients(tmp_path: Path, sockets) -> None:
-    client = sockets()
+def test_state_out_reaches_feedback_clients(tmp_path: Path, udp) -> None:
+    client = udp()
     show = Running(
         tmp_path, feedback=[{"host": "127.0.0.1", "port": client.getsockname()[1]}], state_rate=50
     )
@@ -147,8 +133,8 @@ PD_PATCH = """#N canvas 0 0 450 300 12;
 @pytest.mark.skipif(
     shutil.which("pd") is None, reason="Pure Data is not installed (Debian puredata-core)"
 )
-def test_pure_data_oscparse_reads_bool_feedback(tmp_path: Path, sockets) -> None:
-    probe = sockets()
+def test_pure_data_oscparse_reads_bool_feedback(tmp_path: Path, udp) -> None:
+    probe = udp()
     port = probe.getsockname()[1]
     probe.close()  # a free UDP port for Pd
     patch = tmp_path / "feedback.pd"

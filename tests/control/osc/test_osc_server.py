@@ -58,20 +58,6 @@ def running(tmp_path: Path):
     show.close()
 
 
-@pytest.fixture
-def udp():
-    """Bound UDP sockets on loopback, closed after the test."""
-    made: list[socket.socket] = []
-
-    def make() -> socket.socket:
-        made.append(udp_socket())
-        return made[-1]
-
-    yield make
-    for sock in made:
-        sock.close()
-
-
 def test_a_udp_message_changes_a_parameter_within_two_frames(running: Running, udp) -> None:
     running.loop.step()
     sender = udp()
