@@ -138,6 +138,8 @@ class OscServer:
         self._selector.register(self._wake_r, selectors.EVENT_READ, "wake")
         if self._tcp is not None:
             self._selector.register(self._tcp, selectors.EVENT_READ, "listen")
+        self.receiver.status_also = tuple((f.host, f.port) for f in c.feedback)
+        self.receiver.extra_counters = self._extra_counters
         self._thread = threading.Thread(target=self._run, name="osc", daemon=True)
         self._thread.start()
         log.info(
@@ -146,8 +148,6 @@ class OscServer:
             port,
             " + TCP, SLIP or size-prefixed" if self._tcp else "",
         )
-        self.receiver.status_also = tuple((f.host, f.port) for f in c.feedback)
-        self.receiver.extra_counters = self._extra_counters
         if self.stats is not None:
             self.stats.event(
                 "osc_listening",
