@@ -124,8 +124,6 @@ def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
 
 def test_no_import_circles() -> None:
     graph = package_graph()
-    # A package's __init__ importing its own submodules is not a circle worth failing on
-    # only when the submodule does not import the package back; count everything.
     assert find_cycle(graph) is None, " -> ".join(find_cycle(graph) or [])
 
 
