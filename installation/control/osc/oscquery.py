@@ -156,10 +156,12 @@ class OscQueryServer:
             command = json.loads(text)
             verb, path = command["COMMAND"], command["DATA"]
         except (ValueError, KeyError, TypeError):
+            verb = path = None
+        if not isinstance(path, str):  # not JSON, not an object, DATA not a path
             self.counters["listen_refused"] += 1
             return
         listening: set[str] = conn.data["listen"]
-        if verb == "IGNORE" and isinstance(path, str):
+        if verb == "IGNORE":
             listening.discard(path)
         elif (
             verb == "LISTEN"

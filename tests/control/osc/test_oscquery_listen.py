@@ -92,10 +92,12 @@ def test_bad_listens_and_a_thousand_subscriptions_are_refused_and_counted(show: 
         for bad in (
             "not json",
             json.dumps({"COMMAND": "FLY"}),
+            json.dumps({"COMMAND": "LISTEN", "DATA": ["/walk/speed"]}),
+            json.dumps([1, 2]),
             json.dumps({"COMMAND": "LISTEN", "DATA": "/screenshot"}),
         ):
             ws.send(bad)
-        assert wait_for(lambda: show.server.oscquery.counters["listen_refused"] >= 1003)
+        assert wait_for(lambda: show.server.oscquery.counters["listen_refused"] >= 1005)
         ws.send(json.dumps({"COMMAND": "LISTEN", "DATA": "/walk/speed"}))
         assert next_message(ws)[0] == "/walk/speed"  # it still listens
     finally:
