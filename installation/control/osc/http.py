@@ -20,6 +20,7 @@ arrives through `call_soon`, which queues a callable and wakes the selector.
 from __future__ import annotations
 
 import logging
+import os
 import queue
 import selectors
 import socket
@@ -180,6 +181,7 @@ class HttpServer:
 
     # -- the loop ------------------------------------------------------------------------
     def _run(self) -> None:
+        _lower_priority()
         while not self._stop.is_set():
             try:
                 ready = self._sel.select(self._timeout())
@@ -485,3 +487,21 @@ class HttpServer:
         conn.sock.close()
         if conn.websocket is not None and self.ws is not None:
             self.ws.on_closed(conn)
+
+
+NICE = 5  # how much lower than the render thread this thread runs, where the OS allows it
+
+
+def _lower_priority() -> None:
+    """On a busy machine (two cores, a flood of GETs) the render thread gets the CPU first:
+    Linux gives each thread its own nice value, so this thread asks for a lower one."""
+    setpriority = getattr(os, "setpriority", None)
+    if setpriority is None or not hasattr(threading, "get_native_id"):
+        return
+    try:
+        tid = threading.get_native_id()
+        setpriority(os.PRIO_PROCESS, tid, os.getpriority(os.PRIO_PROCESS, tid) + NICE)
+    except OSError as exc:  # not permitted here: it runs at the normal priority
+        log.debug(
+            "could not lower the %s thread's priority: %s", threading.current_thread().name, exc
+        )
