@@ -70,6 +70,13 @@ def test_a_udp_message_changes_a_parameter_within_two_frames(running: Running, u
     inputs = changed[0]["inputs"]
     assert inputs[0]["target"] == "output.brightness"
     assert inputs[0]["source"] == f"osc:127.0.0.1:{sender.getsockname()[1]}"
+    assert inputs[0]["applied"] == 0.25  # the value the frame applied, to audit a session
+    # Out of range: the stats say what was applied (clamped), not what was sent.
+    running.send(encode_message("/output/brightness", [7.0]), sender)
+    running.loop.step()
+    running.loop.step()
+    last = [f for f in running.frames() if f.get("inputs")][-1]
+    assert last["inputs"][0]["applied"] == 1.0
 
 
 def test_normalized_address_and_pattern(running: Running) -> None:
