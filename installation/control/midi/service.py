@@ -38,10 +38,10 @@ from installation.control.midi.decode import MidiDecoder
 from installation.control.midi.feedback import FeedbackOutbox
 from installation.control.midi.learn import LearnCapture, infer_mapping, save_learned
 from installation.control.midi.names import port_matches, stable_name
+from installation.control.midi.outproc import OutputHelper, RemoteOutput
 from installation.control.midi.ports import (
     InputPort,
     MidiSystem,
-    OutputPort,
     PortLister,
     choose_system,
 )
@@ -105,7 +105,8 @@ class MidiService:
         self._warned = False
         self._failed: set[str] = set()
         self._inputs: dict[str, _Open] = {}
-        self._outputs: dict[str, OutputPort] = {}
+        self._outputs: dict[str, RemoteOutput] = {}
+        self._helper = OutputHelper()
         self._tables: Mapping[str, BindingTable] = MappingProxyType({})
         self._status = MidiStatus()
         self._replays = self._make_replays()
@@ -294,7 +295,8 @@ class MidiService:
             current = self._outputs.get(opened.device)
             if current is None or current.port != port:
                 try:
-                    self._outputs[opened.device] = OutputPort(system, port)
+                    # In the helper process: rtmidi holds the GIL while it opens a port.
+                    self._outputs[opened.device] = RemoteOutput(self._helper, system.api, port)
                 except OSError as exc:
                     log.warning("%s", exc)
                     continue
@@ -425,6 +427,7 @@ class MidiService:
             opened.decoder.release_all(time.monotonic())
         for device in list(self._outputs):
             self._outputs.pop(device).close()
+        self._helper.close()
         self._tables = MappingProxyType({})
         if self._lister is not None:
             self._lister.close()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 from midi_helpers import Harness, midi_show
 
@@ -253,6 +255,11 @@ def test_feedback_lights_leds_without_echo(device, tmp_path):
         h.until(lambda: h.targets["output.brightness"] == approx(50 / 127), what="fader")
         h.settle(0.3)
         assert [0xB0, 7, 50] not in dev.messages()[before:]
+        # The output was opened in the helper process (rtmidi holds the GIL while opening a
+        # port, which would stall the render thread), and that process ends with the service.
+        helper = h.service._helper._proc
+        assert helper is not None and helper.poll() is None and helper.pid != os.getpid()
+    assert helper.poll() is not None  # no orphan left behind
 
 
 def test_a_velocity_note_applies_under_the_default_pickup_takeover(device, tmp_path):
