@@ -30,6 +30,13 @@ from installation.control.midi.mapper import MidiMapper
 from installation.control.midi.service import build_midi_service
 from installation.control.osc.server import build_osc_server
 from installation.errors import UserError
+from installation.instruments.audio import AudioInput
+from installation.instruments.service import (
+    RenderProgress,
+    build_instrument,
+    build_link,
+    render_frames,
+)
 from installation.live.service import build_live_models
 from installation.live.swap import SwapBox
 from installation.navigator import Navigator
@@ -68,6 +75,10 @@ class RunOptions:
     fixed_step: bool = False
     fps: float | None = None  # overrides the show's cap (benchmarks run uncapped)
     size: tuple[int, int] | None = None
+    record: Path | None = None  # JSON Lines of every control event (instruments/record.py)
+    replay: Path | None = None  # play such a log back
+    progress: bool = False  # a progress bar over `frames` (offline renders)
+    out_format: str = "png"  # of the frames --out writes
 
 
 def resolve_pipelined(mode: str, fps: float) -> bool:
@@ -147,6 +158,12 @@ class ShowRuntime:
         self.dtype = choose_dtype(self.device, show.model.precision)
         self._saved_threads = torch.get_num_threads()  # process-wide: restored in close()
         self.model = load_model(show, self.device)
+        self.instrument = build_instrument(
+            show, self.registry, self.model, record=opts.record, replay=opts.replay
+        )
+        if opts.progress and opts.frames is None:  # an offline render: the whole log
+            opts.frames = render_frames(self.instrument, opts.fps or show.display.fps, opts.seconds)
+        self.midi_clock: object | None = None  # the MIDI clock's BeatSync, once MIDI is up
         self.stats = StatsWriter(opts.stats)
         self.hooks = LoopHooks()
         self.services: list[Service] = []
@@ -155,6 +172,7 @@ class ShowRuntime:
             self.display.open()
         except DisplayError as exc:
             self.stats.close()
+            self.instrument.stop()
             raise UserError(str(exc)) from None
 
     def build_loop(self) -> RenderLoop:
@@ -187,6 +205,7 @@ class ShowRuntime:
             max_seconds=opts.seconds,
             pipelined=pipelined,
             out_dir=opts.out,
+            out_format=opts.out_format,
             screenshot_dir=show.resolve(show.display.screenshots),
             crossfade_s=show.hotswap.crossfade_s,
         )
@@ -254,6 +273,7 @@ def connect_midi(rt: ShowRuntime) -> Service | None:
         h.feedback = (*h.feedback, feedback)
         h.hud_lines = (*h.hud_lines, mapper.hud_lines)
         h.phase_sync = (*h.phase_sync, mapper.phase_sync)
+        rt.midi_clock = mapper.clock
     return service
 
 
@@ -272,8 +292,36 @@ def connect_live(rt: ShowRuntime) -> Service | None:
     return service
 
 
+def connect_instruments(rt: ShowRuntime) -> Service | None:
+    """Loops, scenes, cues, tempo, envelopes, record and replay (instruments/). Its mapper runs
+    after OSC's and MIDI's; its phase sync first (a recalled scene's phase, loops in beats)."""
+    inst, h = rt.instrument, rt.hooks
+    clock = rt.midi_clock
+    if clock is not None:
+        inst.midi_clock = lambda: getattr(clock, "latest", None)
+    h.mappers = (*h.mappers, inst.mapper)
+    h.phase_sync = (inst.phase_sync, *h.phase_sync)
+    h.latent = (*h.latent, inst.latent)
+    h.hud_lines = (*h.hud_lines, inst.hud_lines)
+    h.on_swap = (*h.on_swap, inst.on_swap)
+    if rt.show.performance.link and rt.opts.replay is None:
+        inst.link = build_link(rt.hooks.events)
+    audio = rt.show.performance.audio
+    if audio.enabled and rt.opts.replay is None:
+        inst.audio = AudioInput(rt.hooks.events, audio.device, audio.samplerate, audio.block)
+    if rt.opts.progress and rt.opts.frames:
+        inst.progress = RenderProgress(rt.opts.frames)
+        h.on_status = (*h.on_status, inst.progress)
+    return inst
+
+
 # In start order (stopped in reverse). A new service adds its connect function here.
-SERVICES: list[Callable[[ShowRuntime], Service | None]] = [connect_osc, connect_midi, connect_live]
+SERVICES: list[Callable[[ShowRuntime], Service | None]] = [
+    connect_osc,
+    connect_midi,
+    connect_live,
+    connect_instruments,
+]
 
 
 def run_show(show: Show, opts: RunOptions) -> int:

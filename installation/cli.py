@@ -17,6 +17,7 @@ from pathlib import Path
 
 from installation.config.show import ShowError, load_show
 from installation.errors import UserError
+from installation.instruments.cli import COMMANDS as INSTRUMENT_COMMANDS
 from installation.training.cli import COMMANDS as TRAINING_COMMANDS
 
 log = logging.getLogger("installation")
@@ -96,6 +97,12 @@ def _add_run(p: argparse.ArgumentParser) -> None:
         action="store_true",
         help="advance time by exactly 1/fps per frame: deterministic offline renders",
     )
+    p.add_argument(
+        "--record",
+        type=Path,
+        metavar="LOG",
+        help="record every control event with its time as JSON Lines (replay or render it later)",
+    )
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -127,9 +134,86 @@ def cmd_run(args: argparse.Namespace) -> int:
         fixed_step=fixed_step,
         fps=args.fps,
         size=args.size,
+        record=args.record,
+        replay=getattr(args, "replay", None),
     )
     frames = run_show(show, opts)
     log.info("show ended after %d frames", frames)
+    return 0
+
+
+def _add_replay(p: argparse.ArgumentParser) -> None:
+    _add_run(p)
+    p.add_argument("replay", type=Path, metavar="LOG", help="a log written by run --record")
+
+
+def _add_render(p: argparse.ArgumentParser) -> None:
+    p.add_argument("show", help="show file")
+    p.add_argument(
+        "--replay", type=Path, required=True, metavar="LOG", help="a log written by run --record"
+    )
+    p.add_argument(
+        "--out",
+        type=Path,
+        required=True,
+        metavar="FILE.mp4|DIR",
+        help="a video (.mp4: H.264, .mov: ProRes where available) or a folder of PNG frames",
+    )
+    p.add_argument(
+        "--size",
+        type=_size,
+        default=(1920, 1080),
+        metavar="WxH",
+        help="frame size (default 1920x1080)",
+    )
+    p.add_argument(
+        "--fps", type=float, default=30.0, metavar="N", help="frames per second (default 30)"
+    )
+    p.add_argument(
+        "--seconds", type=float, metavar="S", help="render S seconds (default: the whole log)"
+    )
+    p.add_argument("--device", choices=["auto", "cpu", "cuda", "mps"], metavar="auto|cpu|cuda|mps")
+
+
+def cmd_render(args: argparse.Namespace) -> int:
+    """A replay rendered offline: virtual time at 1/fps a frame, no live input, no hot-swap,
+    so the same show and log give the same frames."""
+    from installation.app import RunOptions, run_show
+    from installation.instruments.service import offline_show
+
+    if args.fps <= 0:
+        raise UserError("--fps must be above 0")
+    video = args.out.suffix.lower() in (".mp4", ".mov", ".mkv")
+    show = load_show(args.show)
+    show = offline_show(show)
+    frames_dir = args.out.with_name(f".{args.out.name}.frames") if video else args.out
+    opts = RunOptions(
+        headless=True,
+        seconds=args.seconds,
+        out=frames_dir,
+        stats=None,
+        device=args.device,
+        fixed_step=True,
+        fps=args.fps,
+        size=args.size,
+        replay=args.replay,
+        progress=True,
+        out_format="bmp" if video else "png",
+    )
+    if video:
+        from installation.instruments.video import encode_frames
+        from installation.render.encoder import available_codecs
+
+        if not available_codecs():
+            raise UserError(
+                "rendering to a video file needs PyAV: pip install 'installation[video]' "
+                "(or give a folder for PNG frames)"
+            )
+    done = run_show(show, opts)
+    if video:
+        encode_frames(frames_dir, args.out, args.fps)
+        frames_dir.rmdir()
+    log.info("rendered %d frames of %s into %s", done, args.replay, args.out)
     return 0
 
 
@@ -243,6 +327,18 @@ def cmd_osc(args: argparse.Namespace) -> int:
 
 COMMANDS: list[Command] = [
     ("run", "play a show (default ./show.yaml)", _add_run, cmd_run),
+    (
+        "replay",
+        "play a show with a recorded log of control events (replay SHOW LOG)",
+        _add_replay,
+        cmd_run,
+    ),
+    (
+        "render",
+        "render a replay offline: render SHOW --replay LOG --out DIR --size WxH --fps N",
+        _add_render,
+        cmd_render,
+    ),
     ("check", "validate a show and its model, print the resolved show", _add_check, cmd_check),
     ("devices", "list displays, torch devices and MIDI ports", _add_devices, cmd_devices),
     ("bench", "measure figures; --json FILE writes them", _add_bench, cmd_bench),
@@ -254,6 +350,7 @@ COMMANDS: list[Command] = [
     ),
     ("osc", "the OSC address table (osc addresses [SHOW] [--markdown])", _add_osc, cmd_osc),
     *TRAINING_COMMANDS,
+    *INSTRUMENT_COMMANDS,
 ]
 
 

@@ -35,6 +35,7 @@ class ControlEvent:
     smoothing: glide time constant in seconds toward `value` (0: at once).
     due: apply in the first frame at or after this time on the loop's clock (an OSC
         bundle's timetag); None: the next frame.
+    text: a name that comes with it (`/scene/rename 2 intro`); empty for most events.
     """
 
     target: str
@@ -48,6 +49,7 @@ class ControlEvent:
     span: tuple[float, float] = (0.0, 1.0)
     smoothing: float = 0.0
     due: float | None = None
+    text: str = ""
 
 
 @dataclass(frozen=True)

@@ -65,6 +65,9 @@ class Action:
     description: str = ""
     # False for actions only the local keyboard may trigger (quitting the show).
     remote: bool = True
+    # True for actions that carry a number (a scene or keyframe slot, a tempo): OSC passes
+    # its first argument through; without one the value is NaN ("none given").
+    takes_value: bool = False
 
     @property
     def address(self) -> str:
@@ -161,6 +164,128 @@ DEFAULT_PARAMS: tuple[Param, ...] = (
     ),
 )
 
+# Performance instruments (installation/instruments/): loops, drift, jitter, morphs, tempo,
+# inputs for envelope followers.
+PERFORMANCE_PARAMS: tuple[Param, ...] = (
+    Param(
+        "loop.on",
+        0.0,
+        0.0,
+        1.0,
+        "",
+        0.0,
+        "bool",
+        description="Loop through the stored keyframes instead of walking (first and last frames meet).",
+    ),
+    Param(
+        "loop.period",
+        16.0,
+        0.5,
+        600.0,
+        "s",
+        0.0,
+        description="Seconds for one turn of the loop (when not synced to the tempo).",
+    ),
+    Param(
+        "loop.sync",
+        0.0,
+        0.0,
+        1.0,
+        "",
+        0.0,
+        "bool",
+        description="Time the loop in beats of the show's tempo (loop.beats a turn).",
+    ),
+    Param(
+        "loop.beats",
+        16.0,
+        1.0,
+        256.0,
+        "beats",
+        0.0,
+        "int",
+        description="Beats for one turn of the loop when loop.sync is on.",
+    ),
+    Param(
+        "drift.speed",
+        0.1,
+        0.0,
+        4.0,
+        "cycles/s",
+        0.5,
+        description="How fast the noise walk around the current point moves.",
+    ),
+    Param(
+        "drift.temperature",
+        0.0,
+        0.0,
+        2.0,
+        "",
+        0.5,
+        description="How far the noise walk strays (0 = off; 1 = as far as a fresh latent).",
+    ),
+    Param(
+        "jitter.amount",
+        0.0,
+        0.0,
+        1.0,
+        "",
+        0.05,
+        description="Random shake of the latent, a fresh draw jitter.rate times a second.",
+    ),
+    Param(
+        "jitter.rate",
+        12.0,
+        1.0,
+        60.0,
+        "Hz",
+        0.0,
+        description="How often the jitter draws a new offset.",
+    ),
+    Param(
+        "morph.time",
+        4.0,
+        0.0,
+        60.0,
+        "s",
+        0.0,
+        description="Seconds a scene or keyframe recall morphs (ends on the beat or bar with a tempo).",
+    ),
+    Param(
+        "projection.progress",
+        0.0,
+        0.0,
+        1.0,
+        "",
+        0.0,
+        description="How far an image keyframe's projection has got (set by the show; controllers see it).",
+    ),
+    *(
+        Param(
+            f"direction.{i}",
+            0.0,
+            -3.0,
+            3.0,
+            "sigma",
+            0.3,
+            description=f"Push along the model's direction {i} (installation directions MODEL).",
+        )
+        for i in range(1, 9)
+    ),
+    *(
+        Param(
+            f"signal.{i}",
+            0.0,
+            0.0,
+            1.0,
+            "",
+            0.0,
+            description=f"Input {i} for envelope followers (map an audio level onto it).",
+        )
+        for i in range(1, 5)
+    ),
+)
+
 DEFAULT_ACTIONS: tuple[Action, ...] = (
     Action("screenshot", "Save the current frame as a PNG."),
     Action("display.fullscreen", "Toggle full screen."),
@@ -173,6 +298,44 @@ DEFAULT_ACTIONS: tuple[Action, ...] = (
         "learn", "MIDI learn: arm it for the next parameter; the next control moved maps to it."
     ),
     Action("learn.cancel", "Disarm MIDI learn."),
+)
+
+PERFORMANCE_ACTIONS: tuple[Action, ...] = (
+    Action("keyframe.store", "Add the current position to the loop's keyframes."),
+    Action(
+        "keyframe.seed", "Add the keyframe a seed names (argument: the seed).", takes_value=True
+    ),
+    Action(
+        "keyframe.recall",
+        "Morph to keyframe N and loop on from it (argument: N, from 1).",
+        takes_value=True,
+    ),
+    Action(
+        "keyframe.delete", "Delete keyframe N (argument; none: the last one).", takes_value=True
+    ),
+    Action("keyframe.clear", "Delete all keyframes."),
+    Action(
+        "keyframe.image",
+        "Add a keyframe from an image file (argument: its path): a VAE encodes it, a GAN projects it.",
+        takes_value=True,
+    ),
+    Action(
+        "scene.store",
+        "Store the whole state as scene N (argument; none: a new scene at the end).",
+        takes_value=True,
+    ),
+    Action("scene.rename", "Rename scene N (arguments: N and the new name).", takes_value=True),
+    Action("scene.delete", "Delete scene N (argument; none: the current one).", takes_value=True),
+    Action("cue.go", "Morph to the next scene of the cue list."),
+    Action("cue.back", "Morph to the previous scene of the cue list."),
+    Action("cue.jump", "Morph to scene N of the cue list (argument: N, from 1).", takes_value=True),
+    Action("tempo", "Set the tempo (argument: beats per minute).", takes_value=True),
+    Action(
+        "beat",
+        "A beat falls now (argument: its number; none: the nearest whole beat).",
+        takes_value=True,
+    ),
+    Action("tempo.tap", "Tap tempo: two or more taps set the tempo; a lone tap is ignored."),
 )
 
 
@@ -200,7 +363,9 @@ class Registry:
         return {name: p.default for name, p in self.params.items()}
 
 
-REGISTRY = Registry.build(DEFAULT_PARAMS, DEFAULT_ACTIONS)
+REGISTRY = Registry.build(
+    (*DEFAULT_PARAMS, *PERFORMANCE_PARAMS), (*DEFAULT_ACTIONS, *PERFORMANCE_ACTIONS)
+)
 
 
 def apply_events(

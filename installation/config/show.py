@@ -28,6 +28,7 @@ from installation.config.base import (
 )
 from installation.control.midi.config import MidiConfig, load_setup
 from installation.control.osc.config import OscConfig
+from installation.instruments.config import PerformanceConfig
 from installation.live.config import HotswapConfig, TrainingConfig
 from installation.params import REGISTRY
 from installation.render.config import DisplayConfig, ModelConfig
@@ -80,6 +81,7 @@ class Show(Section):
         description="named sets of parameter targets, e.g. `calm: {walk.speed: 0.1}`",
     )
     midi: MidiConfig = MidiConfig()
+    performance: PerformanceConfig = PerformanceConfig()
     # Where relative paths in the show are resolved from: the show file's folder.
     base_dir: Path = Field(default=Path("."), exclude=True)
 
@@ -137,6 +139,7 @@ class Show(Section):
             "walk.speed": {"default": self.navigator.speed},
             "latent.truncation": {"default": self.navigator.truncation},
             "hud.visible": {"default": 1.0 if self.display.hud else 0.0},
+            "morph.time": {"default": self.performance.morph_s},
         }
         for name, settings in self.parameters.items():
             out.setdefault(name, {}).update(settings.model_dump(exclude_none=True))
@@ -190,6 +193,7 @@ __all__ = [
     "OscConfig",
     "MidiConfig",
     "ParameterSettings",
+    "PerformanceConfig",
     "Show",
     "ShowError",
     "TrainingConfig",

@@ -77,6 +77,15 @@ def _key_events() -> dict[int, tuple[str, float, bool]]:
         pygame.K_b: ("model.previous", 1.0, False),
         pygame.K_n: ("model.latest", 1.0, False),
         pygame.K_t: ("training.paused", 1.0, True),
+        # Performance: cue list, scenes, keyframes, tap tempo (installation/instruments/).
+        pygame.K_RIGHT: ("cue.go", 1.0, False),
+        pygame.K_LEFT: ("cue.back", 1.0, False),
+        pygame.K_RETURN: ("scene.store", float("nan"), False),
+        pygame.K_DELETE: ("scene.delete", float("nan"), False),
+        pygame.K_k: ("keyframe.store", 1.0, False),
+        pygame.K_o: ("loop.on", 1.0, True),
+        pygame.K_TAB: ("tempo.tap", 1.0, False),
+        **{getattr(pygame, f"K_{n}"): ("cue.jump", float(n), False) for n in range(1, 10)},
     }
 
 

@@ -246,6 +246,12 @@ class MidiDecoder:
         scene = programs.get(msg.program) or programs.get(-1)
         if scene is None and not programs and msg.program < len(self.scenes):
             scene = list(self.scenes)[msg.program]  # no program mappings: program N = Nth scene
+        if scene is None and not programs and not self.scenes:
+            # No scenes in show.yaml: program N is cue N of the scene file (instruments/).
+            self.sink(
+                ControlEvent("cue.jump", float(msg.program + 1), source=self.source, received=t)
+            )
+            return True
         if scene is None or scene not in self.scenes:
             return False
         for name, value in self.scenes[scene].items():

@@ -120,6 +120,18 @@ def _number(arg: object) -> float | None:
     return None
 
 
+def _valued_action(
+    target: str, args: tuple[object, ...], source: str, received: float
+) -> ControlEvent:
+    """An action that carries a number (`/cue/jump 3`, `/tempo 120`) and maybe a name
+    (`/scene/rename 2 intro`): the first number, NaN when none, and the first other string."""
+    numbers = [v for v in (_number(a) for a in args) if v is not None]
+    words = [a for a in args if isinstance(a, str) and _number(a) is None]
+    value = numbers[0] if numbers else math.nan
+    text = words[0][:64] if words else ""
+    return ControlEvent(target, value, source=source, received=received, text=text)
+
+
 class AddressSpace:
     """The table of addresses for a registry plus show mappings; immutable once built."""
 
@@ -240,6 +252,9 @@ class AddressSpace:
     def _event(
         self, ep: Endpoint, args: tuple[object, ...], source: str, received: float
     ) -> ControlEvent | None:
+        action = self.registry.actions.get(ep.target) if ep.kind == "action" else None
+        if action is not None and action.takes_value and ep.scale != "mapped":
+            return _valued_action(ep.target, args, source, received)
         if ep.kind == "action":
             # A button sends 1 on press and 0 on release: only the press triggers.
             if len(args) <= ep.arg:

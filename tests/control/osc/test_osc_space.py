@@ -38,8 +38,8 @@ def test_every_parameter_and_remote_action_has_an_address() -> None:
             "/{walk,hud}/*",
             ["/hud/visible", "/walk/beats", "/walk/paused", "/walk/speed", "/walk/sync"],
         ),
-        ("/*/speed", ["/walk/speed"]),
-        ("/*", ["/learn", "/screenshot", "/status"]),  # * never crosses a /
+        ("/*/speed", ["/drift/speed", "/walk/speed"]),
+        ("/*", ["/beat", "/learn", "/screenshot", "/status", "/tempo"]),  # * never crosses a /
         ("/nothing/*", []),
     ],
 )

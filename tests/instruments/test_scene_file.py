@@ -1,0 +1,71 @@
+"""The scene file: atomic saves, validated like show.yaml, scenes that do not fit skipped."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from installation.config.base import ShowError
+from installation.instruments.modes import seeded_latent
+from installation.instruments.scenes import Scene, SceneBook, load_scenes
+from installation.params import REGISTRY
+
+
+def _book(path: Path, dim: int = 8) -> SceneBook:
+    book = SceneBook(path, keyframes=[seeded_latent(1, dim)])
+    book.scenes.append(
+        Scene("intro", "tiny", dim, 4, 2.5, True, {"walk.speed": 0.3}, [seeded_latent(2, dim)])
+    )
+    book.scenes.append(Scene("drop", "tiny", dim, 5, 0.0, False, {"jitter.amount": 0.4}))
+    return book
+
+
+def test_a_saved_book_loads_back_whole(tmp_path: Path) -> None:
+    path = tmp_path / "scenes.yaml"
+    _book(path).save()
+    assert [p.name for p in tmp_path.iterdir()] == ["scenes.yaml"]  # no temp file left behind
+    book = load_scenes(path, REGISTRY, 8, "tiny")
+    assert book.names() == ["intro", "drop"] and book.skipped == []
+    intro = book.scenes[0]
+    assert (intro.seed, intro.phase, intro.loop, intro.parameters) == (
+        4,
+        2.5,
+        True,
+        {"walk.speed": 0.3},
+    )
+    np.testing.assert_array_equal(intro.keyframes[0], seeded_latent(2, 8))
+    np.testing.assert_array_equal(book.keyframes[0], seeded_latent(1, 8))
+
+
+def test_a_missing_file_is_an_empty_book(tmp_path: Path) -> None:
+    assert load_scenes(tmp_path / "none.yaml", REGISTRY, 8).scenes == []
+
+
+def test_a_wrong_key_names_its_line_and_a_spelling(tmp_path: Path) -> None:
+    path = tmp_path / "scenes.yaml"
+    path.write_text(
+        "version: 1\nscenes:\n  - name: a\n    latent_dim: 8\n    paramters: {}\n", encoding="utf-8"
+    )
+    with pytest.raises(
+        ShowError,
+        match=r"scenes.yaml:5: scenes.0.paramters: unknown key \(did you mean 'parameters'\?\)",
+    ):
+        load_scenes(path, REGISTRY, 8)
+    path.write_text("- just a list\n", encoding="utf-8")
+    with pytest.raises(ShowError, match="top level must be a mapping"):
+        load_scenes(path, REGISTRY, 8)
+
+
+def test_scenes_from_another_model_or_build_are_skipped_and_named(tmp_path: Path) -> None:
+    path = tmp_path / "scenes.yaml"
+    book = _book(path)
+    book.scenes.append(Scene("big", "other", 512, 1, 0.0, False, {}))
+    book.scenes.append(Scene("future", "tiny", 8, 1, 0.0, False, {"warp.speed": 1.0}))
+    book.scenes.append(Scene("loud", "tiny", 8, 1, 0.0, False, {"walk.speed": 99.0}))
+    book.save()
+    loaded = load_scenes(path, REGISTRY, 8, "tiny")
+    assert loaded.names() == ["intro", "drop"]
+    assert [line.split(":")[0] for line in loaded.skipped] == ["big", "future", "loud"]
+    assert "size 512" in loaded.skipped[0] and "warp.speed" in loaded.skipped[1]
