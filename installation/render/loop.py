@@ -81,6 +81,8 @@ class LoopHooks:
     on_status: Sequence[StatusSink] = ()
     phase_sync: Sequence[PhaseSync] = ()
     latent: Sequence[LatentHook] = ()
+    # Fields other services add to the status (the show's tempo), called with the loop's now.
+    status_fields: Sequence[Callable[[float], Mapping[str, object]]] = ()
     # Set by the runtime: moves a model to the renderer's device and precision. Services call
     # it off the render thread before offering a model to swap_box.
     prepare: Callable[[LoadedModel], LoadedModel] | None = None
@@ -240,7 +242,7 @@ class RenderLoop:
         model = self.renderer.model
         beats = max(1, int(round(self.values.get("walk.beats", 4.0))))
         beat_position = self.phase * beats
-        return {
+        status: dict[str, object] = {
             "fps": round(self._fps_ema, 2),
             "frame": self.frame,
             "model": model.id,
@@ -257,6 +259,17 @@ class RenderLoop:
             "phase": round(self.phase, 4),
             "keyframe": math.floor(self.phase),
         }
+        now = self.clock.now()
+        for fields in self.hooks.status_fields:  # e.g. the show's tempo, when one is known
+            status.update(self._guarded("status fields", fields, now, failed={}))
+        tempo_beat = status.pop("tempo_beat", None)
+        if isinstance(tempo_beat, float) and math.isfinite(tempo_beat):  # beats of that tempo
+            status.update(
+                beat=round(tempo_beat % 1.0, 4),
+                beat_in_bar=int(tempo_beat % beats) + 1,
+                bar=math.floor(tempo_beat / beats) + 1,
+            )
+        return status
 
     # -- steps ---------------------------------------------------------------------------
     def _generate(self, z, brightness, previous_z, mix) -> tuple[float, int | None, bool]:

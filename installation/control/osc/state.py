@@ -28,8 +28,8 @@ STATE_FIELDS: tuple[StateField, ...] = (
         "bpm",
         "f",
         "bpm",
-        "Tempo of the walk: keyframes/s x walk.beats x 60 (the MIDI clock's "
-        "when walk.sync follows one).",
+        "The show's tempo (MIDI clock, /tempo, tap tempo) when one is known, else the walk's: "
+        "keyframes/s x walk.beats x 60.",
     ),
     StateField("beat", "f", "", "Beat phase: 0..1 through the current beat."),
     StateField("beat_in_bar", "i", "", "Beat of the bar, 1..walk.beats."),

@@ -170,3 +170,24 @@ def test_pure_data_oscparse_reads_bool_feedback(tmp_path: Path, udp) -> None:
         reader.join(timeout=5)
         pd.stderr.close()
         show.close()
+
+
+def test_state_out_follows_the_shows_tempo_when_one_is_set(tmp_path: Path, udp) -> None:
+    client = udp()
+    show = Running(
+        tmp_path, feedback=[{"host": "127.0.0.1", "port": client.getsockname()[1]}], state_rate=50
+    )
+    try:
+        show.send(encode_message("/tempo", [128.0]))  # the show's tempo, over OSC
+        deadline = time.monotonic() + 20
+        got: dict = {}
+        while got.get("/state/bpm") != (128.0,):
+            assert time.monotonic() < deadline, got
+            show.loop.step()
+            try:
+                got.update(receive_messages(client, timeout=0.05, state=True))
+            except TimeoutError:
+                pass
+        assert 1 <= got["/state/beat_in_bar"][0] <= 4 and 0.0 <= got["/state/beat"][0] < 1.0
+    finally:
+        show.close()
