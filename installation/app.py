@@ -38,6 +38,7 @@ from installation.instruments.service import (
     render_frames,
 )
 from installation.live.service import build_live_models
+from installation.live.showfile import ShowFileWatch
 from installation.live.swap import SwapBox
 from installation.navigator import Navigator
 from installation.params import REGISTRY, Registry
@@ -79,6 +80,7 @@ class RunOptions:
     replay: Path | None = None  # play such a log back
     progress: bool = False  # a progress bar over `frames` (offline renders)
     out_format: str = "png"  # of the frames --out writes
+    show_path: Path | None = None  # watched while playing: an edit that breaks it is reported
 
 
 def resolve_pipelined(mode: str, fps: float) -> bool:
@@ -316,12 +318,22 @@ def connect_instruments(rt: ShowRuntime) -> Service | None:
     return inst
 
 
+def connect_show_file(rt: ShowRuntime) -> Service | None:
+    """The show file on disk (live/showfile.py): an edit that breaks it shows on the HUD."""
+    if rt.opts.show_path is None:
+        return None
+    watch = ShowFileWatch(rt.opts.show_path, rt.stats)
+    rt.hooks.hud_lines = (*rt.hooks.hud_lines, watch.hud_lines)
+    return watch
+
+
 # In start order (stopped in reverse). A new service adds its connect function here.
 SERVICES: list[Callable[[ShowRuntime], Service | None]] = [
     connect_osc,
     connect_midi,
     connect_live,
     connect_instruments,
+    connect_show_file,
 ]
 
 

@@ -25,12 +25,14 @@ from torch import nn
 # The file names and the atomic write live in files.py (torch-free); re-exported here.
 from installation.files import CARD_FILE, WEIGHTS_FILE, _fsync_dir, atomic_write_bytes  # noqa: F401
 from installation.networks import ArchitectureError, build_model
+from installation.weights_plan import PlanError, check_plan, planned_tensors, read_header
 
 log = logging.getLogger(__name__)
 
 CARD_FORMAT = "installation.checkpoint/1"
 # A generous ceiling: shipped models are <= 10 MB; anything far bigger is not ours.
 MAX_WEIGHTS_BYTES = 2 * 1024**3
+MAX_CARD_BYTES = 1024**2  # a card is a few KB of JSON
 
 
 class CheckpointError(Exception):
@@ -133,6 +135,10 @@ def save_checkpoint(
 def read_card(folder: Path) -> ModelCard:
     path = Path(folder) / CARD_FILE
     try:
+        if path.stat().st_size > MAX_CARD_BYTES:
+            raise CheckpointError(
+                f"{path} is {path.stat().st_size} bytes, too large for a model card"
+            )
         raw = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise CheckpointError(
@@ -210,6 +216,27 @@ def read_weights(folder: Path, card: ModelCard) -> bytes:
     return data
 
 
+def check_sizes(card: ModelCard, folder: Path, data: bytes) -> None:
+    """The card's architecture must need exactly the tensors the weights file (`data`)
+    declares, known from the file's header and the network built on the meta device: so a
+    small card cannot make the show allocate more than the file itself holds
+    (weights_plan.py)."""
+    try:
+        stored = read_header(data)
+    except PlanError as exc:
+        raise CheckpointError(
+            f"{folder / WEIGHTS_FILE} is not a valid safetensors file ({exc})"
+        ) from None
+    try:
+        planned = planned_tensors(card.architecture, card.config)
+    except (ArchitectureError, ValueError, TypeError) as exc:
+        raise CheckpointError(f"{folder}: {exc}") from None
+    try:
+        check_plan(planned, stored)
+    except PlanError as exc:
+        raise CheckpointError(f"{folder / WEIGHTS_FILE}: {exc}") from None
+
+
 def build_checkpoint(
     folder: Path, card: ModelCard, data: bytes, device: torch.device | str = "cpu"
 ) -> LoadedModel:
@@ -217,6 +244,7 @@ def build_checkpoint(
     safetensors (never a pickle), rebuild the card's architecture with the package's own
     classes, check keys, shapes and finite values, load. No test decode: the caller does one."""
     weights_path = Path(folder) / WEIGHTS_FILE
+    check_sizes(card, Path(folder), data)  # before any tensor is made or the network built
     try:
         tensors = load_safetensors(data)
     except Exception as exc:  # safetensors raises its own error type for any bad header

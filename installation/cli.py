@@ -136,6 +136,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         size=args.size,
         record=args.record,
         replay=getattr(args, "replay", None),
+        show_path=Path(args.show),
     )
     frames = run_show(show, opts)
     log.info("show ended after %d frames", frames)

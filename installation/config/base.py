@@ -34,14 +34,27 @@ def did_you_mean(name: str, options: list[str]) -> str:
 KeyLines = Mapping[tuple, int]
 
 
+class DuplicateKey(yaml.YAMLError):
+    """A key given twice in one mapping: YAML loaders keep the last silently; we refuse."""
+
+
 def key_lines(node: yaml.Node | None, path: tuple = ()) -> dict[tuple, int]:
-    """Map each key path in a YAML node tree to its 1-based line number."""
+    """Map each key path in a YAML node tree to its 1-based line number. Raises
+    DuplicateKey, naming both lines, for a key given twice in one mapping."""
     if node is None:
         return {}
     lines: dict[tuple, int] = {path: node.start_mark.line + 1}
     if isinstance(node, yaml.MappingNode):
+        seen: dict[object, int] = {}
         for key, value in node.value:
             sub = (*path, key.value)
+            line = key.start_mark.line + 1
+            if isinstance(key, yaml.ScalarNode) and key.value in seen and key.value != "<<":
+                name = ".".join(str(p) for p in sub)
+                raise DuplicateKey(
+                    f"line {line}: {name}: given twice (first on line {seen[key.value]}); keep one"
+                )
+            seen.setdefault(key.value, line)
             lines[sub] = key.start_mark.line + 1
             lines.update({k: v for k, v in key_lines(value, sub).items() if k != sub})
     elif isinstance(node, yaml.SequenceNode):

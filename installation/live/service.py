@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING
 
 from installation.checkpoints import CARD_FILE, CheckpointError, LoadedModel, ModelCard, read_card
 from installation.events import ControlEvent, EventQueue
+from installation.live import outcomes
 from installation.live.config import HotswapConfig
 from installation.live.supervisor import TrainerSupervisor
 from installation.live.swap import SwapBox
@@ -62,6 +63,7 @@ class LiveModels:
         trainer: TrainerSupervisor | None = None,
         training_out: Path | None = None,
         prepare: Callable[[LoadedModel], LoadedModel] | None = None,
+        playing_folder: Path | None = None,
     ) -> None:
         self.watcher, self.box, self.events, self.stats, self.config = (
             watcher,
@@ -78,8 +80,15 @@ class LiveModels:
         self._thread: threading.Thread | None = None
         self._current: LoadedModel | None = None  # known once the loop has swapped once
         self._current_sha = playing_sha
+        self._playing_folder = playing_folder
+        self._folder_missing = False  # the playing model's folder was deleted under it
         self._history: list[LoadedModel] = []
         self._newest: LoadedModel | None = None
+        # The newest validated checkpoint not yet offered to the loop (waiting for a crossfade
+        # to end, or for an unpin): a newer one supersedes it. Superseded valid models join
+        # the history when their successor plays, so B / /model/previous still reach them.
+        self._unoffered: LoadedModel | None = None
+        self._superseded: list[LoadedModel] = []
         # A checkpoint that arrived during a crossfade waits for it to finish (then the
         # newest of those plays): one fade at a time, however often the trainer saves.
         self._waiting: LoadedModel | None = None
@@ -172,8 +181,23 @@ class LiveModels:
 
     def _offer(self, model: LoadedModel) -> None:
         self._waiting = None
+        if model is self._unoffered:
+            self._unoffered = None
         self._next_swap_at = time.monotonic() + self.config.crossfade_s
-        self.box.offer(model)
+        replaced = self.box.offer(model)
+        if replaced is not None and replaced is not model and not self._played(replaced):
+            self._supersede(replaced, model)  # the loop never took it
+
+    def _played(self, model: LoadedModel) -> bool:
+        return model is self._current or any(m is model for m in self._history)
+
+    def _supersede(
+        self, model: LoadedModel, by: LoadedModel, why: str = "a newer checkpoint is ready"
+    ) -> None:
+        """`model` (validated) will not be swapped in: one event naming what replaced it."""
+        outcomes.superseded(self.stats, model, by, why)
+        if model.card.sha256 != by.card.sha256 and not any(m is model for m in self._superseded):
+            self._superseded = [*self._superseded, model][-self.config.history :]
 
     def _offer_when_due(self) -> None:
         if self._waiting is not None and not self.pinned and time.monotonic() >= self._next_swap_at:
@@ -195,35 +219,62 @@ class LiveModels:
         if not self._history:
             self._history.append(old)
         if not any(m is new for m in self._history):
+            # Valid checkpoints that newer ones superseded stay one B away, just before it.
+            self._history.extend(m for m in self._superseded if not self._played(m))
+            self._superseded = []
             self._history.append(new)
         # Keep the last N that played (and always the one playing).
         while len(self._history) > self.config.history:
             drop = next(m for m in self._history if m is not new)
             self._history.remove(drop)
         self._current, self._current_sha = new, new.card.sha256
+        self._playing_folder, self._folder_missing = new.folder, False
         self._next_swap_at = time.monotonic() + self.config.crossfade_s
         self._last = f"swap {new.id} v{new.version} at {when}"
 
+    def _check_playing_folder(self) -> None:
+        """Say so when the playing model's folder is deleted: the show plays on from memory,
+        but a restart would not find it."""
+        folder = self._playing_folder
+        if folder is None:
+            return
+        missing = not (folder / CARD_FILE).exists()
+        if missing == self._folder_missing:
+            return
+        self._folder_missing = missing
+        if missing:
+            log.warning(
+                "the playing model's folder %s was deleted: it plays on from memory, "
+                "but the show would not start with it",
+                folder,
+            )
+            self.stats.event("model_folder_missing", t=time.monotonic(), folder=str(folder))
+        else:
+            log.info("the playing model's folder %s is back", folder)
+            self.stats.event("model_folder_restored", t=time.monotonic(), folder=str(folder))
+
     def _poll(self) -> None:
+        self._check_playing_folder()
         candidates = self.watcher.poll()
         # Forget hash mismatches of file versions that are gone (each chunk of a slow copy).
         current = {c.signature for c in candidates}
         self._unwhole_since = {sig: t for sig, t in self._unwhole_since.items() if sig in current}
-        for i, candidate in enumerate(candidates):
-            model = self._consider(candidate)
-            if model is None:
-                continue
-            for older in candidates[i + 1 :]:
-                # A burst: only the newest validated checkpoint is worth a swap.
-                log.info("skipping %s: a newer checkpoint is ready", older.folder)
-                self.watcher.done(older)
-            self._newest = model
-            if not self.pinned:
-                self._waiting = model  # offered now, or when the current crossfade ends
-                self._offer_when_due()
-            else:
-                log.info("pinned: %s v%d waits", model.id, model.version)
+        # Every candidate gets one outcome: rejected, or validated; of those validated, the
+        # newest (by file time) is the one to play and the others are superseded by it.
+        valid = [m for m in map(self._consider, candidates) if m is not None]
+        if not valid:
             return
+        model, older = valid[0], valid[1:]
+        for other in older:
+            self._supersede(other, model)
+        if self._unoffered is not None:
+            self._supersede(self._unoffered, model)
+        self._newest = self._unoffered = model
+        if not self.pinned:
+            self._waiting = model  # offered now, or when the current crossfade ends
+            self._offer_when_due()
+        else:
+            log.info("pinned: %s v%d waits", model.id, model.version)
 
     def _consider(self, candidate: Candidate) -> LoadedModel | None:
         """Validate and warm one candidate; None if it is not whole yet, known, or rejected."""
@@ -239,8 +290,11 @@ class LiveModels:
         card = whole.card
         if self.training_out is not None and candidate.folder == self.training_out:
             self._train_step = card.step
+            if self.trainer is not None:
+                self.trainer.note_progress(card.step)
         if card.sha256 == self._current_sha:
             self.watcher.done(candidate)  # what is playing already
+            outcomes.already_playing(self.stats, candidate.folder, card)
             return None
         self.validations += 1
         try:
@@ -264,6 +318,8 @@ class LiveModels:
         self.watcher.done(candidate)
         self._unwhole_since.pop(candidate.signature, None)
         label = f"{card.name} v{card.step}" if card is not None else candidate.folder.name
+        if str(candidate.folder) not in reason:  # every reason says which folder it is about
+            reason = f"{candidate.folder}: {reason}"
         log.warning(
             "rejected checkpoint %s (%s): %s; the current model keeps playing",
             label,
@@ -282,6 +338,10 @@ class LiveModels:
         if self._newest is not None and self._newest.card.sha256 != self._current_sha:
             line += f"   v{self._newest.version} ready"
         lines = [line]
+        if self._folder_missing:
+            lines.append(
+                f"model folder deleted: {self._playing_folder} (playing from memory)"[:110]
+            )
         if self.trainer is not None:
             lines.append(self._trainer_line())
             status = self.trainer.status
@@ -344,4 +404,5 @@ def build_live_models(
         trainer=build_trainer(show, stats) if tr.enabled else None,
         training_out=training_out,
         prepare=prepare,
+        playing_folder=model_folder,
     )

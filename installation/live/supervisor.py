@@ -11,7 +11,8 @@ notice. A background thread here supervises it:
   resets after a run that lasted a while, so one crash a day never grows the wait),
 - pauses and resumes it (SIGSTOP / SIGCONT to its process group: instant, keeps its state),
 - limits its share of wall time (`cpu_share` < 1: the same signals, duty-cycled),
-- stops it with SIGTERM (the trainer finishes its step and exits), then SIGKILL if it hangs.
+- stops it with SIGTERM (the trainer finishes its step and exits), then SIGKILL if it hangs,
+- and makes it die with this process, however this one dies (training/lifeline.py).
 
 The child's output goes to a log file; its last line is the reason shown when it fails.
 Only this module's thread touches the child; callers just set flags (pause/resume/stop).
@@ -29,6 +30,8 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
+
+from installation.training.lifeline import child_env
 
 log = logging.getLogger(__name__)
 
@@ -75,6 +78,8 @@ class TrainerSupervisor:
         backoff_max_s: float = 300.0,
         healthy_after_s: float = 60.0,
         stop_timeout_s: float = 15.0,
+        stall_intervals: float = 5.0,
+        min_stall_s: float = 60.0,
         on_event: EventSink | None = None,
     ) -> None:
         self.command, self.log_path, self.cwd = command, Path(log_path), cwd
@@ -82,11 +87,17 @@ class TrainerSupervisor:
         self.nice, self.cpu_share = nice, cpu_share
         self.backoff_initial_s, self.backoff_max_s = backoff_initial_s, backoff_max_s
         self.healthy_after_s, self.stop_timeout_s = healthy_after_s, stop_timeout_s
+        # A trainer whose step has not moved for `stall_intervals` of its own save intervals
+        # (and at least min_stall_s) is stuck (SIGSTOPped by someone, a hung device): restarted.
+        self.stall_intervals, self.min_stall_s = stall_intervals, min_stall_s
+        self._progress: tuple[int, float] | None = None  # last step seen, when
+        self._save_interval: float | None = None
         self._on_event = on_event or (lambda name, **fields: None)
         self._cond = threading.Condition()
         self._paused = False
         self._stopping = False
         self._thread: threading.Thread | None = None
+        self._stall_reason = ""
         self.status = TrainerStatus()
         self.starts = 0  # how many times a child was started (tests and the HUD read it)
 
@@ -109,6 +120,24 @@ class TrainerSupervisor:
         self._set(stopping=True)
         if self._thread is not None:
             self._thread.join(self.stop_timeout_s + 5)
+
+    def note_progress(self, step: int) -> None:
+        """The step of the trainer's newest checkpoint (the live service reads its cards)."""
+        now = time.monotonic()
+        with self._cond:
+            if self._progress is not None and step > self._progress[0]:
+                self._save_interval = now - self._progress[1]
+            if self._progress is None or step != self._progress[0]:
+                self._progress = (step, now)
+
+    def _stalled_for(self, now: float) -> float | None:
+        """Seconds without progress, once that is long enough to call it stuck."""
+        with self._cond:
+            if self._progress is None or self._save_interval is None:
+                return None  # it has not shown its pace yet (two checkpoints)
+            quiet = now - self._progress[1]
+            limit = max(self.min_stall_s, self.stall_intervals * self._save_interval)
+        return quiet if quiet >= limit else None
 
     def _set(self, paused: bool | None = None, stopping: bool | None = None) -> None:
         with self._cond:
@@ -139,10 +168,14 @@ class TrainerSupervisor:
                 log.error("could not start the trainer: %s", exc)
             else:
                 started = time.monotonic()
-                code = self._watch(proc)
+                try:
+                    code = self._watch(proc)
+                finally:
+                    if proc.stdin is not None:
+                        proc.stdin.close()
             if self._stopping:
                 break
-            if code == 0:
+            if code == 0 and not self._stall_reason:  # a stalled one stopped by us goes on
                 log.info("trainer finished")
                 self._publish(state="finished", pid=None, last_exit=0)
                 self._on_event("trainer_exit", t=time.monotonic(), code=0, restart_in=None)
@@ -150,6 +183,8 @@ class TrainerSupervisor:
             if time.monotonic() - started >= self.healthy_after_s:
                 delay = self.backoff_initial_s  # it ran fine for a while: a fresh failure
             reason = last_line(self.log_path) if proc is not None else self.status.last_error
+            if self._stall_reason:
+                reason, self._stall_reason = self._stall_reason, ""
             log.warning(
                 "trainer exited with %s (%s); restarting in %.1f s",
                 code,
@@ -191,17 +226,20 @@ class TrainerSupervisor:
                     kwargs["process_group"] = 0
                 else:
                     kwargs["preexec_fn"] = os.setpgrp
+            # Its stdin is a pipe this process holds and never writes: the child's lifeline
+            # (training/lifeline.py), closed by the OS however this process dies.
             proc = subprocess.Popen(
                 argv,
-                stdin=subprocess.DEVNULL,
+                stdin=subprocess.PIPE,
                 stdout=out,
                 stderr=subprocess.STDOUT,
-                env=self.env,
+                env=child_env(self.env),
                 cwd=self.cwd,
                 **kwargs,
             )
         self._renice(proc.pid)
         self.starts += 1
+        self._restart_clock(time.monotonic())  # a fresh child gets a fresh allowance
         log.info("trainer started (pid %d): %s", proc.pid, " ".join(argv))
         self._on_event(
             "trainer_start", t=time.monotonic(), pid=proc.pid, restarts=self.status.restarts
@@ -242,6 +280,19 @@ class TrainerSupervisor:
             if stopping:
                 return self._terminate(proc)
             now = time.monotonic()
+            if paused:
+                self._restart_clock(now)  # a pause we asked for is not a stall
+            elif (quiet := self._stalled_for(now)) is not None:
+                step = self._progress[0] if self._progress else None
+                reason = (
+                    f"no progress for {quiet:.0f} s (step {step}): stuck or stopped; restarting it"
+                )
+                log.warning("trainer (pid %d): %s", proc.pid, reason)
+                self._on_event(
+                    "trainer_stalled", t=now, pid=proc.pid, step=step, seconds=round(quiet, 1)
+                )
+                self._stall_reason = reason
+                return self._terminate(proc)
             in_off_phase = (
                 share < 1.0 and (now - phase_start) % DUTY_PERIOD_S >= share * DUTY_PERIOD_S
             )
@@ -253,6 +304,11 @@ class TrainerSupervisor:
                     self._publish(state="paused" if paused else "running")
                     self._on_event("training_paused" if paused else "training_resumed", t=now)
         return proc.returncode
+
+    def _restart_clock(self, now: float) -> None:
+        with self._cond:
+            if self._progress is not None:
+                self._progress = (self._progress[0], now)
 
     def _terminate(self, proc: subprocess.Popen) -> int:
         if os.name == "posix":

@@ -19,11 +19,14 @@ class SwapBox(Generic[T]):
         self._item: T | None = None
         self.replaced = 0  # offers overwritten before the loop took them
 
-    def offer(self, item: T) -> None:
+    def offer(self, item: T) -> T | None:
+        """Put `item` in the box; returns the untaken item it replaced (None if empty)."""
         with self._lock:
-            if self._item is not None:
+            replaced = self._item
+            if replaced is not None:
                 self.replaced += 1
             self._item = item
+            return replaced
 
     def take(self) -> T | None:
         with self._lock:

@@ -132,9 +132,12 @@ class FolderWatcher:
                 ready.append(candidate)
             else:
                 unsettled += 1
-        # Folders that vanished are forgotten, so one that comes back is news again.
-        for gone in set(self._seen) - set(folders):
+        # Folders that vanished are forgotten, so one that comes back is news again (and a
+        # drop folder that is deleted after use costs nothing: the soak of issue 16 saw these
+        # maps grow with every drop).
+        for gone in (set(self._seen) | set(self._done)) - set(folders):
             self._seen.pop(gone, None)
+            self._done.pop(gone, None)
         self._first = False
         # A burst (several checkpoints arriving one after another): while others are still
         # changing, hold the ready ones back (up to burst_s), so one swap plays the newest.

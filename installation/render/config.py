@@ -3,17 +3,22 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field, PositiveInt, field_validator
+from pydantic import Field, field_validator
 
 from installation.config.base import Section
 
+# The largest side of an output: 16K. SDL's own texture limit is often 16384, and a frame
+# bigger than any screen would only eat memory (100000x100000 ran, with a pygame warning).
+MAX_SIDE = 16384
+Side = Annotated[int, Field(gt=0, le=MAX_SIDE)]
+
 
 class DisplayConfig(Section):
-    size: tuple[PositiveInt, PositiveInt] | Literal["desktop"] = Field(
+    size: tuple[Side, Side] | Literal["desktop"] = Field(
         (1920, 1080),
-        description='output size [width, height] in pixels, or "desktop" for the monitor\'s own',
+        description=f'output size [width, height] in pixels (at most {MAX_SIDE}), or "desktop" for the monitor\'s own',
     )
     fullscreen: bool = Field(
         True, description="full screen (--windowed overrides it for a rehearsal)"

@@ -140,19 +140,23 @@ class RenderLoop:
         self._last_t = start
         period = 1.0 / self.settings.fps if self.settings.fps > 0 else 0.0
         deadline = start
+        s = self.settings
+        # --seconds ends the show on time even when the next frame is further off (fps 0.01).
+        end = start + s.max_seconds if s.max_seconds is not None else float("inf")
         try:
             while self.running:
                 if period:
                     # Sleep before draining input so the frame uses the freshest events and
                     # still presents on its deadline (late latching).
                     lead = self._work_ema if self.clock.realtime else 0.0
-                    self.clock.sleep_until(deadline - lead)
+                    self.clock.sleep_until(min(deadline - lead, end))
+                    if self.clock.now() >= end:
+                        break
                     deadline = max(deadline + period, self.clock.now() - period)
                 self.step()
-                s = self.settings
                 if s.max_frames is not None and self.frame >= s.max_frames:
                     break
-                if s.max_seconds is not None and self.clock.now() - start >= s.max_seconds:
+                if self.clock.now() >= end:
                     break
         finally:
             if self._pool is not None:

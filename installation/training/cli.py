@@ -128,8 +128,14 @@ def exact_command(argv: list[str]) -> str:
 def cmd_train(args: argparse.Namespace) -> int:
     import threading
 
+    from installation.training.lifeline import arm_from_env
+
+    stop = threading.Event()
+    arm_from_env(stop.set)  # started by a show: die with it (armed before torch loads)
+
     from installation.errors import UserError
     from installation.training.config import TrainConfig, TrainingError
+    from installation.training.lock import FolderLocked, WriterLock
     from installation.training.trainer import install_signal_handlers, run_training
 
     if int(os.environ.get("RANK", "0")) > 0:
@@ -168,14 +174,19 @@ def cmd_train(args: argparse.Namespace) -> int:
         name=args.name,
         command=exact_command(args.argv),
     )
-    stop = threading.Event()
     restore = install_signal_handlers(stop)
+    # One writer per folder (rank 0 writes for all ranks of a distributed run).
+    lock = WriterLock(cfg.out) if int(os.environ.get("RANK", "0")) == 0 else None
     try:
+        if lock is not None:
+            lock.acquire()
         result = run_training(cfg, stop=stop, progress=args.progress)
-    except TrainingError as exc:
+    except (TrainingError, FolderLocked) as exc:
         raise UserError(str(exc)) from None
     finally:
         restore()
+        if lock is not None:
+            lock.release()
     if int(os.environ.get("RANK", "0")) == 0:
         log.info(
             "%s at step %d%s: %s (%.0f images/s)",

@@ -13,6 +13,8 @@ import sys
 import time
 from pathlib import Path
 
+from installation.training.lifeline import arm_from_env  # stdlib only, like this script
+
 
 def main() -> None:
     p = argparse.ArgumentParser()
@@ -23,6 +25,7 @@ def main() -> None:
         sys.stderr.write("step 3: loss is NaN\n")
         raise RuntimeError("training diverged")
     stop = []
+    arm_from_env(lambda: stop.append(1))  # dies with its parent, as the real trainer does
     signal.signal(
         signal.SIGTERM, signal.SIG_IGN if args.mode == "hang" else (lambda *_: stop.append(1))
     )

@@ -11,6 +11,9 @@ says whether the server is alive, silently.
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
+import logging
 import os
 import shutil
 import socket
@@ -20,6 +23,45 @@ import time
 from pathlib import Path
 
 DEFAULT_SERVER = "default"
+log = logging.getLogger(__name__)
+
+# libjack writes its errors straight to stderr (five raw lines each time the server goes
+# away); routed through logging they carry a time, a level and our logger's name.
+_JackMessage = ctypes.CFUNCTYPE(None, ctypes.c_char_p)
+_handlers: list = []  # the ctypes callbacks must live as long as libjack may call them
+
+
+_seen_errors: set[str] = set()
+
+
+def _jack_error(text: bytes | None) -> None:
+    message = (text or b"").decode("utf-8", "replace").strip()
+    # Each kind once as a warning: it repeats at every reconnect attempt while JACK is gone.
+    first = message not in _seen_errors and len(_seen_errors) < 100
+    _seen_errors.add(message)
+    log.log(logging.WARNING if first else logging.DEBUG, "libjack: %s", message)
+
+
+def _jack_info(text: bytes | None) -> None:
+    log.debug("libjack: %s", (text or b"").decode("utf-8", "replace").strip())
+
+
+def route_libjack_messages() -> bool:
+    """Send libjack's error and info messages to logging (once per process). The same
+    libjack that python-rtmidi loaded is found by name, so its global hooks are the ones set.
+    False where libjack cannot be found."""
+    if _handlers:
+        return True
+    name = ctypes.util.find_library("jack") or "libjack.so.0"
+    try:
+        lib = ctypes.CDLL(name)
+        on_error, on_info = _JackMessage(_jack_error), _JackMessage(_jack_info)
+        lib.jack_set_error_function(on_error)
+        lib.jack_set_info_function(on_info)
+    except (OSError, AttributeError):
+        return False
+    _handlers.extend([on_error, on_info])
+    return True
 
 
 def server_name() -> str:

@@ -58,6 +58,8 @@ def choose_system(preference: str = "auto") -> MidiSystem:
                 None, "alsa", f"no ALSA sequencer ({ALSA_SEQ} is missing: modprobe snd-seq)"
             )
         )
+    if jack_ok and (preference == "jack" or not (alsa_ok or preference == "alsa")):
+        jack.route_libjack_messages()  # before the first client: libjack's own lines go to logging
     if preference == "jack":
         return (
             MidiSystem(rtmidi.API_UNIX_JACK, "jack")

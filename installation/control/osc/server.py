@@ -11,6 +11,7 @@ line). OSCQuery (HTTP and LISTEN) has its own thread (oscquery.py, http.py).
 
 from __future__ import annotations
 
+import errno
 import logging
 import queue
 import selectors
@@ -75,6 +76,18 @@ def feedback_arg(client: FeedbackClient, arg: object) -> object:
     return arg
 
 
+def bind_hint(exc: OSError) -> str:
+    """What to change in show.yaml when a socket cannot be bound: the port or the host."""
+    if isinstance(exc, socket.gaierror) or exc.errno in (errno.EADDRNOTAVAIL, errno.EAFNOSUPPORT):
+        return (
+            "set osc.host to an address of this machine (127.0.0.1 for this machine only, "
+            "0.0.0.0 for every network)"
+        )
+    if exc.errno == errno.EACCES:
+        return "ports below 1024 need privileges: set osc.port to 1024 or above"
+    return "set osc.port (another program may be using it)"
+
+
 class OscServer:
     def __init__(
         self,
@@ -128,7 +141,7 @@ class OscServer:
                 self._tcp.setblocking(False)
         except OSError as exc:
             self.error = (
-                f"osc: cannot listen on {c.host}:{c.port} ({exc.strerror or exc}); set osc.port"
+                f"osc: cannot listen on {c.host}:{c.port} ({exc.strerror or exc}); {bind_hint(exc)}"
             )
             log.error("%s; the show plays on without OSC", self.error)
             self._close_sockets()
