@@ -68,11 +68,12 @@ class ShowFileWatch:
                 self.path,
                 exc,
             )
+            # The HUD line first: whoever sees the event may look at the HUD at once.
+            self._hud = (f"show file invalid: {first}"[:110],)
             self.stats.event(
                 "show_file_invalid", t=time.monotonic(), path=str(self.path), error=str(exc)
             )
-            self._hud = (f"show file invalid: {first}"[:110],)
         else:
             log.info("%s changed; the changes take effect at the next start", self.path)
-            self.stats.event("show_file_changed", t=time.monotonic(), path=str(self.path))
             self._hud = ("show file changed: restart to apply",)
+            self.stats.event("show_file_changed", t=time.monotonic(), path=str(self.path))
