@@ -37,6 +37,11 @@ from installation.instruments.service import (
     build_link,
     render_frames,
 )
+from installation.kiosk.attract import AttractMode
+from installation.kiosk.reload import ShowReloader
+from installation.kiosk.restore import KioskSpec, Restored, state_dir
+from installation.kiosk.schedule import Schedule
+from installation.kiosk.service import KioskService
 from installation.live.service import build_live_models
 from installation.live.showfile import ShowFileWatch
 from installation.live.swap import SwapBox
@@ -80,7 +85,11 @@ class RunOptions:
     replay: Path | None = None  # play such a log back
     progress: bool = False  # a progress bar over `frames` (offline renders)
     out_format: str = "png"  # of the frames --out writes
-    show_path: Path | None = None  # watched while playing: an edit that breaks it is reported
+    # watched while playing: edits are applied live (kiosk/reload.py) or reported
+    show_path: Path | None = None
+    # Under the kiosk supervisor: its spec, and the saved state to come back into.
+    kiosk: KioskSpec | None = None
+    restored: Restored | None = None
 
 
 def resolve_pipelined(mode: str, fps: float) -> bool:
@@ -125,7 +134,12 @@ def torch_threads(show: Show, device: torch.device, pipelined: bool) -> int | No
     return rest
 
 
-def load_model(show: Show, device: torch.device) -> LoadedModel:
+def load_model(show: Show, device: torch.device, restored: Restored | None = None) -> LoadedModel:
+    if restored is not None and restored.model_path is not None:
+        try:  # what played before the restart, if it is still there and whole
+            return load_checkpoint(restored.model_path, device)
+        except CheckpointError as exc:
+            log.warning("the saved model cannot come back (%s); playing the show's own", exc)
     folder = show.resolve(show.model.path)
     try:
         return load_checkpoint(folder, device)
@@ -144,6 +158,7 @@ def display_settings(show: Show, opts: RunOptions) -> DisplaySettings:
         filter=d.filter,
         fit=d.fit,
         headless=opts.headless,
+        keep_open=opts.kiosk is not None,
     )
 
 
@@ -153,13 +168,20 @@ class ShowRuntime:
     def __init__(self, show: Show, opts: RunOptions, registry: Registry = REGISTRY) -> None:
         self.show, self.opts = show, opts
         self.registry = registry.with_overrides(show.param_overrides())
+        if opts.restored is not None:  # the saved targets become the start values everywhere
+            saved = {
+                k: {"default": v}
+                for k, v in opts.restored.targets.items()
+                if k in self.registry.params
+            }
+            self.registry = self.registry.with_overrides(saved)
         try:
             self.device = choose_device(opts.device or show.model.device)
         except RuntimeError as exc:
             raise UserError(str(exc)) from None
         self.dtype = choose_dtype(self.device, show.model.precision)
         self._saved_threads = torch.get_num_threads()  # process-wide: restored in close()
-        self.model = load_model(show, self.device)
+        self.model = load_model(show, self.device, opts.restored)
         self.instrument = build_instrument(
             show, self.registry, self.model, record=opts.record, replay=opts.replay
         )
@@ -169,6 +191,7 @@ class ShowRuntime:
         self.stats = StatsWriter(opts.stats)
         self.hooks = LoopHooks()
         self.services: list[Service] = []
+        self.loop: RenderLoop | None = None
         self.display = PygameDisplay(display_settings(show, opts))
         try:
             self.display.open()
@@ -217,7 +240,7 @@ class ShowRuntime:
         nav = show.navigator
         navigator = Navigator(self.model.latent_dim, nav.seed, nav.mode, nav.easing)
         clock = FixedStepClock() if opts.fixed_step else MonotonicClock()
-        return RenderLoop(
+        self.loop = RenderLoop(
             display=self.display,
             renderer=renderer,
             registry=self.registry,
@@ -227,6 +250,9 @@ class ShowRuntime:
             settings=settings,
             hooks=self.hooks,
         )
+        if opts.restored is not None:
+            self.loop.phase = opts.restored.phase
+        return self.loop
 
     def start_services(self) -> None:
         for connect in SERVICES:
@@ -319,12 +345,57 @@ def connect_instruments(rt: ShowRuntime) -> Service | None:
 
 
 def connect_show_file(rt: ShowRuntime) -> Service | None:
-    """The show file on disk (live/showfile.py): an edit that breaks it shows on the HUD."""
-    if rt.opts.show_path is None:
+    """The show file on disk (live/showfile.py): an edit that breaks it shows on the HUD.
+    Not when kiosk.reload is on: kiosk/reload.py watches it then, and applies valid edits."""
+    if rt.opts.show_path is None or rt.show.kiosk.reload:
         return None
     watch = ShowFileWatch(rt.opts.show_path, rt.stats)
     rt.hooks.hud_lines = (*rt.hooks.hud_lines, watch.hud_lines)
     return watch
+
+
+def connect_kiosk(rt: ShowRuntime) -> Service | None:
+    """Frame guard and recovery always; under the supervisor heartbeat, saved state and the
+    log file; the health endpoint when configured (kiosk/)."""
+    show, opts = rt.show, rt.opts
+    trainers = [s.trainer for s in rt.services if getattr(s, "trainer", None) is not None]
+    receivers = [s.receiver for s in rt.services if getattr(s, "receiver", None) is not None]
+    log_file = show.resolve(show.kiosk.log.file) if show.kiosk.log.file else None
+    service = KioskService(
+        show.kiosk,
+        state_dir=state_dir(show),
+        log_file=log_file,
+        spec=opts.kiosk,
+        restored=opts.restored,
+        first_model=rt.model,
+        trainer_state=(lambda: vars(trainers[0].status)) if trainers else None,
+        inputs=(lambda: {"osc": dict(receivers[0].published)}) if receivers else None,
+    )
+    service.loop = rt.loop
+    h = rt.hooks
+    h.guard = service.after_frame
+    h.on_status = (*h.on_status, service.on_status)
+    k = show.kiosk
+    if k.attract.after_min is not None:
+        attract = AttractMode(k.attract, show.scenes)
+        h.mappers = (*h.mappers, attract.seen)
+        h.tasks = (*h.tasks, attract.apply)
+        h.hud_lines = (*h.hud_lines, attract.hud_lines)
+    if k.schedule.hours or k.schedule.restart_at:
+        schedule = Schedule(k.schedule, restart=opts.kiosk is not None)
+        h.tasks = (*h.tasks, schedule.apply)
+        h.hud_lines = (*h.hud_lines, schedule.hud_lines)
+    if opts.show_path is not None and show.kiosk.reload:
+        service.reloader = ShowReloader(
+            opts.show_path,
+            show,
+            REGISTRY,
+            stats=rt.stats,
+            osc=next((s for s in rt.services if hasattr(s, "receiver")), None),
+        )
+        h.tasks = (*h.tasks, service.reloader.apply)
+        h.hud_lines = (*h.hud_lines, service.reloader.hud_lines)
+    return service
 
 
 # In start order (stopped in reverse). A new service adds its connect function here.
@@ -334,6 +405,7 @@ SERVICES: list[Callable[[ShowRuntime], Service | None]] = [
     connect_live,
     connect_instruments,
     connect_show_file,
+    connect_kiosk,
 ]
 
 

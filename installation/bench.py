@@ -89,6 +89,7 @@ def input_to_photon_ms(
 class BenchContext:
     show: Show
     show_path: Path
+    soak_minutes: float | None = None  # the kiosk soak's length (benchmarks/soak.py)
 
 
 class Skipped(Exception):
@@ -119,7 +120,11 @@ def run_benchmarks(args: argparse.Namespace) -> int:
 
             raise UserError(f"unknown benchmark {sorted(unknown)}; known: {known}")
         benches = [b for b in benches if set(b.names) & set(args.only)]
-    ctx = BenchContext(show=load_show(args.show), show_path=Path(args.show))
+    ctx = BenchContext(
+        show=load_show(args.show),
+        show_path=Path(args.show),
+        soak_minutes=getattr(args, "soak_minutes", None),
+    )
     figures: dict[str, float] = {}
     skipped: dict[str, str] = {}
     failed: dict[str, str] = {}

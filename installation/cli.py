@@ -18,6 +18,7 @@ from pathlib import Path
 from installation.config.show import ShowError, load_show
 from installation.errors import UserError
 from installation.instruments.cli import COMMANDS as INSTRUMENT_COMMANDS
+from installation.kiosk.unit import COMMANDS as KIOSK_COMMANDS
 from installation.training.cli import COMMANDS as TRAINING_COMMANDS
 
 log = logging.getLogger("installation")
@@ -103,12 +104,30 @@ def _add_run(p: argparse.ArgumentParser) -> None:
         metavar="LOG",
         help="record every control event with its time as JSON Lines (replay or render it later)",
     )
+    p.add_argument(
+        "--kiosk",
+        action="store_true",
+        help="run under a supervisor that restarts the show into its saved state (see kiosk: in show.yaml)",
+    )
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    from installation.kiosk.restore import kiosk_spec, prepare, state_dir
+
+    spec, restored = kiosk_spec(), None
+    if args.kiosk and spec is None:  # the supervisor: the show itself runs in a child
+        from installation.kiosk.supervisor import supervise
+
+        show = load_show(args.show)  # a bad file at the start is an error, not a crash loop
+        return supervise(args.argv, show.kiosk, state_dir(show))
+    if spec is not None:
+        show, restored = prepare(Path(args.show), spec)
+        if show is None:
+            return _run_still(args, spec)
+    else:
+        show = load_show(args.show)
     from installation.app import RunOptions, run_show
 
-    show = load_show(args.show)
     fps = args.fps if args.fps is not None else show.display.fps
     if args.fixed_step and fps <= 0:
         raise UserError("--fixed-step needs an fps cap above 0 (display.fps or --fps)")
@@ -136,11 +155,29 @@ def cmd_run(args: argparse.Namespace) -> int:
         size=args.size,
         record=args.record,
         replay=getattr(args, "replay", None),
-        show_path=Path(args.show),
+        show_path=Path(args.show) if spec is None or spec.level < 2 else None,
+        kiosk=spec,
+        restored=restored,
     )
     frames = run_show(show, opts)
     log.info("show ended after %d frames", frames)
     return 0
+
+
+def _run_still(args: argparse.Namespace, spec) -> int:
+    """Fallback level 3 of the kiosk: the error on a still frame."""
+    from installation.kiosk.still import show_still
+    from installation.render.display import DisplaySettings
+
+    windowed = args.windowed or args.headless
+    settings = DisplaySettings(
+        size=args.size or (None if not windowed else (1280, 720)),
+        fullscreen=not windowed,
+        display=args.display or 0,
+        headless=args.headless,
+        hud_size=48,
+    )
+    return show_still(spec, settings, args.seconds)
 
 
 def _add_replay(p: argparse.ArgumentParser) -> None:
@@ -288,6 +325,12 @@ def _add_bench(p: argparse.ArgumentParser) -> None:
         help="run only the benchmark that reports NAME (repeatable)",
     )
     p.add_argument("--list", action="store_true", help="list benchmark names and exit")
+    p.add_argument(
+        "--soak-minutes",
+        type=float,
+        metavar="M",
+        help="length of the kiosk soak (default 3; a long run: 35, of which 5 warm-up)",
+    )
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
@@ -352,6 +395,7 @@ COMMANDS: list[Command] = [
     ("osc", "the OSC address table (osc addresses [SHOW] [--markdown])", _add_osc, cmd_osc),
     *TRAINING_COMMANDS,
     *INSTRUMENT_COMMANDS,
+    *KIOSK_COMMANDS,
 ]
 
 

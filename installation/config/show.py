@@ -29,6 +29,7 @@ from installation.config.base import (
 from installation.control.midi.config import MidiConfig, load_setup
 from installation.control.osc.config import OscConfig
 from installation.instruments.config import PerformanceConfig
+from installation.kiosk.config import KioskConfig
 from installation.live.config import HotswapConfig, TrainingConfig
 from installation.params import REGISTRY
 from installation.render.config import DisplayConfig, ModelConfig
@@ -82,6 +83,7 @@ class Show(Section):
     )
     midi: MidiConfig = MidiConfig()
     performance: PerformanceConfig = PerformanceConfig()
+    kiosk: KioskConfig = KioskConfig()
     # Where relative paths in the show are resolved from: the show file's folder.
     base_dir: Path = Field(default=Path("."), exclude=True)
 

@@ -68,7 +68,7 @@ class ShowFileWatch:
                 self.path,
                 exc,
             )
-            # The HUD line first: whoever sees the event may look at the HUD at once.
+            # The HUD first, then the event: a reader that sees the event sees the HUD too.
             self._hud = (f"show file invalid: {first}"[:110],)
             self.stats.event(
                 "show_file_invalid", t=time.monotonic(), path=str(self.path), error=str(exc)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -62,6 +63,9 @@ def display_lines() -> list[str]:
     return lines
 
 
+_WINDOW_CHANGES = (pygame.WINDOWSIZECHANGED, pygame.WINDOWDISPLAYCHANGED)
+
+
 def _key_events() -> dict[int, tuple[str, float, bool]]:
     # key -> (target, value, relative); relative on a bool param toggles it.
     return {
@@ -99,6 +103,10 @@ class DisplaySettings:
     fit: str = "cover"  # cover (crop to fill) | contain (letterbox) | stretch
     headless: bool = False
     title: str = "installation"
+    # Kiosk: a window the desktop closes, or a display that goes and comes back, or a
+    # resolution change, reopens full screen on the configured display instead of quitting.
+    keep_open: bool = False
+    hud_size: int = 24  # HUD text height in pixels (the kiosk's error frame reads from afar)
 
 
 def _fit_rects(src: int, out: tuple[int, int], fit: str) -> tuple[pygame.Rect, pygame.Rect]:
@@ -130,6 +138,10 @@ class PygameDisplay:
         self._hud_text: tuple[str, ...] = ()
         self._hud_surface: pygame.Surface | None = None
         self._keys = {}
+        self.reopened = 0
+        self._display_index = settings.display
+        self._opened_size: tuple[int, int] = (0, 0)
+        self._next_check = 0.0
 
     # -- lifecycle -----------------------------------------------------------------------
     def open(self) -> None:
@@ -155,12 +167,14 @@ class PygameDisplay:
         self._open_window()
         pygame.mouse.set_visible(not self.fullscreen)
 
-    def _open_window(self) -> None:
+    def _open_window(self, index: int | None = None) -> None:
         s = self.settings
         flags = pygame.FULLSCREEN if self.fullscreen else 0
         size = s.size or self.desktop_size()
         displays = pygame.display.get_num_displays()
-        index = s.display if s.display < displays else 0
+        if index is None:
+            index = s.display if s.display < displays else 0
+        self._display_index = index
         if s.display >= displays:
             log.warning(
                 "display %d does not exist (%d found); using display 0", s.display, displays
@@ -183,6 +197,7 @@ class PygameDisplay:
                 f"could not open a {size[0]}x{size[1]} window ({exc}); try --headless"
             ) from None
         pygame.display.set_caption(s.title)
+        self._opened_size = self.window.get_size()
         self._wrapped = []  # surfaces must be re-made to the new window's format
 
     def desktop_size(self) -> tuple[int, int]:
@@ -209,15 +224,58 @@ class PygameDisplay:
 
     # -- input ---------------------------------------------------------------------------
     def poll(self) -> list[ControlEvent]:
-        """Keyboard and window events as ControlEvents (window close -> quit)."""
+        """Keyboard and window events as ControlEvents (window close -> quit, or with
+        `keep_open` a reopened window)."""
         events: list[ControlEvent] = []
         for ev in pygame.event.get():
-            if ev.type == pygame.QUIT:
+            if ev.type == pygame.QUIT and self.settings.keep_open:
+                self.reopen("the window was closed")
+            elif ev.type == pygame.QUIT:
                 events.append(ControlEvent("quit"))
+            elif ev.type in _WINDOW_CHANGES and self.settings.keep_open:
+                self._window_changed(ev)
             elif ev.type == pygame.KEYDOWN and ev.key in self._keys:
                 target, value, relative = self._keys[ev.key]
                 events.append(ControlEvent(target, value, relative=relative))
         return events
+
+    # -- display faults (kiosk) ----------------------------------------------------------
+    def reopen(self, why: str) -> None:
+        """Open the window again, as configured (full screen on the configured display when
+        it exists); counted in `reopened`."""
+        self.reopened += 1
+        log.warning("display: %s; reopening the window", why)
+        try:
+            self._open_window()
+        except DisplayError as exc:  # e.g. a display that is back but not ready: use the first
+            log.error("display: %s; opening on display 0 for now", exc)
+            self._next_check = time.monotonic() + 10.0
+            self._open_window(index=0)
+        pygame.mouse.set_visible(not self.fullscreen)
+
+    def _window_changed(self, ev: pygame.event.Event) -> None:
+        if ev.type == pygame.WINDOWDISPLAYCHANGED and self._display_index != self.settings.display:
+            return  # still away from the configured display: wait for it to come back
+        if ev.type == pygame.WINDOWDISPLAYCHANGED:
+            self.reopen("the window moved to another display (unplugged?)")
+        elif (
+            self.fullscreen
+            and self.window is not None
+            and self.window.get_size() != self._opened_size
+        ):
+            # Compared with what our own last open gave (not the configured size, which a
+            # monitor may not offer): no reopening for the events our reopening makes.
+            w, h = self.window.get_size()
+            self.reopen(f"the resolution changed to {w}x{h}")
+
+    def check_displays(self) -> None:
+        """Called now and then: a configured display that came back gets the window again."""
+        if not self.settings.keep_open or self._display_index == self.settings.display:
+            return
+        if time.monotonic() < self._next_check:
+            return
+        if pygame.display.get_num_displays() > self.settings.display:
+            self.reopen(f"display {self.settings.display} is back")
 
     # -- output --------------------------------------------------------------------------
     def _surface_for(self, pixels: np.ndarray) -> pygame.Surface:
@@ -252,7 +310,7 @@ class PygameDisplay:
 
     def _draw_hud(self, lines: tuple[str, ...]) -> None:
         if self._font is None:
-            self._font = pygame.font.Font(None, 24)
+            self._font = pygame.font.Font(None, self.settings.hud_size)
         if lines != self._hud_text:  # re-render text only when it changes
             self._hud_text = lines
             rendered = [self._font.render(line, True, (255, 255, 255)) for line in lines]

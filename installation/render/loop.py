@@ -33,7 +33,7 @@ from installation.navigator import Navigator, advance
 from installation.params import Registry, apply_events, slew
 from installation.render.display import PygameDisplay
 from installation.render.pipeline import GeneratorPool, default_workers
-from installation.render.renderer import FrameRenderer, RenderJob
+from installation.render.renderer import BadFrame, FrameRenderer, RenderJob
 from installation.stats import StatsWriter
 
 log = logging.getLogger(__name__)
@@ -86,6 +86,12 @@ class LoopHooks:
     # Set by the runtime: moves a model to the renderer's device and precision. Services call
     # it off the render thread before offering a model to swap_box.
     prepare: Callable[[LoadedModel], LoadedModel] | None = None
+    # The kiosk's frame guard (kiosk/guard.py): judges each presented frame and may return
+    # a model to recover into: (loop, buffer index or None if refused, work ms, now).
+    guard: Callable[[Any, int | None, float, float], LoadedModel | None] | None = None
+    # Work handed over whole by other threads, applied at the frame boundary with the loop
+    # (a live reload of show.yaml, the schedule, attract mode). Must never block.
+    tasks: Sequence[Callable[[Any], None]] = ()
 
 
 class RenderLoop:
@@ -111,6 +117,10 @@ class RenderLoop:
         self.frame = 0
         self.running = True
         self.error: str | None = None
+        # Frames the renderer refused (renderer.BadFrame: NaN/Inf, long black), by kind.
+        self.refused: dict[str, int] = {}
+        self.recoveries = 0
+        self.dimmer = 1.0  # the kiosk schedule's fade (0 blank .. 1), times output.brightness
         self._previous_navigator: Navigator | None = None
         self._fade_start: float | None = None
         self._pool: GeneratorPool | None = None
@@ -138,13 +148,14 @@ class RenderLoop:
     def run(self) -> int:
         start = self._started = self.clock.now()
         self._last_t = start
-        period = 1.0 / self.settings.fps if self.settings.fps > 0 else 0.0
         deadline = start
         s = self.settings
         # --seconds ends the show on time even when the next frame is further off (fps 0.01).
         end = start + s.max_seconds if s.max_seconds is not None else float("inf")
         try:
             while self.running:
+                # Read each frame: the kiosk's schedule lowers the rate outside show hours.
+                period = 1.0 / self.settings.fps if self.settings.fps > 0 else 0.0
                 if period:
                     # Sleep before draining input so the frame uses the freshest events and
                     # still presents on its deadline (late latching).
@@ -167,6 +178,8 @@ class RenderLoop:
         now = self.clock.now()
         dt = max(0.0, now - self._last_t)
         self._last_t = now
+        for task in self.hooks.tasks:
+            self._guarded("frame task", task, self)
         # 1-2: drain and map input.
         raw: list[Event] = [*self.display.poll(), *self.hooks.events.drain()]
         for mapper in self.hooks.mappers:  # a mapping bug drops this batch, not the show
@@ -213,7 +226,8 @@ class RenderLoop:
                 self._guarded("feedback", send, changed, events)
         # 6-8: generate and present.
         work_start = time.perf_counter()
-        gen_ms, index, ready = self._generate(z, v["output.brightness"], previous_z, mix)
+        brightness = v["output.brightness"] * self.dimmer
+        gen_ms, index, ready = self._generate(z, brightness, previous_z, mix)
         if not ready:
             self._unshown_events.extend(events)
             return
@@ -224,6 +238,14 @@ class RenderLoop:
         if self._unshown_events:
             events, self._unshown_events = self._unshown_events + events, []
         self._record(gen_ms, present_ms, events)
+        if self.hooks.guard is not None:
+            # Judged on the frame's own work (not the gap since the last one: a loop that is
+            # not being stepped is not stalled).
+            model = self._guarded(
+                "frame guard", self.hooks.guard, self, index, gen_ms + present_ms, now
+            )
+            if model is not None:
+                self._recover(model, now)
         if self.hooks.on_status and now - self._status_sent >= 0.25:
             self._status_sent = now
             status = self.status()
@@ -254,6 +276,8 @@ class RenderLoop:
             "uptime": round(self.clock.now() - self._started, 3),
             "device": self.renderer.device.type,
             "error": self.error or "",
+            "refused_frames": sum(self.refused.values()),
+            "recoveries": self.recoveries,
             # State out (control/osc/state.py): the walk's tempo as measured, so a MIDI
             # clock that drives the phase shows as its own bpm.
             "bpm": round(self._tempo_ema * beats * 60.0, 3),
@@ -303,6 +327,11 @@ class RenderLoop:
         return result.gen_ms, result.index, True
 
     def _render_failed(self, exc: BaseException) -> None:
+        if isinstance(exc, BadFrame):  # counted, and the last good frame stays shown
+            n = self.refused[exc.kind] = self.refused.get(exc.kind, 0) + 1
+            if math.log10(n).is_integer():  # 1, 10, 100 ...: the count is on /health
+                log.warning("frame guard: refused %d %s frame(s) so far", n, exc.kind)
+            return None
         if self.error is None:
             log.error("rendering failed, showing the last good frame: %r", exc)
             self.stats.event("render_error", t=self.clock.now(), error=repr(exc))
@@ -353,6 +382,17 @@ class RenderLoop:
         )
         for hook in self.hooks.on_swap:
             self._guarded("swap hook", hook, old, model)
+
+    def _recover(self, model: LoadedModel, now: float) -> None:
+        """The frame guard's answer to a stall: a cut (no crossfade from a broken picture)
+        to `model`, the last known good one, with the device's state reset."""
+        self.renderer.reset_device()
+        if model is not self.renderer.model:
+            self._swap(model, now)
+            self._fade_start, self.renderer.previous, self._previous_navigator = None, None, None
+        self.error = None
+        self.recoveries += 1
+        self.stats.event("recovery", t=now, frame=self.frame, model=model.describe())
 
     def _crossfade(self, now: float, truncation: float):
         if self._fade_start is None:

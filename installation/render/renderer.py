@@ -14,6 +14,7 @@ Two buffers alternate so the generator can fill one while the display reads the 
 from __future__ import annotations
 
 import logging
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -78,6 +79,19 @@ class PixelLayout:
         return "".join(letters)
 
 
+class BadFrame(RuntimeError):
+    """A generated frame that must not be shown (NaN/Inf, or black while blacks are
+    refused); raised before any buffer is written, so the last good frame stays shown."""
+
+    def __init__(self, kind: str) -> None:
+        super().__init__(f"{kind} frame")
+        self.kind = kind
+
+
+# A picture whose brightest value is below this is black (the range is [-1, 1]).
+BLACK_PEAK = -0.98
+
+
 @dataclass(frozen=True)
 class RenderJob:
     """Everything one frame's generation needs, handed to a worker whole: a worker reads no
@@ -133,6 +147,10 @@ class FrameRenderer:
             else None
         )
         self._next = 0
+        # Frame guard: whether each buffer's frame was all black; while `refuse_black` is set
+        # (by the kiosk's guard, after black has lasted too long) black frames are BadFrames.
+        self.black = [False] * buffers
+        self.refuse_black = False
         # Set by the runtime for sequential CPU loops: a crossfade at one decode per frame.
         self.fader: OneDecodeFader | None = None
 
@@ -191,12 +209,21 @@ class FrameRenderer:
                 old = self._decode(previous, torch.from_numpy(pz).to(self.device)[None]).float()
                 if old.shape == x.shape:
                     x = torch.lerp(old, x, mix)
+        # The frame guard: two reductions, read back once (a sync on a GPU, which the copy
+        # below needs anyway). A NaN or Inf anywhere makes the sum non-finite.
+        peak, total = torch.stack((x.amax(), x.sum())).tolist()
+        if not (math.isfinite(total) and math.isfinite(peak)):
+            raise BadFrame("non-finite")
+        black = peak <= BLACK_PEAK
+        if black and self.refuse_black:
+            raise BadFrame("black")
         # [-1, 1] -> [0, 255] with brightness folded into the same multiply-add.
         scale = 127.5 * job.brightness
         rgb = x.mul(scale).add_(scale).clamp_(0, 255).to(torch.uint8)
         if index is None:
             index = self._next
             self._next = (self._next + 1) % len(self._host)
+        self.black[index] = black
         target = self._device_buf if self._device_buf is not None else self._host[index]
         lay = self.layout
         target[..., lay.r] = rgb[0]
@@ -207,3 +234,9 @@ class FrameRenderer:
             if self.device.type == "cuda":
                 torch.cuda.current_stream(self.device).synchronize()
         return index
+
+    def reset_device(self) -> None:
+        """Recovery after a stall: wait out the device's queue and drop its cached memory."""
+        if self.device.type == "cuda":
+            torch.cuda.synchronize(self.device)
+            torch.cuda.empty_cache()

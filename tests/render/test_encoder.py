@@ -47,8 +47,11 @@ def mounted_tmpfs(where: Path, *opts: str):
     where.mkdir(parents=True, exist_ok=True)
     if os.geteuid() != 0:
         pytest.skip("mounting a tmpfs needs root")
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", ",".join(opts), "tmpfs", str(where)],
-                          capture_output=True, text=True)
+    done = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", ",".join(opts), "tmpfs", str(where)],
+        capture_output=True,
+        text=True,
+    )
     if done.returncode:
         pytest.skip(f"cannot mount a tmpfs here: {done.stderr.strip()}")
     try:
@@ -58,7 +61,9 @@ def mounted_tmpfs(where: Path, *opts: str):
 
 
 @pytest.mark.parametrize("codec,suffix", [("h264", ".mp4"), ("h264", ".mkv"), ("prores", ".mov")])
-def test_video_roundtrip_keeps_count_size_and_colour(tmp_path: Path, codec: str, suffix: str) -> None:
+def test_video_roundtrip_keeps_count_size_and_colour(
+    tmp_path: Path, codec: str, suffix: str
+) -> None:
     if codec not in available_codecs():
         pytest.skip(f"this FFmpeg build has no {codec} encoder")
     path = tmp_path / f"take{suffix}"
@@ -106,8 +111,14 @@ def test_write_png_is_lossless_and_atomic(tmp_path: Path) -> None:
     assert [p.name for p in out.parent.iterdir()] == ["a.png"]  # no temp file left behind
 
 
-@pytest.mark.parametrize("bad", [
-    np.zeros((48, 64, 4), np.uint8), np.zeros((48, 64, 3), np.float32), np.zeros((64, 48, 3), np.uint8)])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        np.zeros((48, 64, 4), np.uint8),
+        np.zeros((48, 64, 3), np.float32),
+        np.zeros((64, 48, 3), np.uint8),
+    ],
+)
 def test_a_wrong_frame_is_refused_with_its_shape(tmp_path: Path, bad: np.ndarray) -> None:
     with VideoEncoder(tmp_path / "a.mp4", size=(64, 48), fps=30) as enc:
         with pytest.raises(EncoderError, match=r"\(48, 64, 3\)"):
@@ -116,15 +127,20 @@ def test_a_wrong_frame_is_refused_with_its_shape(tmp_path: Path, bad: np.ndarray
     assert len(decode(tmp_path / "a.mp4")) == 1
 
 
-@pytest.mark.parametrize("kwargs,message", [
-    ({"codec": "divx"}, "unknown codec 'divx'"),
-    ({"size": (63, 48)}, "even width and height.*64x48"),
-    ({"fps": 0}, "fps must be above 0"),
-    ({"codec": "prores"}, "prores goes in a .mov/.mkv file"),
-    ({"options": {"preset": "warp9"}}, "cannot encode h264"),
-    ({"pixel_format": "not-a-format"}, "cannot encode h264"),
-])
-def test_bad_settings_are_refused_at_open_and_leave_no_file(tmp_path: Path, kwargs: dict, message: str) -> None:
+@pytest.mark.parametrize(
+    "kwargs,message",
+    [
+        ({"codec": "divx"}, "unknown codec 'divx'"),
+        ({"size": (63, 48)}, "even width and height.*64x48"),
+        ({"fps": 0}, "fps must be above 0"),
+        ({"codec": "prores"}, "prores goes in a .mov/.mkv file"),
+        ({"options": {"preset": "warp9"}}, "cannot encode h264"),
+        ({"pixel_format": "not-a-format"}, "cannot encode h264"),
+    ],
+)
+def test_bad_settings_are_refused_at_open_and_leave_no_file(
+    tmp_path: Path, kwargs: dict, message: str
+) -> None:
     if kwargs.get("codec") == "prores" and "prores" not in available_codecs():
         pytest.skip("this FFmpeg build has no prores encoder")
     args = {"size": (64, 48), "fps": 30, **kwargs}

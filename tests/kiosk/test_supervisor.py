@@ -1,0 +1,89 @@
+"""`installation run --kiosk` for real: a supervisor process, a show child, SIGKILL and
+SIGSTOP from outside, watched through the health endpoint and the state folder."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import threading
+import time
+from pathlib import Path
+
+from ..conftest import make_model
+from ._kiosk_util import (
+    free_port,
+    health,
+    kiosk_show,
+    osc_float,
+    start_kiosk,
+    stop_kiosk,
+    supervisor_status,
+    wait_for,
+)
+
+START_S = 120  # a cold start on a loaded 2-core CI box imports torch twice (show + standby)
+
+
+def test_sigkill_of_the_show_comes_back_into_its_last_state_within_5_s(tmp_path: Path) -> None:
+    model = make_model(tmp_path / "models" / "tiny")
+    port, osc = free_port(), free_port(socket.SOCK_DGRAM)
+    show = kiosk_show(tmp_path, model, health_port=port, osc_port=osc)
+    systemd = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)  # what systemd listens on
+    systemd.bind(str(tmp_path / "notify"))
+    systemd.settimeout(0.1)
+    said: set[str] = set()
+    listening = threading.Event()
+    threading.Thread(target=_listen, args=(systemd, said, listening), daemon=True).start()
+    proc = start_kiosk(
+        show, env={"NOTIFY_SOCKET": str(tmp_path / "notify"), "WATCHDOG_USEC": "400000"}
+    )
+    try:
+        first = wait_for(
+            lambda: (h := health(port)) and h["frame"] and h, START_S, "the first frame"
+        )
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            s.sendto(osc_float("/walk/speed", 1.5), ("127.0.0.1", osc))
+        state = tmp_path / ".kiosk" / "state.json"
+        wait_for(
+            lambda: (
+                state.exists() and json.loads(state.read_text())["targets"]["walk.speed"] == 1.5
+            ),
+            20,
+            "walk.speed 1.5 in the saved state",
+        )
+        wait_for(lambda: supervisor_status(show).get("standby_ready"), START_S, "a warm standby")
+        killed = time.monotonic()
+        os.kill(first["pid"], signal.SIGKILL)
+        back = wait_for(
+            lambda: (h := health(port)) and h["pid"] != first["pid"] and h["frame"] and h,
+            30,
+            "the show back under a new pid",
+            interval=0.02,
+        )
+        took = time.monotonic() - killed
+        assert took < 5.0, f"kiosk_restart_s {took:.2f}"
+        assert back["params"]["walk.speed"] == 1.5
+        assert back["restarts"] == 1
+        status = supervisor_status(show)
+        assert status["restarts"] == 1 and status["level"] == 0
+        assert "killed by signal 9" in status["last_error"]
+        wait_for(
+            lambda: {"READY=1", "WATCHDOG=1"} <= said, 10, "READY=1 and WATCHDOG=1 on NOTIFY_SOCKET"
+        )
+    finally:
+        listening.set()
+        log = stop_kiosk(proc)
+        systemd.close()
+    assert proc.returncode == 0, log
+    assert "the show is back" in log
+
+
+def _listen(sock: socket.socket, said: set[str], done: threading.Event) -> None:
+    """Read NOTIFY_SOCKET as systemd does, promptly."""
+    while not done.is_set():
+        try:
+            said.update(sock.recv(4096).decode().splitlines())
+        except (TimeoutError, OSError):
+            continue
