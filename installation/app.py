@@ -50,8 +50,10 @@ from installation.params import REGISTRY, Registry
 from installation.render.display import DisplayError, DisplaySettings, PygameDisplay
 from installation.render.fade import OneDecodeFader
 from installation.render.loop import LoopHooks, LoopSettings, RenderLoop
+from installation.render.outputs import build_outputs, record_video_output
 from installation.render.pipeline import default_workers
 from installation.render.renderer import FrameRenderer, choose_device, choose_dtype
+from installation.render.upscale import UpscaleError, Upscaler, load_upscaler
 from installation.stats import StatsWriter
 
 log = logging.getLogger(__name__)
@@ -69,6 +71,14 @@ class Service(Protocol):
 
 
 @dataclass
+class ServiceAdapter:
+    """A Service made of two functions (the output hub's start and stop)."""
+
+    start: Callable[[], None]
+    stop: Callable[[], None]
+
+
+@dataclass
 class RunOptions:
     headless: bool = False
     frames: int | None = None
@@ -81,6 +91,7 @@ class RunOptions:
     fixed_step: bool = False
     fps: float | None = None  # overrides the show's cap (benchmarks run uncapped)
     size: tuple[int, int] | None = None
+    record_video: Path | None = None  # --record-video: a `file` output beside the show's
     record: Path | None = None  # JSON Lines of every control event (instruments/record.py)
     replay: Path | None = None  # play such a log back
     progress: bool = False  # a progress bar over `frames` (offline renders)
@@ -157,7 +168,7 @@ def display_settings(show: Show, opts: RunOptions) -> DisplaySettings:
         vsync=d.vsync and not opts.headless,
         filter=d.filter,
         fit=d.fit,
-        headless=opts.headless,
+        headless=opts.headless or not d.enabled,
         keep_open=opts.kiosk is not None,
     )
 
@@ -199,6 +210,28 @@ class ShowRuntime:
             self.stats.close()
             self.instrument.stop()
             raise UserError(str(exc)) from None
+        self.upscaler = self._load_upscaler()
+
+    def _load_upscaler(self) -> Upscaler | None:
+        """display.upscale: loaded and checked against this window before the first frame."""
+        up = self.show.display.upscale
+        if up is None:
+            return None
+        try:
+            sr = load_upscaler(
+                self.show.resolve(up.model),
+                self.model,
+                self.display.size,
+                self.show.display.fit,
+                self.device,
+                self.dtype,
+            )
+        except UpscaleError as exc:
+            self.display.close()
+            self.stats.close()
+            raise UserError(f"display.upscale: {up.model}: {exc}") from None
+        log.info("upscaling x%d with %s", sr.module.scale, sr.card.name)
+        return Upscaler(sr)
 
     def build_loop(self) -> RenderLoop:
         show, opts = self.show, self.opts
@@ -223,6 +256,7 @@ class ShowRuntime:
             upscale_to=upscale,
             filter=show.display.filter,
             buffers=default_workers(self.device) + 1,
+            upscaler=self.upscaler,
         )
         settings = LoopSettings(
             fps=fps,
@@ -235,6 +269,7 @@ class ShowRuntime:
             crossfade_s=show.hotswap.crossfade_s,
         )
         self.hooks.prepare = renderer.prepare
+        self.renderer, self.fps = renderer, fps
         if self.device.type == "cpu" and not pipelined:  # two decodes a frame would not fit
             renderer.fader = OneDecodeFader()
         nav = show.navigator
@@ -295,6 +330,7 @@ def connect_midi(rt: ShowRuntime) -> Service | None:
             arm=service.arm,
             status_lines=service.status_lines,
             on_device=feedback.full_state,
+            decoders=service.decoders,
         )
         h = rt.hooks
         h.mappers = (*h.mappers, mapper)
@@ -318,6 +354,27 @@ def connect_live(rt: ShowRuntime) -> Service | None:
         h.on_swap = (*h.on_swap, service.on_swap)
         h.hud_lines = (*h.hud_lines, service.hud_lines)
     return service
+
+
+def connect_outputs(rt: ShowRuntime) -> Service | None:
+    """Video outputs and screenshots (render/outputs/): frames at present, status, HUD."""
+    outputs = list(rt.show.outputs)
+    if rt.opts.record_video is not None:
+        outputs.append(record_video_output(rt.opts.record_video))
+    hub = build_outputs(
+        outputs,
+        base_dir=rt.show.base_dir,
+        display_size=rt.display.size,
+        native_size=(rt.renderer.width, rt.renderer.height),
+        pygame_format=rt.display.layout.pygame_format,
+        show_fps=rt.fps,
+        stats_event=lambda name, **f: rt.stats.event(name, **f),
+    )
+    h = rt.hooks
+    h.outputs = hub
+    h.hud_lines = (*h.hud_lines, hub.hud_lines)
+    h.on_status = (*h.on_status, hub.on_status)
+    return ServiceAdapter(hub.start, hub.stop)
 
 
 def connect_instruments(rt: ShowRuntime) -> Service | None:
@@ -400,6 +457,7 @@ def connect_kiosk(rt: ShowRuntime) -> Service | None:
 
 # In start order (stopped in reverse). A new service adds its connect function here.
 SERVICES: list[Callable[[ShowRuntime], Service | None]] = [
+    connect_outputs,
     connect_osc,
     connect_midi,
     connect_live,

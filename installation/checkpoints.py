@@ -24,7 +24,7 @@ from torch import nn
 
 # The file names and the atomic write live in files.py (torch-free); re-exported here.
 from installation.files import CARD_FILE, WEIGHTS_FILE, _fsync_dir, atomic_write_bytes  # noqa: F401
-from installation.networks import ArchitectureError, build_model
+from installation.networks import SHAPES, ArchitectureError, build_model, expected_shapes
 from installation.weights_plan import PlanError, check_plan, planned_tensors, read_header
 
 log = logging.getLogger(__name__)
@@ -46,7 +46,7 @@ class ModelCard(BaseModel):
     name: str
     architecture: str
     config: dict[str, Any]
-    latent_dim: int = Field(gt=0)
+    latent_dim: int = Field(ge=0, description="0 for an upscaler (architecture sr)")
     resolution: int = Field(gt=0)
     channels: int = Field(ge=1, le=4)
     step: int = Field(ge=0, description="training step; also the model's version")
@@ -56,6 +56,8 @@ class ModelCard(BaseModel):
     dtype: str = "float32"
     command: str = ""
     notes: str = ""
+    # Where an imported model came from: file name, sha256, format, licence note.
+    source: dict[str, str] = Field(default_factory=dict)
 
 
 class LoadedModel:
@@ -107,6 +109,7 @@ def save_checkpoint(
     command: str = "",
     notes: str = "",
     dtype: torch.dtype = torch.float32,
+    source: dict[str, str] | None = None,
 ) -> ModelCard:
     """Write weights then card, each atomically. The card carries the weights' sha256, so a
     reader that catches the pair between the two replaces sees a mismatch, not a wrong model."""
@@ -126,6 +129,7 @@ def save_checkpoint(
         dtype=str(dtype).removeprefix("torch."),
         command=command,
         notes=notes,
+        source=dict(source or {}),
     )
     atomic_write_bytes(folder / WEIGHTS_FILE, weights)
     atomic_write_bytes(folder / CARD_FILE, (card.model_dump_json(indent=2) + "\n").encode())
@@ -179,14 +183,46 @@ def _check_tensors(model: nn.Module, tensors: dict[str, torch.Tensor], source: P
             raise CheckpointError(f"{source}: tensor {key} holds NaN or infinite values")
 
 
+def _header_shapes(data: bytes) -> dict[str, tuple[int, ...]]:
+    try:
+        header = read_header(data)
+    except PlanError:
+        return {}  # check_sizes reports the bad header
+    return {name: tuple(t.shape) for name, t in header.items()}
+
+
+def _check_config_shapes(
+    card: ModelCard, header_shapes: dict[str, tuple[int, ...]], folder: Path
+) -> None:
+    """Architectures with a shape calculator (networks.SHAPES) are checked by arithmetic
+    first: even a meta-device build of a huge StyleGAN config costs ~150 MB of bookkeeping."""
+    if card.architecture not in SHAPES:
+        return
+    try:
+        expected = expected_shapes(card.architecture, card.config)
+    except (ArchitectureError, ValueError) as exc:
+        raise CheckpointError(f"{folder}: {exc}") from None
+    if expected != header_shapes:
+        differ = sorted(
+            k for k in set(expected) | set(header_shapes) if expected.get(k) != header_shapes.get(k)
+        )
+        raise CheckpointError(
+            f"{folder}: the card's {card.architecture} config describes other tensors than "
+            f"{WEIGHTS_FILE} holds (first difference: {differ[0]})"
+        )
+
+
 def check_forward(module: nn.Module, latent_dim: int, batch: int = 2) -> torch.Tensor:
     """Decode a few fixed latents where the module is (device and precision); raises
     CheckpointError unless the output is finite (fp16 can overflow where fp32 did not)."""
     param = next(module.parameters())
     gen = torch.Generator().manual_seed(1234)
-    z = torch.randn(batch, latent_dim, generator=gen).to(param.device, param.dtype)
     with torch.inference_mode():
-        out = module.decode(z).float()
+        if hasattr(module, "check_input"):  # an upscaler: a fixed test image, not a latent
+            out = module(module.check_input(batch).to(param.device, param.dtype)).float()
+        else:
+            z = torch.randn(batch, latent_dim, generator=gen).to(param.device, param.dtype)
+            out = module.decode(z).float()
         finite = bool(torch.isfinite(out).all())  # also waits for an asynchronous device
     if not finite:
         raise CheckpointError(
@@ -244,6 +280,7 @@ def build_checkpoint(
     safetensors (never a pickle), rebuild the card's architecture with the package's own
     classes, check keys, shapes and finite values, load. No test decode: the caller does one."""
     weights_path = Path(folder) / WEIGHTS_FILE
+    _check_config_shapes(card, _header_shapes(data), Path(folder))
     check_sizes(card, Path(folder), data)  # before any tensor is made or the network built
     try:
         tensors = load_safetensors(data)

@@ -14,12 +14,17 @@ import sys
 import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from installation.config.show import ShowError, load_show
+from installation.config.show import Show, ShowError, load_show
 from installation.errors import UserError
+from installation.importing.cli import COMMANDS as IMPORT_COMMANDS
 from installation.instruments.cli import COMMANDS as INSTRUMENT_COMMANDS
 from installation.kiosk.unit import COMMANDS as KIOSK_COMMANDS
 from installation.training.cli import COMMANDS as TRAINING_COMMANDS
+
+if TYPE_CHECKING:
+    from installation.checkpoints import LoadedModel
 
 log = logging.getLogger("installation")
 
@@ -94,6 +99,12 @@ def _add_run(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--fps", type=float, metavar="FPS", help="override the fps cap (0 = uncapped)")
     p.add_argument(
+        "--record-video",
+        type=Path,
+        metavar="FILE",
+        help="record what the show plays: .mp4/.mkv H.264, .mov ProRes, a folder for PNGs (on its own thread)",
+    )
+    p.add_argument(
         "--fixed-step",
         action="store_true",
         help="advance time by exactly 1/fps per frame: deterministic offline renders",
@@ -153,6 +164,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         fixed_step=fixed_step,
         fps=args.fps,
         size=args.size,
+        record_video=args.record_video,
         record=args.record,
         replay=getattr(args, "replay", None),
         show_path=Path(args.show) if spec is None or spec.level < 2 else None,
@@ -272,8 +284,53 @@ def cmd_check(args: argparse.Namespace) -> int:
     resolved = show.model_dump(mode="json")
     resolved["model"]["resolved_path"] = str(folder)
     resolved["model"]["card"] = model.card.model_dump(exclude={"config"})
+    if show.display.upscale is not None:
+        resolved["display"]["upscale"]["card"] = _check_upscale(args.show, show, model)
+    resolved["output_support"] = _output_support(show)
     sys.stdout.write(json.dumps(resolved, indent=2) + "\n")
     return 0
+
+
+def _check_upscale(show_path: str, show: Show, model: LoadedModel) -> dict:
+    """display.upscale must be an upscaler that suits the model and the window, else refused."""
+    from installation.checkpoints import CheckpointError, load_checkpoint
+    from installation.render.upscale import UpscaleError, check_fit
+
+    folder = show.resolve(show.display.upscale.model)
+    size = show.display.size if show.display.size != "desktop" else None
+    try:
+        sr = load_checkpoint(folder, "cpu")
+        if size is None:  # the monitor decides; `installation run` checks it when the window opens
+            size = (10**6, 10**6)
+        check_fit(
+            sr.card.architecture,
+            int(getattr(sr.module, "scale", 0)),
+            sr.card.channels,
+            model.card.resolution,
+            model.card.channels,
+            size,
+            show.display.fit,
+        )
+    except (CheckpointError, UpscaleError) as exc:
+        raise ShowError(
+            f"{show_path}: display.upscale: {show.display.upscale.model}: {exc}"
+        ) from None
+    return sr.card.model_dump(exclude={"config"})
+
+
+def _output_support(show) -> dict[str, str]:
+    """Each video output kind on this machine: "available", or why not (and a warning for
+    the ones this show uses, which would play without them)."""
+    from installation.render.outputs.base import unavailable
+    from installation.render.outputs.config import KINDS
+
+    support = {kind: unavailable(kind) or "available" for kind in KINDS}
+    for i, out in enumerate(show.outputs):
+        if out.enabled and support[out.kind] != "available":
+            log.warning(
+                "outputs.%d (%s %r) cannot run here: %s", i, out.kind, out.name, support[out.kind]
+            )
+    return support
 
 
 def _add_devices(p: argparse.ArgumentParser) -> None:
@@ -394,6 +451,7 @@ COMMANDS: list[Command] = [
     ),
     ("osc", "the OSC address table (osc addresses [SHOW] [--markdown])", _add_osc, cmd_osc),
     *TRAINING_COMMANDS,
+    *IMPORT_COMMANDS,
     *INSTRUMENT_COMMANDS,
     *KIOSK_COMMANDS,
 ]

@@ -1,10 +1,11 @@
 """What crosses the boundary from input threads to the render loop, all frozen.
 
 Every source (OSC, MIDI, the keyboard, replay files) hands the loop a `ControlEvent`
-through one `EventQueue`, so the loop never knows which protocol a change came from. Two
-small types ride the same queue for the loop's mapper step and never reach the registry:
-`ClockTick` (tempo and beat position from a MIDI clock) and `DeviceNotice` (a device came or
-went, a control was learned). Everything is immutable, so it crosses threads safely.
+through one `EventQueue`, so the loop never knows which protocol a change came from. Small
+types ride the same queue for the loop's mapper step and never reach the registry:
+`MidiMessage` (a MIDI channel message as a port sent it, before any mapping), `ClockTick`
+(tempo and beat position from a MIDI clock) and `DeviceNotice` (a device came or went, a
+control was learned). Everything is immutable, so it crosses threads safely.
 """
 
 from __future__ import annotations
@@ -53,6 +54,27 @@ class ControlEvent:
 
 
 @dataclass(frozen=True)
+class MidiMessage:
+    """A MIDI message as it arrived, decoded from its bytes but not mapped yet.
+
+    The port's input thread makes it; the MIDI mapper step on the loop's thread looks up
+    the device's bindings, pairs 14-bit and NRPN messages and applies the curve.
+    source: "midi:<device>". kind: mido's message type ("control_change", "note_on",
+    "note_off", "pitchwheel", "program_change", "aftertouch", "polytouch", or a system
+    common one such as "tune_request"). channel: 0-15, or -1 for a system message.
+    number: the CC, note or program (0 where the kind has none). value: the CC value,
+    velocity or pressure, or the pitch bend 0..16383 (8192: centre).
+    """
+
+    source: str
+    kind: str
+    channel: int
+    number: int
+    value: int
+    received: float
+
+
+@dataclass(frozen=True)
 class ClockTick:
     """A MIDI clock's state at `at` (a tick's arrival): tempo, beat position, transport."""
 
@@ -75,7 +97,7 @@ class DeviceNotice:
 
 
 # What the event queue carries.
-Event = ControlEvent | ClockTick | DeviceNotice
+Event = ControlEvent | MidiMessage | ClockTick | DeviceNotice
 
 
 class EventQueue:

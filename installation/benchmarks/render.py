@@ -48,9 +48,10 @@ def _bare_fps(runtime: ShowRuntime, frames: int) -> float:
     return frames / (time.perf_counter() - start)
 
 
-def _loop_fps(runtime: ShowRuntime, frames: int) -> float:
+def loop_fps(runtime: ShowRuntime, frames: int, warmup: int = 20) -> float:
+    """Frames per second of the real loop, after `warmup` frames (caches, allocator, threads)."""
     loop = runtime.build_loop()
-    loop.settings.max_frames = 20
+    loop.settings.max_frames = warmup
     loop.run()  # warm-up: caches, allocator, the pipeline's threads
     loop = runtime.build_loop()
     loop.settings.max_frames = frames
@@ -65,7 +66,7 @@ def _side_by_side(show: Show, suffix: str = "") -> dict[str, float]:
         bare, loop, ratio = [], [], []
         for _ in range(ROUNDS):
             b = _bare_fps(runtime, FRAMES)
-            lp = _loop_fps(runtime, FRAMES)
+            lp = loop_fps(runtime, FRAMES)
             bare.append(b)
             loop.append(lp)
             ratio.append(lp / b)

@@ -33,6 +33,12 @@ from installation.kiosk.config import KioskConfig
 from installation.live.config import HotswapConfig, TrainingConfig
 from installation.params import REGISTRY
 from installation.render.config import DisplayConfig, ModelConfig
+from installation.render.outputs.config import (
+    OutputConfig,
+    check_unique_names,
+    output_fields,
+    tidy_error,
+)
 
 
 class NavigatorConfig(Section):
@@ -82,6 +88,10 @@ class Show(Section):
         description="named sets of parameter targets, e.g. `calm: {walk.speed: 0.1}`",
     )
     midi: MidiConfig = MidiConfig()
+    outputs: list[OutputConfig] = Field(
+        default_factory=list,
+        description="video outputs besides the window: ndi, syphon, spout, virtualcam, file",
+    )
     performance: PerformanceConfig = PerformanceConfig()
     kiosk: KioskConfig = KioskConfig()
     # Where relative paths in the show are resolved from: the show file's folder.
@@ -125,6 +135,11 @@ class Show(Section):
                     )
         return scenes
 
+    @field_validator("outputs")
+    @classmethod
+    def _unique_outputs(cls, outputs: list) -> list:
+        return check_unique_names(outputs)
+
     @model_validator(mode="after")
     def _midi_files(self) -> Show:
         if self.midi.enabled:
@@ -148,8 +163,13 @@ class Show(Section):
         return out
 
 
-def _section_fields(loc: tuple) -> list[str]:
-    return fields_along(Show, loc)
+def _section_fields(data: Mapping[str, Any]):
+    def fields_at(loc: tuple) -> list[str]:
+        if loc[0] == "outputs" and len(loc) == 3 and isinstance(data.get("outputs"), list):
+            return output_fields(loc, data["outputs"][loc[1]])
+        return fields_along(Show, loc)
+
+    return fields_at
 
 
 def parse_show(
@@ -161,7 +181,10 @@ def parse_show(
     try:
         return Show.model_validate({**(data or {}), "base_dir": base_dir})
     except ValidationError as exc:
-        messages = [format_error(e, source, lines or {}, _section_fields) for e in exc.errors()]
+        fields_at = _section_fields(data or {})
+        messages = [
+            format_error(tidy_error(e), source, lines or {}, fields_at) for e in exc.errors()
+        ]
         raise ShowError("\n".join(messages)) from None
 
 

@@ -55,15 +55,22 @@ class TrainingConfig(Section):
     enabled: bool = Field(
         False, description="run `installation train` as a low-priority child process of the show"
     )
-    architecture: Literal["gan", "vae", "mlp"] = Field(
-        "gan", description="what to train (installation train --arch)"
+    architecture: Literal["gan", "vae", "mlp", "fewshot"] = Field(
+        "gan",
+        description="what to train (installation train --arch); fewshot: the artist's 100-1000 images",
     )
     dataset: str = Field(
         "synthetic:shapes",
         description="a folder of images (relative to the show file), or synthetic:shapes",
     )
-    resolution: PositiveInt = Field(64, description="image size in pixels (mlp: 28)")
-    batch: PositiveInt = Field(16, description="images per step")
+    resolution: PositiveInt | None = Field(
+        None, description="image size in pixels; default per architecture: 64, fewshot 256, mlp 28"
+    )
+    batch: PositiveInt | None = Field(None, description="images per step; default 16, fewshot 8")
+    transfer: bool = Field(
+        True,
+        description="fewshot: a new run starts from the show's model when it has the same shape (first swap in minutes)",
+    )
     steps: PositiveInt = Field(
         100_000, description="the trainer ends at this step; the show plays on"
     )

@@ -5,10 +5,13 @@ from __future__ import annotations
 
 import os
 import sys
+from pathlib import Path
 from typing import TYPE_CHECKING
 
+from installation.checkpoints import CheckpointError, read_card
 from installation.live.supervisor import TrainerSupervisor
 from installation.stats import StatsWriter
+from installation.training.config import TrainConfig
 from installation.training.state import STATE_FILE
 
 if TYPE_CHECKING:
@@ -20,6 +23,8 @@ def trainer_command(show: Show) -> list[str]:
     tr = show.training
     out = show.resolve(tr.out)
     dataset = tr.dataset if tr.dataset.startswith("synthetic:") else str(show.resolve(tr.dataset))
+    resolution = tr.resolution or TrainConfig(arch=tr.architecture).resolved().resolution
+    batch = tr.batch or (8 if tr.architecture == "fewshot" else 16)
     argv = [
         sys.executable,
         "-m",
@@ -30,9 +35,9 @@ def trainer_command(show: Show) -> list[str]:
         "--dataset",
         dataset,
         "--resolution",
-        str(tr.resolution),
+        str(resolution),
         "--batch",
-        str(tr.batch),
+        str(batch),
         "--steps",
         str(tr.steps),
         "--out",
@@ -48,7 +53,27 @@ def trainer_command(show: Show) -> list[str]:
     ]
     if (out / STATE_FILE).exists():  # a run to continue (after a restart, or a new show night)
         argv.append("--resume")
+    elif tr.transfer and (source := transfer_source(show, resolution)) is not None:
+        argv += ["--init-from", str(source)]
     return argv
+
+
+SHAPE_FLAGS = ("--width", "--preset", "--latent-dim", "--channels")
+
+
+def transfer_source(show: Show, resolution: int) -> Path | None:
+    """The show's own model, when a new few-shot run can start from its generator: same
+    architecture and exactly the shape this run will build (else the run would refuse)."""
+    tr = show.training
+    if tr.architecture != "fewshot" or any(a.split("=")[0] in SHAPE_FLAGS for a in tr.extra_args):
+        return None
+    folder = show.resolve(show.model.path)
+    try:
+        card = read_card(folder)
+    except CheckpointError:
+        return None
+    wanted = TrainConfig(arch="fewshot", resolution=resolution).generator_config()
+    return folder if card.architecture == "fewshot" and card.config == wanted else None
 
 
 def trainer_env(show: Show) -> dict[str, str]:

@@ -31,9 +31,10 @@ from installation.checkpoints import (
     read_card,
     read_weights,
 )
+from installation.frame_quality import measure
 
 # Latents decoded by the collapse check: enough that "all the same" is not luck.
-COLLAPSE_BATCH = 6
+COLLAPSE_BATCH = 8
 
 
 class NotWhole(CheckpointError):
@@ -69,6 +70,8 @@ def diversity(images: torch.Tensor) -> float:
 
 
 def check_collapse(module: torch.nn.Module, latent_dim: int, min_gray: float) -> float:
+    """Refuse pictures not worth a swap: the same for every latent, or mostly flat or
+    near-identical noise (frame_quality says how each frame is judged)."""
     images = check_forward(module, latent_dim, batch=COLLAPSE_BATCH)
     spread = diversity(images)
     if spread < min_gray:
@@ -76,6 +79,9 @@ def check_collapse(module: torch.nn.Module, latent_dim: int, min_gray: float) ->
             f"collapsed: {COLLAPSE_BATCH} different latents give the same picture "
             f"(they differ by {spread:.2f} gray levels on average, at least {min_gray:g} needed)"
         )
+    problem = measure(images).problem()
+    if problem is not None:
+        raise CheckpointError(f"not worth showing: {problem}")
     return spread
 
 
@@ -88,6 +94,11 @@ def validate(
     from what `read_whole` already read; raises CheckpointError with the reason."""
     whole = source if isinstance(source, Whole) else read_whole(Path(source))
     model = build_checkpoint(whole.folder, whole.card, whole.data, "cpu")
+    if model.latent_dim == 0:
+        raise CheckpointError(
+            f"{whole.folder} holds an upscaler ({model.card.architecture}), not a generator: "
+            "it belongs under display.upscale"
+        )
     if prepare is not None:
         model = prepare(model)
     check_collapse(model.module, model.latent_dim, min_diversity)  # the one test decode

@@ -15,7 +15,16 @@ MAX_SIDE = 16384
 Side = Annotated[int, Field(gt=0, le=MAX_SIDE)]
 
 
+class UpscaleConfig(Section):
+    model: str = Field(
+        description="a learned upscaler's folder (installation train --arch sr), relative to the show file"
+    )
+
+
 class DisplayConfig(Section):
+    enabled: bool = Field(
+        True, description="false: no window, the show only sends to its outputs (a headless server)"
+    )
     size: tuple[Side, Side] | Literal["desktop"] = Field(
         (1920, 1080),
         description=f'output size [width, height] in pixels (at most {MAX_SIDE}), or "desktop" for the monitor\'s own',
@@ -44,6 +53,10 @@ class DisplayConfig(Section):
     )
     screenshots: str = Field(
         "screenshots", description="folder for S-key screenshots, relative to the show file"
+    )
+    upscale: UpscaleConfig | None = Field(
+        None,
+        description="a learned x2/x4 upscaler between the generator and the display, e.g. {model: models/NAME-sr}",
     )
 
 

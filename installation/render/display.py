@@ -12,7 +12,7 @@ import logging
 import os
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -289,7 +289,14 @@ class PygameDisplay:
             self._sources.append(surface)
         return self._sources[self._wrapped.index(key)]
 
-    def present(self, pixels: np.ndarray, hud: Sequence[str] = ()) -> None:
+    def present(
+        self,
+        pixels: np.ndarray,
+        hud: Sequence[str] = (),
+        grab: Callable[[np.ndarray], None] | None = None,
+    ) -> None:
+        """Show `pixels`; `grab`, if given, gets the window's picture (scaled, before the
+        HUD) as an [H, W, 4] view in the display layout, which it must copy, not keep."""
         assert self.window is not None
         src = self._surface_for(pixels)
         h, w = pixels.shape[:2]
@@ -304,9 +311,26 @@ class PygameDisplay:
                 pygame.transform.scale(view, dest.size, target)
             else:
                 pygame.transform.smoothscale(view, dest.size, target)
+        if grab is not None:
+            self._grab(grab)
         if hud:
             self._draw_hud(tuple(hud))
         pygame.display.flip()
+
+    def _grab(self, grab: Callable[[np.ndarray], None]) -> None:
+        assert self.window is not None
+        if self.window.get_bytesize() != 4:
+            return  # a 16/24-bit window (rare): no zero-copy view to hand out
+        w, h = self.window.get_size()
+        buffer = self.window.get_buffer()  # locks the surface until the view is gone
+        try:
+            grab(
+                np.ndarray(
+                    (h, w, 4), np.uint8, buffer=buffer, strides=(self.window.get_pitch(), 4, 1)
+                )
+            )
+        finally:
+            del buffer
 
     def _draw_hud(self, lines: tuple[str, ...]) -> None:
         if self._font is None:

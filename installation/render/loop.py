@@ -32,11 +32,21 @@ from installation.live.swap import SwapBox
 from installation.navigator import Navigator, advance
 from installation.params import Registry, apply_events, slew
 from installation.render.display import PygameDisplay
+from installation.render.outputs.hub import OutputHub
 from installation.render.pipeline import GeneratorPool, default_workers
 from installation.render.renderer import BadFrame, FrameRenderer, RenderJob
+from installation.render.style import (
+    MixWalk,
+    controls_from_values,
+    has_transform,
+    is_excited,
+    is_styled,
+    style_hud_line,
+)
 from installation.stats import StatsWriter
 
 log = logging.getLogger(__name__)
+STYLE_LEAD = 2.5  # keyframes ahead of the walk: the latent whose style style.mix lends
 
 # A mapper turns raw events into registry events; it sees the current targets (for takeover
 # rules) and the loop's clock time (for scheduled events), and consumes the events meant for
@@ -86,6 +96,9 @@ class LoopHooks:
     # Set by the runtime: moves a model to the renderer's device and precision. Services call
     # it off the render thread before offering a model to swap_box.
     prepare: Callable[[LoadedModel], LoadedModel] | None = None
+    # Video outputs and the screenshot writer (render/outputs/hub.py): frames are copied to
+    # them at present and written on their own threads.
+    outputs: OutputHub | None = None
     # The kiosk's frame guard (kiosk/guard.py): judges each presented frame and may return
     # a model to recover into: (loop, buffer index or None if refused, work ms, now).
     guard: Callable[[Any, int | None, float, float], LoadedModel | None] | None = None
@@ -122,6 +135,7 @@ class RenderLoop:
         self.recoveries = 0
         self.dimmer = 1.0  # the kiosk schedule's fade (0 blank .. 1), times output.brightness
         self._previous_navigator: Navigator | None = None
+        self._mix_walk = MixWalk()  # the second latent of StyleGAN style mixing
         self._fade_start: float | None = None
         self._pool: GeneratorPool | None = None
         if settings.pipelined:
@@ -213,12 +227,7 @@ class RenderLoop:
         if dt > 0:  # keyframes/s, smoothed over about a second, for the bpm in the status
             rate = abs(self.phase - previous_phase) / dt
             self._tempo_ema += (rate - self._tempo_ema) * (1.0 - math.exp(-dt))
-        z = self.navigator.position(self.phase, v["latent.truncation"])
-        for hook in self.hooks.latent:
-            z = self._guarded("latent hook", hook, z, self.phase, v, now, failed=z)
-        mix, previous_z = self._crossfade(now, v["latent.truncation"])
-        if previous_z is not None and previous_z.shape == z.shape:
-            previous_z = z  # same latent space: both models show where the hooks put it
+        z, previous_z, mix, style = self._latents(v, now)
         # 9 (queued before the slow part, so controllers hear back as soon as possible).
         changed = {k: val for k, val in self.targets.items() if old_targets.get(k) != val}
         if changed or actions:
@@ -227,7 +236,7 @@ class RenderLoop:
         # 6-8: generate and present.
         work_start = time.perf_counter()
         brightness = v["output.brightness"] * self.dimmer
-        gen_ms, index, ready = self._generate(z, brightness, previous_z, mix)
+        gen_ms, index, ready = self._generate(z, brightness, previous_z, mix, style)
         if not ready:
             self._unshown_events.extend(events)
             return
@@ -276,6 +285,7 @@ class RenderLoop:
             "uptime": round(self.clock.now() - self._started, 3),
             "device": self.renderer.device.type,
             "error": self.error or "",
+            **({"outputs": self.hooks.outputs.status()} if self.hooks.outputs else {}),
             "refused_frames": sum(self.refused.values()),
             "recoveries": self.recoveries,
             # State out (control/osc/state.py): the walk's tempo as measured, so a MIDI
@@ -300,21 +310,51 @@ class RenderLoop:
         return status
 
     # -- steps ---------------------------------------------------------------------------
-    def _generate(self, z, brightness, previous_z, mix) -> tuple[float, int | None, bool]:
+    def _latents(self, v: Mapping[str, float], now: float):
+        """(z, previous model's z, crossfade mix, StyleControls or None) for this frame.
+        A style-based model takes truncation as psi toward w_avg, not as a scale on z; a
+        few-shot model takes style.mix (a latent further along the walk) and noise.strength."""
+        styled, previous_styled = is_styled(self.renderer.model), is_styled(self.renderer.previous)
+        truncation = v["latent.truncation"]
+        z = self.navigator.position(self.phase, 1.0 if styled else truncation)
+        for hook in self.hooks.latent:
+            z = self._guarded("latent hook", hook, z, self.phase, v, now, failed=z)
+        mix, previous_z = self._crossfade(now, 1.0 if previous_styled else truncation)
+        same_space = previous_z is not None and previous_z.shape == z.shape
+        if same_space and styled == previous_styled:
+            previous_z = z  # same latent space: both models show where the hooks put it
+        if not (styled or previous_styled):
+            if not is_excited(self.renderer.model):
+                return z, previous_z, mix, None
+            # style.mix on a few-shot model: the walk a little ahead lends colour and texture.
+            lead = (
+                self.navigator.position(self.phase + STYLE_LEAD, truncation)
+                if v.get("style.mix", 0.0) > 0.0
+                else None
+            )
+            return z, previous_z, mix, controls_from_values(v, lead)
+        mixing = styled and v.get("style.mix", 0.0) > 0
+        mix_z = self._mix_walk.position(self.navigator, self.phase) if mixing else None
+        return z, previous_z, mix, controls_from_values(v, mix_z)
+
+    def _generate(
+        self, z, brightness, previous_z, mix, style=None
+    ) -> tuple[float, int | None, bool]:
         """(gen ms, host buffer to show or None on error, whether a frame is ready)."""
         if self._pool is None:
             start = time.perf_counter()
             try:
-                index = self.renderer.render(z, brightness, previous_z, mix)
+                index = self.renderer.render(z, brightness, previous_z, mix, style=style)
             except Exception as exc:
                 return (time.perf_counter() - start) * 1000, self._render_failed(exc), True
             self.error = None
             return (time.perf_counter() - start) * 1000, index, True
         # Pipelined: queue this frame, then collect the oldest one in flight.
         r = self.renderer
-        self._pool.submit(
-            RenderJob(r.model, z, brightness, r.previous, previous_z, mix, index=self._next_buffer)
+        job = RenderJob(
+            r.model, z, brightness, r.previous, previous_z, mix, self._next_buffer, style
         )
+        self._pool.submit(job)
         self._next_buffer = (self._next_buffer + 1) % len(self.renderer.host_arrays)
         # Keep every worker busy while this frame is presented: collect only the frame that
         # is `workers` frames old.
@@ -342,18 +382,31 @@ class RenderLoop:
         start = time.perf_counter()
         if self._shown_index is not None:
             pixels = self.renderer.host_arrays[self._shown_index]
-            self.display.present(pixels, self._hud_text())
-            if self._screenshot_due:
-                self._screenshot_due = False
-                name = datetime.now().strftime("installation-%Y%m%d-%H%M%S-%f.png")
-                path = self.display.screenshot(self.settings.screenshot_dir / name)
-                log.info("screenshot saved to %s", path)
-                self.stats.event("screenshot", t=self.clock.now(), path=str(path))
+            outputs = self.hooks.outputs
+            save_here = self._screenshot_request(outputs)
+            grab = outputs.display if outputs is not None and outputs.wants_display() else None
+            self.display.present(pixels, self._hud_text(), grab=grab)
+            if outputs is not None:
+                outputs.native(pixels)
+            if save_here is not None:  # no screenshot writer (PyAV missing): a frame's stall
+                log.info("screenshot saved to %s", self.display.screenshot(save_here))
             if self.settings.out_dir is not None:
                 self.display.screenshot(
                     self.settings.out_dir / f"frame_{self.frame:06d}.{self.settings.out_format}"
                 )
         return (time.perf_counter() - start) * 1000
+
+    def _screenshot_request(self, outputs: OutputHub | None) -> Path | None:
+        """Queue a due screenshot with the writer thread (it takes this frame's picture,
+        without the HUD); the path to save on this thread instead when there is none."""
+        if not self._screenshot_due:
+            return None
+        self._screenshot_due = False
+        path = self.settings.screenshot_dir / datetime.now().strftime(
+            "installation-%Y%m%d-%H%M%S-%f.png"
+        )
+        self.stats.event("screenshot", t=self.clock.now(), path=str(path))
+        return None if outputs is not None and outputs.screenshot(path) else path
 
     def _run_action(self, event: ControlEvent) -> None:
         if event.target == "quit":
@@ -419,11 +472,20 @@ class RenderLoop:
             self._hud_refreshed = now
             model = self.renderer.model
             self._hud = [
-                f"{self._fps_ema:5.1f} fps   frame {self._last_frame_ms:5.1f} ms   gen {self._last_gen_ms:5.1f} ms",
+                f"{self._fps_ema:5.1f} fps   frame {self._last_frame_ms:5.1f} ms   gen {self._last_gen_ms:5.1f} ms"
+                + (
+                    f"   sr x{up.scale} {up.last_ms:4.1f} ms"
+                    if (up := self.renderer.upscaler)
+                    else ""
+                ),
                 f"model {model.id} v{model.version}   {self.renderer.device.type}",
-                f"speed {self.values['walk.speed']:+.2f}   truncation {self.values['latent.truncation']:.2f}"
+                f"speed {self.values['walk.speed']:+.2f}   "
+                + ("psi" if is_styled(model) else "truncation")
+                + f" {self.values['latent.truncation']:.2f}"
                 + ("   paused" if self.targets["walk.paused"] >= 0.5 else ""),
             ]
+            if is_styled(model):
+                self._hud.append(style_hud_line(self.values, has_transform(model)))
             for source in self.hooks.hud_lines:
                 self._hud.extend(self._guarded("HUD lines", source, failed=()))
             if self.error:
@@ -441,6 +503,8 @@ class RenderLoop:
         self._last_frame_ms, self._last_gen_ms = frame_ms, gen_ms
         if self.stats.enabled:
             fields = {}
+            if self.renderer.upscaler is not None:  # the latest upscale (part of gen_ms)
+                fields["sr_ms"] = round(self.renderer.upscaler.last_ms, 3)
             if events:
                 # Latency from arrival to this present, per source: osc_to_photon and co;
                 # `applied` is the target as this frame set it (after clamping), to audit a session.

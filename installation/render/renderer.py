@@ -22,7 +22,9 @@ import torch
 import torch.nn.functional as F
 
 from installation.checkpoints import LoadedModel
+from installation.networks.stylegan_base import StyleControls
 from installation.render.fade import OneDecodeFader
+from installation.render.upscale import Upscaler
 
 log = logging.getLogger(__name__)
 
@@ -104,6 +106,7 @@ class RenderJob:
     previous_z: np.ndarray | None = None
     mix: float = 1.0  # weight of `model` against `previous`
     index: int | None = None  # the host buffer to fill; None: round robin (sequential loop)
+    style: StyleControls | None = None  # truncation, mixing, noise, transform (StyleGAN models)
 
 
 @dataclass
@@ -127,12 +130,15 @@ class FrameRenderer:
         upscale_to: tuple[int, int] | None = None,
         filter: str = "bicubic",
         buffers: int = 2,
+        upscaler: Upscaler | None = None,
     ) -> None:
         self.device, self.dtype, self.layout = device, dtype, layout
         self.upscale_to, self.filter = upscale_to, filter
+        self.upscaler = upscaler  # display.upscale: a learned upscaler after every decode
         self.model = self.prepare(model)
         self.previous: LoadedModel | None = None
-        h, w = upscale_to[::-1] if upscale_to else (model.card.resolution,) * 2
+        native = model.card.resolution * (upscaler.scale if upscaler else 1)
+        h, w = upscale_to[::-1] if upscale_to else (native, native)
         self.height, self.width = h, w
         pin = device.type == "cuda"
         self._host = [
@@ -159,8 +165,28 @@ class FrameRenderer:
         model.module.to(self.device, self.dtype).eval()
         return model
 
-    def _decode(self, model: LoadedModel, z: torch.Tensor) -> torch.Tensor:
-        x = model.module.decode(z.to(self.dtype))[0]
+    def _decode(
+        self, model: LoadedModel, z: torch.Tensor, style: StyleControls | None = None
+    ) -> torch.Tensor:
+        module = model.module
+        if getattr(module, "styled", False):
+            # Style-based models take z in float32 (the mapping runs in fp32) plus the controls.
+            x = module.decode(z.float(), style or StyleControls())[0]
+        elif style is not None and hasattr(module, "excitations"):
+            # Few-shot models: style.mix blends toward a second latent's excitation, and
+            # noise.strength scales the injected noise.
+            kwargs: dict = {"noise": style.noise_strength}
+            if (
+                style.mix_z is not None
+                and style.mix > 0.0
+                and style.mix_z.shape[-1] == module.latent_dim
+            ):
+                kwargs.update(mix_z=style.mix_z.to(self.device, self.dtype), mix=style.mix)
+            x = module.decode(z.to(self.dtype), **kwargs)[0]
+        else:  # nothing asked, or a model without styles, excitation or noise: the plain picture
+            x = module.decode(z.to(self.dtype))[0]
+        if self.upscaler is not None and x.shape[0] == self.upscaler.channels:
+            x = self.upscaler(x)
         if x.shape[0] == 1:
             x = x.expand(3, -1, -1)
         # Also when a hot-swapped model's resolution differs from the buffers' (CPU too).
@@ -172,8 +198,10 @@ class FrameRenderer:
             ]
         return x
 
-    def _decode_np(self, model: LoadedModel, z: np.ndarray) -> torch.Tensor:
-        return self._decode(model, torch.from_numpy(z).to(self.device)[None]).float()
+    def _decode_np(
+        self, model: LoadedModel, z: np.ndarray, style: StyleControls | None = None
+    ) -> torch.Tensor:
+        return self._decode(model, torch.from_numpy(z).to(self.device)[None], style).float()
 
     def render(
         self,
@@ -182,31 +210,38 @@ class FrameRenderer:
         previous_z: np.ndarray | None = None,
         mix: float = 1.0,
         index: int | None = None,
+        style: StyleControls | None = None,
     ) -> int:
         """One frame of the current model(s), on the thread that owns this renderer."""
         return self.render_job(
-            RenderJob(self.model, z, brightness, self.previous, previous_z, mix, index)
+            RenderJob(self.model, z, brightness, self.previous, previous_z, mix, index, style)
         )
 
     @torch.inference_mode()
     def render_job(self, job: RenderJob) -> int:
         """Generate and convert one frame into a host buffer; returns its index.
 
-        `job.mix` < 1 blends in `job.previous` (a crossfade after a swap) at `previous_z`.
+        `job.mix` < 1 blends in `job.previous` (a crossfade after a swap) at `previous_z`;
+        `job.style` carries the StyleGAN controls (ignored by other models).
         Safe on a pipeline worker when `job.index` is given: it reads only the job and
         buffers allocated once.
         """
         z, previous_z, mix, index = job.z, job.previous_z, job.mix, job.index
-        model, previous = job.model, job.previous
+        model, previous, style = job.model, job.previous, job.style
         zt = torch.from_numpy(z).to(self.device, non_blocking=True)[None]
         if self.fader is not None:
-            x = self.fader.picture(self._decode_np, model, previous, z, previous_z, mix)
+
+            def decode(m: LoadedModel, latent: np.ndarray) -> torch.Tensor:
+                return self._decode_np(m, latent, style)
+
+            x = self.fader.picture(decode, model, previous, z, previous_z, mix)
         else:
-            x = self._decode(model, zt).float()
+            x = self._decode(model, zt, style).float()
         if self.fader is None and mix < 1.0 and previous is not None:
             pz = z if previous_z is None else previous_z
             if pz.shape[0] == previous.latent_dim:
-                old = self._decode(previous, torch.from_numpy(pz).to(self.device)[None]).float()
+                pzt = torch.from_numpy(pz).to(self.device)[None]
+                old = self._decode(previous, pzt, style).float()
                 if old.shape == x.shape:
                     x = torch.lerp(old, x, mix)
         # The frame guard: two reductions, read back once (a sync on a GPU, which the copy

@@ -14,8 +14,10 @@ from pathlib import Path
 from typing import Any
 
 # --arch -> the architecture name of installation.networks the exported model is built as.
-ARCH_TO_NETWORK = {"gan": "dcgan", "mlp": "mlp", "vae": "vae"}
-DEFAULT_LR = {"gan": 2e-4, "mlp": 2e-4, "vae": 1e-3}
+ARCH_TO_NETWORK = {"gan": "dcgan", "mlp": "mlp", "vae": "vae", "fewshot": "fewshot", "sr": "sr"}
+DEFAULT_LR = {"gan": 2e-4, "mlp": 2e-4, "vae": 1e-3, "fewshot": 2e-4, "sr": 5e-4}
+DEFAULT_RESOLUTION = {"mlp": 28, "fewshot": 256, "sr": 256}
+DEFAULT_BATCH = {"fewshot": 8, "sr": 16}  # a CPU takes a few seconds per step beyond these
 
 
 class TrainingError(Exception):
@@ -26,11 +28,11 @@ class TrainingError(Exception):
 class TrainConfig:
     # Options that shape the networks default to None: "the saved run's value" when
     # resuming, else the per-architecture default filled in by resolved().
-    arch: str | None = None  # gan (default) | vae | mlp
+    arch: str | None = None  # gan (default) | vae | mlp | fewshot | sr
     dataset: str = "synthetic:shapes"  # a folder of images, or synthetic:<kind>
     out: Path = Path("models/trained")
     resolution: int | None = None  # None: 64, or 28 for the mlp
-    batch: int = 64  # per process; under torchrun the effective batch is batch x world size
+    batch: int | None = None  # per process (None: 64, fewshot 8, sr 16); torchrun: x world size
     steps: int = 2000  # total steps; --resume continues up to this number
     lr_g: float | None = None  # None: 2e-4 for GANs, 1e-3 for the VAE (its only optimizer)
     lr_d: float | None = None  # None: 2e-4
@@ -45,7 +47,11 @@ class TrainConfig:
     # architecture
     latent_dim: int | None = None  # None: 128 (gan), 64 (vae, mlp)
     width: int | None = None  # generator/decoder width (its last hidden layer); None: 32
+    #                           fewshot: percent of the preset's widths (None: 100)
     d_width: int | None = None  # discriminator width; None: same as width
+    preset: str | None = None  # fewshot: lite (CPU, default) | full (GPU, the paper's widths)
+    augment: float | None = None  # fewshot: DiffAugment probability; None adapts to the dataset
+    scale: int | None = None  # sr: 2 (default) or 4
     channels: int | None = None  # None: 3, or 1 for the mlp
     # GAN recipe
     loss: str | None = None  # bce (default): the classic DCGAN recipe | hinge: spectral-norm D
@@ -59,9 +65,11 @@ class TrainConfig:
     synthetic_n: int = 2048
     # run
     device: str = "auto"
-    export_dtype: str = "fp32"  # fp32 | fp16 (halves the file; the show casts on load)
+    export_dtype: str = "fp16"  # fp16 (half the file; the show casts on load) | fp32
     threads: int | None = None  # torch intra-op threads; None leaves torch's default
     name: str | None = None  # card name; None: the output folder's name
+    estimate: bool = False  # time a few steps, say the cost and what fits, write nothing
+    init_from: str | None = None  # a model folder whose generator weights start this run
     command: str = ""  # the exact command line, recorded in the card; "" -> to_argv()
     notes: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
@@ -80,13 +88,18 @@ class TrainConfig:
         if arch not in ARCH_TO_NETWORK:
             raise TrainingError(f"--arch must be one of {', '.join(ARCH_TO_NETWORK)}, not {arch!r}")
         c = dataclasses.replace(self, out=Path(self.out), arch=arch)
-        c.resolution = (28 if arch == "mlp" else 64) if c.resolution is None else c.resolution
-        c.width = 32 if c.width is None else c.width
+        c.resolution = DEFAULT_RESOLUTION.get(arch, 64) if c.resolution is None else c.resolution
+        c.batch = DEFAULT_BATCH.get(arch, 64) if c.batch is None else c.batch
+        c.width = {"fewshot": 100, "sr": 16}.get(arch, 32) if c.width is None else c.width
+        c.preset = (c.preset or "lite") if arch == "fewshot" else c.preset
+        c.scale = (c.scale or 2) if arch == "sr" else c.scale
         c.loss = c.loss or "bce"
         c.lr_g = DEFAULT_LR[c.arch] if c.lr_g is None else c.lr_g
         c.lr_d = 2e-4 if c.lr_d is None else c.lr_d
         c.beta1 = (0.9 if c.arch == "vae" else 0.5) if c.beta1 is None else c.beta1
-        c.latent_dim = (128 if c.arch == "gan" else 64) if c.latent_dim is None else c.latent_dim
+        c.latent_dim = (
+            (128 if c.arch in ("gan", "fewshot") else 64) if c.latent_dim is None else c.latent_dim
+        )
         c.d_width = c.width if c.d_width is None else c.d_width
         c.channels = (1 if c.arch == "mlp" else 3) if c.channels is None else c.channels
         checks = [
@@ -105,6 +118,9 @@ class TrainConfig:
             (c.export_dtype in ("fp32", "fp16"), "--export-dtype must be fp32 or fp16"),
             (c.synthetic_n >= 1, "--synthetic-n must be at least 1"),
             (c.channels in (1, 3), "--channels must be 1 or 3"),
+            (c.preset in (None, "lite", "full"), "--preset must be lite or full"),
+            (c.augment is None or 0.0 <= c.augment <= 1.0, "--augment must be in [0, 1]"),
+            (c.scale in (None, 2, 4), "--scale must be 2 or 4"),
         ]
         for ok, message in checks:
             if not ok:
@@ -114,6 +130,25 @@ class TrainConfig:
     def generator_config(self) -> dict[str, Any]:
         """The config of the exported network, as stored in its card."""
         c = self.resolved()
+        if c.arch == "fewshot":
+            from installation.networks.fewshot import FewShotConfig
+
+            few = FewShotConfig(
+                latent_dim=c.latent_dim,
+                resolution=c.resolution,
+                channels=c.channels,
+                preset=c.preset,
+                width_mult=c.width / 100,
+            )
+            return {**few.to_dict(), "widths": {str(k): v for k, v in few.widths.items()}}
+        if c.arch == "sr":
+            return {
+                "scale": c.scale,
+                "channels": c.channels,
+                "width": c.width,
+                "convs": 3,
+                "resolution": c.resolution,
+            }
         if c.arch == "mlp":
             return {
                 "latent_dim": c.latent_dim,
@@ -154,4 +189,14 @@ class TrainConfig:
         return self.command or shlex.join(self.to_argv())
 
     # Fields that must match when resuming: they shape the networks or the data.
-    STRUCTURAL = ("arch", "resolution", "latent_dim", "width", "d_width", "channels", "loss")
+    STRUCTURAL = (
+        "arch",
+        "resolution",
+        "latent_dim",
+        "width",
+        "d_width",
+        "channels",
+        "loss",
+        "preset",
+        "scale",
+    )

@@ -31,6 +31,8 @@ from installation.training.config import TrainingError
 log = logging.getLogger(__name__)
 
 IMAGE_EXTENSIONS = {".jpg", ".jpeg", ".png", ".webp", ".gif", ".bmp", ".tif", ".tiff"}
+# What `installation dataset prepare` writes beside the images: not training data.
+PREPARE_OUTPUTS = {"report.json", "report.txt", "contact-sheet.png"}
 
 
 class DatasetError(TrainingError):
@@ -103,7 +105,7 @@ def list_files(
             d for d in dirs if not d.startswith(".") and (Path(root) / d).resolve() != skip
         )
         for name in sorted(files):
-            if name.startswith("."):
+            if name.startswith(".") or name in PREPARE_OUTPUTS:
                 continue
             path = Path(root) / name
             if path.suffix.lower() in IMAGE_EXTENSIONS:

@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
 
-KINDS = ("shapes",)
+KINDS = ("shapes", "fluid", "marble", "ink", "nebula")
 SUPERSAMPLE = 2  # draw at 2x and downsample: anti-aliased edges for free
 
 RGB = tuple[int, int, int]
@@ -190,7 +190,20 @@ def render_shapes(seed: int, index: int, resolution: int) -> np.ndarray:
     return np.array(img.resize((resolution, resolution), Image.Resampling.LANCZOS))  # writable copy
 
 
-RENDERERS: dict[str, Callable[[int, int, int], np.ndarray]] = {"shapes": render_shapes}
+def _fluid(family: str | None) -> Callable[[int, int, int], np.ndarray]:
+    from installation.training.synth_flow import render_fluid
+
+    return lambda seed, index, resolution: render_fluid(seed, index, resolution, family)
+
+
+# fluid: marbling, ink and nebulae mixed (installation/training/synth_flow.py); or one family.
+RENDERERS: dict[str, Callable[[int, int, int], np.ndarray]] = {
+    "shapes": render_shapes,
+    "fluid": _fluid(None),
+    "marble": _fluid("marble"),
+    "ink": _fluid("ink"),
+    "nebula": _fluid("nebula"),
+}
 
 
 def render(kind: str, seed: int, index: int, resolution: int) -> np.ndarray:

@@ -9,39 +9,20 @@ comes from the unwrapped modules, so a checkpoint does not care how many process
 
 from __future__ import annotations
 
-import contextlib
 import copy
 from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torch.nn.parallel import DistributedDataParallel as DDP
 
 from installation.networks import build_model
 from installation.training.config import TrainConfig
 from installation.training.discriminators import DCGANDiscriminator, MLPDiscriminator, dcgan_init
+from installation.training.wrap import GANState, no_sync, set_hyper, wrap_ddp
 
 
-def _wrap(module: nn.Module, device: torch.device, distributed: bool) -> nn.Module:
-    if not distributed:
-        return module
-    # broadcast_buffers=False: the discriminator runs twice before one backward, and
-    # re-broadcasting batch-norm buffers in between would modify tensors autograd still needs.
-    ids = [device.index] if device.type == "cuda" else None
-    return DDP(module, device_ids=ids, broadcast_buffers=False)
-
-
-def _set_hyper(opt: torch.optim.Optimizer, lr: float, betas: tuple[float, float]) -> None:
-    for group in opt.param_groups:
-        group["lr"], group["betas"] = lr, betas
-
-
-def _no_sync(module: nn.Module) -> contextlib.AbstractContextManager:
-    return module.no_sync() if isinstance(module, DDP) else contextlib.nullcontext()
-
-
-class GANTask:
+class GANTask(GANState):
     """The DCGAN recipe (BCE, Adam 2e-4, beta1 0.5) or hinge loss with a spectral-norm D;
     an exponential moving average of the generator is what gets exported."""
 
@@ -63,8 +44,8 @@ class GANTask:
         self.opt_g = torch.optim.Adam(self.g.parameters(), lr=cfg.lr_g, betas=betas)
         self.opt_d = torch.optim.Adam(self.d.parameters(), lr=cfg.lr_d, betas=betas)
         self.g_run, self.d_run = (
-            _wrap(self.g, device, distributed),
-            _wrap(self.d, device, distributed),
+            wrap_ddp(self.g, device, distributed),
+            wrap_ddp(self.d, device, distributed),
         )
         self._export: tuple[int, nn.Module] | None = None
 
@@ -92,7 +73,7 @@ class GANTask:
         # Generator step: D's gradients are not needed (and not synchronised).
         self.d.requires_grad_(False)
         self.opt_g.zero_grad(set_to_none=True)
-        with _no_sync(self.d_run):
+        with no_sync(self.d_run):
             loss_g = self._losses(None, self.d_run(fake), for_g=True)
         loss_g.backward()
         self.opt_g.step()
@@ -134,26 +115,6 @@ class GANTask:
     def sample(self, z: torch.Tensor, step: int) -> torch.Tensor:
         return self.export_module(step).decode(z.to(self.device)).float().cpu()
 
-    def state(self) -> dict[str, Any]:
-        return {
-            "g": self.g.state_dict(),
-            "d": self.d.state_dict(),
-            "ema": self.ema.state_dict(),
-            "opt_g": self.opt_g.state_dict(),
-            "opt_d": self.opt_d.state_dict(),
-        }
-
-    def load_state(self, state: dict[str, Any]) -> None:
-        self.g.load_state_dict(state["g"])
-        self.d.load_state_dict(state["d"])
-        self.ema.load_state_dict(state["ema"])
-        self.opt_g.load_state_dict(state["opt_g"])
-        self.opt_d.load_state_dict(state["opt_d"])
-        # The saved param groups carry the old run's hyperparameters; this run's flags win.
-        _set_hyper(self.opt_g, self.cfg.lr_g, (self.cfg.beta1, self.cfg.beta2))
-        _set_hyper(self.opt_d, self.cfg.lr_d, (self.cfg.beta1, self.cfg.beta2))
-        self._export = None
-
 
 class VAETask:
     """Reconstruction (MSE or L1, summed over pixels) plus beta-weighted KL, the weight
@@ -168,7 +129,7 @@ class VAETask:
         self.opt = torch.optim.Adam(
             self.model.parameters(), lr=cfg.lr_g, betas=(cfg.beta1, cfg.beta2)
         )
-        self.run = _wrap(self.model, device, distributed)
+        self.run = wrap_ddp(self.model, device, distributed)
 
     def kl_weight(self, step: int) -> float:
         if self.cfg.kl_warmup <= 0:
@@ -206,12 +167,20 @@ class VAETask:
     def load_state(self, state: dict[str, Any]) -> None:
         self.model.load_state_dict(state["model"])
         self.opt.load_state_dict(state["opt"])
-        _set_hyper(self.opt, self.cfg.lr_g, (self.cfg.beta1, self.cfg.beta2))
+        set_hyper(self.opt, self.cfg.lr_g, (self.cfg.beta1, self.cfg.beta2))
 
 
 def make_task(
-    cfg: TrainConfig, device: torch.device, distributed: bool = False
-) -> GANTask | VAETask:
+    cfg: TrainConfig, device: torch.device, distributed: bool = False, n_images: int = 1000
+) -> Any:
+    if cfg.arch == "fewshot":
+        from installation.training.fewshot_task import FewShotTask
+
+        return FewShotTask(cfg, device, distributed, n_images)
+    if cfg.arch == "sr":
+        from installation.training.sr_task import SRTask
+
+        return SRTask(cfg, device, distributed)
     return (
         VAETask(cfg, device, distributed)
         if cfg.arch == "vae"

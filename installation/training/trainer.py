@@ -23,8 +23,8 @@ import torch
 
 from installation.checkpoints import ModelCard
 from installation.networks import ArchitectureError, build_model
+from installation.training import advice, outputs, plots, state
 from installation.training import distributed as ddp
-from installation.training import outputs, plots, state
 from installation.training.config import TrainConfig, TrainingError
 from installation.training.data import ImageSet, StepSampler, load_dataset
 from installation.training.progress import Progress
@@ -98,7 +98,7 @@ class Run:
         # Seed before building: weights are initialised from torch's global generator. DDP
         # then broadcasts rank 0's weights; later noise differs per rank by design.
         torch.manual_seed(cfg.seed * 1000 + info.rank)
-        self.task = make_task(cfg, device, info.distributed)
+        self.task = make_task(cfg, device, info.distributed, n_images=len(data))
         self.step = 0
         self.steps: list[int] = []
         self.history: dict[str, list[float]] = {k: [] for k in self.task.loss_names}
@@ -189,12 +189,7 @@ class Run:
                 f"could not write the training state into {cfg.out}: "
                 f"{exc.strerror or exc}; the previous state file is whole"
             ) from None
-        recipe = (
-            f"{cfg.loss} loss, {'spectral-norm' if cfg.loss == 'hinge' else 'batch-norm'} "
-            f"discriminator, EMA generator ({cfg.ema_decay})"
-            if cfg.arch != "vae"
-            else f"{cfg.recon} reconstruction + {cfg.beta} x KL (warm-up {cfg.kl_warmup} steps)"
-        )
+        recipe = _recipe(cfg, self.task)
         notes = cfg.notes or (
             f"trained with `installation train` on {self.data.source} "
             f"({len(self.data)} images) for {self.step} steps: {recipe}"
@@ -211,6 +206,47 @@ class Run:
         )
         self.write_loss_curve()
         return card
+
+
+def _transfer(run: Run, folder: Path) -> None:
+    """--init-from: start the generator from a trained model of the same shape (transfer:
+    the first checkpoints already draw, so a show's first swap comes in minutes)."""
+    from installation.checkpoints import CheckpointError, load_checkpoint
+
+    cfg = run.cfg
+    if not hasattr(run.task, "load_generator"):
+        raise TrainingError(f"--init-from works with --arch fewshot, not --arch {cfg.arch}")
+    try:
+        source = load_checkpoint(folder, "cpu")
+    except CheckpointError as exc:
+        raise TrainingError(f"--init-from {folder}: {exc}") from None
+    mine = cfg.generator_config()
+    if source.card.architecture != cfg.network or source.card.config != mine:
+        theirs = source.card.config
+        diff = sorted(k for k in set(mine) | set(theirs) if mine.get(k) != theirs.get(k))
+        raise TrainingError(
+            f"--init-from {folder}: it is a {source.card.architecture} model that differs "
+            f"from this run in {', '.join(diff) or 'architecture'}; transfer needs the same shape"
+        )
+    run.task.load_generator({k: v.float() for k, v in source.module.state_dict().items()})
+    log.info("generator starts from %s (step %d): transfer", folder, source.card.step)
+
+
+def _recipe(cfg: TrainConfig, task: Any) -> str:
+    """One line for the card: how this architecture was trained."""
+    if cfg.arch == "vae":
+        return f"{cfg.recon} reconstruction + {cfg.beta} x KL (warm-up {cfg.kl_warmup} steps)"
+    if cfg.arch == "fewshot":
+        return (
+            f"{cfg.preset} preset, hinge loss, self-supervised discriminator (L1 + MSE rebuilds), "
+            f"DiffAugment p {task.p_augment:.2f}, batch {cfg.batch}, EMA generator ({cfg.ema_decay})"
+        )
+    if cfg.arch == "sr":
+        return f"x{cfg.scale} restoration of area-downscaled crops, L1"
+    return (
+        f"{cfg.loss} loss, {'spectral-norm' if cfg.loss == 'hinge' else 'batch-norm'} "
+        f"discriminator, EMA generator ({cfg.ema_decay})"
+    )
 
 
 class _Stopped(Exception):
@@ -283,11 +319,16 @@ def run_training(
             log.info("stopped while loading the dataset; nothing written")
             return TrainResult(int(saved["step"]) if saved else 0, Path(cfg.out), True)
         run = Run(cfg, info, device, data)
-        if cfg.overwrite and saved is None and info.is_main:
+        if info.is_main:
+            for warning in advice.dataset_warnings(cfg, len(data)):
+                log.warning("%s", warning)
+        if cfg.overwrite and saved is None and info.is_main and not cfg.estimate:
             outputs.clear_previous_run(cfg.out)
         if saved is not None:
             run.load(saved)
             log.info("resuming %s at step %d", cfg.out, run.step)
+        elif cfg.init_from:
+            _transfer(run, Path(cfg.init_from))
         return _train(run, stop, pause, on_checkpoint, progress)
     finally:
         ddp.teardown(info)
@@ -327,6 +368,11 @@ def _train(
         )
     bar = Progress(cfg.steps, run.step, desc=cfg.model_name, enabled=show_progress and info.is_main)
     first, last_saved, busy, imgs = run.step, -1, 0.0, 0
+    save_every = advice.save_interval(cfg, first)
+    sample_every = (
+        cfg.sample_every if save_every == cfg.save_every else min(cfg.sample_every, save_every)
+    )
+    timed: list[float] = []
     try:
         while run.step < cfg.steps:
             while pause is not None and pause.is_set() and not stop.is_set():
@@ -336,26 +382,39 @@ def _train(
                 break
             t0 = time.perf_counter()
             losses = run.train_step()
-            busy += time.perf_counter() - t0
+            took = time.perf_counter() - t0
+            busy += took
             imgs += cfg.batch * info.world
             rate = imgs / busy if busy > 0 else 0.0
             bar.update(run.step, losses, f"{rate:.0f} img/s")
-            if not info.is_main:
+            if run.step > first + 1 and len(timed) < advice.TIMED_STEPS:  # the first step warms up
+                timed.append(took)
+                if len(timed) == advice.TIMED_STEPS:
+                    if info.is_main:
+                        est = advice.estimate(
+                            cfg, sum(timed) / len(timed), cfg.steps - run.step, run.device.type
+                        )
+                        log.info("%s", est.message(cfg, cfg.steps - run.step))
+                    if cfg.estimate:  # every rank ends here: nothing is written
+                        break
+            if not info.is_main or cfg.estimate:
                 continue
-            if run.step % cfg.sample_every == 0:
+            if run.step % sample_every == 0:
                 run.write_samples()
-            if run.step % cfg.save_every == 0:
+            if run.step % save_every == 0:
                 _save(run, command, on_checkpoint)
                 last_saved = run.step
-        if info.is_main and run.step not in (last_saved, first):
-            if run.step % cfg.sample_every != 0:
+        if info.is_main and run.step not in (last_saved, first) and not cfg.estimate:
+            if run.step % sample_every != 0:
                 run.write_samples()
             _save(run, command, on_checkpoint)
     finally:
         bar.close()
     result.step, result.steps, result.history = run.step, run.steps, run.history
     result.images_per_s = imgs / busy if busy > 0 else 0.0
-    if result.stopped:
+    if cfg.estimate:
+        log.info("estimate only: nothing was written to %s", cfg.out)
+    elif result.stopped:
         log.info(
             "stopped at step %d%s",
             run.step,

@@ -69,3 +69,44 @@ def test_smooth_is_frame_rate_independent_and_arrives() -> None:
     for _ in range(2000):
         value = smooth(value, 1.0, 1 / 60, 0.5)
     assert value == 1.0
+
+
+def test_an_osc_glide_gives_way_to_a_midi_fader_on_the_same_target():
+    # One glide engine for both protocols: whoever writes a target last owns it.
+    from installation.control.midi.bindings import build_table, compile_mapping
+    from installation.control.midi.config import MidiMapping
+    from installation.control.midi.decode import MidiDecoder
+    from installation.control.midi.mapper import MidiMapper
+    from installation.control.osc.schedule import Scheduler
+    from installation.events import ControlEvent, MidiMessage
+    from installation.params import REGISTRY, apply_events
+
+    table = build_table(
+        [
+            [
+                compile_mapping(
+                    MidiMapping(cc=7, target="output.brightness", takeover="none"), REGISTRY
+                )
+            ]
+        ]
+    )
+    decoder = MidiDecoder("fader", table)
+    mappers = [
+        Scheduler(REGISTRY),
+        MidiMapper(REGISTRY, arm=lambda target: None, decoders=lambda: {decoder.source: decoder}),
+    ]
+    targets = REGISTRY.initial_values()  # brightness 1.0
+
+    def frame(events, now):
+        nonlocal targets
+        for mapper in mappers:
+            events = mapper(events, targets, now)
+        targets, _ = apply_events(REGISTRY, targets, events)
+        return targets["output.brightness"]
+
+    osc = ControlEvent("output.brightness", 0.0, source="osc:a", smoothing=1.0)
+    gliding = [frame([osc], 0.0), frame([], 0.1), frame([], 0.2)]
+    assert 1.0 > gliding[1] > gliding[2] > 0.5  # the OSC glide is under way
+    cc = MidiMessage(decoder.source, "control_change", 0, 7, 127, 0.25)
+    assert frame([cc], 0.3) == 1.0  # the fader wins this frame ...
+    assert [frame([], 0.3 + 0.1 * i) for i in range(1, 4)] == [1.0] * 3  # ... and after it

@@ -7,13 +7,12 @@ import logging
 import math
 from pathlib import Path
 
-import mido
 import yaml
 
 from installation.cli import main
 from installation.control.midi.bindings import BindingTable
 from installation.control.midi.decode import MidiDecoder
-from installation.events import ClockTick
+from installation.events import ClockTick, MidiMessage
 from tests.instruments.support import Stepped, ev, show_dict
 
 
@@ -95,9 +94,8 @@ def test_midi_clock_sets_the_tempo_and_is_recorded(tmp_path: Path) -> None:
 
 
 def test_a_program_change_is_a_cue_when_show_yaml_has_no_scenes() -> None:
-    got = []
-    decoder = MidiDecoder("dev", BindingTable(), got.append, scenes={})
-    decoder.handle(mido.Message("program_change", program=2), 0.0)
+    decoder = MidiDecoder("dev", BindingTable(), scenes={})
+    got = decoder.decode(MidiMessage("midi:dev", "program_change", 0, 2, 0, 0.0))  # program 3
     assert [(e.target, e.value) for e in got] == [("cue.jump", 3.0)]
 
 

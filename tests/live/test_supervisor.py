@@ -81,7 +81,8 @@ def test_a_finished_trainer_is_not_restarted(tmp_path):
     sup.start()
     try:
         assert wait_for(lambda: sup.status.state == "finished", timeout=20.0)
-        time.sleep(0.3)
+        # Its thread has ended, so nothing is left that could start the trainer again.
+        assert wait_for(lambda: not sup._thread.is_alive(), timeout=20.0)
         assert sup.starts == 1
     finally:
         sup.stop()

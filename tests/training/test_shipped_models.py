@@ -13,7 +13,12 @@ from installation.config.show import load_show
 from installation.render.renderer import FrameRenderer, PixelLayout
 
 ROOT = Path(__file__).resolve().parents[2]
-SHIPPED = {"default-gan": "dcgan", "default-vae": "vae"}
+SHIPPED = {"default-gan": "dcgan", "default-vae": "vae", "default-fluid": "fewshot"}
+DATASET = {
+    "default-gan": "synthetic:shapes",
+    "default-vae": "synthetic:shapes",
+    "default-fluid": "synthetic:fluid",
+}
 
 
 @pytest.mark.parametrize("name", sorted(SHIPPED))
@@ -23,9 +28,9 @@ def test_shipped_default_loads_and_renders_finite_varied_frames(name):
     card = model.card
     assert card.architecture == SHIPPED[name] and card.step > 0
     assert card.command.startswith("python -m installation train ")
-    assert f"--out models/{name}" in card.command and "synthetic:shapes" in card.command
+    assert f"--out models/{name}" in card.command and DATASET[name] in card.command
     shipped = [folder / f for f in ("model.safetensors", "card.json", "loss.png")]
-    assert sum(p.stat().st_size for p in shipped) <= 10 * 1024 * 1024
+    assert sum(p.stat().st_size for p in shipped) <= 30 * 1024 * 1024
 
     renderer = FrameRenderer(model, torch.device("cpu"), torch.float32, PixelLayout())
     rng = np.random.default_rng(0)
@@ -40,6 +45,15 @@ def test_shipped_default_loads_and_renders_finite_varied_frames(name):
     assert min(np.abs(a - b).mean() for a, b in zip(frames, frames[1:], strict=False)) > 2
 
 
-def test_the_default_show_plays_the_shipped_gan():
+def test_the_shipped_fewshot_model_is_the_256_px_lite_preset_in_fp16():
+    # Not yet the default show's model: it is under-trained (docs/fewshot.md says why).
     show = load_show(ROOT / "show.yaml")
     assert show.resolve(show.model.path).resolve() == (ROOT / "models" / "default-gan").resolve()
+    card = load_checkpoint(ROOT / "models" / "default-fluid").card
+    assert card.resolution == 256 and card.config["preset"] == "lite" and card.dtype == "float16"
+
+
+def test_the_shipped_upscaler_is_an_x2_trained_on_the_same_dataset():
+    model = load_checkpoint(ROOT / "models" / "default-fluid-sr")
+    assert model.card.architecture == "sr" and model.module.scale == 2
+    assert "synthetic:fluid" in model.card.command

@@ -72,8 +72,10 @@ def test_two_process_torchrun_on_gloo_writes_a_checkpoint_that_loads(tmp_path):
     assert model.card.step == 3
     assert model.card.command.startswith("torchrun --nproc_per_node=2 -m installation train")
     assert "rank 0 of 2 on cpu (gloo)" in proc.stderr
-    # rank 0 alone wrote: one set of grids, the checkpoints it keeps, no stray temp files
+    # rank 0 alone wrote: one set of grids, the checkpoints it keeps, no stray temp files.
+    # --save-every 2 in a 3-step run would leave one checkpoint: every run saves at least 3 times.
     assert sorted(p.name for p in (out / "checkpoints").iterdir()) == [
+        "step-0000001",
         "step-0000002",
         "step-0000003",
     ]

@@ -3,7 +3,7 @@
 A `MidiMapping` from YAML is compiled once into a frozen `Binding` (channel 0-15, range
 normalised to the parameter, defaults resolved), and a device's bindings into a frozen
 `BindingTable` looked up by (kind, channel, number). Tables are replaced whole, never edited,
-so the input threads can read them while MIDI learn builds a new one.
+so the loop's MIDI mapper step can read them while MIDI learn builds a new one.
 
 The value math (range, curve, invert, and its inverse for feedback) is control/mapping.py's,
 shared with OSC, so a fader and a knob with the same settings agree.

@@ -1,10 +1,16 @@
-"""One port's MIDI in, decoded to ControlEvents: the only work done on the input thread.
+"""One port's MIDI in: bytes to messages on the input thread, messages to events on the loop's.
 
-Raw bytes are split into messages honouring running status (a status byte may be omitted
-while it repeats; JACK and raw ports pass that through, and mido's parser would drop it),
-then decoded with mido. 14-bit CCs pair an MSB (CC 0-31) with its LSB (CC +32); as the MIDI
-spec says, a new MSB resets the LSB to 0. NRPNs are selected with CC 99/98 and set with data
-entry CC 6/38 or stepped with CC 96/97. Nothing here blocks; events go to a bounded queue.
+`MidiReader` is all the work done on a port's input thread (mido's rule: the backend thread
+only decodes and queues). Raw bytes are split into messages honouring running status (a
+status byte may be omitted while it repeats; JACK and raw ports pass that through, and
+mido's parser would drop it) and decoded with mido; each becomes one frozen `MidiMessage`
+on the loop's bounded queue. Clock messages become `ClockTick`s (their arrival times are
+the tempo), and while MIDI learn is armed messages go to learn instead. Nothing blocks.
+
+`MidiDecoder` runs in the MIDI mapper step on the loop's thread: it looks a message up in
+the device's bindings and applies the curve. 14-bit CCs pair an MSB (CC 0-31) with its LSB
+(CC +32); as the MIDI spec says, a new MSB resets the LSB to 0. NRPNs are selected with CC
+99/98 and set with data entry CC 6/38 or stepped with CC 96/97.
 """
 
 from __future__ import annotations
@@ -17,7 +23,7 @@ import mido
 
 from installation.control.midi.bindings import Binding, BindingTable, decode_relative
 from installation.control.midi.clock import ClockTracker
-from installation.events import ControlEvent, DeviceNotice, Event
+from installation.events import ControlEvent, DeviceNotice, Event, MidiMessage
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +51,8 @@ _CONTROL_TYPES = {"control_change", "note_on", "note_off", "pitchwheel"}
 
 @dataclass
 class Counters:
-    """Written only by the decoder's own thread; read (whole ints) for the HUD."""
+    """A device's counts, read (whole ints) for the HUD. Each field has one writer: the
+    reader's input thread counts all but `unmapped`, which the loop's decoder counts."""
 
     messages: int = 0
     unmapped: int = 0
@@ -54,33 +61,25 @@ class Counters:
     clock: int = 0
 
 
-class MidiDecoder:
+class MidiReader:
+    """A port's bytes -> MidiMessages (and clock ticks, learn captures), on its input thread."""
+
     def __init__(
         self,
         device: str,
-        table: BindingTable,
         sink: Sink,
         *,
-        scenes: Mapping[str, Mapping[str, float]] | None = None,
         clock: bool = True,
         capture: Capture | None = None,
+        counters: Counters | None = None,
     ) -> None:
         self.device = device
         self.source = f"midi:{device}"
-        self.table = table  # replaced whole after MIDI learn
         self.sink = sink
-        self.scenes = dict(scenes or {})
         self.capture = capture
         self.clock = ClockTracker(self.source) if clock else None
-        self.counters = Counters()
+        self.counters = counters or Counters()
         self._status = 0  # running status
-        self._msb: dict[tuple[int, int], int] = {}  # (channel, cc) -> last 14-bit MSB
-        self._nrpn: dict[
-            int, list[int]
-        ] = {}  # channel -> [param msb, param lsb, data msb, is_nrpn]
-        self._held: dict[
-            tuple[str, str], Binding
-        ] = {}  # gates now on: (control, target) -> binding
 
     # -- bytes -> messages ---------------------------------------------------------------
     def feed(self, data: Sequence[int], t: float) -> None:
@@ -141,7 +140,7 @@ class MidiDecoder:
             i += length
         return out
 
-    # -- messages -> events --------------------------------------------------------------
+    # -- messages -> the queue -----------------------------------------------------------
     def handle(self, msg: mido.Message, t: float) -> None:
         self.counters.messages += 1
         kind = msg.type
@@ -161,12 +160,61 @@ class MidiDecoder:
             and self.capture(self.device, msg, t)
         ):
             return
-        handler = getattr(self, f"_on_{kind}", None)
-        if handler is None or not handler(msg, t):
-            self.counters.unmapped += 1
+        self.sink(MidiMessage(self.source, kind, *_fields(msg), received=t))
 
-    def _on_control_change(self, msg: mido.Message, t: float) -> bool:
-        ch, n, v = msg.channel, msg.control, msg.value
+
+def _fields(msg: mido.Message) -> tuple[int, int, int]:
+    """(channel, number, value) of a message; channel -1 for a system message."""
+    kind = msg.type
+    if kind == "control_change":
+        number, value = msg.control, msg.value
+    elif kind in ("note_on", "note_off"):
+        number, value = msg.note, msg.velocity
+    elif kind == "pitchwheel":
+        number, value = 0, msg.pitch + 8192
+    elif kind == "program_change":
+        number, value = msg.program, 0
+    else:  # aftertouch, polytouch, system common: nothing binds them (yet)
+        number, value = getattr(msg, "note", 0), getattr(msg, "value", 0)
+    return getattr(msg, "channel", -1), number, value
+
+
+class MidiDecoder:
+    """A device's MidiMessages -> ControlEvents through its bindings, on the loop's thread."""
+
+    def __init__(
+        self,
+        device: str,
+        table: BindingTable,
+        *,
+        scenes: Mapping[str, Mapping[str, float]] | None = None,
+        counters: Counters | None = None,
+    ) -> None:
+        self.device = device
+        self.source = f"midi:{device}"
+        self.table = table  # replaced whole after MIDI learn
+        self.scenes = dict(scenes or {})
+        self.counters = counters or Counters()
+        self._events: list[Event] = []
+        self.sink: Sink = self._events.append
+        self._msb: dict[tuple[int, int], int] = {}  # (channel, cc) -> last 14-bit MSB
+        self._nrpn: dict[
+            int, list[int]
+        ] = {}  # channel -> [param msb, param lsb, data msb, is_nrpn]
+        self._held: dict[tuple[str, str], Binding] = {}  # gates on: (control, target) -> binding
+
+    def decode(self, msg: MidiMessage) -> list[Event]:
+        """The events one message stands for under the current bindings (maybe none)."""
+        handler = getattr(self, f"_on_{msg.kind}", None)
+        if handler is None or not handler(msg, msg.received):
+            self.counters.unmapped += 1
+        events = self._events.copy()
+        self._events.clear()
+        return events
+
+    # -- messages -> events --------------------------------------------------------------
+    def _on_control_change(self, msg: MidiMessage, t: float) -> bool:
+        ch, n, v = msg.channel, msg.number, msg.value
         table = self.table
         if n in (99, 98, 101, 100):
             state = self._nrpn.setdefault(ch, [0, 0, 0, 0])
@@ -217,39 +265,39 @@ class MidiDecoder:
                 self._relative(b, 1 if n == 96 else -1, t)
         return bool(bindings)
 
-    def _on_note_on(self, msg: mido.Message, t: float) -> bool:
-        if msg.velocity == 0:
+    def _on_note_on(self, msg: MidiMessage, t: float) -> bool:
+        if msg.value == 0:
             return self._on_note_off(msg, t)
-        bindings = self.table.lookup("note", msg.channel, msg.note)
+        bindings = self.table.lookup("note", msg.channel, msg.number)
         for b in bindings:
             if b.mode == "velocity":
-                self._absolute(b, msg.velocity / 127, t)
+                self._absolute(b, msg.value / 127, t)
             else:
                 self._button(b, True, t)
         return bool(bindings)
 
-    def _on_note_off(self, msg: mido.Message, t: float) -> bool:
-        bindings = self.table.lookup("note", msg.channel, msg.note)
+    def _on_note_off(self, msg: MidiMessage, t: float) -> bool:
+        bindings = self.table.lookup("note", msg.channel, msg.number)
         for b in bindings:
             if b.mode == "gate":
                 self._button(b, False, t)
         return bool(bindings)
 
-    def _on_pitchwheel(self, msg: mido.Message, t: float) -> bool:
+    def _on_pitchwheel(self, msg: MidiMessage, t: float) -> bool:
         bindings = self.table.lookup("pitchbend", msg.channel, 0)
         for b in bindings:
-            self._absolute(b, (msg.pitch + 8192) / 16383, t)
+            self._absolute(b, msg.value / 16383, t)
         return bool(bindings)
 
-    def _on_program_change(self, msg: mido.Message, t: float) -> bool:
+    def _on_program_change(self, msg: MidiMessage, t: float) -> bool:
         programs = self.table.programs()
-        scene = programs.get(msg.program) or programs.get(-1)
-        if scene is None and not programs and msg.program < len(self.scenes):
-            scene = list(self.scenes)[msg.program]  # no program mappings: program N = Nth scene
+        scene = programs.get(msg.number) or programs.get(-1)
+        if scene is None and not programs and msg.number < len(self.scenes):
+            scene = list(self.scenes)[msg.number]  # no program mappings: program N = Nth scene
         if scene is None and not programs and not self.scenes:
             # No scenes in show.yaml: program N is cue N of the scene file (instruments/).
             self.sink(
-                ControlEvent("cue.jump", float(msg.program + 1), source=self.source, received=t)
+                ControlEvent("cue.jump", float(msg.number + 1), source=self.source, received=t)
             )
             return True
         if scene is None or scene not in self.scenes:
@@ -259,7 +307,7 @@ class MidiDecoder:
         self.sink(
             DeviceNotice(
                 "scene",
-                f"scene {scene} (program {msg.program + 1})",
+                f"scene {scene} (program {msg.number + 1})",
                 self.device,
                 source=self.source,
                 received=t,
@@ -342,19 +390,19 @@ class MidiDecoder:
                 )
             )
 
-    def release_all(self, t: float) -> int:
-        """Let go of every gate held on this device (it was unplugged mid-press); how many."""
+    def release_all(self, t: float) -> list[Event]:
+        """Events that let go of every gate held on this device (it was unplugged mid-press,
+        its note-off will never come). The service queues them for the loop."""
         held, self._held = self._held, {}
-        for b in held.values():
-            self.sink(
-                ControlEvent(
-                    b.target,
-                    b.value_at(0.0),
-                    normalized=True,
-                    source=self.source,
-                    received=t,
-                    control=b.control,
-                    span=(b.lo, b.hi),
-                )
+        return [
+            ControlEvent(
+                b.target,
+                b.value_at(0.0),
+                normalized=True,
+                source=self.source,
+                received=t,
+                control=b.control,
+                span=(b.lo, b.hi),
             )
-        return len(held)
+            for b in held.values()
+        ]

@@ -1,8 +1,11 @@
-"""The MIDI side of the render loop, on the main thread: takeover, glides, learn, clock, HUD.
+"""The MIDI side of the render loop, on the main thread: mapping, takeover, glides, learn,
+clock, HUD.
 
-The input threads decode MIDI into events; this mapper (one of the loop's mappers, called
-every frame with the current targets) decides what they do to the show:
+The input threads only decode bytes into `MidiMessage`s; this mapper (one of the loop's
+mappers, called every frame with the current targets) decides what they do to the show:
 
+- Each message goes through its device's bindings (decode.MidiDecoder: 14-bit and NRPN
+  pairing, relative encoders, the curve) into ControlEvents.
 - Events from a control (`control` set) pass through soft takeover (takeover.py) against
   the current targets; relative encoder steps become absolute values clamped to the
   control's span; a control with its own smoothing glides toward its value over the
@@ -17,25 +20,18 @@ import logging
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
 
+from installation.control.mapping import Glides
 from installation.control.midi.clock import BeatSync
+from installation.control.midi.decode import MidiDecoder
 from installation.control.takeover import Takeover
-from installation.events import ClockTick, ControlEvent, DeviceNotice, Event
-from installation.params import Registry, smooth
+from installation.events import ClockTick, ControlEvent, DeviceNotice, Event, MidiMessage
+from installation.params import Registry
 
 log = logging.getLogger(__name__)
 
 NOTE_S = 8.0  # how long a device/learn note stays in the HUD
 LEARN_ACTIONS = ("learn", "learn.cancel")
-
-
-@dataclass
-class _Glide:
-    value: float  # normalised, what was last written
-    goal: float
-    tau: float
-    event: ControlEvent
 
 
 class MidiMapper:
@@ -46,8 +42,10 @@ class MidiMapper:
         arm: Callable[[str | None], None],
         status_lines: Callable[[], Iterable[str]] = lambda: (),
         on_device: Callable[[str, Mapping[str, float]], None] | None = None,
+        decoders: Callable[[], Mapping[str, MidiDecoder]] = dict,
     ) -> None:
         self.registry = registry
+        self.decoders = decoders  # source -> its device's decoder (the MIDI service's)
         self.arm = arm
         self.status_lines = status_lines
         self.on_device = on_device
@@ -55,7 +53,7 @@ class MidiMapper:
         self.clock = BeatSync()
         self.learning: str | None = None
         self._cursor: str | None = None
-        self._glides: dict[tuple[str, str, str], _Glide] = {}
+        self._glides = Glides(registry)  # keyed (source, control, target), like takeover
         self._notes: deque[tuple[float, str]] = deque(maxlen=6)
         self._last_now: float | None = None
         self.learnable = [n for n, p in registry.params.items()] + [
@@ -72,7 +70,7 @@ class MidiMapper:
             return events
         out: list[Event] = []
         current = dict(targets)
-        for e in events:
+        for e in self._decoded(events):
             if isinstance(e, ClockTick):
                 self.clock.update(e)
             elif isinstance(e, DeviceNotice):
@@ -90,7 +88,31 @@ class MidiMapper:
                         param.from_normalized(e.value) if e.normalized else e.value
                     )
                 out.append(e)
-        out.extend(self._glide(current, dt))
+        for key, glided in self._glides.step(current, dt):
+            self.takeover.wrote(
+                key, self.registry.params[glided.target].to_normalized(glided.value)
+            )
+            out.append(glided)
+        return out
+
+    def _decoded(self, events: list[Event]) -> list[Event]:
+        """The events with each MidiMessage replaced by what its device's bindings make of it."""
+        if not any(isinstance(e, MidiMessage) for e in events):
+            return events
+        decoders = self.decoders()
+        out: list[Event] = []
+        for e in events:
+            if not isinstance(e, MidiMessage):
+                out.append(e)
+                continue
+            decoder = decoders.get(e.source)
+            if decoder is None:
+                continue
+            try:
+                out += decoder.decode(e)
+            except Exception:  # one odd message must not drop the frame's other events
+                decoder.counters.unmapped += 1
+                log.debug("MIDI message not mapped: %s", e, exc_info=True)
         return out
 
     def _midi(self, e: ControlEvent, current: dict[str, float]) -> ControlEvent | None:
@@ -110,9 +132,7 @@ class MidiMapper:
                 return None
             v = maybe
         if e.smoothing > 0:
-            glide = self._glides.get(key)
-            start = glide.value if glide is not None and abs(glide.value - p) < 1e-6 else p
-            self._glides[key] = _Glide(start, v, e.smoothing, e)
+            self._glides.start(key, e, v, p)
             return None
         value = param.clamp(param.from_normalized(v))
         current[e.target] = value
@@ -126,24 +146,6 @@ class MidiMapper:
         return ControlEvent(
             e.target, value, source=e.source, received=e.received, control=e.control
         )
-
-    def _glide(self, current: dict[str, float], dt: float) -> list[ControlEvent]:
-        out = []
-        for key, g in list(self._glides.items()):
-            param = self.registry.params[g.event.target]
-            p = param.to_normalized(current[g.event.target])
-            if abs(p - g.value) > 1e-6:  # someone else moved it: stop gliding
-                del self._glides[key]
-                continue
-            g.value = smooth(g.value, g.goal, dt, g.tau, snap=1e-4)  # normalised: 1e-4 of the range
-            if g.value == g.goal:
-                del self._glides[key]
-            value = param.clamp(param.from_normalized(g.value))
-            g.value = param.to_normalized(value)
-            current[g.event.target] = value
-            self.takeover.wrote(key, g.value)
-            out.append(self._out(g.event, value))
-        return out
 
     # -- notices and learn ---------------------------------------------------------------
     def _notice(self, e: DeviceNotice, targets: Mapping[str, float]) -> None:

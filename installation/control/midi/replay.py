@@ -1,7 +1,7 @@
 """A Standard MIDI File standing in for a device: rehearsals without the hardware, tests.
 
 The file's messages are played in real time (times from its tempo map, scaled by `speed`)
-into a decoder of their own, exactly as if a port had sent them; meta messages are skipped.
+into a reader of their own, exactly as if a port had sent them; meta messages are skipped.
 Waiting is done on a threading.Event, so stopping the show stops a replay at once.
 """
 
@@ -14,8 +14,7 @@ from pathlib import Path
 
 import mido
 
-from installation.control.midi.config import LoadedProfile
-from installation.control.midi.decode import MidiDecoder
+from installation.control.midi.decode import MidiReader
 
 log = logging.getLogger(__name__)
 
@@ -24,14 +23,12 @@ class MidiFileReplay:
     def __init__(
         self,
         path: Path,
-        decoder: MidiDecoder,
+        reader: MidiReader,
         *,
         loop: bool = False,
         speed: float = 1.0,
-        profile: LoadedProfile | None = None,
     ) -> None:
-        self.path, self.decoder, self.loop, self.speed = path, decoder, loop, speed
-        self.profile = profile  # its bindings are rebuilt after MIDI learn
+        self.path, self.reader, self.loop, self.speed = path, reader, loop, speed
         self.finished = threading.Event()
         self._stop = threading.Event()
         self._thread = threading.Thread(
@@ -55,7 +52,7 @@ class MidiFileReplay:
                     if self._stop.wait(max(0.0, due - time.monotonic())):
                         return
                     if not msg.is_meta:
-                        self.decoder.handle(msg, time.monotonic())
+                        self.reader.handle(msg, time.monotonic())
                 if not self.loop:
                     break
             log.info("MIDI replay of %s finished", self.path)

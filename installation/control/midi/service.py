@@ -4,8 +4,11 @@ One service thread owns the ports: about once a second it looks at the port name
 backend reports an unplug), closes inputs that vanished and opens the ones that (re)appeared
 (a log line, a stats event, a HUD note); it sends the feedback queued by the main thread and
 finishes MIDI learn. Each input port's rtmidi thread only decodes its bytes into
-ControlEvents on the loop's bounded queue (decode.py). With no MIDI system at all (no
-ALSA sequencer, no JACK server) it warns once and keeps looking quietly: the show plays on.
+MidiMessages on the loop's bounded queue (decode.MidiReader); the loop's MIDI mapper step
+maps them through the device's decoder (decode.MidiDecoder), which this service builds
+and publishes (`decoders`; a decoder's table is replaced whole after MIDI learn). With no
+MIDI system at all (no ALSA sequencer, no JACK server) it warns once and keeps looking
+quietly: the show plays on.
 
 Protocol code (mido, python-rtmidi) lives here and in the rest of control/ only.
 """
@@ -34,7 +37,7 @@ from installation.control.midi.config import (
     load_setup,
     match_profile,
 )
-from installation.control.midi.decode import MidiDecoder
+from installation.control.midi.decode import Counters, MidiDecoder, MidiReader
 from installation.control.midi.feedback import FeedbackOutbox
 from installation.control.midi.learn import LearnCapture, infer_mapping, save_learned
 from installation.control.midi.names import port_matches, stable_name
@@ -73,6 +76,7 @@ class MidiStatus:
 class _Open:
     port: str
     device: str
+    reader: MidiReader
     decoder: MidiDecoder
     input: InputPort
     profile: LoadedProfile | None
@@ -108,6 +112,10 @@ class MidiService:
         self._outputs: dict[str, RemoteOutput] = {}
         self._helper = OutputHelper()
         self._tables: Mapping[str, BindingTable] = MappingProxyType({})
+        # source -> decoder, for the loop's mapper step; replaced whole, and a closed
+        # device's stays until it returns, for the messages it sent on its way out.
+        self._decoders: Mapping[str, MidiDecoder] = MappingProxyType({})
+        self._profiles: dict[str, LoadedProfile | None] = {}  # source -> profile, for learn
         self._status = MidiStatus()
         self._replays = self._make_replays()
         self._stop = threading.Event()
@@ -139,6 +147,10 @@ class MidiService:
 
     def feedback_tables(self) -> Mapping[str, BindingTable]:
         return self._tables
+
+    def decoders(self) -> Mapping[str, MidiDecoder]:
+        """Each device's decoder by source, for the loop's MIDI mapper step (its thread only)."""
+        return self._decoders
 
     def status_lines(self) -> list[str]:
         s = self._status
@@ -231,10 +243,10 @@ class MidiService:
         if any(o.device == device for o in self._inputs.values()):
             device = f"{device} #{len(self._inputs) + 1}"
         profile = self._profile_for(port, config)
-        decoder = self._decoder(device, profile)
+        reader, decoder = self._decoder(device, profile)  # published before a message comes
         try:
             handle = InputPort(
-                system, port, self._callback(decoder), sysex=self.cfg.sysex, clock=self.cfg.clock
+                system, port, self._callback(reader), sysex=self.cfg.sysex, clock=self.cfg.clock
             )
         except OSError as exc:
             if port not in self._failed:
@@ -242,7 +254,7 @@ class MidiService:
                 self._failed.add(port)
             return None
         self._failed.discard(port)
-        self._inputs[port] = _Open(port, device, decoder, handle, profile, config)
+        self._inputs[port] = _Open(port, device, reader, decoder, handle, profile, config)
         name = profile.stem if profile else "no profile"
         log.info("MIDI device connected: %s (profile %s)", device, name)
         self.stats.event(
@@ -259,11 +271,15 @@ class MidiService:
         opened = self._inputs.pop(port)
         opened.input.close()
         released = opened.decoder.release_all(time.monotonic())  # no gate stays on forever
+        for event in released:
+            self.events.put(event)
         log.warning(
             "MIDI device %s: %s%s",
             why,
             opened.device,
-            f" (released {released} held gate{'s' * (released != 1)})" if released else "",
+            f" (released {len(released)} held gate{'s' * (len(released) != 1)})"
+            if released
+            else "",
         )
         self.stats.event(
             "midi_device", t=time.monotonic(), device=opened.device, port=port, state=why
@@ -272,13 +288,13 @@ class MidiService:
             "closed", f"{opened.device} {why}", opened.device, source=opened.decoder.source
         )
 
-    def _callback(self, decoder: MidiDecoder):
+    def _callback(self, reader: MidiReader):
         def on_message(data) -> None:
             try:
-                decoder.feed(data, time.monotonic())
+                reader.feed(data, time.monotonic())
             except Exception:  # never raise into rtmidi's thread
-                decoder.counters.invalid += 1
-                log.debug("MIDI decode error on %s", decoder.device, exc_info=True)
+                reader.counters.invalid += 1
+                log.debug("MIDI decode error on %s", reader.device, exc_info=True)
 
         return on_message
 
@@ -333,15 +349,24 @@ class MidiService:
     def _table(self, device: str, profile: LoadedProfile | None) -> BindingTable:
         return device_table(device, profile, self._learned, self.cfg, self.registry)
 
-    def _decoder(self, device: str, profile: LoadedProfile | None) -> MidiDecoder:
-        return MidiDecoder(
+    def _decoder(
+        self, device: str, profile: LoadedProfile | None
+    ) -> tuple[MidiReader, MidiDecoder]:
+        """A device's reader (its input thread) and decoder (published for the mapper step)."""
+        counters = Counters()
+        decoder = MidiDecoder(
+            device, self._table(device, profile), scenes=self.scenes, counters=counters
+        )
+        self._profiles[decoder.source] = profile
+        self._decoders = MappingProxyType({**self._decoders, decoder.source: decoder})
+        reader = MidiReader(
             device,
-            self._table(device, profile),
             self.events.put,
-            scenes=self.scenes,
             clock=self.cfg.clock,
             capture=self._learn.offer,
+            counters=counters,
         )
+        return reader, decoder
 
     def _make_replays(self) -> list[MidiFileReplay]:
         replays = []
@@ -349,15 +374,8 @@ class MidiService:
             path = Path(r.file) if Path(r.file).is_absolute() else self.base_dir / r.file
             name = r.name or path.stem
             profile = self._profile_for(name, MidiDevice(port=name, profile=r.profile))
-            replays.append(
-                MidiFileReplay(
-                    path,
-                    self._decoder(f"replay:{name}", profile),
-                    loop=r.loop,
-                    speed=r.speed,
-                    profile=profile,
-                )
-            )
+            reader, _decoder = self._decoder(f"replay:{name}", profile)
+            replays.append(MidiFileReplay(path, reader, loop=r.loop, speed=r.speed))
         return replays
 
     def _take_commands(self) -> None:
@@ -384,10 +402,8 @@ class MidiService:
             log.error("MIDI learn could not save %s: %s", self.setup.learn_path, exc)
             self.events.put(DeviceNotice("learn-cancelled", f"learn failed: {exc}"[:120]))
             return
-        for opened in self._inputs.values():
-            opened.decoder.table = self._table(opened.device, opened.profile)
-        for replay in self._replays:
-            replay.decoder.table = self._table(replay.decoder.device, replay.profile)
+        for source, decoder in self._decoders.items():
+            decoder.table = self._table(decoder.device, self._profiles[source])
         control = ", ".join(f"{k} {v}" for k, v in entry.items() if k != "target")
         log.info(
             "MIDI learn: %s %s -> %s (saved to %s)", device, control, target, self.setup.learn_path
@@ -400,16 +416,16 @@ class MidiService:
         )
 
     def _publish(self) -> None:
-        decoders = [o.decoder for o in self._inputs.values()] + [r.decoder for r in self._replays]
+        readers = [o.reader for o in self._inputs.values()] + [r.reader for r in self._replays]
         total = {
-            k: sum(getattr(d.counters, k) for d in decoders)
+            k: sum(getattr(d.counters, k) for d in readers)
             for k in ("messages", "unmapped", "invalid", "sysex")
         }
         devices = tuple(
             (o.device, o.profile.stem if o.profile else "no profile") for o in self._inputs.values()
         )
         devices += tuple(
-            (r.decoder.device, "replay") for r in self._replays if not r.finished.is_set()
+            (r.reader.device, "replay") for r in self._replays if not r.finished.is_set()
         )
         self._status = MidiStatus(
             self._system.name if self._system else "",
@@ -424,7 +440,8 @@ class MidiService:
         for port in list(self._inputs):
             opened = self._inputs.pop(port)
             opened.input.close()
-            opened.decoder.release_all(time.monotonic())
+            for event in opened.decoder.release_all(time.monotonic()):
+                self.events.put(event)
         for device in list(self._outputs):
             self._outputs.pop(device).close()
         self._helper.close()

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import ipaddress
 import logging
+import re
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
@@ -281,6 +282,15 @@ class Receiver:
         ):
             if key in status and status[key] is not None:
                 messages.append(encode_message(f"/status/{key}", [kind(status[key])]))
+        for label, out in dict(
+            status.get("outputs") or {}
+        ).items():  # video outputs (render/outputs/)
+            where = "/status/outputs/" + re.sub(r"[^A-Za-z0-9._:-]", "_", label)
+            messages += [
+                encode_message(f"{where}/{k}", [int(out[k])])
+                for k in ("sent", "dropped", "failures")
+            ]
+            messages.append(encode_message(f"{where}/state", [str(out["state"])]))
         drops = self.dropped_by_reason()
         messages.append(encode_message("/status/osc/packets", [self.counters["packets"]]))
         messages.append(encode_message("/status/osc/dropped", [sum(drops.values())]))

@@ -11,19 +11,11 @@ from __future__ import annotations
 
 import heapq
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
+from installation.control.mapping import Glides
 from installation.events import ControlEvent, Event
-from installation.params import Registry, smooth
-
-
-@dataclass
-class _Glide:
-    value: float
-    goal: float
-    tau: float
-    source: str
-    received: float
+from installation.params import Registry
 
 
 class Scheduler:
@@ -37,7 +29,7 @@ class Scheduler:
         self.dropped = 0  # scheduled events beyond max_pending (written on the main thread only)
         self._pending: list[tuple[float, int, ControlEvent]] = []
         self._seq = 0
-        self._glides: dict[str, _Glide] = {}
+        self._glides = Glides(registry)  # keyed by target
         self._last_now: float | None = None
 
     @property
@@ -57,14 +49,11 @@ class Scheduler:
                 self._apply(event, targets, out)
         while self._pending and self._pending[0][0] <= now:
             self._apply(heapq.heappop(self._pending)[2], targets, out)
-        for target, glide in list(self._glides.items()):
-            glide.value = smooth(glide.value, glide.goal, dt, glide.tau)
-            out.append(
-                ControlEvent(target, glide.value, source=glide.source, received=glide.received)
-            )
-            if glide.value == glide.goal:
-                del self._glides[target]
-        return out
+        if not self._glides:
+            return out
+        # Glide steps go first: anything else this frame (a MIDI fader, mapped by a later
+        # mapper) is applied after them and wins, and the glide then gives way (Glides).
+        return [glided for _key, glided in self._glides.step(dict(targets), dt)] + out
 
     def _hold(self, event: ControlEvent, now: float) -> None:
         if len(self._pending) >= self.max_pending:
@@ -82,18 +71,17 @@ class Scheduler:
         if event.due is not None:
             event = replace(event, due=None)  # released: it applies now
         # An OSC mapping's smoothing glides here; a control's (MIDI: `control` set) glides in
-        # its own mapper, with takeover.
+        # the MIDI mapper, after takeover. Both glide with control/mapping.Glides.
         if (
             event.smoothing > 0
             and not event.control
             and event.target in self.registry.params
             and not event.relative
         ):
-            glide = self._glides.get(event.target)
-            start = glide.value if glide else targets.get(event.target, event.value)
-            self._glides[event.target] = _Glide(
-                start, event.value, event.smoothing, event.source, event.received
-            )
+            param = self.registry.params[event.target]
+            goal = event.value if event.normalized else param.to_normalized(event.value)
+            current = param.to_normalized(targets.get(event.target, param.default))
+            self._glides.start(event.target, event, min(1.0, max(0.0, goal)), current)
             return
-        self._glides.pop(event.target, None)  # a direct change stops a glide on that target
+        self._glides.stop(event.target)  # a direct change stops a glide on that target
         out.append(event)

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from installation.app import connect_midi
 from installation.config.show import parse_show
+from installation.control.midi.jack import VirtualOutput
 from installation.params import REGISTRY, apply_events
 from installation.render.loop import LoopHooks
 from installation.stats import StatsWriter
@@ -20,7 +21,8 @@ _names = itertools.count(1)
 
 
 class FakeDevice:
-    """A virtual MIDI controller on JACK: an output the show reads, an input it may light."""
+    """A virtual MIDI controller on JACK: an output the show reads (jack.VirtualOutput, the
+    benchmarks' stand-in controller), and an input the show may light."""
 
     def __init__(
         self, stem: str = "fake", *, feedback: bool = False, name: str | None = None
@@ -30,8 +32,7 @@ class FakeDevice:
         self.name = name or f"{stem}-{os.getpid()}-{next(_names)}"
         self.received: list[list[int]] = []
         self._lock = threading.Lock()
-        self._out = rtmidi.MidiOut(rtapi=rtmidi.API_UNIX_JACK, name=self.name)
-        self._out.open_virtual_port("ctl")
+        self._out: VirtualOutput | None = VirtualOutput(self.name, "ctl")
         self._in = None
         if feedback:
             self._in = rtmidi.MidiIn(rtapi=rtmidi.API_UNIX_JACK, name=f"{self.name}-leds")
@@ -52,7 +53,8 @@ class FakeDevice:
             return list(self.received)
 
     def send(self, *data: int) -> None:
-        self._out.send_message(list(data))
+        assert self._out is not None, "the device was closed"
+        self._out.send(list(data))
 
     def cc(self, number: int, value: int, channel: int = 1) -> None:
         self.send(0xB0 | (channel - 1), number, value)
@@ -60,8 +62,7 @@ class FakeDevice:
     def close(self) -> None:
         if self._out is None:
             return
-        self._out.close_port()
-        self._out.delete()
+        self._out.close()
         if self._in is not None:
             self._in.cancel_callback()
             self._in.close_port()
@@ -119,7 +120,8 @@ class Harness:
                 return time.monotonic() - start
             time.sleep(0.005)
         raise AssertionError(
-            f"timed out after {timeout} s waiting for {what}; targets {self.targets}"
+            f"timed out after {timeout} s waiting for {what}; targets {self.targets}; "
+            f"{self.service.status()}"
         )
 
     def until_sent(
@@ -140,7 +142,8 @@ class Harness:
                     return time.monotonic() - start
                 time.sleep(0.005)
         raise AssertionError(
-            f"timed out after {timeout} s waiting for {what}; targets {self.targets}"
+            f"timed out after {timeout} s waiting for {what}; targets {self.targets}; "
+            f"{self.service.status()}"
         )
 
     def settle(self, seconds: float = 0.2) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import time
 from pathlib import Path
 
 import mido
@@ -12,6 +11,7 @@ from midi_helpers import REPO, Harness
 
 from installation.cli import main
 from installation.config.show import ShowError, load_show, parse_show
+from installation.control.midi import service as service_module
 from installation.control.midi.config import (
     ProfileError,
     discover_profiles,
@@ -19,7 +19,13 @@ from installation.control.midi.config import (
     match_profile,
 )
 from installation.control.midi.learn import guess_encoder, infer_mapping, save_learned
-from installation.control.midi.ports import ALSA_SEQ, list_ports, port_matches, stable_name
+from installation.control.midi.ports import (
+    ALSA_SEQ,
+    choose_system,
+    list_ports,
+    port_matches,
+    stable_name,
+)
 from installation.params import REGISTRY
 
 
@@ -211,11 +217,15 @@ def test_replay_file_stands_in_for_a_device(tmp_path):
 def test_without_a_midi_system_one_warning_and_the_show_plays_on(tmp_path, monkeypatch, caplog):
     monkeypatch.setenv("JACK_DEFAULT_SERVER", "no-such-jack-server")  # and no ALSA sequencer here
     caplog.set_level(logging.INFO)
+    looks = []  # each time the service looks for a MIDI system
+    monkeypatch.setattr(
+        service_module, "choose_system", lambda api: looks.append(api) or choose_system(api)
+    )
     data = {"midi": {"api": "jack", "poll_s": 0.1, "mappings": [{"cc": 1, "target": "walk.speed"}]}}
     with Harness(data, tmp_path) as h:
         h.until(lambda: h.service.status().problem != "", what="the problem to be known")
-        time.sleep(0.5)  # five more looks for a MIDI system
-        h.step()
+        seen = len(looks)
+        h.until(lambda: len(looks) >= seen + 5, what="five more looks for a MIDI system")
     warnings = [r for r in caplog.records if r.levelno >= logging.WARNING]
     assert len(warnings) == 1 and "no JACK server 'no-such-jack-server'" in warnings[0].getMessage()
     assert "plays on" in warnings[0].getMessage()

@@ -1,7 +1,8 @@
 """MIDI decoding, mapping math, takeover and clock as pure functions (no MIDI system needed).
 
-These feed bytes and timestamps straight into the decoder, the same path a port's callback
-takes; the JACK tests cover the ports themselves.
+These feed bytes and timestamps straight into a reader (the same path a port's callback
+takes) and its messages into the decoder (the loop's mapper step does that); the JACK tests
+cover the ports themselves.
 """
 
 from __future__ import annotations
@@ -18,19 +19,49 @@ from installation.control.midi.bindings import (
 )
 from installation.control.midi.clock import BeatSync, ClockTracker
 from installation.control.midi.config import MidiMapping
-from installation.control.midi.decode import MidiDecoder
+from installation.control.midi.decode import MidiDecoder, MidiReader
 from installation.control.midi.mapper import MidiMapper
 from installation.control.takeover import Takeover
-from installation.events import ClockTick, ControlEvent, DeviceNotice
+from installation.events import ClockTick, ControlEvent, DeviceNotice, MidiMessage
 from installation.params import REGISTRY
 
 
-def decoder(*mappings: dict) -> tuple[MidiDecoder, list]:
+def decoder(*mappings: dict, scenes=None) -> tuple[MidiReader, list]:
+    """A reader whose messages go through a decoder at once; `out` gets the events."""
     out: list = []
     table = build_table(
         [[compile_mapping(MidiMapping(**m), REGISTRY, takeover="none") for m in mappings]]
     )
-    return MidiDecoder("dev", table, out.append), out
+    dec = MidiDecoder("dev", table, scenes=scenes)
+
+    def sink(event) -> None:
+        out.extend(dec.decode(event) if isinstance(event, MidiMessage) else [event])
+
+    return MidiReader("dev", sink, counters=dec.counters), out
+
+
+def test_the_input_thread_only_decodes_messages_and_maps_nothing():
+    queued: list = []
+    reader = MidiReader("dev", queued.append)
+    reader.feed([0xB3, 7, 10, 0x93, 60, 0, 0xE3, 0x7F, 0x7F, 0xC3, 5], 1.5)
+    assert queued == [
+        MidiMessage("midi:dev", "control_change", 3, 7, 10, 1.5),
+        MidiMessage("midi:dev", "note_on", 3, 60, 0, 1.5),
+        MidiMessage("midi:dev", "pitchwheel", 3, 0, 16383, 1.5),
+        MidiMessage("midi:dev", "program_change", 3, 5, 0, 1.5),
+    ]
+    assert reader.counters.messages == 4 and reader.counters.unmapped == 0
+
+
+def test_a_table_replaced_after_learn_maps_the_next_message():
+    dec = MidiDecoder("dev", build_table([]))
+    cc = MidiMessage("midi:dev", "control_change", 0, 7, 127, 0.0)
+    assert dec.decode(cc) == [] and dec.counters.unmapped == 1
+    dec.table = build_table(
+        [[compile_mapping(MidiMapping(cc=7, target="output.brightness"), REGISTRY)]]
+    )
+    [event] = dec.decode(cc)
+    assert (event.target, event.value, event.control) == ("output.brightness", 1.0, "cc:*:7")
 
 
 @pytest.mark.parametrize(
@@ -88,13 +119,7 @@ def test_rpn_data_entry_is_not_taken_for_an_nrpn():
 
 
 def test_program_change_recalls_scenes_in_order_without_program_mappings():
-    out: list = []
-    dec = MidiDecoder(
-        "dev",
-        build_table([]),
-        out.append,
-        scenes={"a": {"walk.speed": 0.1}, "b": {"walk.speed": 1.5}},
-    )
+    dec, out = decoder(scenes={"a": {"walk.speed": 0.1}, "b": {"walk.speed": 1.5}})
     dec.feed([0xC0, 1], 0.0)
     assert [(e.target, e.value) for e in out if isinstance(e, ControlEvent)] == [
         ("walk.speed", 1.5)

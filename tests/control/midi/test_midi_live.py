@@ -27,7 +27,10 @@ def rss_bytes() -> int:
 
 
 def paced(send, count: int, burst: int = 32, pause: float = 0.004) -> None:
-    """Send as fast as JACK's buffers take it (a few MB/s), in bursts."""
+    """Send as fast as JACK's buffers take it (a few MB/s), in bursts.
+
+    The sleep paces the sender (JACK's ring buffer drops what overflows it); it does not
+    synchronise with the show, whose side the tests wait for on conditions."""
     for i in range(count):
         send(i)
         if i % burst == burst - 1:
@@ -46,6 +49,7 @@ def test_clock_tempo_and_transport(device, tmp_path):
             while not stop.is_set():
                 dev.send(0xF8)
                 due += period
+                # The ticks' timing is what is under test: a clock at `bpm`, paced in real time.
                 time.sleep(max(0.0, due - time.monotonic()))
 
         dev.send(0xFA)  # Start

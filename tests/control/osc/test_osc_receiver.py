@@ -220,3 +220,15 @@ def test_a_loop_on_another_clock_never_waits_longer_than_max_delay() -> None:
     assert scheduler(drain(receiver), targets, 0.0) == []
     assert scheduler([], targets, 1.9) == []
     assert [e.target for e in scheduler([], targets, 2.0)] == ["walk.speed"]
+
+
+def test_status_reply_carries_each_video_outputs_counters() -> None:
+    receiver, _ = make()
+    out = {"sent": 10, "dropped": 3, "failures": 1, "state": "running", "name": "HOST (stage)"}
+    receiver.status = {"fps": 60.0, "outputs": {"ndi:main stage": out, "file:take.mp4": out}}
+    (reply,) = receiver.handle(encode_message("/status"), LOCAL)
+    got = {m.address: m.args for g in parse_packet(reply) for m in g.messages}
+    assert got["/status/outputs/ndi:main_stage/dropped"] == (3,)  # a space is no OSC address
+    assert got["/status/outputs/ndi:main_stage/sent"] == (10,)
+    assert got["/status/outputs/file:take.mp4/failures"] == (1,)
+    assert got["/status/outputs/file:take.mp4/state"] == ("running",)

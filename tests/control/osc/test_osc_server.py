@@ -119,9 +119,16 @@ def test_a_future_timetag_waits_for_its_frame(running: Running) -> None:
     running.loop.step()
     assert running.loop.targets["output.brightness"] == 1.0, "applied before its time"
     assert running.server.scheduler.pending == 1
-    time.sleep(max(0.0, due - time.time()) + 0.02)
-    running.loop.step()
-    assert running.loop.targets["output.brightness"] == pytest.approx(0.3)
+
+    def applied() -> bool:
+        running.loop.step()
+        return running.loop.targets["output.brightness"] == pytest.approx(0.3)
+
+    assert wait_for(applied, timeout=10.0)
+    # Not before its time (the timetag is wall-clock time, the loop's clock monotonic: they
+    # are converted once on arrival, so allow a millisecond or two).
+    assert time.time() >= due - 0.002
+    assert running.server.scheduler.pending == 0
 
 
 def test_status_replies_to_the_sender(running: Running, udp) -> None:
@@ -144,8 +151,11 @@ def test_tcp_with_slip_framing(running: Running) -> None:
         # Two frames in one write, the second split across writes: the stream reassembles.
         first = slip.encode(encode_message("/output/brightness", [0.7]))
         second = slip.encode(encode_message("/status"))
+        before = running.server.receiver.counters["packets"]
         conn.sendall(first + second[:5])
-        time.sleep(0.05)
+        # The first frame is in: the server now holds the start of the second, so the rest
+        # arrives in a separate read, whatever the kernel would have coalesced.
+        assert wait_for(lambda: running.server.receiver.counters["packets"] > before)
         conn.sendall(second[5:])
         reply = b""
         while reply.count(slip.END) < 2:

@@ -1,0 +1,144 @@
+"""Video-output figures: what sending, recording and screenshots cost the render loop.
+
+All at 1920x1080 with a 60 fps cap, headless (the dummy display still scales every frame
+into a 1920x1080 window surface, as a real window would). Each ratio is the loop's p99
+frame time (present to present) with the feature on over off, in rounds that alternate
+off/on so that the shared machine's load falls on both sides alike.
+
+output_ndi_frame_ms_ratio   an NDI output (size display, bgra) with NDI's own receiver
+                            connected on loopback, over no output; target <= 1.15
+output_ndi_fps_fraction     frames that receiver got / frames the show presented; >= 0.98
+output_ndi_sent_fraction    frames our NDI output handed to NDI / presented (the rest it
+                            dropped and counted): tells our side's losses from NDI's
+record_frame_ms_ratio       an H.264 recording (kind file, preset ultrafast) over none; <= 1.2
+screenshot_frame_ms_ratio   a screenshot every 20 frames (3 a second) over none; <= 1.1
+"""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from pathlib import Path
+
+from installation.app import RunOptions, ShowRuntime
+from installation.bench import BenchContext, Skipped, benchmark, percentile
+from installation.config.show import Show
+from installation.events import ControlEvent
+from installation.render.outputs.base import unavailable
+from installation.render.outputs.config import FileOutput, NdiOutput
+from installation.stats import read_stats
+
+ROUNDS = 3
+FRAMES = 180  # 3 s a round at 60 fps
+SIZE = (1920, 1080)
+
+
+def _p99_frame_ms(path: Path) -> float:
+    frames, _ = read_stats(path)
+    return percentile([f["frame_ms"] for f in frames[10:] if f["frame_ms"] > 0], 0.99)
+
+
+def _round(
+    show: Show, outputs: list, folder: Path, tag: str, screenshot_every: int = 0, peer=None
+) -> tuple[float, float]:
+    """One round: (p99 frame ms, frames the NDI peer got / frames presented, or 1.0)."""
+    # Only the outputs differ between rounds; control services would only add their noise.
+    show = show.model_copy(
+        update={
+            "outputs": outputs,
+            "osc": show.osc.model_copy(update={"enabled": False}),
+            "midi": show.midi.model_copy(update={"enabled": False}),
+            "training": show.training.model_copy(update={"enabled": False}),
+        }
+    )
+    stats = folder / f"{tag}-{time.monotonic_ns()}.jsonl"
+    runtime = ShowRuntime(show, RunOptions(headless=True, fps=60, size=SIZE, stats=stats))
+    try:
+        loop = runtime.build_loop()
+        runtime.start_services()
+        if screenshot_every:
+            loop.settings.screenshot_dir = folder / "shots"
+
+            def shoot(events, targets, now):
+                if loop.frame % screenshot_every == screenshot_every - 1:
+                    return [*events, ControlEvent("screenshot", 1.0)]
+                return events
+
+            loop.hooks.mappers = (*loop.hooks.mappers, shoot)
+        if peer is not None:  # the receiver (re)connects to this round's sender first
+            deadline = time.monotonic() + 20
+            start = peer.count
+            while peer.count < start + 5 and time.monotonic() < deadline:
+                loop.step()
+            if peer.count < start + 5:
+                raise Skipped(
+                    "the NDI receiver found no source (no NDI discovery on this network?)"
+                )
+        workers = runtime.hooks.outputs.workers if runtime.hooks.outputs else []
+        sent_before = workers[0].sent if workers else 0
+        first, before = loop.frame, peer.count if peer is not None else 0
+        loop.settings.max_frames = first + FRAMES
+        loop.run()
+        shown = loop.frame - first
+        fraction = sent = 1.0
+        if peer is not None:
+            settled = time.monotonic() + 2.0  # frames still on the wire
+            while peer.count - before < shown and time.monotonic() < settled:
+                time.sleep(0.01)
+            fraction = (peer.count - before) / shown
+            sent = (workers[0].sent - sent_before) / shown
+    finally:
+        runtime.close()
+    return _p99_frame_ms(stats), fraction, sent
+
+
+def _ratio(ctx: BenchContext, outputs: list, **kw) -> tuple[float, float, float]:
+    """(median p99 on / median p99 off, and the on rounds' median fractions received and sent)."""
+    off, on, fractions, sent = [], [], [], []
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)  # (each round's first 10 frames are its warm-up, not counted)
+        for _ in range(ROUNDS):
+            off.append(_round(ctx.show, [], folder, "off")[0])
+            p99, fraction, sent_fraction = _round(ctx.show, outputs, folder, "on", **kw)
+            on.append(p99)
+            fractions.append(fraction)
+            sent.append(sent_fraction)
+    ratio = percentile(on, 0.5) / percentile(off, 0.5)
+    return ratio, percentile(fractions, 0.5), percentile(sent, 0.5)
+
+
+@benchmark("output_ndi_frame_ms_ratio", "output_ndi_fps_fraction", "output_ndi_sent_fraction")
+def ndi_output(ctx: BenchContext) -> dict[str, float]:
+    from installation.render.outputs.ndi_peer import NdiPeerProcess, loopback_config
+
+    loopback_config()  # before the NDI runtime starts: a container has no mDNS
+    reason = unavailable("ndi")
+    if reason:
+        raise Skipped(reason)
+    name = "installation-bench"
+    with NdiPeerProcess(name) as peer:  # a receiver in its own process, as in a venue
+        ratio, fraction, sent = _ratio(ctx, [NdiOutput(kind="ndi", name=name)], peer=peer)
+    return {
+        "output_ndi_frame_ms_ratio": ratio,
+        "output_ndi_fps_fraction": min(1.0, fraction),
+        "output_ndi_sent_fraction": min(1.0, sent),
+    }
+
+
+@benchmark("record_frame_ms_ratio")
+def record_output(ctx: BenchContext) -> dict[str, float]:
+    reason = unavailable("file")
+    if reason:
+        raise Skipped(reason)
+    with tempfile.TemporaryDirectory() as tmp:
+        output = FileOutput(kind="file", path=str(Path(tmp) / "take.mp4"), fps=60)
+        ratio, _, _ = _ratio(ctx, [output])
+    return {"record_frame_ms_ratio": ratio}
+
+
+@benchmark("screenshot_frame_ms_ratio")
+def screenshots(ctx: BenchContext) -> dict[str, float]:
+    if unavailable("file"):
+        raise Skipped(unavailable("file"))
+    ratio, _, _ = _ratio(ctx, [], screenshot_every=20)
+    return {"screenshot_frame_ms_ratio": ratio}

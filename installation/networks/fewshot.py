@@ -1,0 +1,233 @@
+"""A few-shot GAN generator, written from Liu et al., "Towards Faster and Stabilized GAN
+Training for High-fidelity Few-shot Image Synthesis" (ICLR 2021, "FastGAN").
+
+The paper's ideas, in our own code:
+- a 4x4 start from the latent (transposed convolution), then upsampling blocks of
+  nearest-neighbour x2, 3x3 convolution to twice the channels, batch norm and a GLU (the
+  gate halves the channels again: cheap, and it trains more stably than ReLU);
+- skip-layer excitation (SLE): a low-resolution feature map is pooled to 4x4 and squeezed
+  into one gate per channel of a high-resolution map (8 -> 128, 16 -> 256 and so on), so
+  the coarse layout steers the fine layers directly;
+- noise injection after each upsampling convolution (a learned per-channel weight, zero at
+  the start), for the fine texture a deterministic net cannot invent;
+- style mixing: the excitation gates can come from a second latent, so one latent's
+  layout wears another's colour and texture (`decode(z, mix_z=..., mix=...)`).
+
+Two presets by width. `lite` is shaped for a 2-core CPU: its last doubling is a pixel
+shuffle (a 3x3 convolution at half size to 12 channels, rearranged into 3 at full size),
+because a convolution at full resolution is what costs the frame. `full` is the paper's
+shape for GPUs, two convolutions per block up to 1024 px.
+
+Noise in the show: a fixed noise image per block, drawn once from a seed (not stored in the
+checkpoint), so a still latent gives a still picture; training draws fresh noise each step.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+import torch
+from torch import nn
+
+RESOLUTIONS = (64, 128, 256, 512, 1024)
+PRESETS: dict[str, dict[int, int]] = {
+    # channels of the feature map at each size; the last doubling of `lite` is a pixel shuffle
+    "lite": {4: 128, 8: 128, 16: 96, 32: 64, 64: 32, 128: 16, 256: 12, 512: 8, 1024: 8},
+    "full": {4: 1024, 8: 512, 16: 256, 32: 128, 64: 128, 128: 64, 256: 32, 512: 16, 1024: 8},
+}
+# Skip-layer excitation pairs (source size -> target size), the paper's choice.
+SLE_PAIRS = ((4, 64), (8, 128), (16, 256), (32, 512))
+
+
+@dataclass(frozen=True)
+class FewShotConfig:
+    latent_dim: int = 128
+    resolution: int = 256
+    channels: int = 3
+    preset: str = "lite"
+    width_mult: float = 1.0  # scales every preset width (a smaller or larger net)
+    widths: dict[int, int] = field(default_factory=dict)  # filled from preset; stored in the card
+
+    def __post_init__(self) -> None:
+        if self.resolution not in RESOLUTIONS:
+            raise ValueError(
+                f"fewshot resolution must be one of {RESOLUTIONS}, got {self.resolution}"
+            )
+        if self.preset not in PRESETS:
+            raise ValueError(
+                f"fewshot preset must be one of {', '.join(PRESETS)}, got {self.preset!r}"
+            )
+        if self.latent_dim < 1 or self.channels not in (1, 3) or self.width_mult <= 0:
+            raise ValueError("latent_dim must be positive, channels 1 or 3, width_mult positive")
+        if not self.widths:
+            w = {s: max(4, round(c * self.width_mult)) for s, c in PRESETS[self.preset].items()}
+            object.__setattr__(self, "widths", w)
+        else:  # from a card: JSON made the keys strings
+            object.__setattr__(self, "widths", {int(k): int(v) for k, v in self.widths.items()})
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @property
+    def shuffle_last(self) -> bool:
+        return self.preset == "lite"
+
+
+class NoiseInjection(nn.Module):
+    """x + weight[c] * noise: fresh noise while training, a fixed image in eval mode."""
+
+    def __init__(self, channels: int) -> None:
+        super().__init__()
+        self.weight = nn.Parameter(torch.zeros(1, channels, 1, 1))
+        self.fixed: torch.Tensor | None = None
+
+    def forward(self, x: torch.Tensor, strength: float = 1.0) -> torch.Tensor:
+        b, _, h, w = x.shape
+        if strength == 0.0:
+            return x
+        if self.training:
+            noise = torch.randn(b, 1, h, w, device=x.device, dtype=x.dtype)
+        else:
+            if self.fixed is None or self.fixed.shape[-1] != w or self.fixed.device != x.device:
+                gen = torch.Generator().manual_seed(1000 + h)
+                self.fixed = torch.randn(1, 1, h, w, generator=gen).to(x.device)
+            noise = self.fixed.to(x.dtype)
+        return x + (strength * self.weight).to(x.dtype) * noise
+
+
+class UpBlock(nn.Module):
+    """Nearest x2, then `convs` times: 3x3 conv to 2 cout, noise, batch norm, GLU."""
+
+    def __init__(self, cin: int, cout: int, convs: int = 1) -> None:
+        super().__init__()
+        self.up = nn.Upsample(scale_factor=2, mode="nearest")
+        layers: list[nn.Module] = []
+        for i in range(convs):
+            layers += [
+                nn.Conv2d(cin if i == 0 else cout, 2 * cout, 3, 1, 1, bias=False),
+                NoiseInjection(2 * cout),
+                nn.BatchNorm2d(2 * cout),
+                nn.GLU(dim=1),
+            ]
+        self.body = nn.Sequential(*layers)
+
+    def forward(self, x: torch.Tensor, noise: float = 1.0) -> torch.Tensor:
+        x = self.up(x)
+        for layer in self.body:
+            x = layer(x, noise) if isinstance(layer, NoiseInjection) else layer(x)
+        return x
+
+
+class Excitation(nn.Module):
+    """Skip-layer excitation: a low-resolution map -> one gate in (0, 1) per target channel."""
+
+    def __init__(self, cin: int, cout: int) -> None:
+        super().__init__()
+        self.body = nn.Sequential(
+            nn.AdaptiveAvgPool2d(4),
+            nn.Conv2d(cin, cout, 4, 1, 0, bias=False),
+            nn.LeakyReLU(0.1),
+            nn.Conv2d(cout, cout, 1, 1, 0, bias=False),
+            nn.Sigmoid(),
+        )
+
+    def forward(self, low: torch.Tensor) -> torch.Tensor:
+        return self.body(low)
+
+
+class FewShotGenerator(nn.Module):
+    config_class = FewShotConfig
+
+    def __init__(self, cfg: FewShotConfig) -> None:
+        super().__init__()
+        self.cfg = cfg
+        self.latent_dim, self.resolution, self.channels = (
+            cfg.latent_dim,
+            cfg.resolution,
+            cfg.channels,
+        )
+        w = cfg.widths
+        self.init = nn.Sequential(
+            nn.ConvTranspose2d(cfg.latent_dim, 2 * w[4], 4, 1, 0, bias=False),
+            nn.BatchNorm2d(2 * w[4]),
+            nn.GLU(dim=1),
+        )
+        # Feature sizes made by upsampling blocks: 8 .. resolution (or resolution / 2 for lite).
+        top = cfg.resolution // 2 if cfg.shuffle_last else cfg.resolution
+        self.sizes = [s for s in sorted(w) if 8 <= s <= top]
+        convs = 1 if cfg.preset == "lite" else 2
+        self.blocks = nn.ModuleDict(
+            {str(s): UpBlock(w[s // 2], w[s], convs if s >= 16 else 1) for s in self.sizes}
+        )
+        self.sle = nn.ModuleDict(
+            {str(dst): Excitation(w[src], w[dst]) for src, dst in SLE_PAIRS if dst in self.sizes}
+        )
+        if cfg.shuffle_last:
+            self.to_rgb = nn.Sequential(
+                nn.Conv2d(w[top], 4 * cfg.channels, 3, 1, 1), nn.PixelShuffle(2)
+            )
+        else:
+            self.to_rgb = nn.Conv2d(w[top], cfg.channels, 3, 1, 1)
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return self.decode(z)
+
+    def _features(
+        self,
+        z: torch.Tensor,
+        gates: dict[int, torch.Tensor] | None = None,
+        upto: int | None = None,
+        noise: float = 1.0,
+    ) -> tuple[torch.Tensor, dict[int, torch.Tensor]]:
+        """Run the blocks; returns the last map and the excitation gates it used. `gates`
+        given: use those instead of this latent's own (style mixing)."""
+        x = self.init(z[:, :, None, None])
+        feats = {4: x}
+        own: dict[int, torch.Tensor] = {}
+        sources = {dst: src for src, dst in SLE_PAIRS if str(dst) in self.sle}
+        for s in self.sizes:
+            if upto is not None and s > upto:
+                break
+            x = self.blocks[str(s)](x, noise)
+            if s in sources:
+                own[s] = self.sle[str(s)](feats[sources[s]])
+                x = x * (gates[s] if gates is not None else own[s])
+            feats[s] = x
+        return x, own
+
+    def excitations(self, z: torch.Tensor) -> dict[int, torch.Tensor]:
+        """The gates latent `z` makes (only the low-resolution blocks run)."""
+        need = max(src for src, dst in SLE_PAIRS if str(dst) in self.sle)
+        x = self.init(z[:, :, None, None])
+        feats = {4: x}
+        for s in self.sizes:
+            if s > need:
+                break
+            x = self.blocks[str(s)](x)
+            feats[s] = x
+        return {
+            dst: self.sle[str(dst)](feats[src]) for src, dst in SLE_PAIRS if str(dst) in self.sle
+        }
+
+    def decode(
+        self,
+        z: torch.Tensor,
+        mix_z: torch.Tensor | None = None,
+        mix: float = 0.0,
+        noise: float = 1.0,
+    ) -> torch.Tensor:
+        """Images in [-1, 1]. `mix` in 0..1 blends the excitation gates toward `mix_z`'s:
+        `z` keeps the layout, `mix_z` lends its colour and texture. `noise` scales the
+        injected noise (1: as trained; 0: none, a cleaner, softer picture)."""
+        assert z.ndim == 2 and z.shape[1] == self.latent_dim, (
+            f"z must be [B, {self.latent_dim}], got {tuple(z.shape)}"
+        )
+        gates = None
+        if mix_z is not None and mix > 0.0:
+            own = self.excitations(z)
+            other = self.excitations(mix_z.expand(z.shape[0], -1))
+            gates = {k: torch.lerp(own[k], other[k], float(mix)) for k in own}
+        x, _ = self._features(z, gates, noise=noise)
+        x = torch.tanh(self.to_rgb(x))
+        assert x.shape[-1] == self.resolution
+        return x

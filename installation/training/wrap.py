@@ -1,0 +1,54 @@
+"""What training tasks share: DDP wrapping, no-sync passes, this run's optimizer
+hyperparameters after a resume, and the resume state of a GAN. Apart from tasks.py so task
+modules can import them without importing each other."""
+
+from __future__ import annotations
+
+import contextlib
+from typing import Any
+
+import torch
+from torch import nn
+from torch.nn.parallel import DistributedDataParallel as DDP
+
+
+def wrap_ddp(module: nn.Module, device: torch.device, distributed: bool) -> nn.Module:
+    if not distributed:
+        return module
+    # broadcast_buffers=False: the discriminator runs twice before one backward, and
+    # re-broadcasting batch-norm buffers in between would modify tensors autograd still needs.
+    ids = [device.index] if device.type == "cuda" else None
+    return DDP(module, device_ids=ids, broadcast_buffers=False)
+
+
+def set_hyper(opt: torch.optim.Optimizer, lr: float, betas: tuple[float, float]) -> None:
+    for group in opt.param_groups:
+        group["lr"], group["betas"] = lr, betas
+
+
+def no_sync(module: nn.Module) -> contextlib.AbstractContextManager:
+    return module.no_sync() if isinstance(module, DDP) else contextlib.nullcontext()
+
+
+class GANState:
+    """state() / load_state() for a task holding g, d, ema, opt_g and opt_d (for --resume)."""
+
+    def state(self) -> dict[str, Any]:
+        return {
+            "g": self.g.state_dict(),
+            "d": self.d.state_dict(),
+            "ema": self.ema.state_dict(),
+            "opt_g": self.opt_g.state_dict(),
+            "opt_d": self.opt_d.state_dict(),
+        }
+
+    def load_state(self, state: dict[str, Any]) -> None:
+        self.g.load_state_dict(state["g"])
+        self.d.load_state_dict(state["d"])
+        self.ema.load_state_dict(state["ema"])
+        self.opt_g.load_state_dict(state["opt_g"])
+        self.opt_d.load_state_dict(state["opt_d"])
+        # The saved param groups carry the old run's hyperparameters; this run's flags win.
+        set_hyper(self.opt_g, self.cfg.lr_g, (self.cfg.beta1, self.cfg.beta2))
+        set_hyper(self.opt_d, self.cfg.lr_d, (self.cfg.beta1, self.cfg.beta2))
+        self._export = None

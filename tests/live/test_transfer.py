@@ -1,0 +1,68 @@
+"""training: {architecture: fewshot} starts from the show's own model when shapes agree."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+from installation.checkpoints import save_checkpoint
+from installation.config.show import parse_show
+from installation.live.trainer import trainer_command
+from installation.networks import build_model
+from installation.training.config import TrainConfig
+from installation.training.state import STATE_FILE
+
+
+def _fewshot_model(folder: Path, resolution: int) -> Path:
+    config = TrainConfig(arch="fewshot", resolution=resolution).generator_config()
+    torch.manual_seed(0)
+    save_checkpoint(
+        folder,
+        build_model("fewshot", config).eval(),
+        name="shipped",
+        architecture="fewshot",
+        config=config,
+        dtype=torch.float16,
+    )
+    return folder
+
+
+def _show(tmp_path: Path, model: Path, **training) -> object:
+    return parse_show(
+        {
+            "model": {"path": str(model)},
+            "training": {
+                "enabled": True,
+                "architecture": "fewshot",
+                "dataset": "my-images",
+                "out": "live",
+                **training,
+            },
+        },
+        base_dir=tmp_path,
+    )
+
+
+def test_a_new_fewshot_run_starts_from_the_shows_model(tmp_path):
+    model = _fewshot_model(tmp_path / "shipped", 128)
+    argv = trainer_command(_show(tmp_path, model, resolution=128))
+    assert argv[argv.index("--init-from") + 1] == str(model)
+    assert argv[argv.index("--batch") + 1] == "8" and argv[argv.index("--resolution") + 1] == "128"
+
+
+def test_no_transfer_when_the_shape_differs_resuming_or_switched_off(tmp_path):
+    model = _fewshot_model(tmp_path / "shipped", 128)
+    assert "--init-from" not in trainer_command(
+        _show(tmp_path, model)
+    )  # default 256 px: not the same shape
+    assert "--init-from" not in trainer_command(
+        _show(tmp_path, model, resolution=128, transfer=False)
+    )
+    assert "--init-from" not in trainer_command(
+        _show(tmp_path, model, resolution=128, extra_args=["--width", "50"])
+    )
+    (tmp_path / "live").mkdir()
+    (tmp_path / "live" / STATE_FILE).write_bytes(b"x")
+    argv = trainer_command(_show(tmp_path, model, resolution=128))
+    assert "--resume" in argv and "--init-from" not in argv

@@ -1,0 +1,196 @@
+"""The few-shot GAN: generator parts, discriminator rebuilds, DiffAugment, training runs."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+import torch
+
+from installation.checkpoints import load_checkpoint
+from installation.networks import build_model
+from installation.networks.fewshot import FewShotConfig, FewShotGenerator, NoiseInjection
+from installation.training import run_training
+from installation.training.augment import _translate, diff_augment, probability_for
+from installation.training.config import TrainConfig
+from installation.training.fewshot_d import FewShotDiscriminator
+from tests.training.conftest import tiny_config
+
+
+def _gen(resolution: int = 64, preset: str = "lite", width_mult: float = 0.25) -> FewShotGenerator:
+    torch.manual_seed(0)
+    g = FewShotGenerator(
+        FewShotConfig(latent_dim=16, resolution=resolution, preset=preset, width_mult=width_mult)
+    )
+    g.train()
+    with torch.no_grad():  # calibrate batch norm so outputs vary with z
+        g.decode(torch.randn(16, 16))
+    return g.eval()
+
+
+@pytest.mark.parametrize("resolution", [64, 128, 256])
+def test_lite_generator_makes_its_resolution_with_excitation_into_the_high_blocks(resolution):
+    g = _gen(resolution)
+    with torch.no_grad():
+        x = g.decode(torch.randn(2, 16))
+    assert x.shape == (2, 3, resolution, resolution)
+    assert float(x.abs().max()) <= 1.0
+    # the paper's pairs that exist at this size: 4 -> 64 always, 8 -> 128 from 256 px on
+    # (lite's last doubling is a pixel shuffle, so its top block is resolution / 2)
+    assert set(g.sle) == {str(d) for s, d in ((4, 64), (8, 128)) if d <= resolution // 2}
+    assert any(isinstance(m, torch.nn.GLU) for m in g.modules())
+
+
+def test_full_preset_has_two_convolutions_per_block_and_no_pixel_shuffle():
+    g = _gen(256, "full", width_mult=0.05)
+    convs = [m for m in g.blocks["64"].modules() if isinstance(m, torch.nn.Conv2d)]
+    assert len(convs) == 2
+    assert not any(isinstance(m, torch.nn.PixelShuffle) for m in g.modules())
+    assert set(g.sle) == {"64", "128", "256"}
+    with torch.no_grad():
+        assert g.decode(torch.randn(1, 16)).shape == (1, 3, 256, 256)
+
+
+def test_a_still_latent_is_a_still_picture_and_training_noise_is_fresh():
+    g = _gen()
+    z = torch.randn(1, 16)
+    with torch.no_grad():
+        for m in g.modules():
+            if isinstance(m, NoiseInjection):
+                m.weight.fill_(0.5)  # make the noise matter
+        a, b = g.decode(z), g.decode(z)
+        assert torch.equal(a, b)
+        g.train()
+        c, d = g.decode(z.expand(2, -1)).split(1)
+    assert not torch.allclose(c, d)
+
+
+def test_style_mixing_keeps_layout_and_moves_toward_the_second_latent():
+    g = _gen(128)
+    z, other = torch.randn(1, 16), torch.randn(1, 16)
+    with torch.no_grad():
+        plain = g.decode(z)
+        assert torch.equal(g.decode(z, mix_z=other, mix=0.0), plain)
+        half = g.decode(z, mix_z=other, mix=0.5)
+        full = g.decode(z, mix_z=other, mix=1.0)
+        # mix 1 uses only the other latent's gates: equal to running z with those gates
+        gates = g.excitations(other)
+        x, _ = g._features(z, gates)
+        expected = torch.tanh(g.to_rgb(x))
+    assert torch.allclose(full, expected, atol=1e-6)
+    d_half, d_full = (half - plain).abs().mean(), (full - plain).abs().mean()
+    assert 0 < d_half < d_full
+
+
+def test_card_config_round_trips_through_json_string_keys():
+    cfg = TrainConfig(arch="fewshot", resolution=128, width=50).generator_config()
+    assert all(isinstance(k, str) for k in cfg["widths"])
+    model = build_model("fewshot", cfg)
+    assert model.cfg.widths[64] == round(32 * 0.5)
+
+
+def test_discriminator_rebuilds_the_whole_image_and_the_chosen_quarter():
+    torch.manual_seed(0)
+    d = FewShotDiscriminator(128, width_mult=0.25)
+    real = torch.rand(3, 3, 128, 128) * 2 - 1
+    logits, whole, part, quarter = d(real, reconstruct=True)
+    assert logits.shape == (3, 25)
+    assert whole.shape == part.shape == (3, 3, 32, 32)
+    assert quarter.shape == (3,) and int(quarter.min()) >= 0 and int(quarter.max()) <= 3
+    # the part target is the quarter it names: a perfect rebuild of it scores zero there
+    half = 64
+    q = int(quarter[0])
+    target = real[
+        0:1, :, (q // 2) * half : (q // 2) * half + half, (q % 2) * half : (q % 2) * half + half
+    ]
+    perfect = torch.nn.functional.interpolate(target, size=(32, 32), mode="area")
+    whole_target = torch.nn.functional.interpolate(real[0:1], size=(32, 32), mode="area")
+    loss = d.recon_loss(real[0:1], whole_target, perfect, quarter[0:1])
+    assert float(loss) < 1e-6
+
+
+def test_augmentation_probability_adapts_to_the_dataset_size():
+    assert probability_for(3) == probability_for(200) == 1.0
+    assert 0.3 < probability_for(2000) < 1.0
+    assert probability_for(10**6) == 0.3
+
+
+def test_translation_moves_pixels_and_gradients_flow_through_augmentation():
+    x = torch.zeros(1, 1, 16, 16)
+    x[0, 0, 8, 8] = 1.0
+    shifted = _translate(x, torch.Generator().manual_seed(1), ratio=0.25)
+    assert float(shifted.sum()) in (0.0, 1.0)  # moved (or off the edge), never duplicated
+    img = torch.rand(4, 3, 32, 32, requires_grad=True)
+    out = diff_augment(img, 1.0, torch.Generator().manual_seed(0))
+    assert not torch.allclose(out, img)
+    out.sum().backward()
+    assert img.grad is not None and float(img.grad.abs().sum()) > 0
+    assert torch.equal(diff_augment(img, 0.0), img)
+
+
+def _fewshot(out, **kw):
+    base = dict(
+        arch="fewshot",
+        resolution=64,
+        width=25,
+        d_width=25,
+        batch=4,
+        synthetic_n=8,
+        dataset="synthetic:fluid",
+    )
+    return tiny_config(out, **{**base, **kw})
+
+
+def test_fewshot_trains_resumes_and_exports_fp16_by_default(tmp_path):
+    cfg = _fewshot(tmp_path / "f", steps=3, save_every=10)
+    result = run_training(cfg, progress=False)
+    assert set(result.history) == {"loss_d", "loss_g", "recon"}
+    model = load_checkpoint(cfg.out)
+    assert model.card.architecture == "fewshot" and model.card.dtype == "float16"
+    assert "self-supervised discriminator" in model.card.notes
+    # 3 steps with --save-every 10: still saved at least three times
+    assert len(list((cfg.out / "samples").iterdir())) == 3
+    cfg.steps, cfg.resume = 5, True
+    assert run_training(cfg, progress=False).step == 5
+
+
+def test_three_images_train_with_a_memorise_warning(tmp_path, caplog):
+    from tests.training.conftest import write_solid_images
+
+    data = write_solid_images(tmp_path / "three", n=3, size=72)
+    cfg = _fewshot(tmp_path / "f", steps=1)
+    cfg.dataset = str(data)
+    with caplog.at_level(logging.WARNING):
+        assert run_training(cfg, progress=False).step == 1
+    assert "3 image(s): the model will memorise them" in caplog.text
+
+
+def test_estimate_times_steps_says_the_cost_and_writes_nothing(tmp_path, caplog):
+    cfg = _fewshot(tmp_path / "f", steps=100000, estimate=True)
+    with caplog.at_level(logging.INFO):
+        result = run_training(cfg, progress=False)
+    assert result.step == 4  # one warm-up step, then three timed
+    assert "cost on this machine:" in caplog.text and "99996 steps take about" in caplog.text
+    assert "recognisable after about" in caplog.text
+    assert not (tmp_path / "f").exists() or not any((tmp_path / "f").iterdir())
+
+
+def test_transfer_starts_the_generator_from_a_trained_model_of_the_same_shape(tmp_path):
+    from installation.training.config import TrainingError
+
+    source = _fewshot(tmp_path / "a", steps=2)
+    run_training(source, progress=False)
+    a = load_checkpoint(source.out).module
+    child = _fewshot(tmp_path / "b", steps=1, lr_g=1e-12, lr_d=1e-12, init_from=str(source.out))
+    run_training(child, progress=False)
+    b = load_checkpoint(child.out).module
+    for (name, wa), wb in zip(a.state_dict().items(), b.state_dict().values(), strict=True):
+        if "running" not in name and "num_batches" not in name:
+            assert torch.allclose(wa.float(), wb.float(), atol=1e-3), name
+    fresh = load_checkpoint(
+        run_training(_fewshot(tmp_path / "c", steps=1), progress=False).out
+    ).module
+    assert not torch.allclose(fresh.init[0].weight.float(), b.init[0].weight.float())
+    other = _fewshot(tmp_path / "d", steps=1, width=50, init_from=str(source.out))
+    with pytest.raises(TrainingError, match="differs from this run in width_mult, widths"):
+        run_training(other, progress=False)
