@@ -85,14 +85,16 @@ def test_a_drop_beside_a_newer_checkpoint_is_superseded_by_name_and_stays_reacha
 
 
 def test_a_checkpoint_waiting_out_a_crossfade_is_superseded_by_the_next(tmp_path):
-    show = Show(tmp_path, crossfade_s=2.0)
+    # A long fade: c must be found and validated while b still waits (on a loaded machine
+    # that took more than the 2 s this test once used).
+    show = Show(tmp_path, crossfade_s=8.0)
     try:
         save(show.drop / "a", step=71, name="a")
         show.run_until(lambda: show.events("swap"))
         save(show.drop / "b", step=72, name="b")  # waits for the fade to end ...
         show.run_until(lambda: any(e["folder"].endswith("b") for e in show.events("validated")))
         save(show.drop / "c", step=73, name="c")  # ... and is superseded before it could play
-        show.run_until(lambda: len(show.events("swap")) == 2)
+        show.run_until(lambda: len(show.events("swap")) == 2, max_frames=20 * 30)
         assert [e["model"]["id"] for e in show.events("swap")] == ["a", "c"]
         (superseded,) = show.events("superseded")
         assert (
