@@ -490,7 +490,7 @@
             120,
             22
           ],
-          "text": "/status",
+          "text": "/status 9003",
           "outlettype": [
             ""
           ]

@@ -390,6 +390,7 @@ def connect_instruments(rt: ShowRuntime) -> Service | None:
     h.latent = (*h.latent, inst.latent)
     h.w_offset = (*h.w_offset, inst.w_offset)
     h.hud_lines = (*h.hud_lines, inst.hud_lines)
+    h.status_fields = (*h.status_fields, inst.status_fields)
     h.on_swap = (*h.on_swap, inst.on_swap)
     if rt.show.performance.link and rt.opts.replay is None:
         inst.link = build_link(rt.hooks.events)

@@ -54,6 +54,20 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
+def phase_p99_frame_ms(
+    frames: list[dict], phases: list[tuple[str, float, float]], name: str
+) -> float:
+    """p99 frame time (present to present) of the frames inside the phases called `name`,
+    each phase a (name, start, end) on the stats' clock: for flood-over-idle ratios."""
+    times = [
+        f["frame_ms"]
+        for f in frames
+        for n, a, b in phases
+        if n == name and a <= f["t"] <= b and f["frame_ms"] > 0
+    ]
+    return percentile(times, 0.99)
+
+
 def input_to_photon_ms(
     frames: list[dict], sends: list[float], source: Callable[[str], bool]
 ) -> list[float]:

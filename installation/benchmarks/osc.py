@@ -2,6 +2,8 @@
 
 osc_to_photon_p50_ms, _p99_ms   from sending a UDP message to the present of the first frame
                                 that applied it (the frame line's `inputs`), at a 60 fps cap
+osc_tcp_slip_to_photon_p50_ms, _p99_ms   the same over TCP with SLIP framing (OSC 1.1)
+osc_tcp_size_to_photon_p50_ms, _p99_ms   ... and with the size prefix (OSC 1.0, liblo's)
 osc_frame_period_ms             the cap's frame period, for reading the two above
 osc_gen_ms                      median generator time in that run (p50's other budget)
 osc_flood_idle_p99_ms           p99 frame time (present to present) with no OSC traffic
@@ -13,6 +15,7 @@ osc_flood_memory_growth_mb      resident memory after the floods minus before
 from __future__ import annotations
 
 import random
+import socket
 import statistics
 import subprocess
 import sys
@@ -22,9 +25,15 @@ import time
 from pathlib import Path
 
 from installation.app import RunOptions, ShowRuntime
-from installation.bench import BenchContext, benchmark, input_to_photon_ms, percentile
+from installation.bench import (
+    BenchContext,
+    benchmark,
+    input_to_photon_ms,
+    percentile,
+    phase_p99_frame_ms,
+)
 from installation.config.show import Show
-from installation.control.osc.parse import encode_message
+from installation.control.osc.parse import encode_message, frame_for_tcp
 from installation.control.osc.server import OscServer
 from installation.stats import read_stats
 
@@ -66,8 +75,22 @@ def _start(runtime: ShowRuntime):
     return loop, server
 
 
-@benchmark("osc_to_photon_p50_ms", "osc_to_photon_p99_ms", "osc_frame_period_ms", "osc_gen_ms")
-def osc_to_photon(ctx: BenchContext) -> dict[str, float]:
+def _udp(port: int):
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    return lambda data: sock.sendto(data, ("127.0.0.1", port)), sock.close
+
+
+def _tcp(framing: str):
+    def connect(port: int):
+        sock = socket.create_connection(("127.0.0.1", port), timeout=5)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        return lambda data: sock.sendall(frame_for_tcp(data, framing)), sock.close
+
+    return connect
+
+
+def _photon(ctx: BenchContext, connect) -> tuple[list[float], list[dict]]:
+    """Latencies (ms) from sends through `connect(port)` -> (send, close) to photons."""
     with tempfile.TemporaryDirectory() as tmp:
         stats = Path(tmp) / "stats.jsonl"
         runtime = _runtime(ctx, stats)
@@ -75,36 +98,61 @@ def osc_to_photon(ctx: BenchContext) -> dict[str, float]:
         try:
             loop, server = _start(runtime)
             loop.settings.max_seconds = PHOTON_SECONDS
-            port = server.address[1]
+            send, close = connect(server.address[1])
 
             def sender() -> None:
-                import socket
-
                 rng = random.Random(0)
-                with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
-                    time.sleep(1.0)  # let the loop settle
-                    while time.monotonic() - loop._started < PHOTON_SECONDS - 0.5:
-                        # Random phase against the frame clock, spaced wider than a frame.
-                        time.sleep(0.05 + rng.random() * 0.05)
-                        data = encode_message("/norm/output/brightness", [rng.random()])
-                        sends.append(time.monotonic())
-                        sock.sendto(data, ("127.0.0.1", port))
+                time.sleep(1.0)  # let the loop settle
+                while time.monotonic() - loop._started < PHOTON_SECONDS - 0.5:
+                    # Random phase against the frame clock, spaced wider than a frame.
+                    time.sleep(0.05 + rng.random() * 0.05)
+                    data = encode_message("/norm/output/brightness", [rng.random()])
+                    sends.append(time.monotonic())
+                    send(data)
 
             thread = threading.Thread(target=sender, daemon=True)
             thread.start()
-            loop.run()
-            thread.join()
+            try:
+                loop.run()
+                thread.join()
+            finally:
+                close()
         finally:
             runtime.close()
         frames, _ = read_stats(stats)
     latencies = input_to_photon_ms(frames, sends, lambda source: source.startswith("osc:"))
     if len(latencies) < 0.9 * len(sends):
         raise RuntimeError(f"only {len(latencies)} of {len(sends)} messages reached a frame")
+    return latencies, frames
+
+
+@benchmark("osc_to_photon_p50_ms", "osc_to_photon_p99_ms", "osc_frame_period_ms", "osc_gen_ms")
+def osc_to_photon(ctx: BenchContext) -> dict[str, float]:
+    latencies, frames = _photon(ctx, _udp)
     return {
         "osc_to_photon_p50_ms": statistics.median(latencies),
         "osc_to_photon_p99_ms": percentile(latencies, 0.99),
         "osc_frame_period_ms": 1000.0 / FPS,
         "osc_gen_ms": statistics.median(f["gen_ms"] for f in frames),
+    }
+
+
+@benchmark("osc_tcp_slip_to_photon_p50_ms", "osc_tcp_slip_to_photon_p99_ms")
+def osc_tcp_slip_to_photon(ctx: BenchContext) -> dict[str, float]:
+    latencies, _ = _photon(ctx, _tcp("slip"))
+    return {
+        "osc_tcp_slip_to_photon_p50_ms": statistics.median(latencies),
+        "osc_tcp_slip_to_photon_p99_ms": percentile(latencies, 0.99),
+    }
+
+
+@benchmark("osc_tcp_size_to_photon_p50_ms", "osc_tcp_size_to_photon_p99_ms")
+def osc_tcp_size_to_photon(ctx: BenchContext) -> dict[str, float]:
+    """The same over TCP with OSC 1.0's size-prefix framing (liblo's osc.tcp:// default)."""
+    latencies, _ = _photon(ctx, _tcp("size"))
+    return {
+        "osc_tcp_size_to_photon_p50_ms": statistics.median(latencies),
+        "osc_tcp_size_to_photon_p99_ms": percentile(latencies, 0.99),
     }
 
 
@@ -161,13 +209,7 @@ def osc_flood(ctx: BenchContext) -> dict[str, float]:
         raise RuntimeError(f"the flood did not arrive ({packets} packets)")
 
     def p99(name: str) -> float:
-        times = [
-            f["frame_ms"]
-            for f in frames
-            for n, a, b in phases
-            if n == name and a <= f["t"] <= b and f["frame_ms"] > 0
-        ]
-        return percentile(times, 0.99)
+        return phase_p99_frame_ms(frames, phases, name)
 
     idle = p99("idle")
     return {

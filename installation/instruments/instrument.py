@@ -408,6 +408,17 @@ class Instrument:
     def hud_lines(self) -> Iterable[str]:
         return hud_lines(self)
 
+    def status_fields(self, now: float) -> dict[str, object]:
+        """The show's tempo for the status and OSC's state out, when one is known."""
+        state = self.tempo.state
+        if not state.known:
+            return {}
+        return {
+            "bpm": round(state.bpm, 3),
+            "tempo_beat": state.beat_at(now),
+            "tempo_source": state.source,
+        }
+
     def on_swap(self, old: LoadedModel, new: LoadedModel) -> None:
         dim = int(getattr(new, "latent_dim", self.nav.latent_dim))
         if dim != self.nav.latent_dim:

@@ -94,6 +94,8 @@ class LoopHooks:
     # A style-based model's w offset for this frame (values -> [w_dim] or None): directions
     # found in w-space push there (instruments/instrument.py).
     w_offset: Sequence[Callable[[Mapping[str, float]], np.ndarray | None]] = ()
+    # Fields other services add to the status (the show's tempo), called with the loop's now.
+    status_fields: Sequence[Callable[[float], Mapping[str, object]]] = ()
     # Set by the runtime: moves a model to the renderer's device and precision. Services call
     # it off the render thread before offering a model to swap_box.
     prepare: Callable[[LoadedModel], LoadedModel] | None = None
@@ -147,6 +149,7 @@ class RenderLoop:
         self._hud: list[str] = []
         self._hud_refreshed = -1.0
         self._fps_ema = 0.0
+        self._tempo_ema = 0.0
         self._last_frame_ms = self._last_gen_ms = 0.0
         self._work_ema = 0.0  # seconds of generate+present, for late-latched pacing
         self._last_present: float | None = None
@@ -218,11 +221,15 @@ class RenderLoop:
             synced = self._guarded("phase sync", sync, self.phase, v, dt, now)
             if synced is not None:
                 break
+        previous_phase = self.phase
         self.phase = (
             synced
             if synced is not None
             else advance(self.phase, v["walk.speed"], v["walk.paused"], dt)
         )
+        if dt > 0:  # keyframes/s, smoothed over about a second, for the bpm in the status
+            rate = abs(self.phase - previous_phase) / dt
+            self._tempo_ema += (rate - self._tempo_ema) * (1.0 - math.exp(-dt))
         z, previous_z, mix, style = self._latents(v, now)
         # 9 (queued before the slow part, so controllers hear back as soon as possible).
         changed = {k: val for k, val in self.targets.items() if old_targets.get(k) != val}
@@ -271,7 +278,9 @@ class RenderLoop:
 
     def status(self) -> dict[str, object]:
         model = self.renderer.model
-        return {
+        beats = max(1, int(round(self.values.get("walk.beats", 4.0))))
+        beat_position = self.phase * beats
+        status: dict[str, object] = {
             "fps": round(self._fps_ema, 2),
             "frame": self.frame,
             "model": model.id,
@@ -282,7 +291,26 @@ class RenderLoop:
             **({"outputs": self.hooks.outputs.status()} if self.hooks.outputs else {}),
             "refused_frames": sum(self.refused.values()),
             "recoveries": self.recoveries,
+            # State out (control/osc/state.py): the walk's tempo as measured, so a MIDI
+            # clock that drives the phase shows as its own bpm.
+            "bpm": round(self._tempo_ema * beats * 60.0, 3),
+            "beat": round(beat_position % 1.0, 4),
+            "beat_in_bar": int(beat_position % beats) + 1,
+            "bar": math.floor(self.phase) + 1,
+            "phase": round(self.phase, 4),
+            "keyframe": math.floor(self.phase),
         }
+        now = self.clock.now()
+        for fields in self.hooks.status_fields:  # e.g. the show's tempo, when one is known
+            status.update(self._guarded("status fields", fields, now, failed={}))
+        tempo_beat = status.pop("tempo_beat", None)
+        if isinstance(tempo_beat, float) and math.isfinite(tempo_beat):  # beats of that tempo
+            status.update(
+                beat=round(tempo_beat % 1.0, 4),
+                beat_in_bar=int(tempo_beat % beats) + 1,
+                bar=math.floor(tempo_beat / beats) + 1,
+            )
+        return status
 
     # -- steps ---------------------------------------------------------------------------
     def _latents(self, v: Mapping[str, float], now: float):
@@ -484,9 +512,18 @@ class RenderLoop:
             if self.renderer.upscaler is not None:  # the latest upscale (part of gen_ms)
                 fields["sr_ms"] = round(self.renderer.upscaler.last_ms, 3)
             if events:
-                # Latency from arrival to this present, per source: osc_to_photon and co.
+                # Latency from arrival to this present, per source: osc_to_photon and co;
+                # `applied` is the target as this frame set it (after clamping), to audit a session.
                 fields["inputs"] = [
-                    {"target": e.target, "source": e.source, "received": e.received} for e in events
+                    {
+                        "target": e.target,
+                        "source": e.source,
+                        "received": e.received,
+                        "applied": round(self.targets[e.target], 6)
+                        if e.target in self.targets
+                        else None,
+                    }
+                    for e in events
                 ]
             self.stats.frame(
                 frame=self.frame,

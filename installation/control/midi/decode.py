@@ -201,6 +201,7 @@ class MidiDecoder:
         self._nrpn: dict[
             int, list[int]
         ] = {}  # channel -> [param msb, param lsb, data msb, is_nrpn]
+        self._held: dict[tuple[str, str], Binding] = {}  # gates on: (control, target) -> binding
 
     def decode(self, msg: MidiMessage) -> list[Event]:
         """The events one message stands for under the current bindings (maybe none)."""
@@ -316,7 +317,9 @@ class MidiDecoder:
 
     # -- events --------------------------------------------------------------------------
     def _absolute(self, b: Binding, x: float, t: float) -> None:
-        takeover = "none" if b.is_bool else b.takeover
+        # Takeover is for controls with a physical position (faders, knobs, bend wheels).
+        # A note's velocity has none to pick up: it applies as it comes.
+        takeover = "none" if b.is_bool or b.kind == "note" else b.takeover
         self.sink(
             ControlEvent(
                 b.target,
@@ -371,6 +374,10 @@ class MidiDecoder:
                     )
                 )
         else:  # gate: on while held
+            if pressed:
+                self._held[(b.control, b.target)] = b
+            else:
+                self._held.pop((b.control, b.target), None)
             self.sink(
                 ControlEvent(
                     b.target,
@@ -382,3 +389,20 @@ class MidiDecoder:
                     span=(b.lo, b.hi),
                 )
             )
+
+    def release_all(self, t: float) -> list[Event]:
+        """Events that let go of every gate held on this device (it was unplugged mid-press,
+        its note-off will never come). The service queues them for the loop."""
+        held, self._held = self._held, {}
+        return [
+            ControlEvent(
+                b.target,
+                b.value_at(0.0),
+                normalized=True,
+                source=self.source,
+                received=t,
+                control=b.control,
+                span=(b.lo, b.hi),
+            )
+            for b in held.values()
+        ]

@@ -41,10 +41,10 @@ from installation.control.midi.decode import Counters, MidiDecoder, MidiReader
 from installation.control.midi.feedback import FeedbackOutbox
 from installation.control.midi.learn import LearnCapture, infer_mapping, save_learned
 from installation.control.midi.names import port_matches, stable_name
+from installation.control.midi.outproc import OutputHelper, RemoteOutput
 from installation.control.midi.ports import (
     InputPort,
     MidiSystem,
-    OutputPort,
     PortLister,
     choose_system,
 )
@@ -109,7 +109,8 @@ class MidiService:
         self._warned = False
         self._failed: set[str] = set()
         self._inputs: dict[str, _Open] = {}
-        self._outputs: dict[str, OutputPort] = {}
+        self._outputs: dict[str, RemoteOutput] = {}
+        self._helper = OutputHelper()
         self._tables: Mapping[str, BindingTable] = MappingProxyType({})
         # source -> decoder, for the loop's mapper step; replaced whole, and a closed
         # device's stays until it returns, for the messages it sent on its way out.
@@ -269,7 +270,17 @@ class MidiService:
     def _close_input(self, port: str, why: str) -> DeviceNotice:
         opened = self._inputs.pop(port)
         opened.input.close()
-        log.warning("MIDI device %s: %s", why, opened.device)
+        released = opened.decoder.release_all(time.monotonic())  # no gate stays on forever
+        for event in released:
+            self.events.put(event)
+        log.warning(
+            "MIDI device %s: %s%s",
+            why,
+            opened.device,
+            f" (released {len(released)} held gate{'s' * (len(released) != 1)})"
+            if released
+            else "",
+        )
         self.stats.event(
             "midi_device", t=time.monotonic(), device=opened.device, port=port, state=why
         )
@@ -300,7 +311,8 @@ class MidiService:
             current = self._outputs.get(opened.device)
             if current is None or current.port != port:
                 try:
-                    self._outputs[opened.device] = OutputPort(system, port)
+                    # In the helper process: rtmidi holds the GIL while it opens a port.
+                    self._outputs[opened.device] = RemoteOutput(self._helper, system.api, port)
                 except OSError as exc:
                     log.warning("%s", exc)
                     continue
@@ -426,9 +438,13 @@ class MidiService:
 
     def _close_all(self) -> None:
         for port in list(self._inputs):
-            self._inputs.pop(port).input.close()
+            opened = self._inputs.pop(port)
+            opened.input.close()
+            for event in opened.decoder.release_all(time.monotonic()):
+                self.events.put(event)
         for device in list(self._outputs):
             self._outputs.pop(device).close()
+        self._helper.close()
         self._tables = MappingProxyType({})
         if self._lister is not None:
             self._lister.close()

@@ -82,9 +82,23 @@ class FeedbackClient(Section):
     host: str
     port: int = Field(ge=1, le=65535)
     # How to recognize this client's own messages, so its values are not echoed back:
-    # "port" (it sends from the port it listens on: TouchOSC, Open Stage Control) or
-    # "host" (any port on that machine: Max's udpsend, TouchDesigner's OSC Out).
-    echo_guard: Literal["port", "host"] = "port"
+    # "port" (it sends from the port it listens on, or from `send_port`: TouchOSC, Open
+    # Stage Control), "host" (any port on that machine: Max's udpsend, TouchDesigner's OSC
+    # Out; on a loopback or the show's own address every local program would match, so
+    # there it falls back to "port"), or "none" (echo everything).
+    echo_guard: Literal["port", "host", "none"] = "port"
+    send_port: int | None = Field(
+        None,
+        ge=1,
+        le=65535,
+        description="the port this client sends from, when not its listening port",
+    )
+    # Pd's [oscparse] rejects T/F type tags, and many Max/TouchDesigner patches mishandle
+    # them: booleans go out as int 0/1 unless a client asks for T/F.
+    bools: Literal["int", "float", "TF"] = "int"
+    state: bool = Field(
+        True, description="send /state/... (tempo, beat, model, fps) at osc.state_rate"
+    )
 
     @field_validator("host")
     @classmethod
@@ -97,15 +111,33 @@ class OscQueryConfig(Section):
     port: int = Field(9001, ge=0, le=65535, description="HTTP port; 0 picks a free one")
     zeroconf: bool = Field(True, description="advertise as _oscjson._tcp (needs `zeroconf`)")
     name: str = Field("installation", min_length=1, max_length=63)
+    max_connections: int = Field(
+        64, ge=2, le=1024, description="HTTP and websocket connections at once"
+    )
+    header_timeout: float = Field(
+        5.0, gt=0.0, le=120.0, description="seconds to send a request's headers"
+    )
+    idle_timeout: float = Field(
+        30.0, gt=0.0, le=3600.0, description="seconds a keep-alive connection may idle"
+    )
 
 
 class OscConfig(Section):
     enabled: bool = True
     host: str = "127.0.0.1"
     port: int = Field(
-        9000, ge=0, le=65535, description="UDP and TCP (SLIP) port; 0 picks a free one"
+        9000,
+        ge=0,
+        le=65535,
+        description="UDP and TCP (SLIP or size-prefixed) port; 0 picks a free one",
     )
     tcp: bool = True
+    tcp_max_clients: int = Field(
+        32, ge=1, le=1024, description="TCP connections at once; the most idle gives way"
+    )
+    tcp_idle_timeout: float = Field(
+        600.0, gt=0.0, description="seconds a silent TCP connection is kept"
+    )
     allow: list[str] = Field(default_factory=lambda: list(PRIVATE_NETWORKS))
     rate_limit: float = Field(
         2000.0, ge=0.0, description="packets/s per sender address; 0 = no limit"
@@ -121,6 +153,9 @@ class OscConfig(Section):
     feedback: list[FeedbackClient] = Field(default_factory=list)
     feedback_rate: float = Field(
         30.0, gt=0.0, le=1000.0, description="messages/s per address and client"
+    )
+    state_rate: float = Field(
+        10.0, ge=0.0, le=120.0, description="/state/... messages/s to feedback clients; 0 = off"
     )
     oscquery: OscQueryConfig = OscQueryConfig()
     mappings: list[OscMapping] = Field(default_factory=list)

@@ -189,3 +189,52 @@ class SlipDecoder:
             self._buf.clear()
             self._overflow = True
         return frames
+
+
+class LengthPrefixDecoder:
+    """Frames from a TCP byte stream with OSC 1.0's framing: a 32-bit big-endian size, then
+    the packet (liblo's default for osc.tcp://). A size that is not a multiple of 4, zero,
+    or over `max_frame` cannot be resynchronised: `broken` is set and the connection must
+    be closed (the error says why, and is counted)."""
+
+    def __init__(self, max_frame: int) -> None:
+        self.max_frame = max_frame
+        self.broken = False
+        self._buf = bytearray()
+
+    def feed(self, data: bytes) -> list[bytes | OscParseError]:
+        if self.broken:
+            return []
+        self._buf += data
+        frames: list[bytes | OscParseError] = []
+        while len(self._buf) >= 4:
+            (size,) = struct.unpack_from(">I", self._buf, 0)
+            if size > self.max_frame:
+                self.broken = True
+                frames.append(OscParseError("oversize", f"TCP frame of {size} bytes"))
+                break
+            if size == 0 or size % 4:
+                self.broken = True
+                frames.append(OscParseError("framing", f"TCP frame size {size} (mixed framings?)"))
+                break
+            if len(self._buf) < 4 + size:
+                break
+            frames.append(bytes(self._buf[4 : 4 + size]))
+            del self._buf[: 4 + size]
+        return frames
+
+
+def tcp_decoder(first_byte: int, max_frame: int) -> SlipDecoder | LengthPrefixDecoder | None:
+    """The framing a TCP client uses, from its first byte: SLIP (OSC 1.1) starts with END or
+    with the packet itself ('/' or '#'); a size prefix starts with 0 (sizes < 16 MB).
+    None for anything else (counted as `framing` and the connection closed)."""
+    if first_byte in (0xC0, ord("/"), ord("#")):
+        return SlipDecoder(max_frame)
+    if first_byte == 0:
+        return LengthPrefixDecoder(max_frame)
+    return None
+
+
+def frame_for_tcp(data: bytes, framing: str) -> bytes:
+    """A packet framed for a TCP stream: "slip" (OSC 1.1) or "size" (OSC 1.0's prefix)."""
+    return slip.encode(data) if framing == "slip" else struct.pack(">I", len(data)) + data

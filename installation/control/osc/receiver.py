@@ -28,7 +28,8 @@ from installation.control.osc.parse import (
     ntp_to_unix,
     parse_packet,
 )
-from installation.control.osc.space import AddressSpace
+from installation.control.osc.space import STATUS, AddressSpace
+from installation.control.osc.state import state_messages
 from installation.events import ControlEvent, EventQueue
 
 log = logging.getLogger(__name__)
@@ -46,9 +47,37 @@ REASONS: tuple[str, ...] = (
     "unknown_address",
     "bad_args",
     "queue_full",
+    "framing",
     "internal",
 )
 MAX_SOURCES = 1024  # rate-limit buckets and allow-list answers kept; oldest forgotten
+# Counted apart from the drop reasons: the message was used, a part of it was refused.
+OTHER_COUNTERS = ("timetag_clamped", "status_refused")
+Destination = tuple[str, int]
+
+
+class AllowList:
+    """Whether a host may talk to the show (`osc.allow`), with a bounded cache of answers.
+    One per thread that asks: the cache is not shared."""
+
+    def __init__(self, networks: list[str]) -> None:
+        self._networks = [ipaddress.ip_network(n, strict=False) for n in networks]
+        self._allowed: OrderedDict[str, bool] = OrderedDict()
+
+    def __call__(self, host: str) -> bool:
+        known = self._allowed.get(host)
+        if known is None:
+            try:
+                ip = ipaddress.ip_address(host.split("%")[0])
+                if ip.version == 6 and ip.ipv4_mapped is not None:
+                    ip = ip.ipv4_mapped
+                known = any(ip in net for net in self._networks if net.version == ip.version)
+            except ValueError:
+                known = False
+            self._allowed[host] = known
+            if len(self._allowed) > MAX_SOURCES:
+                self._allowed.popitem(last=False)
+        return known
 
 
 class Receiver:
@@ -66,22 +95,25 @@ class Receiver:
         # The loop's queue in a show; a receiver of its own (tests, the fuzzer) gets one.
         self.events = events if events is not None else EventQueue(config.queue)
         self.counters: dict[str, int] = dict.fromkeys(
-            ("packets", "messages", "timetag_clamped", *REASONS), 0
+            ("packets", "messages", *OTHER_COUNTERS, *REASONS), 0
         )
         # What other threads read: a copy of the counters, replaced whole by `publish`.
         self.published: Mapping[str, int] = MappingProxyType(dict(self.counters))
         # The latest status from the render loop, replaced whole (never mutated).
         self.status: Mapping[str, object] = MappingProxyType({})
-        self._networks = [ipaddress.ip_network(n, strict=False) for n in config.allow]
-        self._allowed: OrderedDict[str, bool] = OrderedDict()
+        self.allows = AllowList(config.allow)
+        # Where else a /status reply goes (the feedback clients), set by the server.
+        self.status_also: tuple[Destination, ...] = ()
+        # Extra counters for the /status reply (TCP, OSCQuery), {group: {name: count}}.
+        self.extra_counters: Callable[[], Mapping[str, Mapping[str, int]]] = dict
         self._buckets: OrderedDict[str, list[float]] = OrderedDict()
         self._logged_at = monotonic()
         self._logged_counts = self.dropped_by_reason()
         self._last_drop = ""
 
     # -- the pipeline --------------------------------------------------------------------
-    def handle(self, data: bytes, sender: tuple[str, int]) -> list[bytes]:
-        """Take one packet from `sender` (host, port); return replies to send back to it."""
+    def handle(self, data: bytes, sender: tuple[str, int]) -> list[tuple[bytes, Destination]]:
+        """Take one packet from `sender` (host, port); return replies and where to send them."""
         self.counters["packets"] += 1
         host, port = sender[0], sender[1]
         received = self.monotonic()
@@ -99,7 +131,7 @@ class Receiver:
             return self._drop("bundle", f"too deep from {host}")
         source = f"osc:{host}:{port}"
         wall_now = self.wall()
-        status = False
+        status: set[Destination] = set()
         for group in groups:
             items: list[ControlEvent] = []
             for message in group.messages:
@@ -110,10 +142,44 @@ class Receiver:
                     self._drop(exc.reason, f"{exc.detail} from {host}")
                     continue
                 items.extend(resolved)
-                status = status or asked
+                if asked:
+                    status.add(
+                        self._reply_to(
+                            message.args if message.address == STATUS else (), (host, port)
+                        )
+                    )
             if items:
                 self._enqueue(items, self._due(group.timetag, received, wall_now))
-        return [self.status_reply()] if status else []
+        if not status:
+            return []
+        reply = self.status_reply()
+        return [(reply, to) for to in sorted(status | set(self.status_also))]
+
+    def _reply_to(self, args: tuple[object, ...], sender: Destination) -> Destination:
+        """Where a /status reply goes: `/status i PORT` or `/status s HOST:PORT` (Max's
+        udpsend and TouchDesigner send from a port they do not listen on), else the sender.
+        A port outside 1..65535 or a host the allow-list refuses (the show must not be a
+        reflector aimed at someone else) is counted, and the reply goes to the sender."""
+        if not args:
+            return sender
+        host, port = sender[0], None
+        arg = args[0]
+        if isinstance(arg, int) and not isinstance(arg, bool):
+            port = arg
+        elif isinstance(arg, str):
+            text = arg.strip()
+            name, sep, tail = text.rpartition(":")
+            if sep:
+                host = name.strip("[]") or host
+            try:
+                port = int(tail if sep else text)
+            except ValueError:
+                port = None
+        if port is None or not 1 <= port <= 65535 or not self.allows(host):
+            self.counters["status_refused"] += 1
+            self._last_drop = f"status reply to {arg!r} refused (from {sender[0]})"
+            return sender
+        return (host, port)
 
     def _enqueue(self, items: list[ControlEvent], due: float | None) -> None:
         """A bundle's events, in order, all due at once (a full queue drops and counts it)."""
@@ -134,21 +200,6 @@ class Receiver:
             self.counters["timetag_clamped"] += 1
             delay = min(delay, limit)
         return received + delay if delay > 0 else None
-
-    def allows(self, host: str) -> bool:
-        known = self._allowed.get(host)
-        if known is None:
-            try:
-                ip = ipaddress.ip_address(host.split("%")[0])
-                if ip.version == 6 and ip.ipv4_mapped is not None:
-                    ip = ip.ipv4_mapped
-                known = any(ip in net for net in self._networks if net.version == ip.version)
-            except ValueError:
-                known = False
-            self._allowed[host] = known
-            if len(self._allowed) > MAX_SOURCES:
-                self._allowed.popitem(last=False)
-        return known
 
     def _take_token(self, host: str, now: float) -> bool:
         """A token bucket per sender address: `rate_limit` packets/s, `burst` at once."""
@@ -245,4 +296,11 @@ class Receiver:
         messages.append(encode_message("/status/osc/dropped", [sum(drops.values())]))
         for reason, count in drops.items():
             messages.append(encode_message(f"/status/osc/dropped/{reason}", [count]))
+        for name in OTHER_COUNTERS:  # every counter the docs name is readable here
+            messages.append(encode_message(f"/status/osc/{name}", [self.counters[name]]))
+        for group, counts in self.extra_counters().items():
+            for name, count in counts.items():
+                messages.append(encode_message(f"/status/{group}/{name}", [int(count)]))
+        for address, value in state_messages(status):
+            messages.append(encode_message(address, [value]))
         return encode_bundle(messages)

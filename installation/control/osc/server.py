@@ -1,11 +1,12 @@
 """The OSC service: sockets and threads around the receiver, the scheduler and OSCQuery.
 
-One network thread owns every socket: it receives UDP datagrams and TCP streams with SLIP
-framing (OSC 1.1) on the same port, hands each packet to `Receiver.handle` (which only
-parses and queues), answers /status, and sends feedback to the configured clients. It
-never sleeps on a timetag and never touches render-loop state: the loop reaches it only
-through `LoopHooks` (the scheduler as a mapper, feedback and status callbacks that queue
-or swap immutable snapshots, and a HUD line).
+One network thread owns every OSC socket: it receives UDP datagrams and TCP streams (SLIP
+or size-prefixed, tcp.py) on the same port, hands each packet to `Receiver.handle` (which
+only parses and queues), answers /status, and sends feedback and the show's state
+(`/state/...`) to the configured clients. It never sleeps on a timetag and never touches
+render-loop state: the loop reaches it only through `LoopHooks` (the scheduler as a
+mapper, feedback and status callbacks that queue or swap immutable snapshots, and a HUD
+line). OSCQuery (HTTP and LISTEN) has its own thread (oscquery.py, http.py).
 """
 
 from __future__ import annotations
@@ -22,14 +23,15 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import TYPE_CHECKING
 
-from pythonosc import slip
-
 from installation.control.osc.config import FeedbackClient, OscConfig
+from installation.control.osc.http import HttpLimits
 from installation.control.osc.oscquery import OscQueryServer
-from installation.control.osc.parse import OscParseError, SlipDecoder, encode_message
-from installation.control.osc.receiver import Receiver
+from installation.control.osc.parse import encode_bundle, encode_message
+from installation.control.osc.receiver import OTHER_COUNTERS, AllowList, Destination, Receiver
 from installation.control.osc.schedule import Scheduler
 from installation.control.osc.space import AddressSpace
+from installation.control.osc.state import state_messages
+from installation.control.osc.tcp import TcpClients
 from installation.events import ControlEvent, EventQueue
 from installation.params import Registry
 
@@ -39,7 +41,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-MAX_TCP_CLIENTS = 16
 UDP_BURST = 512  # datagrams read per wake-up, so a flood cannot starve feedback and TCP
 
 
@@ -51,11 +52,28 @@ class FeedbackUpdate:
     sources: Mapping[str, str]
 
 
-def _is_sender(client: FeedbackClient, source: str | None) -> bool:
-    if not source or not source.startswith("osc:"):
+LOCAL_HOSTS = ("127.", "::1", "0.0.0.0", "::")
+
+
+def _is_sender(client: FeedbackClient, source: str | None, show_host: str = "") -> bool:
+    """Whether `source` (the event's "osc:HOST:PORT") is this feedback client itself."""
+    if client.echo_guard == "none" or not source or not source.startswith("osc:"):
         return False
     host, _, port = source[4:].rpartition(":")
-    return host == client.host and (client.echo_guard == "host" or port == str(client.port))
+    if host != client.host:
+        return False
+    ports = {str(client.port)} | ({str(client.send_port)} if client.send_port else set())
+    # Every program on this machine shares a loopback host: matching on it alone would
+    # silence feedback to every local client (a test rig, a second controller).
+    local = client.host.startswith(LOCAL_HOSTS) or client.host == show_host
+    return port in ports or (client.echo_guard == "host" and not local)
+
+
+def feedback_arg(client: FeedbackClient, arg: object) -> object:
+    """A value as this client wants it: booleans as int 0/1 (default), float, or T/F."""
+    if isinstance(arg, bool) and client.bools != "TF":
+        return float(arg) if client.bools == "float" else int(arg)
+    return arg
 
 
 def bind_hint(exc: OSError) -> str:
@@ -88,12 +106,15 @@ class OscServer:
         # Written by the main thread (replaced whole), read by OSCQuery's threads.
         self._values: Mapping[str, float] = MappingProxyType(registry.initial_values())
         self._updates: queue.Queue[FeedbackUpdate] = queue.Queue(maxsize=256)
+        self._states: queue.Queue[tuple[tuple[str, object], ...]] = queue.Queue(maxsize=4)
         self._pending: dict[tuple[int, str], object] = {}
         self._sent_at: dict[tuple[int, str], float] = {}
         self._udp: socket.socket | None = None
         self._tcp: socket.socket | None = None
-        self._conns: dict[socket.socket, SlipDecoder] = {}
         self._selector = selectors.DefaultSelector()
+        self.tcp = TcpClients(self._selector, self.receiver, config, self._send_udp)
+        self._status: Mapping[str, object] = MappingProxyType({})
+        self._state_sent = float("-inf")
         self._wake_r, self._wake_w = socket.socketpair()
         self._wake_r.setblocking(False)
         self._wake_w.setblocking(False)
@@ -116,7 +137,7 @@ class OscServer:
                 self._tcp = socket.socket(family, socket.SOCK_STREAM)
                 self._tcp.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
                 self._tcp.bind((c.host, port))
-                self._tcp.listen(8)
+                self._tcp.listen(64)
                 self._tcp.setblocking(False)
         except OSError as exc:
             self.error = (
@@ -130,9 +151,16 @@ class OscServer:
         self._selector.register(self._wake_r, selectors.EVENT_READ, "wake")
         if self._tcp is not None:
             self._selector.register(self._tcp, selectors.EVENT_READ, "listen")
+        self.receiver.status_also = tuple((f.host, f.port) for f in c.feedback)
+        self.receiver.extra_counters = self._extra_counters
         self._thread = threading.Thread(target=self._run, name="osc", daemon=True)
         self._thread.start()
-        log.info("OSC on %s:%d (UDP%s)", c.host, port, " + TCP/SLIP" if self._tcp else "")
+        log.info(
+            "OSC on %s:%d (UDP%s)",
+            c.host,
+            port,
+            " + TCP, SLIP or size-prefixed" if self._tcp else "",
+        )
         if self.stats is not None:
             self.stats.event(
                 "osc_listening",
@@ -152,6 +180,13 @@ class OscServer:
                 osc_tcp=self._tcp is not None,
                 name=q.name,
                 zeroconf=q.zeroconf,
+                status=lambda: self._status,
+                allows=AllowList(c.allow),
+                limits=HttpLimits(
+                    max_connections=q.max_connections,
+                    header_timeout=q.header_timeout,
+                    idle_timeout=q.idle_timeout,
+                ),
             )
             try:
                 self.oscquery.start()
@@ -173,10 +208,10 @@ class OscServer:
         self._close_sockets()
 
     def _close_sockets(self) -> None:
-        for sock in [*self._conns, self._udp, self._tcp]:
+        self.tcp.close_all()
+        for sock in [self._udp, self._tcp]:
             if sock is not None:
                 sock.close()
-        self._conns.clear()
         self._udp = self._tcp = None
         self._selector.close()
         self._wake_r.close()
@@ -187,6 +222,14 @@ class OscServer:
         if not changed:
             return
         self._values = MappingProxyType({**self._values, **changed})
+        if self.oscquery is not None:
+            self.oscquery.notify(
+                [
+                    pair
+                    for target, value in changed.items()
+                    for pair in self.space.feedback(target, value)
+                ]
+            )
         if not self.config.feedback or self.address is None:
             return
         sources = {e.target: e.source for e in events if e.target in changed}
@@ -199,12 +242,46 @@ class OscServer:
         self._wake()
 
     def on_status(self, status: dict[str, object]) -> None:
+        """The loop's status (a few times a second): for /status, OSCQuery and state out."""
         self.receiver.status = MappingProxyType(dict(status))
+        # OSCQuery's copy also carries every counter /status names, as read-only nodes.
+        self._status = MappingProxyType({**status, "counters": self._counters()})
+        state = state_messages(status)
+        if self.oscquery is not None:
+            self.oscquery.notify(state)
+        rate = self.config.state_rate
+        now = time.monotonic()
+        if rate > 0 and self.address is not None and now - self._state_sent >= 1.0 / rate:
+            self._state_sent = now
+            try:
+                self._states.put_nowait(tuple(state))
+            except queue.Full:
+                return
+            self._wake()
+
+    def _counters(self) -> dict[str, int]:
+        """Every counter of the /status reply, by its path under /counters/ (for OSCQuery)."""
+        published = self.receiver.published  # the network thread's snapshot
+        drops = self.receiver.dropped_by_reason(published)
+        out = {"osc/packets": published["packets"], "osc/dropped": sum(drops.values())}
+        out.update({f"osc/dropped/{k}": v for k, v in drops.items()})
+        out.update({f"osc/{k}": published[k] for k in OTHER_COUNTERS})
+        for group, counts in self._extra_counters().items():
+            out.update({f"{group}/{k}": int(v) for k, v in counts.items()})
+        return out
+
+    def _extra_counters(self) -> dict[str, dict[str, int]]:
+        extra = {"osc/tcp": dict(self.tcp.counters)}
+        if self.oscquery is not None:
+            extra["oscquery"] = self.oscquery.counter_snapshot()
+        return extra
 
     def hud_lines(self) -> list[str]:
         if self.error:
             return [self.error]
         line = self.receiver.summary(self.receiver.published)
+        if self.tcp.counters["evicted"] or self.tcp.counters["idle_closed"]:
+            line += f"  tcp evicted {self.tcp.counters['evicted']}, idle-closed {self.tcp.counters['idle_closed']}"
         if self.scheduler.dropped:
             line += f"  late-queue full {self.scheduler.dropped}"
         return [line]
@@ -230,6 +307,8 @@ class OscServer:
                     self.receiver.counters["internal"] += 1
                     log.exception("osc: unexpected error handling input")
             self._drain_updates()
+            self._send_state()
+            self.tcp.expire(time.monotonic())
             self.receiver.publish()
             self.receiver.log_summary()
 
@@ -243,8 +322,8 @@ class OscServer:
                     return
                 except OSError:  # ICMP errors surfacing on a UDP socket: nothing to read
                     return
-                for reply in self.receiver.handle(data, sender):
-                    self._send_udp(reply, sender)
+                for reply, to in self.receiver.handle(data, sender):
+                    self._send_udp(reply, to)
         elif key.data == "wake":
             try:
                 while self._wake_r.recv(4096):
@@ -253,53 +332,24 @@ class OscServer:
                 pass
         elif key.data == "listen":
             assert self._tcp is not None
-            try:
-                conn, peer = self._tcp.accept()
-            except (BlockingIOError, InterruptedError):
-                return
-            if not self.receiver.allows(peer[0]):
-                self.receiver.counters["packets"] += 1
-                self.receiver.counters["not_allowed"] += 1
-                conn.close()
-                return
-            if len(self._conns) >= MAX_TCP_CLIENTS:
-                conn.close()
-                return
-            conn.setblocking(False)
-            self._conns[conn] = SlipDecoder(self.config.max_packet)
-            self._selector.register(conn, selectors.EVENT_READ, "tcp")
+            self.tcp.accept(self._tcp)
         else:
-            self._on_tcp(key.fileobj)  # type: ignore[arg-type]
+            self.tcp.on_readable(key.fileobj)  # type: ignore[arg-type]
 
-    def _on_tcp(self, conn: socket.socket) -> None:
-        try:
-            sender = conn.getpeername()
-            data = conn.recv(65536)
-        except (BlockingIOError, InterruptedError):
-            return
-        except OSError:
-            data = b""
-        if not data:
-            self._drop_conn(conn)
-            return
-        for frame in self._conns[conn].feed(data):
-            if isinstance(frame, OscParseError):
-                self.receiver.counters["packets"] += 1
-                self.receiver.counters[frame.reason] += 1
+    def _send_state(self) -> None:
+        while True:
+            try:
+                state = self._states.get_nowait()
+            except queue.Empty:
+                return
+            if not state:
                 continue
-            for reply in self.receiver.handle(frame, sender):
-                try:
-                    conn.send(slip.encode(reply))
-                except OSError:  # a client that does not read its replies is let go
-                    self._drop_conn(conn)
-                    return
+            bundle = encode_bundle([encode_message(address, [value]) for address, value in state])
+            for client in self.config.feedback:
+                if client.state:  # one bundle: a patch sees beat, bar and tempo of one moment
+                    self._send_udp(bundle, (client.host, client.port))
 
-    def _drop_conn(self, conn: socket.socket) -> None:
-        self._selector.unregister(conn)
-        self._conns.pop(conn, None)
-        conn.close()
-
-    def _send_udp(self, data: bytes, to: tuple) -> None:
+    def _send_udp(self, data: bytes, to: Destination) -> None:
         assert self._udp is not None
         try:
             self._udp.sendto(data, to)
@@ -317,7 +367,7 @@ class OscServer:
                 pairs = self.space.feedback(target, value)
                 source = update.sources.get(target)
                 for i, client in enumerate(self.config.feedback):
-                    if _is_sender(client, source):
+                    if _is_sender(client, source, self.config.host):
                         continue  # never echo a value to the controller that just sent it
                     for address, arg in pairs:
                         self._pending[(i, address)] = arg
@@ -334,7 +384,9 @@ class OscServer:
             due = self._sent_at.get(key, -interval) + interval
             if due <= now:
                 client = self.config.feedback[key[0]]
-                self._send_udp(encode_message(key[1], [arg]), (client.host, client.port))
+                self._send_udp(
+                    encode_message(key[1], [feedback_arg(client, arg)]), (client.host, client.port)
+                )
                 self._sent_at[key] = now
                 del self._pending[key]
             else:

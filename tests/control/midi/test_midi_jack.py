@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 from midi_helpers import Harness, midi_show
 
@@ -253,3 +255,51 @@ def test_feedback_lights_leds_without_echo(device, tmp_path):
         h.until(lambda: h.targets["output.brightness"] == approx(50 / 127), what="fader")
         h.settle(0.3)
         assert [0xB0, 7, 50] not in dev.messages()[before:]
+        # The output was opened in the helper process (rtmidi holds the GIL while opening a
+        # port, which would stall the render thread), and that process ends with the service.
+        helper = h.service._helper._proc
+        assert helper is not None and helper.poll() is None and helper.pid != os.getpid()
+    assert helper.poll() is not None  # no orphan left behind
+
+
+def test_a_velocity_note_applies_under_the_default_pickup_takeover(device, tmp_path):
+    dev = device()
+    # No takeover given: the show's default (pickup) would wait forever for a note to "reach"
+    # the current value; notes have no physical position, so they are exempt.
+    with Harness(
+        midi_show(dev.name, [{"note": 63, "mode": "velocity", "target": "output.brightness"}]),
+        tmp_path,
+    ) as h:
+        h.connected(dev)
+        dev.send(0x90, 63, 32)
+        h.until(lambda: h.targets["output.brightness"] == approx(32 / 127), what="velocity applied")
+        dev.send(0x90, 63, 100)
+        h.until(lambda: h.targets["output.brightness"] == approx(100 / 127), what="and again")
+
+
+def test_unplugging_releases_a_held_gate(device, tmp_path):
+    dev = device("gate")
+    with Harness(
+        midi_show(
+            dev.name,
+            [
+                {"note": 62, "mode": "gate", "target": "hud.visible"},
+                {"cc": 20, "mode": "gate", "target": "walk.paused"},
+            ],
+            poll_s=0.2,
+        ),
+        tmp_path,
+    ) as h:
+        h.connected(dev)
+        dev.send(0x90, 62, 90)
+        dev.cc(20, 127)
+        h.until(
+            lambda: h.targets["hud.visible"] == 1.0 and h.targets["walk.paused"] == 1.0,
+            what="gates on",
+        )
+        dev.close()  # pulled while both are held: no note-off ever comes
+        h.until(
+            lambda: h.targets["hud.visible"] == 0.0 and h.targets["walk.paused"] == 0.0,
+            timeout=5.0,
+            what="gates released on unplug",
+        )

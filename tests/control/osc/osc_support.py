@@ -51,13 +51,17 @@ def udp_socket(bind: bool = True) -> socket.socket:
     return sock
 
 
-def receive_messages(sock: socket.socket, count: int = 1, timeout: float = 5.0) -> dict[str, tuple]:
-    """Messages received on `sock` as {address: args} (bundles opened), at least `count`."""
+def receive_messages(
+    sock: socket.socket, count: int = 1, timeout: float = 5.0, state: bool = False
+) -> dict[str, tuple]:
+    """Messages received on `sock` as {address: args} (bundles opened), at least `count`;
+    the show's state out (/state/..., sent on its own clock) only when `state` is set."""
     got: dict[str, tuple] = {}
     sock.settimeout(timeout)
     while len(got) < count:
         data, _ = sock.recvfrom(65536)
         for group in parse_packet(data):
             for message in group.messages:
-                got[message.address] = message.args
+                if state or not message.address.startswith("/state/"):
+                    got[message.address] = message.args
     return got

@@ -135,8 +135,11 @@ def test_status_reply_carries_loop_status_and_drop_counters() -> None:
         "error": "",
     }
     receiver.handle(b"garbage", LOCAL)
-    (reply,) = receiver.handle(encode_message("/status"), LOCAL)
+    ((reply, to),) = receiver.handle(encode_message("/status"), LOCAL)
+    assert to == LOCAL
     got = {m.address: m.args for g in parse_packet(reply) for m in g.messages}
+    assert got["/status/osc/timetag_clamped"] == (0,)  # documented, so readable
+    assert got["/state/version"] == (42,)
     assert got["/status/fps"] == (pytest.approx(59.9),)
     assert got["/status/version"] == (42,)
     assert got["/status/osc/dropped/malformed"] == (1,)
@@ -223,7 +226,7 @@ def test_status_reply_carries_each_video_outputs_counters() -> None:
     receiver, _ = make()
     out = {"sent": 10, "dropped": 3, "failures": 1, "state": "running", "name": "HOST (stage)"}
     receiver.status = {"fps": 60.0, "outputs": {"ndi:main stage": out, "file:take.mp4": out}}
-    (reply,) = receiver.handle(encode_message("/status"), LOCAL)
+    ((reply, _to),) = receiver.handle(encode_message("/status"), LOCAL)
     got = {m.address: m.args for g in parse_packet(reply) for m in g.messages}
     assert got["/status/outputs/ndi:main_stage/dropped"] == (3,)  # a space is no OSC address
     assert got["/status/outputs/ndi:main_stage/sent"] == (10,)

@@ -58,20 +58,6 @@ def running(tmp_path: Path):
     show.close()
 
 
-@pytest.fixture
-def udp():
-    """Bound UDP sockets on loopback, closed after the test."""
-    made: list[socket.socket] = []
-
-    def make() -> socket.socket:
-        made.append(udp_socket())
-        return made[-1]
-
-    yield make
-    for sock in made:
-        sock.close()
-
-
 def test_a_udp_message_changes_a_parameter_within_two_frames(running: Running, udp) -> None:
     running.loop.step()
     sender = udp()
@@ -84,6 +70,13 @@ def test_a_udp_message_changes_a_parameter_within_two_frames(running: Running, u
     inputs = changed[0]["inputs"]
     assert inputs[0]["target"] == "output.brightness"
     assert inputs[0]["source"] == f"osc:127.0.0.1:{sender.getsockname()[1]}"
+    assert inputs[0]["applied"] == 0.25  # the value the frame applied, to audit a session
+    # Out of range: the stats say what was applied (clamped), not what was sent.
+    running.send(encode_message("/output/brightness", [7.0]), sender)
+    running.loop.step()
+    running.loop.step()
+    last = [f for f in running.frames() if f.get("inputs")][-1]
+    assert last["inputs"][0]["applied"] == 1.0
 
 
 def test_normalized_address_and_pattern(running: Running) -> None:
@@ -175,7 +168,9 @@ def test_tcp_with_slip_framing(running: Running) -> None:
 
 def test_feedback_reaches_clients_but_is_not_echoed(tmp_path: Path, udp) -> None:
     watcher, fader = udp(), udp()
-    clients = [{"host": "127.0.0.1", "port": s.getsockname()[1]} for s in (watcher, fader)]
+    clients = [
+        {"host": "127.0.0.1", "port": s.getsockname()[1], "state": False} for s in (watcher, fader)
+    ]
     show = Running(tmp_path, feedback=clients)
     try:
         show.loop.step()
@@ -193,7 +188,7 @@ def test_feedback_reaches_clients_but_is_not_echoed(tmp_path: Path, udp) -> None
 
         show.loop.hooks.events.put(ControlEvent("walk.paused", 1.0))
         show.loop.step()
-        assert receive_messages(fader, count=2)["/walk/paused"] == (True,)
+        assert receive_messages(fader, count=2)["/walk/paused"] == (1,)  # int, not T/F
     finally:
         show.close()
 

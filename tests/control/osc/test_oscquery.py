@@ -75,10 +75,15 @@ def test_the_tree_has_the_specs_fields(server: OscQueryServer) -> None:
     speed = nodes["/walk/speed"]
     assert PARAM_REQUIRED <= speed.keys()
     assert speed["TYPE"] == "f" and speed["RANGE"] == [{"MIN": -2.0, "MAX": 2.0}]
-    assert speed["VALUE"] == [-1.0] and speed["ACCESS"] == 3 and speed["UNIT"] == ["keyframes/s"]
+    assert speed["VALUE"] == [-1.0] and speed["ACCESS"] == 3
+    # No unit of the proposal's vocabulary fits keyframes/s: it stays in the description.
+    assert "UNIT" not in speed and speed["DESCRIPTION"].endswith("(keyframes/s)")
+    assert nodes["/state/bpm"]["UNIT"] == ["time.bpm"] and nodes["/state/bpm"]["ACCESS"] == 1
+    assert nodes["/state/fps"]["UNIT"] == ["time.hz"]
     assert nodes["/norm/walk/speed"]["VALUE"] == [0.25]
     assert nodes["/walk/paused"]["TYPE"] == "T" and nodes["/walk/paused"]["VALUE"] == [False]
     assert nodes["/screenshot"]["ACCESS"] == 2 and nodes["/screenshot"]["TYPE"] == "N"
+    assert nodes["/screenshot"]["VALUE"] == [None]  # what python-oscquery's client needs
     assert nodes["/xy"]["TYPE"] == "ff" and len(nodes["/xy"]["RANGE"]) == 2
     assert "/quit" not in nodes
 
