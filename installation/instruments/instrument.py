@@ -78,6 +78,11 @@ def locked_phase(
     return phase + gain * cycle * step
 
 
+def _amounts(d: Directions, values: Mapping[str, float]) -> np.ndarray:
+    """direction.1 .. direction.k now, in sigmas."""
+    return np.array([values.get(f"direction.{i + 1}", 0.0) for i in range(d.vectors.shape[0])])
+
+
 class Instrument:
     def __init__(
         self,
@@ -389,9 +394,7 @@ class Instrument:
         d = self.directions
         if d is None or d.space != "z" or d.vectors.shape[1] != z.shape[0]:
             return z
-        amounts = np.array(
-            [values.get(f"direction.{i + 1}", 0.0) for i in range(d.vectors.shape[0])]
-        )
+        amounts = _amounts(d, values)
         return z + d.offset(amounts) if amounts.any() else z
 
     def w_offset(self, values: Mapping[str, float]) -> np.ndarray | None:
@@ -400,9 +403,7 @@ class Instrument:
         d = self.directions
         if d is None or d.space != "w":
             return None
-        amounts = np.array(
-            [values.get(f"direction.{i + 1}", 0.0) for i in range(d.vectors.shape[0])]
-        )
+        amounts = _amounts(d, values)
         return d.offset(amounts) if amounts.any() else None
 
     def hud_lines(self) -> Iterable[str]:
