@@ -19,7 +19,7 @@ from torch import nn
 from installation.networks import build_model
 from installation.training.config import TrainConfig
 from installation.training.discriminators import DCGANDiscriminator, MLPDiscriminator, dcgan_init
-from installation.training.wrap import GANState, no_sync, set_hyper, wrap_ddp
+from installation.training.wrap import GANState, calibrated_copy, no_sync, set_hyper, wrap_ddp
 
 
 class GANTask(GANState):
@@ -95,19 +95,7 @@ class GANTask(GANState):
         weights (the live generator's statistics do not quite fit the average)."""
         if self._export is not None and self._export[0] == step:
             return self._export[1]
-        module = copy.deepcopy(self.ema)
-        bns = [m for m in module.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
-        if bns:
-            gen = torch.Generator().manual_seed(self.cfg.seed + 1)
-            for bn in bns:
-                bn.reset_running_stats()
-                bn.momentum = None  # a plain average over the calibration batches
-            module.train()
-            for _ in range(8):
-                module.decode(torch.randn(64, module.latent_dim, generator=gen).to(self.device))
-            for bn in bns:
-                bn.momentum = 0.1
-        module.eval()
+        module = calibrated_copy(self.ema, self.cfg.seed + 1, self.device, 8, 64)
         self._export = (step, module)
         return module
 

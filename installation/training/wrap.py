@@ -1,10 +1,11 @@
 """What training tasks share: DDP wrapping, no-sync passes, this run's optimizer
-hyperparameters after a resume, and the resume state of a GAN. Apart from tasks.py so task
+hyperparameters after a resume, the resume state of a GAN, and the exported average. Apart from tasks.py so task
 modules can import them without importing each other."""
 
 from __future__ import annotations
 
 import contextlib
+import copy
 from typing import Any
 
 import torch
@@ -24,6 +25,27 @@ def wrap_ddp(module: nn.Module, device: torch.device, distributed: bool) -> nn.M
 def set_hyper(opt: torch.optim.Optimizer, lr: float, betas: tuple[float, float]) -> None:
     for group in opt.param_groups:
         group["lr"], group["betas"] = lr, betas
+
+
+@torch.no_grad()
+def calibrated_copy(
+    ema: nn.Module, seed: int, device: torch.device, batches: int, batch_size: int
+) -> nn.Module:
+    """A copy of the averaged generator with its batch-norm statistics measured for its own
+    weights (the live generator's statistics do not quite fit the average), in eval mode."""
+    module = copy.deepcopy(ema)
+    bns = [m for m in module.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    if bns:
+        gen = torch.Generator().manual_seed(seed)
+        for bn in bns:
+            bn.reset_running_stats()
+            bn.momentum = None  # a plain average over the calibration batches
+        module.train()
+        for _ in range(batches):
+            module.decode(torch.randn(batch_size, module.latent_dim, generator=gen).to(device))
+        for bn in bns:
+            bn.momentum = 0.1
+    return module.eval()
 
 
 def no_sync(module: nn.Module) -> contextlib.AbstractContextManager:
