@@ -65,3 +65,24 @@ def receive_messages(
                 if state or not message.address.startswith("/state/"):
                     got[message.address] = message.args
     return got
+
+
+def oscquery_server(**overrides):
+    """An OSCQuery server on a free loopback port over the registry (not started): the
+    defaults every OSCQuery test shares, with `overrides` for what a test is about."""
+    from installation.control.osc.oscquery import OscQueryServer
+    from installation.control.osc.space import AddressSpace
+    from installation.params import REGISTRY
+
+    args = {
+        "host": "127.0.0.1",
+        "port": 0,
+        "osc_port": 9000,
+        "osc_tcp": True,
+        "name": "test",
+        "zeroconf": False,
+    }
+    args.update(overrides)
+    space = args.pop("space", None) or AddressSpace(REGISTRY)
+    values = args.pop("values", REGISTRY.initial_values)
+    return OscQueryServer(space, values, **args)

@@ -9,6 +9,7 @@ import urllib.error
 import urllib.request
 
 import pytest
+from osc_support import oscquery_server
 
 from installation.control.osc import oscquery
 from installation.control.osc.config import OscConfig, OscMapping
@@ -33,16 +34,7 @@ def server():
         ).mappings,
     )
     values = dict(REGISTRY.initial_values(), **{"walk.speed": -1.0})
-    srv = OscQueryServer(
-        space,
-        lambda: values,
-        host="127.0.0.1",
-        port=0,
-        osc_port=9123,
-        osc_tcp=True,
-        name="test-show",
-        zeroconf=False,
-    )
+    srv = oscquery_server(space=space, values=lambda: values, osc_port=9123, name="test-show")
     srv.start()
     yield srv
     srv.stop()
@@ -110,17 +102,7 @@ def test_without_zeroconf_it_serves_and_warns_once(
     caplog.set_level(logging.WARNING, logger="installation.control.osc.oscquery")
     space = AddressSpace(REGISTRY)
     servers = [
-        OscQueryServer(
-            space,
-            REGISTRY.initial_values,
-            host="127.0.0.1",
-            port=0,
-            osc_port=9000,
-            osc_tcp=False,
-            name="x",
-            zeroconf=True,
-        )
-        for _ in range(2)
+        oscquery_server(space=space, osc_tcp=False, name="x", zeroconf=True) for _ in range(2)
     ]
     try:
         for srv in servers:
@@ -140,16 +122,7 @@ def test_with_zeroconf_it_is_advertised_as_oscjson() -> None:
     )
     import time
 
-    srv = OscQueryServer(
-        AddressSpace(REGISTRY),
-        REGISTRY.initial_values,
-        host="127.0.0.1",
-        port=0,
-        osc_port=9000,
-        osc_tcp=True,
-        name="installation-test",
-        zeroconf=True,
-    )
+    srv = oscquery_server(name="installation-test", zeroconf=True)
     srv.start()
     browser = zeroconf.Zeroconf(interfaces=["127.0.0.1"])
     try:

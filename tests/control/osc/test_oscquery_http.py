@@ -10,27 +10,15 @@ import threading
 import time
 
 import pytest
-from osc_support import wait_for
+from osc_support import oscquery_server, wait_for
 
 from installation.control.osc.http import HttpLimits
 from installation.control.osc.oscquery import OscQueryServer
 from installation.control.osc.receiver import AllowList
-from installation.control.osc.space import AddressSpace
-from installation.params import REGISTRY
 
 
 def make(**limits) -> OscQueryServer:
-    srv = OscQueryServer(
-        AddressSpace(REGISTRY),
-        REGISTRY.initial_values,
-        host="127.0.0.1",
-        port=0,
-        osc_port=9000,
-        osc_tcp=True,
-        name="test",
-        zeroconf=False,
-        limits=HttpLimits(**limits) if limits else None,
-    )
+    srv = oscquery_server(limits=HttpLimits(**limits) if limits else None)
     srv.start()
     return srv
 
@@ -169,17 +157,7 @@ def test_a_flood_of_connections_and_requests_leaves_it_serving() -> None:
 
 
 def test_the_allow_list_applies_before_a_byte_is_read() -> None:
-    srv = OscQueryServer(
-        AddressSpace(REGISTRY),
-        REGISTRY.initial_values,
-        host="127.0.0.1",
-        port=0,
-        osc_port=9000,
-        osc_tcp=True,
-        name="test",
-        zeroconf=False,
-        allows=AllowList(["10.0.0.0/8"]),
-    )
+    srv = oscquery_server(allows=AllowList(["10.0.0.0/8"]))
     srv.start()
     try:
         try:

@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 
 import pytest
-from osc_support import wait_for
+from osc_support import oscquery_server, wait_for
 from test_osc_server import Running
 
 from installation.control.osc.parse import encode_message, parse_packet
@@ -179,24 +179,9 @@ def test_two_shows_with_one_name_are_both_advertised(caplog: pytest.LogCaptureFi
     zeroconf = pytest.importorskip(
         "zeroconf", reason="the optional zeroconf package is not installed"
     )
-    from installation.control.osc.oscquery import OscQueryServer
-    from installation.control.osc.space import AddressSpace
-    from installation.params import REGISTRY
 
     caplog.set_level(logging.INFO, logger="installation.control.osc.oscquery")
-    servers = [
-        OscQueryServer(
-            AddressSpace(REGISTRY),
-            REGISTRY.initial_values,
-            host="127.0.0.1",
-            port=0,
-            osc_port=9000,
-            osc_tcp=True,
-            name="twin-show",
-            zeroconf=True,
-        )
-        for _ in range(2)
-    ]
+    servers = [oscquery_server(name="twin-show", zeroconf=True) for _ in range(2)]
     browser = zeroconf.Zeroconf(interfaces=["127.0.0.1"])
     try:
         servers[0].start()
