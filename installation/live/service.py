@@ -415,9 +415,13 @@ def build_live_models(
     for root in roots:
         if not root.is_dir():
             log.warning("hotswap: watched folder %s does not exist (yet)", root)
-    try:  # what plays now is the baseline; older files in watched folders are not news
-        since = (model_folder / CARD_FILE).stat().st_mtime
+    # What plays now is the baseline; older files in watched folders are not news. The
+    # baseline is the playing folder's own signature time (the newer of its two files, as
+    # the watcher reckons it), so that folder itself is never reported as a new candidate.
+    signature = folder_signature(model_folder)
+    try:
         playing_sha = read_card(model_folder).sha256
+        since = Candidate(model_folder, signature).mtime if signature is not None else None
     except (OSError, CheckpointError):
         since, playing_sha = None, ""
     return LiveModels(
