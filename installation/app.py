@@ -435,8 +435,9 @@ def connect_kiosk(rt: ShowRuntime) -> Service | None:
     h.guard = service.after_frame
     h.on_status = (*h.on_status, service.on_status)
     k = show.kiosk
+    attract = None
     if k.attract.after_min is not None:
-        attract = AttractMode(k.attract, show.scenes)
+        attract = AttractMode(k.attract, show.scenes, rt.instrument)
         h.mappers = (*h.mappers, attract.seen)
         h.tasks = (*h.tasks, attract.apply)
         h.hud_lines = (*h.hud_lines, attract.hud_lines)
@@ -451,6 +452,9 @@ def connect_kiosk(rt: ShowRuntime) -> Service | None:
             REGISTRY,
             stats=rt.stats,
             osc=next((s for s in rt.services if hasattr(s, "receiver")), None),
+            midi=next((s for s in rt.services if hasattr(s, "remap")), None),
+            instrument=rt.instrument,
+            attract=attract,
         )
         h.tasks = (*h.tasks, service.reloader.apply)
         h.hud_lines = (*h.hud_lines, service.reloader.hud_lines)

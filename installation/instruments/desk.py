@@ -7,10 +7,12 @@ latents takes longer than a frame), which gets each snapshot whole and writes it
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import math
 import queue
 import threading
+from collections import deque
 from collections.abc import Callable, Mapping
 
 import numpy as np
@@ -44,6 +46,13 @@ class SceneWriter:
         self._queue: queue.Queue[SceneBook | None] = queue.Queue()
         self._thread: threading.Thread | None = None
         self.failed: str | None = None
+        # Digests of the last files written, so live reload (kiosk/reload.py) knows the
+        # show's own saves from a technician's edit of the file.
+        self._written: deque[str] = deque(maxlen=8)
+
+    def wrote(self, data: bytes) -> bool:
+        """Whether `data` is what this writer itself saved lately."""
+        return hashlib.sha256(data).hexdigest() in tuple(self._written)
 
     def save(self, book: SceneBook) -> None:
         if book.read_only:
@@ -69,7 +78,10 @@ class SceneWriter:
             if book is None:
                 return
             try:
-                book.save()
+                data = book.dump()
+                # known before the file changes: a reload never takes this save for an edit
+                self._written.append(hashlib.sha256(data).hexdigest())
+                book.save(data)
                 self.failed = None
             except OSError as exc:
                 self.failed = f"cannot save {book.path}: {exc}"

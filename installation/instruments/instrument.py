@@ -236,7 +236,7 @@ class Instrument:
         elif a == "keyframe.recall":
             n, frames = slot(e.value), desk.loop_keyframes()
             if n is not None and 1 <= n <= len(frames):
-                self._start_morph(now, targets, {"loop.on": 1.0}, f"keyframe {n}")
+                self.start_morph(now, targets, {"loop.on": 1.0}, f"keyframe {n}")
                 self._pending_phase = float(n - 1)
                 return [ControlEvent("loop.on", 1.0, source="instrument")]
         elif a == "scene.store":
@@ -292,7 +292,7 @@ class Instrument:
             nav = self.nav
             self.nav = Navigator(nav.latent_dim, scene.seed, nav.mode, nav.easing)
         self._pending_phase = scene.phase
-        self._start_morph(now, targets, scene.parameters, f"scene {index + 1} {scene.name}")
+        self.start_morph(now, targets, scene.parameters, f"scene {index + 1} {scene.name}")
 
     def _bring_back_model(self, scene: Scene) -> None:
         """Ask for the scene's model; the swap (validated, off this thread, crossfaded)
@@ -307,7 +307,7 @@ class Instrument:
         self.request_model(scene.model, scene.model_folder)
         self.note(f"scene {scene.name}: bringing back model {scene.model}")
 
-    def _start_morph(
+    def start_morph(
         self, now: float, targets: Mapping[str, float], to: Mapping[str, float], label: str
     ) -> None:
         seconds = float(targets.get("morph.time", self.config.morph_s))

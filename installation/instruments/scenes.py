@@ -108,13 +108,15 @@ class SceneBook:
             "scenes": [s.to_entry() for s in self.scenes],
         }
 
-    def save(self) -> None:
-        if self.read_only:
-            return
-        data = self.to_data()
+    def dump(self) -> bytes:
+        """The scene file's bytes for this book."""
         text = "# Scenes of a show: written by the show (store, rename, delete); edit with care.\n"
-        text += yaml.safe_dump(data, sort_keys=False, default_flow_style=None, width=120)
-        atomic_write_bytes(self.path, text.encode("utf-8"))
+        text += yaml.safe_dump(self.to_data(), sort_keys=False, default_flow_style=None, width=120)
+        return text.encode("utf-8")
+
+    def save(self, data: bytes | None = None) -> None:
+        if not self.read_only:
+            atomic_write_bytes(self.path, self.dump() if data is None else data)
 
 
 def _misfit(entry: SceneEntry, registry: Registry, latent_dim: int) -> str | None:

@@ -101,6 +101,7 @@ class MidiService:
         self.base_dir = base_dir
         self.outbox = FeedbackOutbox()
         self._commands: queue.Queue[str | None] = queue.Queue()
+        self._remaps: queue.Queue[tuple[MidiConfig, MidiSetup, dict]] = queue.Queue()
         self._learn = LearnCapture()
         self._learned = setup.learned
         self._system: MidiSystem | None = None
@@ -137,6 +138,13 @@ class MidiService:
     def arm(self, target: str | None) -> None:
         """Arm MIDI learn for a registry target (None cancels): the next control moved maps to it."""
         self._commands.put(target)
+
+    def remap(
+        self, cfg: MidiConfig, setup: MidiSetup, scenes: Mapping[str, Mapping[str, float]]
+    ) -> None:
+        """An edited show.yaml's `midi.mappings`, `midi.takeover` and `scenes:` (checked by
+        kiosk/reload.py), for the service thread: every device's table is rebuilt whole."""
+        self._remaps.put((cfg, setup, {k: dict(v) for k, v in scenes.items()}))
 
     def send(self, device: str, message: tuple[int, ...]) -> None:
         """Queue feedback for a device (the main thread's feedback hook calls this)."""
@@ -379,11 +387,26 @@ class MidiService:
         return replays
 
     def _take_commands(self) -> None:
+        while not self._remaps.empty():
+            self._remap(*self._remaps.get_nowait())
         while True:
             try:
                 self._learn.arm(self._commands.get_nowait())
             except queue.Empty:
                 return
+
+    def _remap(self, cfg: MidiConfig, setup: MidiSetup, scenes: dict) -> None:
+        self.cfg = self.cfg.model_copy(update={"mappings": cfg.mappings, "takeover": cfg.takeover})
+        self.setup, self._learned, self.scenes = setup, setup.learned, scenes
+        by_path = {p.path: p for p in setup.profiles}  # a profile file may have changed too
+        for source, decoder in self._decoders.items():
+            old = self._profiles.get(source)
+            self._profiles[source] = by_path.get(old.path, old) if old else None
+            decoder.scenes = dict(scenes)
+            decoder.table = self._table(decoder.device, self._profiles[source])
+        for opened in self._inputs.values():
+            opened.profile = self._profiles.get(opened.decoder.source, opened.profile)
+        log.info("MIDI mappings reloaded for %d device(s)", len(self._decoders))
 
     def _finish_learn(self, now: float) -> None:
         target = self._learn.target
