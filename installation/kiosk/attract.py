@@ -85,19 +85,30 @@ class AttractMode:
         if person is not None:
             self._last_input = now
             if self.active:
-                self._hand_back(person)
+                released = self._hand_back(person)
+                # This frame's step of the glide was made before the input was seen.
+                events = [
+                    e
+                    for e in events
+                    if not (
+                        isinstance(e, ControlEvent) and e.source == "morph" and e.target in released
+                    )
+                ]
         return events
 
-    def _hand_back(self, e: Event) -> None:
+    def _hand_back(self, e: Event) -> set[str]:
+        """Control back to people; the parameters the tour's morph stops pushing."""
         self.active = False
-        morph = self._morph
+        morph, released = self._morph, set()
         if morph is not None and self.instrument is not None and self.instrument.morph is morph:
-            for name in list(morph.params_from):  # where the glide got to, it stays
+            released = set(morph.params_from)
+            for name in released:  # where the glide got to, it stays
                 morph.release(name)
         self._morph = None
         log.info(
             "attract mode: input from %s; control is back", getattr(e, "source", "") or "keyboard"
         )
+        return released
 
     def _floor(self, morph: Morph | None) -> None:
         """The tour keeps walking: a stop's speed and pause are held to the tour's floor."""
