@@ -45,6 +45,7 @@ from installation.kiosk.service import KioskService
 from installation.live.service import build_live_models
 from installation.live.showfile import ShowFileWatch
 from installation.live.swap import SwapBox
+from installation.live.trainer import schedule_share
 from installation.navigator import Navigator
 from installation.params import REGISTRY, Registry
 from installation.render.display import DisplayError, DisplaySettings, PygameDisplay
@@ -442,7 +443,8 @@ def connect_kiosk(rt: ShowRuntime) -> Service | None:
         h.tasks = (*h.tasks, attract.apply)
         h.hud_lines = (*h.hud_lines, attract.hud_lines)
     if k.schedule.hours or k.schedule.restart_at:
-        schedule = Schedule(k.schedule, restart=opts.kiosk is not None)
+        shares = [schedule_share(t, show, k.schedule.training_threads) for t in trainers]
+        schedule = Schedule(k.schedule, restart=opts.kiosk is not None, on_hours=shares)
         h.tasks = (*h.tasks, schedule.apply)
         h.hud_lines = (*h.hud_lines, schedule.hud_lines)
     if opts.show_path is not None and show.kiosk.reload:

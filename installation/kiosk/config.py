@@ -69,6 +69,10 @@ class ScheduleConfig(Section):
     restart_at: str | None = Field(
         None, description='a daily restart under --kiosk at this time, e.g. "04:30"'
     )
+    training_threads: PositiveInt | None = Field(
+        None,
+        description="the trainer's CPU threads outside the hours (no duty cycle then); null: every core",
+    )
 
     @field_validator("hours")
     @classmethod

@@ -4,7 +4,10 @@ restart at a quiet hour (under `--kiosk`).
 `level(minute, config)` is pure (minute of the day, with seconds as a fraction); the frame
 task `Schedule.apply` sets the loop's dimmer from the wall clock every frame (so fades are
 smooth), and outside the hours drops the frame rate to `idle_fps` so a trainer gets the
-machine. Hours may span midnight ("20:00"-"02:00").
+machine. Hours may span midnight ("20:00"-"02:00"). Each change between inside and outside
+(and the first look) is told to the `on_hours` hooks: the live trainer's supervisor then
+gives training every core and no duty cycle outside, its show share inside
+(live/trainer.py `schedule_share`).
 
 The daily restart ends the show with EXIT_RESTART; the supervisor starts it again into its
 saved state at once, and does not count it as a crash.
@@ -13,7 +16,7 @@ saved state at once, and does not count it as a crash.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING
 
@@ -56,9 +59,15 @@ def level(minute: float, config: ScheduleConfig) -> tuple[float, bool]:
 
 class Schedule:
     def __init__(
-        self, config: ScheduleConfig, *, restart: bool, wall: Callable[[], datetime] = datetime.now
+        self,
+        config: ScheduleConfig,
+        *,
+        restart: bool,
+        wall: Callable[[], datetime] = datetime.now,
+        on_hours: Sequence[Callable[[bool], None]] = (),
     ) -> None:
         self.config, self.restart, self.wall = config, restart, wall
+        self.on_hours = tuple(on_hours)
         self.inside: bool | None = None
         self._fps: float | None = None
         self._restart_minute = parse_hhmm(config.restart_at) if config.restart_at else None
@@ -82,6 +91,11 @@ class Schedule:
                 "inside" if inside else "outside",
                 ", ".join("-".join(h) for h in self.config.hours) or "always",
             )
+            for hook in self.on_hours:
+                try:
+                    hook(inside)
+                except Exception:  # the trainer's share is not worth a frame
+                    log.exception("schedule: a show-hours hook failed")
         self._maybe_restart(loop, minute)
 
     def _maybe_restart(self, loop: RenderLoop, minute: float) -> None:

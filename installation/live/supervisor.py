@@ -11,6 +11,11 @@ notice. A background thread here supervises it:
   resets after a run that lasted a while, so one crash a day never grows the wait),
 - pauses and resumes it (SIGSTOP / SIGCONT to its process group: instant, keeps its state),
 - limits its share of wall time (`cpu_share` < 1: the same signals, duty-cycled),
+- changes that share and its CPU threads while it runs (`set_share`: the kiosk schedule
+  gives training the whole machine outside show hours); threads reach the child as a line
+  on its stdin pipe (training/lifeline.py), applied at its next step. Its nice value stays:
+  lowering it back would need privileges, and nice only counts when the show competes,
+  which at the schedule's idle frame rate it hardly does,
 - stops it with SIGTERM (the trainer finishes its step and exits), then SIGKILL if it hangs,
 - and makes it die with this process, however this one dies (training/lifeline.py).
 
@@ -74,6 +79,7 @@ class TrainerSupervisor:
         cwd: Path | None = None,
         nice: int = 19,
         cpu_share: float = 1.0,
+        threads: int | None = None,  # what the command line gives the child
         backoff_initial_s: float = 1.0,
         backoff_max_s: float = 300.0,
         healthy_after_s: float = 60.0,
@@ -85,6 +91,7 @@ class TrainerSupervisor:
         self.command, self.log_path, self.cwd = command, Path(log_path), cwd
         self.env = dict(os.environ if env is None else env)
         self.nice, self.cpu_share = nice, cpu_share
+        self.threads = self._spawned_threads = threads
         self.backoff_initial_s, self.backoff_max_s = backoff_initial_s, backoff_max_s
         self.healthy_after_s, self.stop_timeout_s = healthy_after_s, stop_timeout_s
         # A trainer whose step has not moved for `stall_intervals` of its own save intervals
@@ -111,6 +118,19 @@ class TrainerSupervisor:
 
     def resume(self) -> None:
         self._set(paused=False)
+
+    def set_share(self, threads: int | None, cpu_share: float) -> None:
+        """How much of the machine training may take from now on: torch threads (None: as
+        started) and the share of wall time (1.0: no duty cycle). Takes effect within a
+        tick of the watching loop, and for every child started later."""
+        with self._cond:
+            self.threads, self.cpu_share = threads, cpu_share
+            self._cond.notify_all()
+        log.info(
+            "trainer share: %s thread(s), %.0f%% of the time",
+            threads or "its own",
+            100 * cpu_share,
+        )
 
     @property
     def paused(self) -> bool:
@@ -271,12 +291,15 @@ class TrainerSupervisor:
     def _watch(self, proc: subprocess.Popen) -> int:
         """Wait for the child to exit, applying pause, duty cycle and stop; its exit code."""
         stopped = False  # whether we have SIGSTOPped it
-        share = self.cpu_share
+        told = self._spawned_threads  # the thread count the child has (its command line)
         phase_start = time.monotonic()
         while proc.poll() is None:
             with self._cond:
                 self._cond.wait(timeout=0.05)
                 stopping, paused = self._stopping, self._paused
+                share, threads = self.cpu_share, self.threads
+            if threads is not None and threads != told:
+                told = threads if self._tell(proc, f"threads {threads}") else told
             if stopping:
                 return self._terminate(proc)
             now = time.monotonic()
@@ -304,6 +327,17 @@ class TrainerSupervisor:
                     self._publish(state="paused" if paused else "running")
                     self._on_event("training_paused" if paused else "training_resumed", t=now)
         return proc.returncode
+
+    def _tell(self, proc: subprocess.Popen, line: str) -> bool:
+        """A request on the child's stdin (its lifeline pipe); False when it cannot take it."""
+        try:
+            assert proc.stdin is not None
+            proc.stdin.write(line.encode() + b"\n")
+            proc.stdin.flush()
+        except (OSError, ValueError, AssertionError):
+            return False
+        log.info("trainer (pid %d): %s", proc.pid, line)
+        return True
 
     def _restart_clock(self, now: float) -> None:
         with self._cond:

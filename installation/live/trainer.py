@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -95,5 +96,23 @@ def build_trainer(show: Show, stats: StatsWriter) -> TrainerSupervisor:
         cwd=show.base_dir,
         nice=tr.nice,
         cpu_share=tr.cpu_share,
+        threads=tr.threads,
         on_event=stats.event,
     )
+
+
+def schedule_share(
+    supervisor: TrainerSupervisor, show: Show, outside_threads: int | None
+) -> Callable[[bool], None]:
+    """The kiosk schedule's hook (kiosk/schedule.py): outside show hours the trainer may use
+    the whole machine (every core, or `outside_threads`, and no duty cycle); when the show
+    opens it goes back to its `training.threads` and `training.cpu_share`."""
+    tr = show.training
+
+    def on_hours(inside: bool) -> None:
+        if inside:
+            supervisor.set_share(tr.threads, tr.cpu_share)
+        else:
+            supervisor.set_share(outside_threads or os.cpu_count() or 1, 1.0)
+
+    return on_hours

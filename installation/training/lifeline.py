@@ -13,6 +13,12 @@ train`) arms two lifelines at start:
   which outlives its child by design.
 - everywhere: a thread that reads stdin; end of file means the parent is gone (the kernel
   closes a dead process's pipe ends on every OS), and training stops after its step.
+
+The same pipe carries the one thing a show asks of a running trainer: a line `threads N`
+(the kiosk schedule: every core outside show hours, the show-hours share again when the
+show opens). The reading thread only records it; the training loop takes it between
+steps (`take_threads`) and sets torch's thread count on its own thread, where OpenMP
+keeps it. Anything else on the pipe is ignored.
 """
 
 from __future__ import annotations
@@ -64,11 +70,32 @@ def _orphaned(parent: int, stop: Callable[[], None], why: str) -> None:
     timer.start()
 
 
+_threads: list[int] = []  # the newest `threads N` the parent asked for, not yet taken
+
+
+def take_threads() -> int | None:
+    """The CPU thread count the show asked for since the last call (None: no change)."""
+    return _threads.pop() if _threads else None
+
+
+def read_requests(fd: int) -> None:
+    """Read the parent's lines until end of file (the parent is gone)."""
+    pending = b""
+    try:
+        while chunk := os.read(fd, 4096):
+            *lines, pending = (pending + chunk).split(b"\n")
+            for line in lines:
+                words = line.split()
+                if len(words) == 2 and words[0] == b"threads" and words[1].isdigit():
+                    _threads[:] = [max(1, int(words[1]))]
+    except (OSError, ValueError):
+        pass
+
+
 def _watch_stdin(parent: int, stop: Callable[[], None]) -> None:
     try:
-        while os.read(sys.stdin.fileno(), 4096):
-            pass  # the parent never writes; anything it might is ignored
-    except (OSError, ValueError):
+        read_requests(sys.stdin.fileno())
+    except ValueError:  # stdin closed in this process
         pass
     _orphaned(parent, stop, "its pipe closed")
 

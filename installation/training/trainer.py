@@ -23,7 +23,7 @@ import torch
 
 from installation.checkpoints import ModelCard
 from installation.networks import ArchitectureError, build_model
-from installation.training import advice, outputs, plots, state
+from installation.training import advice, lifeline, outputs, plots, state
 from installation.training import distributed as ddp
 from installation.training.config import TrainConfig, TrainingError
 from installation.training.data import ImageSet, StepSampler, load_dataset
@@ -380,6 +380,9 @@ def _train(
             if ddp.any_flag(stop.is_set(), info, run.device):
                 result.stopped = True
                 break
+            if (threads := lifeline.take_threads()) is not None:  # the show's schedule asks
+                torch.set_num_threads(threads)
+                log.info("training on %d CPU thread(s) now (asked by the show)", threads)
             t0 = time.perf_counter()
             losses = run.train_step()
             took = time.perf_counter() - t0

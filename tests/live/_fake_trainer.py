@@ -13,7 +13,7 @@ import sys
 import time
 from pathlib import Path
 
-from installation.training.lifeline import arm_from_env  # stdlib only, like this script
+from installation.training.lifeline import arm_from_env, take_threads  # stdlib only
 
 
 def main() -> None:
@@ -33,6 +33,9 @@ def main() -> None:
     (args.out / f"started-{n}").touch()
     while not stop:
         time.sleep(0.05)
+        threads = take_threads()  # between "steps", as the real trainer takes it
+        if threads is not None:
+            print(f"asked for {threads} thread(s)", flush=True)
 
 
 if __name__ == "__main__":
