@@ -6,7 +6,9 @@
   show process kiosk/child.py, and the benchmarks, which drive the real show as
   `installation run` does);
 - no import circles among the package's modules, counting imports inside functions
-  (they hide circles, they do not remove them) but not `if TYPE_CHECKING:` ones.
+  (they hide circles, they do not remove them) but not `if TYPE_CHECKING:` ones;
+- installation/web/ (the HTTP server OSCQuery and the health endpoint share) imports
+  nothing else of the package.
 """
 
 from __future__ import annotations
@@ -97,6 +99,17 @@ def test_only_the_entry_points_import_cli_and_app() -> None:
         if imp in ("installation.cli", "installation.app")
         and mod not in ENTRY_POINTS
         and not mod.startswith("installation.benchmarks.")
+    )
+    assert offenders == []
+
+
+def test_the_shared_http_server_depends_on_nothing_of_the_show() -> None:
+    offenders = sorted(
+        f"{mod} imports {imp}"
+        for mod, imps in package_graph().items()
+        if mod.startswith("installation.web")
+        for imp in imps
+        if not imp.startswith("installation.web")
     )
     assert offenders == []
 

@@ -158,6 +158,26 @@ def _raw(port: int, request: bytes) -> bytes:
         return data
 
 
+def test_one_request_per_connection_no_cors_no_caching(show_dict) -> None:
+    """The health endpoint on the shared HTTP server (web/http.py): a keep-alive request is
+    answered and the connection closed; no CORS header (OSCQuery's answers carry one), so
+    a web page on the gallery's machine cannot read it; nothing cached; no preflight."""
+
+    def work(port: int) -> dict:
+        return {
+            "get": _raw(port, b"GET /health HTTP/1.1\r\nConnection: keep-alive\r\n\r\n"),
+            "options": _raw(port, b"OPTIONS /health HTTP/1.1\r\n\r\n"),
+        }
+
+    result = _playing(show_dict, {}, work)["value"]
+    head, _, body = result["get"].partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 200") and json.loads(body)["ok"] is not None
+    assert b"Connection: close" in head and b"Cache-Control: no-store" in head
+    assert b"Access-Control" not in head
+    assert result["options"].startswith(b"HTTP/1.1 405")
+    assert b"Allow: GET, HEAD\r\n" in result["options"]
+
+
 def test_it_is_off_by_default_and_loopback_when_on(show_dict) -> None:
     show = parse_show(show_dict)
     assert show.kiosk.health.enabled is False and show.kiosk.health.host == "127.0.0.1"

@@ -24,12 +24,12 @@ from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from installation.control.osc.http import Connection, HttpLimits, HttpServer
-from installation.control.osc.http_wire import Response
 from installation.control.osc.parse import encode_message
 from installation.control.osc.space import AddressSpace
 from installation.control.osc.state import BY_ADDRESS, state_value
 from installation.control.osc.tree import ACCESS_READ, ATTRIBUTES, build_tree, find_node
+from installation.web.http import Connection, HttpLimits, HttpServer
+from installation.web.http_wire import Response
 
 log = logging.getLogger(__name__)
 
@@ -134,7 +134,7 @@ class OscQueryServer:
         assert self._tree is not None
         return self._tree
 
-    def _http_respond(self, method: str, target: str) -> Response:
+    def _http_respond(self, method: str, target: str, headers: dict[str, str]) -> Response:
         self._current_tree()  # drops the cache when the values changed
         cached = self._cache.get(target)
         if cached is None:

@@ -24,7 +24,6 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING
 
 from installation.control.osc.config import FeedbackClient, OscConfig
-from installation.control.osc.http import HttpLimits
 from installation.control.osc.oscquery import OscQueryServer
 from installation.control.osc.parse import encode_bundle, encode_message
 from installation.control.osc.receiver import OTHER_COUNTERS, AllowList, Destination, Receiver
@@ -34,6 +33,7 @@ from installation.control.osc.state import state_messages
 from installation.control.osc.tcp import TcpClients
 from installation.events import ControlEvent, EventQueue
 from installation.params import Registry
+from installation.web.http import HttpLimits
 
 if TYPE_CHECKING:
     from installation.config.show import Show

@@ -12,9 +12,9 @@ import time
 import pytest
 from osc_support import oscquery_server, wait_for
 
-from installation.control.osc.http import HttpLimits
 from installation.control.osc.oscquery import OscQueryServer
 from installation.control.osc.receiver import AllowList
+from installation.web.http import HttpLimits
 
 
 def make(**limits) -> OscQueryServer:

@@ -1,7 +1,9 @@
 """A small HTTP/1.1 server with websocket upgrade, on ONE thread and one selector.
 
-OSCQuery's JSON and its LISTEN websocket share it. What a hostile or broken client can do
-is bounded, and each refusal is counted (`counters`, read by /status and OSCQuery):
+OSCQuery's JSON and its LISTEN websocket (control/osc/oscquery.py) and the kiosk's health
+endpoint (kiosk/health.py) each run one. The handler gets (method, target, lower-cased
+headers) and returns a whole Response. What a hostile or broken client can do is bounded,
+and each refusal is counted (`counters`, read by /status and OSCQuery):
 
 - at most `max_connections` sockets; when full, the connection idle the longest is closed
   to make room (a keep-alive HTTP client first), else the newcomer is refused;
@@ -11,7 +13,11 @@ is bounded, and each refusal is counted (`counters`, read by /status and OSCQuer
 - headers over `max_header_bytes` get 431, a request with a body 413, other methods 405;
 - the allow-list is applied at accept, before a byte is read;
 - a websocket whose unsent data passes `ws_send_limit` (a client that never reads) is
-  dropped, so pushes never pile up in memory.
+  dropped, so pushes never pile up in memory;
+- `keep_alive=False`: one request per connection (the health endpoint's way).
+
+Every answer says `Access-Control-Allow-Origin: *` (a browser control surface may read
+OSCQuery) unless `cors=False` (the health endpoint: a web page must not read it).
 
 Nothing here blocks: sockets are non-blocking, and work from other threads (value pushes)
 arrives through `call_soon`, which queues a callable and wakes the selector.
@@ -32,8 +38,8 @@ from dataclasses import dataclass, field
 from http import HTTPStatus
 from typing import Any, Protocol
 
-from installation.control.osc.http_wire import Response, parse_head, response_head
-from installation.control.osc.websocket import (
+from installation.web.http_wire import Response, parse_head, response_head
+from installation.web.websocket import (
     BINARY,
     CLOSE,
     CLOSE_GOING_AWAY,
@@ -75,6 +81,7 @@ class HttpLimits:
     max_header_bytes: int = 8192
     ws_send_limit: int = 256 * 1024
     ws_max_message: int = 16384
+    keep_alive: bool = True
 
 
 class WebSocketHandler(Protocol):
@@ -102,13 +109,15 @@ class HttpServer:
         host: str,
         port: int,
         *,
-        respond: Callable[[str, str], Response],
+        respond: Callable[[str, str, dict[str, str]], Response],
         websocket: WebSocketHandler | None = None,
         allows: Callable[[str], bool] = lambda h: True,
         limits: HttpLimits | None = None,
         name: str = "http",
+        cors: bool = True,
     ) -> None:
         self.respond, self.ws, self.allows, self.name = respond, websocket, allows, name
+        self.cors = cors
         self.limits = limits = limits or HttpLimits()
         self.counters: Counter[str] = Counter(dict.fromkeys(COUNTERS, 0))
         family = socket.AF_INET6 if ":" in host else socket.AF_INET
@@ -328,8 +337,10 @@ class HttpServer:
         method, target, version, headers = parsed
         self.counters["requests"] += 1
         wants_close = headers.get("connection", "").lower()
-        close = "close" in wants_close or (
-            version == "HTTP/1.0" and "keep-alive" not in wants_close
+        close = (
+            not self.limits.keep_alive
+            or "close" in wants_close
+            or (version == "HTTP/1.0" and "keep-alive" not in wants_close)
         )
         if (
             headers.get("content-length", "0").strip() not in ("", "0")
@@ -340,7 +351,7 @@ class HttpServer:
             return False
         if "websocket" in headers.get("upgrade", "").lower():
             return self._upgrade(conn, method, headers)
-        if method == "OPTIONS":  # a browser's CORS preflight
+        if method == "OPTIONS" and self.cors:  # a browser's CORS preflight
             self._reply(
                 conn,
                 Response(HTTPStatus.NO_CONTENT),
@@ -356,10 +367,11 @@ class HttpServer:
                 conn,
                 Response(HTTPStatus.METHOD_NOT_ALLOWED),
                 close=close,
-                extra=(("Allow", "GET, HEAD, OPTIONS"),),
+                extra=(("Allow", "GET, HEAD, OPTIONS" if self.cors else "GET, HEAD"),),
             )
         else:
-            self._reply(conn, self.respond(method, target), close=close, head_only=method == "HEAD")
+            answer = self.respond(method, target, headers)
+            self._reply(conn, answer, close=close, head_only=method == "HEAD")
         return True
 
     def _upgrade(self, conn: Connection, method: str, headers: dict[str, str]) -> bool:
@@ -437,7 +449,7 @@ class HttpServer:
         head_only: bool = False,
         extra: tuple[tuple[str, str], ...] = (),
     ) -> None:
-        data = response_head(r, close=close, extra=extra)
+        data = response_head(r, close=close, extra=extra, cors=self.cors)
         self._send(conn, data if head_only else data + r.body)
         if close:
             conn.closing = True

@@ -15,16 +15,21 @@ class Response:
     status: int
     body: bytes = b""
     content_type: str = "application/json"
+    headers: tuple[tuple[str, str], ...] = ()  # more header lines, e.g. Cache-Control
 
 
 def response_head(
-    r: Response, *, close: bool = False, extra: tuple[tuple[str, str], ...] = ()
+    r: Response,
+    *,
+    close: bool = False,
+    extra: tuple[tuple[str, str], ...] = (),
+    cors: bool = True,
 ) -> bytes:
     lines = [f"HTTP/1.1 {r.status} {HTTPStatus(r.status).phrase}"]
     if r.body or r.status == 200:
         lines.append(f"Content-Type: {r.content_type}")
     lines.append(f"Content-Length: {len(r.body)}")
-    lines += [f"{k}: {v}" for k, v in (*CORS, *extra)]
+    lines += [f"{k}: {v}" for k, v in (*(CORS if cors else ()), *r.headers, *extra)]
     if close:
         lines.append("Connection: close")
     return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
