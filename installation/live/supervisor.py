@@ -55,6 +55,8 @@ class TrainerStatus:
     last_exit: int | None = None
     last_error: str = ""
     retry_at: float | None = None  # time.monotonic() of the next start while backing off
+    threads: int | None = None  # torch threads it may use now (None: as its command says)
+    cpu_share: float = 1.0  # share of wall time it may run now
 
 
 def last_line(path: Path, limit: int = 8192) -> str:
@@ -105,7 +107,8 @@ class TrainerSupervisor:
         self._stopping = False
         self._thread: threading.Thread | None = None
         self._stall_reason = ""
-        self.status = TrainerStatus()
+        self.status = TrainerStatus(threads=threads, cpu_share=cpu_share)
+        self._status_lock = threading.Lock()
         self.starts = 0  # how many times a child was started (tests and the HUD read it)
 
     # -- what other threads call (they only set flags) --------------------------------------
@@ -126,6 +129,7 @@ class TrainerSupervisor:
         with self._cond:
             self.threads, self.cpu_share = threads, cpu_share
             self._cond.notify_all()
+        self._publish(threads=threads, cpu_share=cpu_share)  # /health shows it
         log.info(
             "trainer share: %s thread(s), %.0f%% of the time",
             threads or "its own",
@@ -168,7 +172,8 @@ class TrainerSupervisor:
             self._cond.notify_all()
 
     def _publish(self, **fields: object) -> None:
-        self.status = replace(self.status, **fields)
+        with self._status_lock:  # set_share publishes from another thread
+            self.status = replace(self.status, **fields)
 
     # -- the supervising thread ---------------------------------------------------------------
     def _run(self) -> None:

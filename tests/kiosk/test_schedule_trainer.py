@@ -68,6 +68,7 @@ def test_outside_show_hours_training_gets_the_machine_and_gives_it_back(
         tick(loop, 2)  # 08:00: outside the hours
         assert wait_for(lambda: _asked(log, 3), timeout=10.0), "the child was not told"
         assert sup.cpu_share == 1.0 and sup.threads == 3
+        assert (sup.status.threads, sup.status.cpu_share) == (3, 1.0)  # what /health shows
         assert wait_for(lambda: _state(pid) != "T", timeout=5.0)
         end = time.monotonic() + 1.0  # two duty periods: never stopped now
         while time.monotonic() < end:
