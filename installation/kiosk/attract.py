@@ -141,12 +141,10 @@ class AttractMode:
             self._next_stop_at = now + self.config.scene_s
             self._next_stop(loop, now)
 
-    def _stops(self) -> list[tuple[str, object]]:
+    def _stops(self) -> list[tuple[str, int]]:
         inst = self.instrument
         book = inst.desk.book if inst is not None else None
-        stops: list[tuple[str, object]] = [
-            ("cue", i) for i in range(len(book.scenes) if book else 0)
-        ]
+        stops: list[tuple[str, int]] = [("cue", i) for i in range(len(book.scenes) if book else 0)]
         stops += [("scene", i) for i in range(len(self.scenes))]
         if not stops and inst is not None:
             stops = [("keyframe", i) for i in range(len(inst.desk.loop_keyframes()))]
@@ -158,7 +156,6 @@ class AttractMode:
             return  # nothing to recall: the tour walks the navigator's keyframes
         self._stop = (self._stop + 1) % len(stops)
         kind, index = stops[self._stop]
-        assert isinstance(index, int)
         inst = self.instrument
         if kind == "scene":
             name, values = self.scenes[index]
