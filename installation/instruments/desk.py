@@ -49,7 +49,10 @@ class SceneWriter:
         if book.read_only:
             return
         snapshot = SceneBook(
-            book.path, [Scene(**vars(s)) for s in book.scenes], list(book.keyframes)
+            book.path,
+            [Scene(**vars(s)) for s in book.scenes],
+            list(book.keyframes),
+            foreign=list(book.foreign),
         )
         if self._thread is None:
             self._thread = threading.Thread(target=self._run, name="scene-writer", daemon=True)
@@ -93,6 +96,7 @@ class SceneDesk:
     ) -> None:
         self.book, self.latent_dim, self.model_id = book, latent_dim, model_id
         self.model_folder = ""  # where the playing model came from (a scene stores it)
+        self.model_sha = ""  # the playing model's weights' SHA-256: which model, exactly
         self.note = note
         self.writer = writer or SceneWriter()
         self.cue: int | None = None  # index of the scene recalled or stored last
@@ -149,6 +153,7 @@ class SceneDesk:
             scene_params(targets),
             [np.array(k) for k in self.book.keyframes],
             self.model_folder,
+            self.model_sha,
         )
         if name and any(s.name == name for i, s in enumerate(scenes) if i != index):
             scene.name = self.book.unique_name(name)
@@ -186,6 +191,12 @@ class SceneDesk:
             self.cue = self.cue - 1 if self.cue - 1 >= 0 else None
         self.note(f"scene {index + 1} deleted: {gone.name}")
         self._save()
+
+    def plays(self, scene: Scene) -> bool:
+        """Whether the model playing is the scene's: by SHA-256 where both know it, else id."""
+        if scene.model_sha and self.model_sha:
+            return scene.model_sha == self.model_sha
+        return not scene.model or scene.model == self.model_id
 
     def cue_target(self, action: str, value: float) -> int | None:
         """The scene index that go/back/jump asks for, or None when there is none."""

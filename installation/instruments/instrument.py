@@ -107,11 +107,14 @@ class Instrument:
         self.directions = directions
         self.model, self.base_dir = model, base_dir  # for image keyframes
         self.projector: Projector | None = None
-        # Asks the live model service (live/service.py) for a scene's model: (id, folder).
-        # None when hot-swap is off: a recall then plays on with the model it has.
-        self.request_model: Callable[[str, str], None] | None = None
+        # Asks the live model service (live/service.py) for a scene's model: (id, folder,
+        # sha256). None when hot-swap is off: a recall then plays on with the model it has.
+        self.request_model: Callable[[str, str, str], None] | None = None
+        # A recalled scene whose latents are another model's size: its walk waits for it.
+        self.awaiting: Scene | None = None
         if model is not None:
             self.desk.model_folder = str(model.folder)
+            self.desk.model_sha = model.card.sha256
         self.link: LinkService | None = None  # Ableton Link, when performance.link is on
         self.audio: AudioInput | None = None  # a local sound input, when performance.audio is on
         self.morph: Morph | None = None
@@ -279,20 +282,31 @@ class Instrument:
 
     def recall(self, index: int, targets: Mapping[str, float], now: float) -> None:
         scene = self.desk.book.scenes[index]
-        if scene.model and scene.model != self.desk.model_id:
+        label = f"scene {index + 1} {scene.name}"
+        self.awaiting = None
+        if not self.desk.plays(scene):
             self._bring_back_model(scene)
-        if scene.latent_dim != self.nav.latent_dim:
-            self.note(
-                f"scene {scene.name}: latents of size {scene.latent_dim}, the model's are {self.nav.latent_dim}"
-            )
-            return
         self.desk.cue = index
+        if scene.latent_dim != self.nav.latent_dim:
+            # Its walk and keyframes live in its own model's latent space: they come back
+            # when that model lands (on_swap); the parameters glide now.
+            if self.request_model is not None:
+                self.awaiting = scene
+            self.note(
+                f"{label}: latents of size {scene.latent_dim}, the model's are "
+                f"{self.nav.latent_dim}: its walk follows its model"
+            )
+        else:
+            self._recall_walk(scene)
+        self._start_morph(now, targets, scene.parameters, label)
+
+    def _recall_walk(self, scene: Scene) -> None:
+        """The scene's keyframes, seed and phase (the navigator's state)."""
         self.desk.book.keyframes = [np.array(k) for k in scene.keyframes]
         if scene.seed != self.nav.seed:
             nav = self.nav
             self.nav = Navigator(nav.latent_dim, scene.seed, nav.mode, nav.easing)
         self._pending_phase = scene.phase
-        self._start_morph(now, targets, scene.parameters, f"scene {index + 1} {scene.name}")
 
     def _bring_back_model(self, scene: Scene) -> None:
         """Ask for the scene's model; the swap (validated, off this thread, crossfaded)
@@ -304,7 +318,7 @@ class Instrument:
                 10.0,
             )
             return
-        self.request_model(scene.model, scene.model_folder)
+        self.request_model(scene.model, scene.model_folder, scene.model_sha)
         self.note(f"scene {scene.name}: bringing back model {scene.model}")
 
     def _start_morph(
@@ -425,14 +439,23 @@ class Instrument:
         if dim != self.nav.latent_dim:
             self.nav = Navigator(dim, self.nav.seed, self.nav.mode, self.nav.easing)
             self.desk.latent_dim = dim
-            self.morph, self.z_last = None, None
+            self.z_last = None
+            if self.morph is not None:  # parameters glide on; latents of two sizes cannot
+                self.morph.z_from = None
             self.directions = None  # they belong to the old model's latents
             self.note(
                 f"the new model's latents have size {dim}: keyframes and scenes of other sizes wait"
             )
         self.desk.model_id = str(getattr(new, "id", self.desk.model_id))
         self.desk.model_folder = str(getattr(new, "folder", self.desk.model_folder))
+        card = getattr(new, "card", None)
+        self.desk.model_sha = str(getattr(card, "sha256", "")) if card is not None else ""
         self.model = new
+        scene = self.awaiting
+        if scene is not None and self.desk.plays(scene) and scene.latent_dim == dim:
+            self.awaiting = None
+            self._recall_walk(scene)  # phase_sync takes its phase this very frame
+            self.note(f"scene {scene.name}: its walk is back with model {self.desk.model_id}")
 
     def start(self) -> None:
         for part in (self.link, self.audio):
