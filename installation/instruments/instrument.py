@@ -15,7 +15,6 @@ walk's state and the keyframes, nothing else.
 from __future__ import annotations
 
 import logging
-import math
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping
@@ -33,7 +32,8 @@ from installation.instruments.modes import drift_offset, jitter_offset, loop_lat
 from installation.instruments.morph import Morph
 from installation.instruments.record import Recorder, Replay
 from installation.instruments.scenes import Scene, SceneBook
-from installation.instruments.tempo import Tempo, quantized_end
+from installation.instruments.tempo import Tempo, locked_phase, quantized_end
+from installation.instruments.tempo_sources import TEMPO_ACTIONS, ClockSource, TempoSources
 from installation.navigator import Navigator
 from installation.params import Registry
 
@@ -47,8 +47,6 @@ if TYPE_CHECKING:  # torch stays out of the instrument: directions arrive as num
 log = logging.getLogger(__name__)
 
 NOTE_S = 5.0
-CORRECT_S = 0.5  # time constant of beat-phase corrections (as the MIDI clock sync)
-TEMPO_ACTIONS = ("tempo", "beat", "tempo.tap")
 DESK_ACTIONS = (
     "keyframe.image",
     "keyframe.store",
@@ -63,19 +61,6 @@ DESK_ACTIONS = (
     "cue.back",
     "cue.jump",
 )
-# Reads the MIDI clock's latest state (an object with bpm, beat, running, at), or None.
-ClockSource = Callable[[], object | None]
-
-
-def locked_phase(
-    phase: float, cycle: float, beat: float, beats: float, bpm: float, dt: float, gain: float
-) -> float:
-    """The phase of something that turns `cycle` phase units every `beats` beats, stepped at
-    the tempo and nudged so it meets the beat: only the fraction is corrected, never a jump."""
-    target = beat / beats
-    error = ((target - phase / cycle) + 0.5) % 1.0 - 0.5
-    step = bpm / 60.0 / beats * dt + error * (1.0 - math.exp(-dt / CORRECT_S))
-    return phase + gain * cycle * step
 
 
 def _amounts(d: Directions, values: Mapping[str, float]) -> np.ndarray:
@@ -103,7 +88,8 @@ class Instrument:
         self.nav = navigator
         self.desk = SceneDesk(book, navigator.latent_dim, model_id, self.note)
         self.tempo = Tempo()
-        self.recorder, self.replay, self.midi_clock = recorder, replay, midi_clock
+        self.sources = TempoSources(self.tempo, self.note, recorder, midi_clock)
+        self.recorder, self.replay = recorder, replay
         self.directions = directions
         self.model, self.base_dir = model, base_dir  # for image keyframes
         self.projector: Projector | None = None
@@ -115,7 +101,6 @@ class Instrument:
         if model is not None:
             self.desk.model_folder = str(model.folder)
             self.desk.model_sha = model.card.sha256
-        self.link: LinkService | None = None  # Ableton Link, when performance.link is on
         self.audio: AudioInput | None = None  # a local sound input, when performance.audio is on
         self.morph: Morph | None = None
         self.z_last: np.ndarray | None = None
@@ -128,12 +113,28 @@ class Instrument:
         self._latent_t: float | None = None
         self._drift_phase = 0.0
         self.envelopes = EnvelopeBank(registry, config.envelopes)
-        self._last_clock: object | None = None
         self.notes: deque[tuple[float, str]] = deque(maxlen=6)
         self.progress: object | None = None  # an offline render's progress bar (closed at stop)
         self.frames = 0
         for line in book.skipped:
             self.note(f"scene skipped: {line}", 30.0)
+
+    @property
+    def link(self) -> LinkService | None:
+        """Ableton Link, when performance.link is on (it hears the show's own tempo too)."""
+        return self.sources.link
+
+    @link.setter
+    def link(self, link: LinkService | None) -> None:
+        self.sources.link = link
+
+    @property
+    def midi_clock(self) -> ClockSource | None:
+        return self.sources.midi_clock
+
+    @midi_clock.setter
+    def midi_clock(self, clock: ClockSource | None) -> None:
+        self.sources.midi_clock = clock
 
     def note(self, text: str, seconds: float = NOTE_S) -> None:
         log.info("%s", text)
@@ -148,7 +149,7 @@ class Instrument:
         events = list(events)
         if self.replay is not None:
             events += self._replayed(t, now)
-        self._follow_midi_clock(t, now)
+        self.sources.follow_midi_clock(t, now)
         if self.recorder is not None:
             for e in events:
                 if isinstance(e, ControlEvent):
@@ -159,7 +160,7 @@ class Instrument:
             if not isinstance(e, ControlEvent):
                 pass  # a clock tick or device notice no mapper took: not the instrument's
             elif e.target in TEMPO_ACTIONS:
-                self._tempo_action(e, now)
+                self.sources.action(e, now)
             elif e.target in DESK_ACTIONS:
                 out += self._desk_action(e, current, now)
             elif e.target in self.registry.params and self.morph is not None:
@@ -177,50 +178,12 @@ class Instrument:
         out: list[Event] = []
         for line in self.replay.due(t):
             if line.kind == "tempo":
-                d = line.data
-                self.tempo.clock(
-                    float(d["bpm"]),
-                    float(d["beat"]),
-                    now,
-                    bool(d.get("running", True)),
-                    str(d.get("source", "replay")),
-                )
-                if self.recorder is not None:
-                    self.recorder.tempo(
-                        t,
-                        float(d["bpm"]),
-                        float(d["beat"]),
-                        bool(d.get("running", True)),
-                        str(d.get("source", "replay")),
-                    )
+                self.sources.replayed(line.data, t, now)
             elif line.data["target"] != "quit":  # the log's end ends a replay, not its quit
                 out.append(line.event())
         if self.replay.finished and t >= self.replay.end:
             out.append(ControlEvent("quit", source="replay"))
         return out
-
-    def _follow_midi_clock(self, t: float, now: float) -> None:
-        latest = self.midi_clock() if self.midi_clock is not None else None
-        if latest is None or latest is self._last_clock:
-            return
-        self._last_clock = latest
-        bpm, running = float(getattr(latest, "bpm", 0.0)), bool(getattr(latest, "running", False))
-        # Clock events are stamped in real time: carry the beat over to the loop's clock.
-        beat = float(getattr(latest, "beat", 0.0))
-        if running and bpm > 0:
-            beat += max(0.0, time.monotonic() - float(getattr(latest, "at", 0.0))) * bpm / 60.0
-        self.tempo.clock(bpm, beat, now, running)
-        if self.recorder is not None and self.tempo.state.known:
-            self.recorder.tempo(t, self.tempo.state.bpm, beat, running, "midi clock")
-
-    def _tempo_action(self, e: ControlEvent, now: float) -> None:
-        source = e.source.removeprefix("replay:").split(":")[0]  # "osc", "midi", "keyboard"
-        if e.target == "tempo":
-            self.tempo.set_bpm(e.value, now, source=source)
-        elif e.target == "beat":
-            self.tempo.beat(now, e.value if math.isfinite(e.value) else None, source=source)
-        elif self.tempo.tap(now):
-            self.note(f"tap tempo {self.tempo.state.bpm:.1f} bpm")
 
     def _desk_action(
         self, e: ControlEvent, targets: dict[str, float], now: float
