@@ -20,6 +20,22 @@ from installation.instruments.scenes import NOT_IN_SCENES, Scene, SceneBook
 
 log = logging.getLogger(__name__)
 
+# The actions the desk answers (the instrument hands it these events).
+DESK_ACTIONS = (
+    "keyframe.image",
+    "keyframe.store",
+    "keyframe.seed",
+    "keyframe.recall",
+    "keyframe.delete",
+    "keyframe.clear",
+    "scene.store",
+    "scene.rename",
+    "scene.delete",
+    "cue.go",
+    "cue.back",
+    "cue.jump",
+)
+
 
 def scene_params(targets: Mapping[str, float]) -> dict[str, float]:
     """The parameters a scene keeps: the piece, not the operator's state or raw inputs."""

@@ -25,9 +25,10 @@ import numpy as np
 
 from installation.events import ControlEvent, Event
 from installation.instruments.config import PerformanceConfig
-from installation.instruments.desk import SceneDesk, slot
+from installation.instruments.desk import DESK_ACTIONS, SceneDesk, slot
 from installation.instruments.envelope import EnvelopeBank
 from installation.instruments.hud import hud_lines
+from installation.instruments.images import ImageKeyframes
 from installation.instruments.modes import drift_offset, jitter_offset, loop_latent, truncate
 from installation.instruments.morph import Morph
 from installation.instruments.record import Recorder, Replay
@@ -42,25 +43,10 @@ if TYPE_CHECKING:  # torch stays out of the instrument: directions arrive as num
     from installation.instruments.audio import AudioInput
     from installation.instruments.directions import Directions
     from installation.instruments.link import LinkService
-    from installation.instruments.project import Projector
 
 log = logging.getLogger(__name__)
 
 NOTE_S = 5.0
-DESK_ACTIONS = (
-    "keyframe.image",
-    "keyframe.store",
-    "keyframe.seed",
-    "keyframe.recall",
-    "keyframe.delete",
-    "keyframe.clear",
-    "scene.store",
-    "scene.rename",
-    "scene.delete",
-    "cue.go",
-    "cue.back",
-    "cue.jump",
-)
 
 
 def _amounts(d: Directions, values: Mapping[str, float]) -> np.ndarray:
@@ -91,8 +77,8 @@ class Instrument:
         self.sources = TempoSources(self.tempo, self.note, recorder, midi_clock)
         self.recorder, self.replay = recorder, replay
         self.directions = directions
-        self.model, self.base_dir = model, base_dir  # for image keyframes
-        self.projector: Projector | None = None
+        self.model = model  # image keyframes project on (a copy of) it
+        self.images = ImageKeyframes(self.note, base_dir)
         # Asks the live model service (live/service.py) for a scene's model: (id, folder,
         # sha256). None when hot-swap is off: a recall then plays on with the model it has.
         self.request_model: Callable[[str, str, str], None] | None = None
@@ -168,7 +154,7 @@ class Instrument:
             out.append(e)
         out += self._morph_targets(now)
         out += self.envelopes.events(events, targets, dt)
-        out += self._projections(targets)
+        out += self.images.collect(targets, self.desk.add_keyframe)
         if self.recorder is not None:
             self.recorder.flush()
         return out
@@ -190,7 +176,7 @@ class Instrument:
     ) -> list[ControlEvent]:
         desk, a = self.desk, e.target
         if a == "keyframe.image":
-            self._submit_image(e.text)
+            self.images.submit(e.text, self.model)
         elif a == "keyframe.store":
             desk.add_keyframe(self.z_last, "current position")
         elif a == "keyframe.seed":
@@ -217,32 +203,6 @@ class Instrument:
                 self.recall(index, targets, now)
         return []
 
-    def _submit_image(self, text: str) -> None:
-        if not text or self.model is None:
-            self.note("keyframe.image: give the path of an image")
-            return
-        path = Path(text).expanduser()
-        path = path if path.is_absolute() else self.base_dir / path
-        if self.projector is None:
-            from installation.instruments.project import Projector  # torch, only when used
-
-            self.projector = Projector()
-        self.projector.submit(path, self.model)
-        self.note(f"{path.name}: queued for a keyframe")
-
-    def _projections(self, targets: Mapping[str, float]) -> list[ControlEvent]:
-        p = self.projector
-        if p is None:
-            return []
-        for result in p.results():
-            self.note(result.message, 10.0)
-            if result.z is not None:
-                self.desk.add_keyframe(result.z, result.name)
-        progress = round(p.progress, 2)
-        if progress != targets.get("projection.progress", 0.0):  # controllers hear it
-            return [ControlEvent("projection.progress", progress, source="projection")]
-        return []
-
     def recall(self, index: int, targets: Mapping[str, float], now: float) -> None:
         scene = self.desk.book.scenes[index]
         label = f"scene {index + 1} {scene.name}"
@@ -255,9 +215,10 @@ class Instrument:
             # when that model lands (on_swap); the parameters glide now.
             if self.request_model is not None:
                 self.awaiting = scene
+            then = "its walk follows its model" if self.awaiting else "its walk cannot play here"
             self.note(
                 f"{label}: latents of size {scene.latent_dim}, the model's are "
-                f"{self.nav.latent_dim}: its walk follows its model"
+                f"{self.nav.latent_dim}: {then}"
             )
         else:
             self._recall_walk(scene)
@@ -435,5 +396,4 @@ class Instrument:
         if self.recorder is not None:
             self.recorder.close(self.t)
         self.desk.writer.close()
-        if self.projector is not None:
-            self.projector.close()
+        self.images.close()
