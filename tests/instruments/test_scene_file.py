@@ -13,6 +13,7 @@ from installation.instruments.modes import seeded_latent
 from installation.instruments.scenes import Scene, SceneBook, load_scenes
 from installation.params import REGISTRY
 from tests.conftest import make_model
+from tests.instruments.support import Stepped, ev
 
 
 def _book(path: Path, dim: int = 8) -> SceneBook:
@@ -111,3 +112,27 @@ def test_scenes_match_their_model_by_signature_and_the_misfits_stay_in_the_file(
     assert [line.split(":")[0] for line in again.skipped] == ["retrained", "foreign"]
     # The show that trained old-tiny loads its scene again from the same file.
     assert "retrained" in load_scenes(path, REGISTRY, 8, "tiny", old_tiny.sha256).names()
+
+
+def test_with_hot_swap_off_a_scene_of_another_size_recalls_its_parameters_only(
+    tmp_path: Path,
+) -> None:
+    """A real 24-dim model on disk, a 16-dim show without hot-swap: the scene loads (its model
+    is in its folder), a recall glides its parameters and says its walk cannot play here."""
+    card = read_card(make_model(tmp_path / "wide", name="wide", latent_dim=24))
+    scene = Scene("wide", "wide", 24, 9, 2.5, False, {"walk.speed": 0.3}, [seeded_latent(1, 24)])
+    scene.model_folder, scene.model_sha = str(tmp_path / "wide"), card.sha256
+    SceneBook(tmp_path / "scenes.yaml", [scene]).save()
+    show = Stepped(tmp_path)
+    try:
+        inst = show.instrument
+        assert inst.desk.book.names() == ["wide"] and inst.nav.latent_dim == 16
+        show.run(3, {1: [ev("morph.time", 0.2)], 2: [ev("cue.jump", 1.0)]})
+        show.run(10)
+        assert show.targets[-1]["walk.speed"] == pytest.approx(0.3)
+        assert (inst.nav.latent_dim, inst.nav.seed, inst.awaiting) == (16, 3, None)
+        notes = [text for _, text in inst.notes]
+        assert any("its walk cannot play here" in t for t in notes)
+        assert any("model wide not available (hot-swap is off)" in t for t in notes)
+    finally:
+        show.close()
