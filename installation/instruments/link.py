@@ -7,7 +7,7 @@ nothing more is sent and the show's tempo holds where it was.
 
 The other way, `publish` gives the session a tempo set in the show (tap, OSC, MIDI clock):
 aalink's `Link.tempo` setter, and for a beat `Link.request_beat` (Link's polite form: alone
-in the session the beat falls now; with peers it lands on the session's own bar phase).
+in the session the beat falls now; with peers Link keeps the session's phase).
 """
 
 from __future__ import annotations
