@@ -244,7 +244,8 @@ class ShowReloader:
     def _book(self, path: Path) -> SceneBook:
         inst = self.instrument
         assert inst is not None
-        return load_scenes(path, inst.registry, inst.desk.latent_dim, inst.desk.model_id)
+        desk = inst.desk
+        return load_scenes(path, inst.registry, desk.latent_dim, desk.model_id, desk.model_sha)
 
     def _check_show(self) -> None:
         try:
