@@ -140,13 +140,11 @@ def _count_in_child(stream: str, counters, stop) -> None:
     try:
         if not receiver.connect(60, stop.is_set):
             return
-        published = 0.0
+        idle = 0  # captures that timed out: one after the sender paused means all is read
         while not stop.is_set():
-            got = receiver.capture(100)
-            if not got or time.monotonic() - published > 0.05:
-                published = time.monotonic()
-                counters[:] = [receiver.count, *receiver.performance(), *sched_seconds()]
-        counters[:] = [receiver.count, *receiver.performance(), *sched_seconds()]
+            if not receiver.capture(100):
+                idle += 1
+            counters[:] = [receiver.count, *receiver.performance(), *sched_seconds(), idle]
     finally:
         receiver.close()
 
@@ -154,15 +152,16 @@ def _count_in_child(stream: str, counters, stop) -> None:
 class NdiPeerProcess:
     """A counting NDI receiver in a process of its own, as a real receiver (TouchDesigner,
     OBS) would be, on the NDI runtime's C API (ndi_capture.py). Only counters come back
-    (`counters()`): frames it read, frames that reached NDI's receiver and those NDI dropped
-    unread, and the CPU seconds it ran and waited runnable for a CPU: a receiver starved of
-    CPU shows as wait, frames lost before it as arrived < sent."""
+    (`counters()`, all updated together after each capture): frames it read, frames that
+    reached NDI's receiver and those NDI dropped unread, the CPU seconds it ran and waited
+    runnable for a CPU (a receiver starved of CPU shows as wait, frames lost before it as
+    arrived < sent), and `idle`, captures that timed out with nothing to read."""
 
     def __init__(self, stream: str) -> None:
         import multiprocessing
 
         ctx = multiprocessing.get_context("spawn")  # no fork of a process with torch threads
-        self._counters, self._stop = ctx.Array("d", 5), ctx.Event()
+        self._counters, self._stop = ctx.Array("d", 6), ctx.Event()
         self._process = ctx.Process(
             target=_count_in_child, args=(stream, self._counters, self._stop), daemon=True
         )
@@ -172,13 +171,14 @@ class NdiPeerProcess:
         return int(self._counters[0])
 
     def counters(self) -> dict[str, float]:
-        read, arrived, dropped, ran, waited = self._counters[:]
+        read, arrived, dropped, ran, waited, idle = self._counters[:]
         return {
             "read": read,
             "arrived": arrived,
             "ndi_dropped": dropped,
             "cpu_s": ran,
             "cpu_wait_s": waited,
+            "idle": idle,
         }
 
     def __enter__(self) -> NdiPeerProcess:
