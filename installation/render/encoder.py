@@ -229,7 +229,7 @@ class VideoEncoder:
         if not self.spec.containers:
             target = self.path / f"frame_{self.frames_written:06d}.png"
             try:
-                target.write_bytes(_encode_png(self._png, frame))
+                target.write_bytes(b"".join(bytes(p) for p in _encode_png(self._png, frame)))
             except OSError as exc:
                 target.unlink(missing_ok=True)
                 self._closed = True
@@ -315,28 +315,38 @@ def png_context(width: int, height: int, options: Mapping[str, str] | None = Non
     return ctx
 
 
-def _encode_png(ctx, frame: np.ndarray) -> bytes:
+def _encode_png(ctx, frame: np.ndarray, av_frame=None) -> list:
+    """PNG packets of one frame. `av_frame`, the same picture already in an rgb24 PyAV frame
+    (the screenshot writer's converter makes one), skips from_ndarray: that copy holds the
+    GIL for ~15 ms at 1080p, long enough to delay the render thread's next frame."""
     av = _av()
-    packets = ctx.encode(av.VideoFrame.from_ndarray(frame, format="rgb24"))
-    return b"".join(bytes(p) for p in packets)
+    if av_frame is None or (av_frame.width, av_frame.height) != (frame.shape[1], frame.shape[0]):
+        av_frame = av.VideoFrame.from_ndarray(frame, format="rgb24")
+    return list(ctx.encode(av_frame))  # the encode itself runs without the GIL
 
 
-def write_png(path: str | os.PathLike[str], frame: np.ndarray, *, context=None) -> Path:
-    """Write one RGB frame as a PNG, atomically (a half-written screenshot never appears)."""
+def write_png(
+    path: str | os.PathLike[str], frame: np.ndarray, *, context=None, av_frame=None
+) -> Path:
+    """Write one RGB frame as a PNG, atomically (a half-written screenshot never appears).
+    `av_frame`: the same pixels as an rgb24 PyAV frame, when the caller has one (no copy)."""
     path = Path(path)
     if not (isinstance(frame, np.ndarray) and frame.ndim == 3):
         raise EncoderError(
             f"a frame must be an HxWx3 uint8 array (RGB), got {getattr(frame, 'shape', type(frame))}"
         )
     height, width = frame.shape[:2]
-    frame = _check_frame(frame, width, height)
+    frame = _check_frame(frame, width, height) if av_frame is None else frame
+    if av_frame is not None and av_frame.format.name != "rgb24":
+        raise EncoderError(f"av_frame must be rgb24, got {av_frame.format.name}")
     ctx = context if context is not None else png_context(width, height)
     ensure_writable(path.parent)
-    data = _encode_png(ctx, frame)
+    packets = _encode_png(ctx, frame, av_frame)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
+            for packet in packets:  # straight from the packets' buffers: no joined copy
+                fh.write(memoryview(packet))
         os.chmod(tmp, 0o644)
         os.replace(tmp, path)
     except OSError as exc:

@@ -106,6 +106,7 @@ class ScreenshotAdapter:
     """Writes each frame it is sent to the path that came with it (meta `path`)."""
 
     kind = "screenshot"
+    takes_av_frame = True  # the converter's rgb24 frame is encoded as it is (encoder.write_png)
 
     def __init__(self, on_saved=None) -> None:
         self.on_saved = on_saved
@@ -116,10 +117,10 @@ class ScreenshotAdapter:
         self._context = png_context(*size)
         return name
 
-    def send(self, frame: np.ndarray, path: Path | None = None, **meta: Any) -> None:
+    def send(self, frame: np.ndarray, path: Path | None = None, av_frame=None, **meta: Any) -> None:
         assert path is not None
         try:
-            saved = write_png(path, frame, context=self._context)
+            saved = write_png(path, frame, context=self._context, av_frame=av_frame)
         except EncoderError as exc:  # one failed screenshot is no reason to stop taking them
             self.failed += 1
             log.error("screenshot not saved: %s", exc)

@@ -113,10 +113,12 @@ def test_screenshots_are_written_off_the_render_thread_without_the_hud(
     import installation.render.outputs.file as file_output
 
     writers: list[str] = []
+    handed: list[object] = []
     real = file_output.write_png
 
     def spy(*args, **kwargs):  # notes which thread encodes, then does the real work
         writers.append(threading.current_thread().name)
+        handed.append(kwargs.get("av_frame"))
         return real(*args, **kwargs)
 
     monkeypatch.setattr(file_output, "write_png", spy)
@@ -135,6 +137,8 @@ def test_screenshots_are_written_off_the_render_thread_without_the_hud(
     finally:
         runtime.close()
     assert writers == ["output screenshot"]
+    # the converter's own rgb24 frame is encoded: no from_ndarray copy holding the GIL
+    assert [(f.format.name, f.width, f.height) for f in handed] == [("rgb24", 800, 450)]
     (shot,) = (tmp_path / "shots").glob("*.png")
     picture = frames_in(shot)[0]
     assert picture.shape == (450, 800, 3)
