@@ -7,7 +7,9 @@
 Codecs: "h264" (libx264, yuv420p, .mp4/.mov/.mkv), "prores" (prores_ks, yuv422p10le,
 .mov/.mkv) where this FFmpeg build has it, and "png" (a PNG sequence: `path` is a folder,
 frames are frame_000000.png, ...). `write_png` writes one PNG (a screenshot) with the same
-codec. An encoder is not thread-safe: one thread owns it (the recording output runs it on
+codec. H.264 and ProRes are converted with the BT.709 matrix to limited range and tagged so
+(primaries, transfer, matrix, range), as players and NLEs expect of HD video. An encoder is
+not thread-safe: one thread owns it (the recording output runs it on
 its own thread, so the render loop never waits for an encode).
 
 Errors say what the operator can fix: `FolderNotWritable` at open (read-only or missing
@@ -33,6 +35,7 @@ from installation.errors import UserError
 
 _DISK_FULL = {errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC), errno.EFBIG}
 _NOT_WRITABLE = {errno.EROFS, errno.EACCES, errno.EPERM}
+_BT709, _LIMITED = 1, 1  # FFmpeg's AVCOL_PRI/TRC/SPC_BT709 and AVCOL_RANGE_MPEG
 
 
 class EncoderError(UserError):
@@ -196,6 +199,9 @@ class VideoEncoder:
             raise EncoderError(
                 f"{codec} in {self.pixel_format} needs an even width, got {self.width}"
             )
+        # YUV streams are BT.709, limited range (HD video's convention), tagged and converted so.
+        self._yuv = self.pixel_format.startswith(("yuv", "nv12"))
+        self._reformatter = av.video.reformatter.VideoReformatter()
         if self.spec.containers:
             ensure_writable(self.path.parent)
             self._open_container(av)
@@ -209,6 +215,10 @@ class VideoEncoder:
             stream = self._container.add_stream(self.spec.ffmpeg, rate=self.fps)
             stream.width, stream.height, stream.pix_fmt = self.width, self.height, self.pixel_format
             stream.codec_context.time_base = 1 / self.fps
+            if self._yuv:  # players and NLEs read these; untagged HD is guessed, often wrong
+                ctx = stream.codec_context
+                ctx.color_primaries, ctx.color_trc, ctx.colorspace = _BT709, _BT709, _BT709
+                ctx.color_range = _LIMITED
             stream.options = self.options
             self._stream = stream
             self._container.start_encoding()  # a bad option fails here, not at frame one
@@ -238,6 +248,15 @@ class VideoEncoder:
             return
         av = _av()
         picture = self._picture(av, frame)
+        if self._yuv:  # converted here, so the matrix is the one the stream is tagged with
+            picture = self._reformatter.reformat(
+                picture,
+                format=self.pixel_format,
+                dst_colorspace="ITU709",
+                dst_color_range="MPEG",
+                dst_color_trc=_BT709,
+                dst_color_primaries=_BT709,
+            )
         picture.pts = self.frames_written
         try:
             for packet in self._stream.encode(picture):
@@ -250,7 +269,7 @@ class VideoEncoder:
     def _picture(self, av, frame: np.ndarray):
         """`frame` as a PyAV frame. from_ndarray costs ~15 ms at 1080p holding the GIL (a
         stall for the render thread); a copy into one reused frame costs under 1 ms. Reuse
-        is safe when the stream's format differs: PyAV converts into a new frame before
+        is safe when the stream's format differs: write() converts into a new frame before
         the encoder keeps any reference."""
         if self.pixel_format == "rgb24":
             return av.VideoFrame.from_ndarray(frame, format="rgb24")
