@@ -13,8 +13,9 @@ not thread-safe: one thread owns it (the recording output runs it on
 its own thread, so the render loop never waits for an encode).
 
 Errors say what the operator can fix: `FolderNotWritable` at open (read-only or missing
-permission, checked by really creating a file), `DiskFull` when the disk fills mid-write
-(the encoder is closed, what was written stays playable as far as the muxer got),
+permission, checked by really creating a file), `DiskFull` on the write that found the disk
+full (packets are written as they are muxed; the encoder is closed; a Matroska file plays up
+to there, an MP4/MOV has no index written and does not play),
 `CodecUnavailable` and plain `EncoderError` for a bad size, frame or option. This module
 imports nothing from the rest of the package but errors.py, so it can be copied whole.
 """
@@ -211,7 +212,9 @@ class VideoEncoder:
 
     def _open_container(self, av) -> None:
         try:
-            self._container = av.open(str(self.path), mode="w")
+            # flush_packets: each packet is written as it is muxed, so a full disk is an error
+            # on the frame that hit it (Matroska otherwise holds a cluster, seconds, first).
+            self._container = av.open(str(self.path), mode="w", options={"flush_packets": "1"})
             stream = self._container.add_stream(self.spec.ffmpeg, rate=self.fps)
             stream.width, stream.height, stream.pix_fmt = self.width, self.height, self.pixel_format
             stream.codec_context.time_base = 1 / self.fps

@@ -219,6 +219,29 @@ def test_full_tmpfs_stops_the_video_with_disk_full(tmp_path: Path) -> None:
         enc.close()  # closing after the failure raises nothing more
 
 
+@pytest.mark.parametrize("suffix", [".mkv", ".mp4"])
+def test_a_full_disk_is_an_error_on_the_frame_that_filled_it(tmp_path: Path, suffix: str) -> None:
+    """Smooth frames (the show's kind): Matroska held a cluster (seconds) in memory, so the
+    disk filled ~100 frames before the error surfaced, or only at close for a short take;
+    now each packet is written as it is muxed (flush_packets)."""
+    x, y = np.arange(320)[None, :, None], np.arange(180)[:, None, None]
+    with mounted_tmpfs(tmp_path / "small", "size=512k") as folder:
+        path = folder / f"a{suffix}"
+        enc = VideoEncoder(path, size=(320, 180), fps=30, options={"preset": "ultrafast"})
+        full_at = None  # the frame after which the file system had no block left
+        with pytest.raises(DiskFull, match="disk is full"):
+            for i in range(3000):  # write() raises, not close()
+                enc.write(((x * 3 + y * 2 + i * 5 + np.array([0, 60, 120])) % 256).astype(np.uint8))
+                if full_at is None and os.statvfs(folder).f_bavail == 0:
+                    full_at = enc.frames_written
+        written = enc.frames_written
+        assert 0 < written < 3000
+        # None: the write that found no room raised at once; else within two frames of it
+        assert full_at is None or written - full_at <= 2, (full_at, written)
+        if suffix == ".mkv":  # Matroska stays playable up to where the disk filled
+            assert len(decode(path)) > written // 2
+
+
 def test_full_tmpfs_stops_a_png_sequence_and_leaves_no_partial_file(tmp_path: Path) -> None:
     with mounted_tmpfs(tmp_path / "small", "size=1m") as folder:
         enc = VideoEncoder(folder / "seq", size=(128, 96), fps=30, codec="png")

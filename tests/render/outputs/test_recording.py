@@ -76,14 +76,16 @@ def test_a_read_only_folder_is_refused_before_the_show_starts(
             run_show(parse_show(show_dict), RunOptions(headless=True, frames=3))
 
 
+@pytest.mark.parametrize("take,size", [("take", "256k"), ("take.mkv", "48k")])
 def test_a_full_disk_stops_the_recording_and_the_show_goes_on(
-    show_dict: dict, tmp_path: Path, caplog
+    show_dict: dict, tmp_path: Path, caplog, take: str, size: str
 ) -> None:
     show_dict["display"].update(size=[320, 180], fps=30)
-    with tmpfs(tmp_path / "small", "size=256k") as folder:
-        # A PNG sequence fills 256 KiB in a few frames (the show's pictures are smooth, so
-        # H.264 would take minutes; test_encoder.py fills a disk with H.264 noise).
-        show_dict["outputs"] = [{"kind": "file", "path": str(folder / "take"), "codec": "png"}]
+    with tmpfs(tmp_path / "small", f"size={size}") as folder:
+        # A real full file system (a tmpfs): a PNG sequence fills 256 KiB in a few frames;
+        # H.264 in Matroska, of the show's smooth pictures, 48 KiB in a few dozen.
+        codec = "png" if take == "take" else "h264"
+        show_dict["outputs"] = [{"kind": "file", "path": str(folder / take), "codec": codec}]
         runtime = ShowRuntime(
             parse_show(show_dict), RunOptions(headless=True, fixed_step=True, fps=30)
         )
@@ -95,6 +97,7 @@ def test_a_full_disk_stops_the_recording_and_the_show_goes_on(
             while worker.state != "stopped" and time.monotonic() < deadline:
                 loop.step()
             assert worker.state == "stopped" and "disk is full" in worker.message
+            assert worker.status()["failures"] == 1  # counted, and on /status and the HUD
             before = loop.frame
             for _ in range(10):
                 loop.step()  # the show goes on
