@@ -113,7 +113,6 @@ class Converter:
         self.passthrough = (sw, sh) == (ow, oh) and src_format == self.out_format
         self.fix_alpha = pixel_format in _HAS_ALPHA and not src_opaque
         self._private = None  # a passthrough frame whose alpha we must set is copied first
-        self.frame = None  # the PyAV frame behind the last converted pixels (not passthrough)
         if self.out_format == "uyvy422":
             self.shape: tuple[int, ...] = (oh, ow * 2)
         else:
@@ -143,7 +142,6 @@ class Converter:
             frame, ow, oh, format=self.out_format, interpolation="BILINEAR", threads=1, **colour
         )
         pixels = plane_view(out, self.shape)  # the view keeps `out` alive through its plane
-        self.frame = out
         if self.fix_alpha:
             pixels[..., 3] = 255
         return pixels

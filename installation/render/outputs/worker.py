@@ -178,8 +178,6 @@ class OutputWorker:
     def _send(self, adapter: Adapter, pool: FramePool, index: int, meta: dict) -> Adapter | None:
         try:
             pixels = self.converter(pool.frames[index], pool.views[index])
-            if getattr(adapter, "takes_av_frame", False) and not self.converter.passthrough:
-                meta = {**meta, "av_frame": self.converter.frame}  # the same pixels, no copy
             adapter.send(pixels, **meta)
             if self.clock() >= self._receivers_at:  # asking the library costs: once a second
                 self._receivers_at = self.clock() + 1.0

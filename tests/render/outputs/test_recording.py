@@ -3,7 +3,7 @@ show (pygame dummy display, the tiny model): files on disk are decoded back and 
 
 from __future__ import annotations
 
-import threading
+import os
 import time
 from pathlib import Path
 
@@ -110,38 +110,33 @@ def test_a_full_disk_stops_the_recording_and_the_show_goes_on(
     )
 
 
-def test_screenshots_are_written_off_the_render_thread_without_the_hud(
-    show_dict: dict, tmp_path: Path, monkeypatch
+def test_screenshots_are_written_by_another_process_without_the_hud(
+    show_dict: dict, tmp_path: Path
 ) -> None:
-    import installation.render.outputs.file as file_output
-
-    writers: list[str] = []
-    handed: list[object] = []
-    real = file_output.write_png
-
-    def spy(*args, **kwargs):  # notes which thread encodes, then does the real work
-        writers.append(threading.current_thread().name)
-        handed.append(kwargs.get("av_frame"))
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(file_output, "write_png", spy)
     show_dict["display"].update(size=[800, 450], screenshots=str(tmp_path / "shots"), hud=True)
     runtime = ShowRuntime(parse_show(show_dict), RunOptions(headless=True, fixed_step=True, fps=30))
     try:
         loop = runtime.build_loop()
         runtime.start_services()
+        writer = runtime.hooks.outputs.screenshots
+        # started with the show, on a helper thread (until it runs, the loop saves shots)
+        assert wait_for(lambda: writer.state == "running", timeout=30), writer.status()
         loop.step()
         pygame.event.post(pygame.event.Event(pygame.KEYDOWN, key=pygame.K_s))
         loop.step()
         window = pygame.surfarray.array3d(runtime.display.window).transpose(1, 0, 2)
-        assert wait_for(lambda: list((tmp_path / "shots").glob("*.png")), timeout=10), (
-            "timed out waiting for the screenshot file"
-        )
+
+        def saved() -> bool:
+            writer.poll()
+            return bool(writer.saved)
+
+        assert wait_for(saved, timeout=30), "timed out waiting for the screenshot file"
+        ((path, pid),) = writer.saved
+        assert pid != os.getpid()  # written by the writer process, not by the show's
+        assert writer.failed == writer.skipped == 0
     finally:
         runtime.close()
-    assert writers == ["output screenshot"]
-    # the converter's own rgb24 frame is encoded: no from_ndarray copy holding the GIL
-    assert [(f.format.name, f.width, f.height) for f in handed] == [("rgb24", 800, 450)]
+    assert writer.state == "idle" and not writer.saved[1:]  # stopped with the show
     (shot,) = (tmp_path / "shots").glob("*.png")
     picture = frames_in(shot)[0]
     assert picture.shape == (450, 800, 3)
