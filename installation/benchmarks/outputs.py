@@ -18,6 +18,9 @@ output_ndi_receiver_cpu_share, output_ndi_receiver_wait_share, output_ndi_show_w
                             a wait share near 1 is a process starved of CPU
 record_frame_ms_ratio       an H.264 recording (kind file, preset ultrafast) over none; <= 1.2
 screenshot_frame_ms_ratio   a screenshot every 20 frames (3 a second) over none; <= 1.1
+screenshot_present_extra_ms what a screenshot adds to its frame's present (the render
+                            thread's own cost: median present ms on screenshot frames minus
+                            on the others, in the same rounds; robust to the machine's load)
 screenshot_saved_fraction   of those, saved by the writer process (the rest it skipped while
                             busy with earlier ones: at nice 10 on a loaded machine it is slow)
 """
@@ -117,6 +120,10 @@ def _round(
         runtime.close()
     if screenshot_every:  # (close waited for the writer to finish what it was handed)
         counts.update(asked=len(asked), saved=len(writer.saved))
+        frames, _ = read_stats(stats)
+        shot = [f["present_ms"] for f in frames if f["frame"] in asked]
+        other = [f["present_ms"] for f in frames[10:] if f["frame"] not in asked]
+        counts["extra_ms"] = percentile(shot, 0.5) - percentile(other, 0.5)
     return _p99_frame_ms(stats), counts
 
 
@@ -179,7 +186,7 @@ def record_output(ctx: BenchContext) -> dict[str, float]:
     return {"record_frame_ms_ratio": ratio}
 
 
-@benchmark("screenshot_frame_ms_ratio", "screenshot_saved_fraction")
+@benchmark("screenshot_frame_ms_ratio", "screenshot_saved_fraction", "screenshot_present_extra_ms")
 def screenshots(ctx: BenchContext) -> dict[str, float]:
     if unavailable("file"):
         raise Skipped(unavailable("file"))
@@ -188,4 +195,5 @@ def screenshots(ctx: BenchContext) -> dict[str, float]:
     return {
         "screenshot_frame_ms_ratio": ratio,
         "screenshot_saved_fraction": _median(counts, "saved", "asked"),
+        "screenshot_present_extra_ms": percentile([c["extra_ms"] for c in counts], 0.5),
     }
