@@ -140,6 +140,10 @@ def _ratio(ctx: BenchContext, outputs: list, **kw) -> tuple[float, list[dict[str
     return percentile(on, 0.5) / percentile(off, 0.5), counts
 
 
+def _per_second(counts: list[dict[str, float]], part: str) -> float:
+    return percentile([c[part] / c["wall_s"] for c in counts], 0.5)
+
+
 def _median(counts: list[dict[str, float]], part: str, whole: str = "shown") -> float:
     return min(1.0, percentile([c[part] / c[whole] for c in counts], 0.5))
 
@@ -168,10 +172,11 @@ def ndi_output(ctx: BenchContext) -> dict[str, float]:
         "output_ndi_fps_fraction": _median(counts, "read"),
         "output_ndi_sent_fraction": _median(counts, "sent"),
         "output_ndi_arrived_fraction": _median(counts, "arrived"),
-        # cores the receiver process used while the round ran (1.0 = one whole core)
-        "output_ndi_receiver_cpu_share": percentile(
-            [c["cpu_s"] / c["wall_s"] for c in counts], 0.5
-        ),
+        # CPU seconds per second of the round (summed over threads, so may pass 1) that the
+        # receiver ran, and that the receiver and the show waited runnable for a CPU
+        "output_ndi_receiver_cpu_share": _per_second(counts, "cpu_s"),
+        "output_ndi_receiver_wait_share": _per_second(counts, "cpu_wait_s"),
+        "output_ndi_show_wait_share": _per_second(counts, "show_wait_s"),
     }
 
 
