@@ -20,6 +20,22 @@ from installation.instruments.scenes import NOT_IN_SCENES, Scene, SceneBook
 
 log = logging.getLogger(__name__)
 
+# The actions the desk answers (the instrument hands it these events).
+DESK_ACTIONS = (
+    "keyframe.image",
+    "keyframe.store",
+    "keyframe.seed",
+    "keyframe.recall",
+    "keyframe.delete",
+    "keyframe.clear",
+    "scene.store",
+    "scene.rename",
+    "scene.delete",
+    "cue.go",
+    "cue.back",
+    "cue.jump",
+)
+
 
 def scene_params(targets: Mapping[str, float]) -> dict[str, float]:
     """The parameters a scene keeps: the piece, not the operator's state or raw inputs."""
@@ -49,7 +65,10 @@ class SceneWriter:
         if book.read_only:
             return
         snapshot = SceneBook(
-            book.path, [Scene(**vars(s)) for s in book.scenes], list(book.keyframes)
+            book.path,
+            [Scene(**vars(s)) for s in book.scenes],
+            list(book.keyframes),
+            foreign=list(book.foreign),
         )
         if self._thread is None:
             self._thread = threading.Thread(target=self._run, name="scene-writer", daemon=True)
@@ -93,6 +112,7 @@ class SceneDesk:
     ) -> None:
         self.book, self.latent_dim, self.model_id = book, latent_dim, model_id
         self.model_folder = ""  # where the playing model came from (a scene stores it)
+        self.model_sha = ""  # the playing model's weights' SHA-256: which model, exactly
         self.note = note
         self.writer = writer or SceneWriter()
         self.cue: int | None = None  # index of the scene recalled or stored last
@@ -149,6 +169,7 @@ class SceneDesk:
             scene_params(targets),
             [np.array(k) for k in self.book.keyframes],
             self.model_folder,
+            self.model_sha,
         )
         if name and any(s.name == name for i, s in enumerate(scenes) if i != index):
             scene.name = self.book.unique_name(name)
@@ -186,6 +207,12 @@ class SceneDesk:
             self.cue = self.cue - 1 if self.cue - 1 >= 0 else None
         self.note(f"scene {index + 1} deleted: {gone.name}")
         self._save()
+
+    def plays(self, scene: Scene) -> bool:
+        """Whether the model playing is the scene's: by SHA-256 where both know it, else id."""
+        if scene.model_sha and self.model_sha:
+            return scene.model_sha == self.model_sha
+        return not scene.model or scene.model == self.model_id
 
     def cue_target(self, action: str, value: float) -> int | None:
         """The scene index that go/back/jump asks for, or None when there is none."""

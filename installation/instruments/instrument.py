@@ -15,7 +15,6 @@ walk's state and the keyframes, nothing else.
 from __future__ import annotations
 
 import logging
-import math
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping
@@ -26,14 +25,16 @@ import numpy as np
 
 from installation.events import ControlEvent, Event
 from installation.instruments.config import PerformanceConfig
-from installation.instruments.desk import SceneDesk, slot
+from installation.instruments.desk import DESK_ACTIONS, SceneDesk, slot
 from installation.instruments.envelope import EnvelopeBank
 from installation.instruments.hud import hud_lines
+from installation.instruments.images import ImageKeyframes
 from installation.instruments.modes import drift_offset, jitter_offset, loop_latent, truncate
 from installation.instruments.morph import Morph
 from installation.instruments.record import Recorder, Replay
 from installation.instruments.scenes import Scene, SceneBook
-from installation.instruments.tempo import Tempo, quantized_end
+from installation.instruments.tempo import Tempo, locked_phase, quantized_end
+from installation.instruments.tempo_sources import TEMPO_ACTIONS, ClockSource, TempoSources
 from installation.navigator import Navigator
 from installation.params import Registry
 
@@ -42,40 +43,10 @@ if TYPE_CHECKING:  # torch stays out of the instrument: directions arrive as num
     from installation.instruments.audio import AudioInput
     from installation.instruments.directions import Directions
     from installation.instruments.link import LinkService
-    from installation.instruments.project import Projector
 
 log = logging.getLogger(__name__)
 
 NOTE_S = 5.0
-CORRECT_S = 0.5  # time constant of beat-phase corrections (as the MIDI clock sync)
-TEMPO_ACTIONS = ("tempo", "beat", "tempo.tap")
-DESK_ACTIONS = (
-    "keyframe.image",
-    "keyframe.store",
-    "keyframe.seed",
-    "keyframe.recall",
-    "keyframe.delete",
-    "keyframe.clear",
-    "scene.store",
-    "scene.rename",
-    "scene.delete",
-    "cue.go",
-    "cue.back",
-    "cue.jump",
-)
-# Reads the MIDI clock's latest state (an object with bpm, beat, running, at), or None.
-ClockSource = Callable[[], object | None]
-
-
-def locked_phase(
-    phase: float, cycle: float, beat: float, beats: float, bpm: float, dt: float, gain: float
-) -> float:
-    """The phase of something that turns `cycle` phase units every `beats` beats, stepped at
-    the tempo and nudged so it meets the beat: only the fraction is corrected, never a jump."""
-    target = beat / beats
-    error = ((target - phase / cycle) + 0.5) % 1.0 - 0.5
-    step = bpm / 60.0 / beats * dt + error * (1.0 - math.exp(-dt / CORRECT_S))
-    return phase + gain * cycle * step
 
 
 def _amounts(d: Directions, values: Mapping[str, float]) -> np.ndarray:
@@ -103,16 +74,19 @@ class Instrument:
         self.nav = navigator
         self.desk = SceneDesk(book, navigator.latent_dim, model_id, self.note)
         self.tempo = Tempo()
-        self.recorder, self.replay, self.midi_clock = recorder, replay, midi_clock
+        self.sources = TempoSources(self.tempo, self.note, recorder, midi_clock)
+        self.recorder, self.replay = recorder, replay
         self.directions = directions
-        self.model, self.base_dir = model, base_dir  # for image keyframes
-        self.projector: Projector | None = None
-        # Asks the live model service (live/service.py) for a scene's model: (id, folder).
-        # None when hot-swap is off: a recall then plays on with the model it has.
-        self.request_model: Callable[[str, str], None] | None = None
+        self.model = model  # image keyframes project on (a copy of) it
+        self.images = ImageKeyframes(self.note, base_dir)
+        # Asks the live model service (live/service.py) for a scene's model: (id, folder,
+        # sha256). None when hot-swap is off: a recall then plays on with the model it has.
+        self.request_model: Callable[[str, str, str], None] | None = None
+        # A recalled scene whose latents are another model's size: its walk waits for it.
+        self.awaiting: Scene | None = None
         if model is not None:
             self.desk.model_folder = str(model.folder)
-        self.link: LinkService | None = None  # Ableton Link, when performance.link is on
+            self.desk.model_sha = model.card.sha256
         self.audio: AudioInput | None = None  # a local sound input, when performance.audio is on
         self.morph: Morph | None = None
         self.z_last: np.ndarray | None = None
@@ -125,12 +99,28 @@ class Instrument:
         self._latent_t: float | None = None
         self._drift_phase = 0.0
         self.envelopes = EnvelopeBank(registry, config.envelopes)
-        self._last_clock: object | None = None
         self.notes: deque[tuple[float, str]] = deque(maxlen=6)
         self.progress: object | None = None  # an offline render's progress bar (closed at stop)
         self.frames = 0
         for line in book.skipped:
             self.note(f"scene skipped: {line}", 30.0)
+
+    @property
+    def link(self) -> LinkService | None:
+        """Ableton Link, when performance.link is on (it hears the show's own tempo too)."""
+        return self.sources.link
+
+    @link.setter
+    def link(self, link: LinkService | None) -> None:
+        self.sources.link = link
+
+    @property
+    def midi_clock(self) -> ClockSource | None:
+        return self.sources.midi_clock
+
+    @midi_clock.setter
+    def midi_clock(self, clock: ClockSource | None) -> None:
+        self.sources.midi_clock = clock
 
     def note(self, text: str, seconds: float = NOTE_S) -> None:
         log.info("%s", text)
@@ -145,7 +135,7 @@ class Instrument:
         events = list(events)
         if self.replay is not None:
             events += self._replayed(t, now)
-        self._follow_midi_clock(t, now)
+        self.sources.follow_midi_clock(t, now)
         if self.recorder is not None:
             for e in events:
                 if isinstance(e, ControlEvent):
@@ -156,7 +146,7 @@ class Instrument:
             if not isinstance(e, ControlEvent):
                 pass  # a clock tick or device notice no mapper took: not the instrument's
             elif e.target in TEMPO_ACTIONS:
-                self._tempo_action(e, now)
+                self.sources.action(e, now)
             elif e.target in DESK_ACTIONS:
                 out += self._desk_action(e, current, now)
             elif e.target in self.registry.params and self.morph is not None:
@@ -164,7 +154,7 @@ class Instrument:
             out.append(e)
         out += self._morph_targets(now)
         out += self.envelopes.events(events, targets, dt)
-        out += self._projections(targets)
+        out += self.images.collect(targets, self.desk.add_keyframe)
         if self.recorder is not None:
             self.recorder.flush()
         return out
@@ -174,57 +164,19 @@ class Instrument:
         out: list[Event] = []
         for line in self.replay.due(t):
             if line.kind == "tempo":
-                d = line.data
-                self.tempo.clock(
-                    float(d["bpm"]),
-                    float(d["beat"]),
-                    now,
-                    bool(d.get("running", True)),
-                    str(d.get("source", "replay")),
-                )
-                if self.recorder is not None:
-                    self.recorder.tempo(
-                        t,
-                        float(d["bpm"]),
-                        float(d["beat"]),
-                        bool(d.get("running", True)),
-                        str(d.get("source", "replay")),
-                    )
+                self.sources.replayed(line.data, t, now)
             elif line.data["target"] != "quit":  # the log's end ends a replay, not its quit
                 out.append(line.event())
         if self.replay.finished and t >= self.replay.end:
             out.append(ControlEvent("quit", source="replay"))
         return out
 
-    def _follow_midi_clock(self, t: float, now: float) -> None:
-        latest = self.midi_clock() if self.midi_clock is not None else None
-        if latest is None or latest is self._last_clock:
-            return
-        self._last_clock = latest
-        bpm, running = float(getattr(latest, "bpm", 0.0)), bool(getattr(latest, "running", False))
-        # Clock events are stamped in real time: carry the beat over to the loop's clock.
-        beat = float(getattr(latest, "beat", 0.0))
-        if running and bpm > 0:
-            beat += max(0.0, time.monotonic() - float(getattr(latest, "at", 0.0))) * bpm / 60.0
-        self.tempo.clock(bpm, beat, now, running)
-        if self.recorder is not None and self.tempo.state.known:
-            self.recorder.tempo(t, self.tempo.state.bpm, beat, running, "midi clock")
-
-    def _tempo_action(self, e: ControlEvent, now: float) -> None:
-        source = e.source.removeprefix("replay:").split(":")[0]  # "osc", "midi", "keyboard"
-        if e.target == "tempo":
-            self.tempo.set_bpm(e.value, now, source=source)
-        elif e.target == "beat":
-            self.tempo.beat(now, e.value if math.isfinite(e.value) else None, source=source)
-        elif self.tempo.tap(now):
-            self.note(f"tap tempo {self.tempo.state.bpm:.1f} bpm")
-
     def _desk_action(
         self, e: ControlEvent, targets: dict[str, float], now: float
     ) -> list[ControlEvent]:
         desk, a = self.desk, e.target
         if a == "keyframe.image":
-            self._submit_image(e.text)
+            self.images.submit(e.text, self.model)
         elif a == "keyframe.store":
             desk.add_keyframe(self.z_last, "current position")
         elif a == "keyframe.seed":
@@ -251,48 +203,34 @@ class Instrument:
                 self.recall(index, targets, now)
         return []
 
-    def _submit_image(self, text: str) -> None:
-        if not text or self.model is None:
-            self.note("keyframe.image: give the path of an image")
-            return
-        path = Path(text).expanduser()
-        path = path if path.is_absolute() else self.base_dir / path
-        if self.projector is None:
-            from installation.instruments.project import Projector  # torch, only when used
-
-            self.projector = Projector()
-        self.projector.submit(path, self.model)
-        self.note(f"{path.name}: queued for a keyframe")
-
-    def _projections(self, targets: Mapping[str, float]) -> list[ControlEvent]:
-        p = self.projector
-        if p is None:
-            return []
-        for result in p.results():
-            self.note(result.message, 10.0)
-            if result.z is not None:
-                self.desk.add_keyframe(result.z, result.name)
-        progress = round(p.progress, 2)
-        if progress != targets.get("projection.progress", 0.0):  # controllers hear it
-            return [ControlEvent("projection.progress", progress, source="projection")]
-        return []
-
     def recall(self, index: int, targets: Mapping[str, float], now: float) -> None:
         scene = self.desk.book.scenes[index]
-        if scene.model and scene.model != self.desk.model_id:
+        label = f"scene {index + 1} {scene.name}"
+        self.awaiting = None
+        if not self.desk.plays(scene):
             self._bring_back_model(scene)
-        if scene.latent_dim != self.nav.latent_dim:
-            self.note(
-                f"scene {scene.name}: latents of size {scene.latent_dim}, the model's are {self.nav.latent_dim}"
-            )
-            return
         self.desk.cue = index
+        if scene.latent_dim != self.nav.latent_dim:
+            # Its walk and keyframes live in its own model's latent space: they come back
+            # when that model lands (on_swap); the parameters glide now.
+            if self.request_model is not None:
+                self.awaiting = scene
+            then = "its walk follows its model" if self.awaiting else "its walk cannot play here"
+            self.note(
+                f"{label}: latents of size {scene.latent_dim}, the model's are "
+                f"{self.nav.latent_dim}: {then}"
+            )
+        else:
+            self._recall_walk(scene)
+        self._start_morph(now, targets, scene.parameters, label)
+
+    def _recall_walk(self, scene: Scene) -> None:
+        """The scene's keyframes, seed and phase (the navigator's state)."""
         self.desk.book.keyframes = [np.array(k) for k in scene.keyframes]
         if scene.seed != self.nav.seed:
             nav = self.nav
             self.nav = Navigator(nav.latent_dim, scene.seed, nav.mode, nav.easing)
         self._pending_phase = scene.phase
-        self._start_morph(now, targets, scene.parameters, f"scene {index + 1} {scene.name}")
 
     def _bring_back_model(self, scene: Scene) -> None:
         """Ask for the scene's model; the swap (validated, off this thread, crossfaded)
@@ -304,7 +242,7 @@ class Instrument:
                 10.0,
             )
             return
-        self.request_model(scene.model, scene.model_folder)
+        self.request_model(scene.model, scene.model_folder, scene.model_sha)
         self.note(f"scene {scene.name}: bringing back model {scene.model}")
 
     def _start_morph(
@@ -425,14 +363,23 @@ class Instrument:
         if dim != self.nav.latent_dim:
             self.nav = Navigator(dim, self.nav.seed, self.nav.mode, self.nav.easing)
             self.desk.latent_dim = dim
-            self.morph, self.z_last = None, None
+            self.z_last = None
+            if self.morph is not None:  # parameters glide on; latents of two sizes cannot
+                self.morph.z_from = None
             self.directions = None  # they belong to the old model's latents
             self.note(
                 f"the new model's latents have size {dim}: keyframes and scenes of other sizes wait"
             )
         self.desk.model_id = str(getattr(new, "id", self.desk.model_id))
         self.desk.model_folder = str(getattr(new, "folder", self.desk.model_folder))
+        card = getattr(new, "card", None)
+        self.desk.model_sha = str(getattr(card, "sha256", "")) if card is not None else ""
         self.model = new
+        scene = self.awaiting
+        if scene is not None and self.desk.plays(scene) and scene.latent_dim == dim:
+            self.awaiting = None
+            self._recall_walk(scene)  # phase_sync takes its phase this very frame
+            self.note(f"scene {scene.name}: its walk is back with model {self.desk.model_id}")
 
     def start(self) -> None:
         for part in (self.link, self.audio):
@@ -449,5 +396,4 @@ class Instrument:
         if self.recorder is not None:
             self.recorder.close(self.t)
         self.desk.writer.close()
-        if self.projector is not None:
-            self.projector.close()
+        self.images.close()

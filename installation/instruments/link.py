@@ -4,6 +4,10 @@
 A thread runs aalink's asyncio loop: it sends the tempo whenever it changes and a `beat`
 event on every beat (`Link.sync(1)`), only while a peer is there. When the last peer leaves,
 nothing more is sent and the show's tempo holds where it was.
+
+The other way, `publish` gives the session a tempo set in the show (tap, OSC, MIDI clock):
+aalink's `Link.tempo` setter, and for a beat `Link.request_beat` (Link's polite form: alone
+in the session the beat falls now; with peers Link keeps the session's phase).
 """
 
 from __future__ import annotations
@@ -34,6 +38,7 @@ class LinkService:
         self.peers = 0
         self.tempo = 0.0
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._link: object | None = None  # the aalink.Link, touched on its loop's thread only
         self._stop: asyncio.Event | None = None
         self._thread: threading.Thread | None = None
         self._ready = threading.Event()
@@ -54,7 +59,7 @@ class LinkService:
 
         self._loop = asyncio.get_running_loop()
         self._stop = asyncio.Event()
-        link = aalink.Link(self.bpm)
+        self._link = link = aalink.Link(self.bpm)
         link.enabled = True
         self._ready.set()
         beats = asyncio.ensure_future(self._beats(link))
@@ -80,6 +85,25 @@ class LinkService:
                 self.events.put(
                     ControlEvent("beat", float(math.floor(link.beat + 0.5)), source=SOURCE)
                 )
+
+    def publish(self, bpm: float, beat: float | None = None) -> None:
+        """Tell the session the show's tempo (and that `beat` falls now); any thread."""
+        self.bpm = bpm  # a Link that starts later starts at it
+        if self._loop is not None and not self._loop.is_closed():
+            try:
+                self._loop.call_soon_threadsafe(self._tell, bpm, beat)
+            except RuntimeError:  # the loop closed in between: Link has stopped
+                pass
+
+    def _tell(self, bpm: float, beat: float | None) -> None:
+        link = self._link
+        if link is None:
+            return
+        link.tempo = bpm
+        # What the session now says is ours: the poll must not send it back as news.
+        self.tempo = float(link.tempo)
+        if beat is not None:
+            link.request_beat(beat)
 
     def describe(self) -> str:
         return f"Link: {self.peers} peer(s)" if self.peers else "Link: no peers (tempo holds)"

@@ -45,9 +45,10 @@ def build_instrument(
             model.latent_dim,
             model.id,
             source=f"{replay}: its scenes",
+            model_sha=model.card.sha256,
         )
     else:
-        book = load_scenes(path, registry, model.latent_dim, model.id)
+        book = load_scenes(path, registry, model.latent_dim, model.id, model.card.sha256)
     book.read_only = replayed is not None
     header = {"model": model.id, "latent_dim": model.latent_dim, "scenes": book.to_data()}
     recorder = Recorder(record, header) if record else None

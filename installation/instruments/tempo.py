@@ -15,6 +15,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, replace
 
+CORRECT_S = 0.5  # time constant of beat-phase corrections (as the MIDI clock sync)
 TAP_GAP_S = 2.0  # a longer pause starts a new tap series
 MAX_TAPS = 8
 MIN_BPM, MAX_BPM = 20.0, 400.0
@@ -118,3 +119,14 @@ def quantized_end(state: TempoState, now: float, seconds: float, grid_beats: flo
     target = state.beat_at(now + seconds)
     end_beat = math.ceil(target / grid_beats - 1e-9) * grid_beats
     return state.time_of(end_beat)
+
+
+def locked_phase(
+    phase: float, cycle: float, beat: float, beats: float, bpm: float, dt: float, gain: float
+) -> float:
+    """The phase of something that turns `cycle` phase units every `beats` beats, stepped at
+    the tempo and nudged so it meets the beat: only the fraction is corrected, never a jump."""
+    target = beat / beats
+    error = ((target - phase / cycle) + 0.5) % 1.0 - 0.5
+    step = bpm / 60.0 / beats * dt + error * (1.0 - math.exp(-dt / CORRECT_S))
+    return phase + gain * cycle * step

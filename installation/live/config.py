@@ -64,7 +64,8 @@ class TrainingConfig(Section):
         description="a folder of images (relative to the show file), or synthetic:shapes",
     )
     resolution: PositiveInt | None = Field(
-        None, description="image size in pixels; default per architecture: 64, fewshot 256, mlp 28"
+        None,
+        description="image size in pixels; default per architecture: 64, fewshot 256 (or the show's few-shot model's size, for transfer), mlp 28",
     )
     batch: PositiveInt | None = Field(None, description="images per step; default 16, fewshot 8")
     transfer: bool = Field(

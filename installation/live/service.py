@@ -127,10 +127,11 @@ class LiveModels:
             if event.target in ("model.previous", "model.latest"):
                 self._commands.put((event.target,))
 
-    def request_model(self, model_id: str, folder: str) -> None:
-        """A recalled scene's model: played again if it is in the history, else validated
-        from its folder; never waited for here (render thread)."""
-        self._commands.put(("recall", model_id, folder))
+    def request_model(self, model_id: str, folder: str, sha: str = "") -> None:
+        """A recalled scene's model (the weights' SHA-256 names it exactly; else its id):
+        played again if it is in the history, else validated from its folder; never waited
+        for here (render thread)."""
+        self._commands.put(("recall", model_id, folder, sha))
 
     def on_swap(self, old: LoadedModel, new: LoadedModel) -> None:
         self._commands.put(("swapped", old, new, time.strftime("%H:%M:%S")))
@@ -181,14 +182,19 @@ class LiveModels:
         elif kind == "recall":
             self._recall(*command[1:])
 
-    def _recall(self, model_id: str, folder: str) -> None:
-        if self._current is not None and self._current.id == model_id:
+    def _recall(self, model_id: str, folder: str, sha: str = "") -> None:
+        def wanted(m: LoadedModel | None) -> bool:
+            return m is not None and (m.card.sha256 == sha if sha else m.id == model_id)
+
+        if wanted(self._current):
             return
         known = [*self._history, *self._superseded, self._newest, self._unoffered]
-        model = next((m for m in reversed(known) if m is not None and m.id == model_id), None)
+        model = next((m for m in reversed(known) if wanted(m)), None)
         why = "not in the model history and the scene names no folder"
         if model is None and folder:
             try:
+                if sha and read_card(Path(folder)).sha256 != sha:  # cheap: the card alone
+                    raise CheckpointError(f"{folder} holds another version of it now")
                 model = validate(Path(folder), self.config.min_diversity, self.prepare)
             except Exception as exc:  # CheckpointError, a missing folder, a hostile file
                 why = str(exc) if isinstance(exc, CheckpointError) else f"{folder}: {exc}"

@@ -23,7 +23,7 @@ def trainer_command(show: Show) -> list[str]:
     tr = show.training
     out = show.resolve(tr.out)
     dataset = tr.dataset if tr.dataset.startswith("synthetic:") else str(show.resolve(tr.dataset))
-    resolution = tr.resolution or TrainConfig(arch=tr.architecture).resolved().resolution
+    resolution = tr.resolution or _default_resolution(show)
     batch = tr.batch or (8 if tr.architecture == "fewshot" else 16)
     argv = [
         sys.executable,
@@ -59,6 +59,20 @@ def trainer_command(show: Show) -> list[str]:
 
 
 SHAPE_FLAGS = ("--width", "--preset", "--latent-dim", "--channels")
+
+
+def _default_resolution(show: Show) -> int:
+    """The architecture's default size; for a few-shot run that may start from the show's own
+    few-shot model (transfer), that model's size, so the transfer is not lost to a default."""
+    tr = show.training
+    if tr.architecture == "fewshot" and tr.transfer:
+        try:
+            card = read_card(show.resolve(show.model.path))
+        except CheckpointError:
+            card = None
+        if card is not None and card.architecture == "fewshot":
+            return card.resolution
+    return TrainConfig(arch=tr.architecture).resolved().resolution
 
 
 def transfer_source(show: Show, resolution: int) -> Path | None:

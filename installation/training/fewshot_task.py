@@ -20,7 +20,13 @@ from installation.networks import build_model
 from installation.training.augment import diff_augment, probability_for
 from installation.training.config import TrainConfig
 from installation.training.fewshot_d import FewShotDiscriminator
-from installation.training.wrap import GANState, calibrated_copy, no_sync, wrap_ddp
+from installation.training.wrap import (
+    GANState,
+    calibrated_copy,
+    no_sync,
+    ramped_ema_decay,
+    wrap_ddp,
+)
 
 
 def _init(module: nn.Module) -> None:
@@ -104,7 +110,7 @@ class FewShotTask(GANState):
 
     @torch.no_grad()
     def _update_ema(self, step: int) -> None:
-        decay = min(self.cfg.ema_decay, (1.0 + step) / (10.0 + step))
+        decay = ramped_ema_decay(self.cfg.ema_decay, step)
         for e, p in zip(self.ema.parameters(), self.g.parameters(), strict=True):
             e.lerp_(p, 1.0 - decay)
 

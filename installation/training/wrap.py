@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import math
 from typing import Any
 
 import torch
@@ -46,6 +47,18 @@ def calibrated_copy(
         for bn in bns:
             bn.momentum = 0.1
     return module.eval()
+
+
+def ramped_ema_decay(decay: float, step: int, rampup: float = 0.05) -> float:
+    """The EMA decay for `step`: `decay`, but with the average's half-life held to at most
+    `rampup` of the steps trained so far (the ramp-up of Karras et al., StyleGAN2-ADA). A
+    young GAN changes fast; a 700-step average of its weights mixes nets that draw different
+    things and, through batch norm and GLU gates, gives a noisier picture than any of them."""
+    if decay <= 0.0:
+        return 0.0
+    half_life = math.log(0.5) / math.log(decay)  # in steps
+    half_life = min(half_life, rampup * step)
+    return 0.5 ** (1.0 / half_life) if half_life > 0 else 0.0
 
 
 def no_sync(module: nn.Module) -> contextlib.AbstractContextManager:

@@ -51,11 +51,21 @@ def test_a_new_fewshot_run_starts_from_the_shows_model(tmp_path):
     assert argv[argv.index("--batch") + 1] == "8" and argv[argv.index("--resolution") + 1] == "128"
 
 
+def test_without_a_resolution_a_fewshot_run_takes_the_shows_fewshot_model_size(tmp_path):
+    model = _fewshot_model(tmp_path / "shipped", 128)
+    argv = trainer_command(_show(tmp_path, model))
+    assert argv[argv.index("--resolution") + 1] == "128"
+    assert argv[argv.index("--init-from") + 1] == str(model)
+    # No transfer wanted: the architecture's own default size.
+    argv = trainer_command(_show(tmp_path, model, transfer=False))
+    assert argv[argv.index("--resolution") + 1] == "256" and "--init-from" not in argv
+
+
 def test_no_transfer_when_the_shape_differs_resuming_or_switched_off(tmp_path):
     model = _fewshot_model(tmp_path / "shipped", 128)
     assert "--init-from" not in trainer_command(
-        _show(tmp_path, model)
-    )  # default 256 px: not the same shape
+        _show(tmp_path, model, resolution=256)
+    )  # not the same shape
     assert "--init-from" not in trainer_command(
         _show(tmp_path, model, resolution=128, transfer=False)
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 
 import pytest
 import torch
@@ -14,6 +15,7 @@ from installation.training import run_training
 from installation.training.augment import _translate, diff_augment, probability_for
 from installation.training.config import TrainConfig
 from installation.training.fewshot_d import FewShotDiscriminator
+from installation.training.wrap import ramped_ema_decay
 from tests.training.conftest import tiny_config
 
 
@@ -139,6 +141,19 @@ def _fewshot(out, **kw):
         dataset="synthetic:fluid",
     )
     return tiny_config(out, **{**base, **kw})
+
+
+def test_the_average_of_a_young_gan_is_short_and_grows_to_the_configured_decay():
+    # Half-life of the average in steps: log(0.5) / log(decay).
+    def half_life(step: int) -> float:
+        d = ramped_ema_decay(0.999, step)
+        return math.log(0.5) / math.log(d) if d > 0 else 0.0
+
+    assert ramped_ema_decay(0.999, 0) == 0.0  # step 0: the average is the generator itself
+    assert half_life(100) == pytest.approx(5.0)  # 5 % of the steps so far
+    assert half_life(2000) == pytest.approx(100.0)
+    assert ramped_ema_decay(0.999, 1_000_000) == pytest.approx(0.999)  # the ramp has ended
+    assert ramped_ema_decay(0.0, 5000) == 0.0
 
 
 def test_fewshot_trains_resumes_and_exports_fp16_by_default(tmp_path):
