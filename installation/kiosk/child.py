@@ -4,32 +4,25 @@ It starts as a warm standby: it imports the package (torch and all: most of a co
 then waits for one line of JSON on stdin from the supervisor, {argv, level, error, restarts,
 state_dir}, and only then runs `installation run ARGV` with that spec in its environment
 (kiosk/restore.py reads it). It dies with the supervisor (a parent-death signal on Linux,
-and stdin reaching its end everywhere while it waits).
+training/lifeline.py's, and stdin reaching its end everywhere while it waits).
 """
 
 from __future__ import annotations
 
-import ctypes
+import faulthandler
 import json
 import os
-import signal
 import sys
 
 from installation.kiosk.restore import SPEC_ENV
-
-PR_SET_PDEATHSIG = 1
-
-
-def die_with_parent() -> None:
-    if sys.platform.startswith("linux"):
-        try:
-            ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
-        except (OSError, AttributeError):
-            pass
+from installation.training.lifeline import set_parent_death_signal
 
 
 def main() -> int:
-    die_with_parent()
+    set_parent_death_signal()  # SIGKILL when the supervisor's thread that started us ends
+    # A crash in native code (a segfault) prints every thread's Python stack into the
+    # supervisor's log, so the still frame and the log can say more than "signal 11".
+    faulthandler.enable()
     import installation.app  # noqa: F401  (the slow imports, done while standing by)
     from installation.cli import main as cli_main
     from installation.kiosk.heartbeat import HeartbeatSender
@@ -46,6 +39,9 @@ def main() -> int:
         return 0
     spec = json.loads(line)
     os.environ[SPEC_ENV] = line.strip()
+    from installation.kiosk.memprobe import arm_from_env
+
+    arm_from_env()  # only where the soak asks for it
     return cli_main(spec["argv"])
 
 

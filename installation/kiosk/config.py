@@ -138,6 +138,12 @@ class KioskConfig(Section):
     reload: bool = Field(
         True, description="apply valid edits of the show file live; reject invalid ones on the HUD"
     )
+    heap_trim_s: float | None = Field(
+        60.0,
+        gt=0,
+        description="under --kiosk, give freed heap back to the system this often (glibc "
+        "malloc_trim; docs/soak.md); null: never",
+    )
     attract: AttractConfig = AttractConfig()
     schedule: ScheduleConfig = ScheduleConfig()
     health: HealthConfig = HealthConfig()

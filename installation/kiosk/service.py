@@ -21,6 +21,7 @@ from installation.checkpoints import LoadedModel
 from installation.kiosk.config import KioskConfig
 from installation.kiosk.guard import FrameGuard, GuardSettings
 from installation.kiosk.health import HealthServer, png_bytes
+from installation.kiosk.heap import HeapTrimmer
 from installation.kiosk.heartbeat import HeartbeatSender
 from installation.kiosk.logs import KioskLogging, RingHandler
 from installation.kiosk.restore import KioskSpec, Restored
@@ -70,6 +71,11 @@ class KioskService:
             self.guard.last_good = first_model
         self.heartbeat = HeartbeatSender.from_env() if spec is not None else None
         self.saver = StateSaver(state_dir, config.save_every_s) if spec is not None else None
+        self.trimmer = (
+            HeapTrimmer(config.heap_trim_s)
+            if spec is not None and config.heap_trim_s is not None
+            else None
+        )
         self.ring = RingHandler()
         self.logging = KioskLogging(
             log_file if spec is not None else None,
@@ -112,6 +118,8 @@ class KioskService:
             self.reloader.start()
         if self.saver is not None:
             self.saver.start()
+        if self.trimmer is not None:
+            self.trimmer.start()
         if self.health is not None:
             self.health.start()
 
@@ -122,6 +130,8 @@ class KioskService:
             self.health.stop()
         if self.saver is not None:
             self.saver.stop()
+        if self.trimmer is not None:
+            self.trimmer.stop()
         if self.heartbeat is not None:
             self.heartbeat.close()
         self.logging.close()
@@ -196,6 +206,7 @@ class KioskService:
             "refused_frames": snap.get("refused", {}),
             "last_error": error,
             "memory_mb": round(rss_mb(), 1),
+            "heap_trim": self.trimmer.status() if self.trimmer else None,
             "threads": threading.active_count(),
             "trainer": self.trainer_state() if self.trainer_state else None,
             "inputs": self.inputs() if self.inputs else {},

@@ -134,6 +134,7 @@ class PygameDisplay:
         self.window: pygame.Surface | None = None
         self._sources: list[pygame.Surface] = []
         self._wrapped: list[int] = []
+        self._canvas_surface: pygame.Surface | None = None  # for a 16/24-bit window
         self._font: pygame.font.Font | None = None
         self._hud_text: tuple[str, ...] = ()
         self._hud_surface: pygame.Surface | None = None
@@ -215,6 +216,8 @@ class PygameDisplay:
     @property
     def layout(self) -> PixelLayout:
         assert self.window is not None
+        if self.window.get_bytesize() != 4:  # a 16/24-bit window: frames stay 4-byte, SDL
+            return PixelLayout()  # converts them at the blit (masks of 2-3 bytes are no layout)
         return PixelLayout.from_masks(self.window.get_masks())
 
     def toggle_fullscreen(self) -> None:
@@ -301,36 +304,48 @@ class PygameDisplay:
         src = self._surface_for(pixels)
         h, w = pixels.shape[:2]
         out = self.window.get_size()
+        # A 16/24-bit window (some framebuffer/KMS setups): pygame scales only between
+        # surfaces of one format, and there is no 4-byte view of it to grab, so the picture
+        # is made on a 32-bit canvas in the frames' layout and blitted over (SDL converts).
+        canvas = self.window if self.window.get_bytesize() == 4 else self._canvas()
         if (w, h) == out:
-            self.window.blit(src, (0, 0))
+            canvas.blit(src, (0, 0))
         else:
             crop, dest = _fit_rects(min(w, h), out, self.settings.fit)
             view = src.subsurface(crop)
-            target = self.window if dest.size == out else self.window.subsurface(dest)
+            target = canvas if dest.size == out else canvas.subsurface(dest)
             if self.settings.filter == "nearest":
                 pygame.transform.scale(view, dest.size, target)
             else:
                 pygame.transform.smoothscale(view, dest.size, target)
         if grab is not None:
-            self._grab(grab)
+            self._grab(grab, canvas)
+        if canvas is not self.window:
+            self.window.blit(canvas, (0, 0))
         if hud:
             self._draw_hud(tuple(hud))
         pygame.display.flip()
 
-    def _grab(self, grab: Callable[[np.ndarray], None]) -> None:
-        assert self.window is not None
-        if self.window.get_bytesize() != 4:
-            return  # a 16/24-bit window (rare): no zero-copy view to hand out
-        w, h = self.window.get_size()
-        buffer = self.window.get_buffer()  # locks the surface until the view is gone
+    def _grab(self, grab: Callable[[np.ndarray], None], source: pygame.Surface) -> None:
+        w, h = source.get_size()
+        buffer = source.get_buffer()  # locks the surface until the view is gone
         try:
-            grab(
-                np.ndarray(
-                    (h, w, 4), np.uint8, buffer=buffer, strides=(self.window.get_pitch(), 4, 1)
-                )
-            )
+            grab(np.ndarray((h, w, 4), np.uint8, buffer=buffer, strides=(source.get_pitch(), 4, 1)))
         finally:
             del buffer
+
+    def _canvas(self) -> pygame.Surface:
+        assert self.window is not None
+        size = self.window.get_size()
+        if self._canvas_surface is None or self._canvas_surface.get_size() != size:
+            layout = self.layout
+            masks = (0xFF << 8 * layout.r, 0xFF << 8 * layout.g, 0xFF << 8 * layout.b, 0)
+            self._canvas_surface = pygame.Surface(size, 0, 32, masks)
+            log.info(
+                "the window is %d-bit: the picture is made at 32 bits and converted",
+                self.window.get_bitsize(),
+            )
+        return self._canvas_surface
 
     def _draw_hud(self, lines: tuple[str, ...]) -> None:
         if self._font is None:

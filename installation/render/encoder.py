@@ -7,12 +7,15 @@
 Codecs: "h264" (libx264, yuv420p, .mp4/.mov/.mkv), "prores" (prores_ks, yuv422p10le,
 .mov/.mkv) where this FFmpeg build has it, and "png" (a PNG sequence: `path` is a folder,
 frames are frame_000000.png, ...). `write_png` writes one PNG (a screenshot) with the same
-codec. An encoder is not thread-safe: one thread owns it (the recording output runs it on
+codec. H.264 and ProRes are converted with the BT.709 matrix to limited range and tagged so
+(primaries, transfer, matrix, range), as players and NLEs expect of HD video. An encoder is
+not thread-safe: one thread owns it (the recording output runs it on
 its own thread, so the render loop never waits for an encode).
 
 Errors say what the operator can fix: `FolderNotWritable` at open (read-only or missing
-permission, checked by really creating a file), `DiskFull` when the disk fills mid-write
-(the encoder is closed, what was written stays playable as far as the muxer got),
+permission, checked by really creating a file), `DiskFull` on the write that found the disk
+full (packets are written as they are muxed; the encoder is closed; a Matroska file plays up
+to there, an MP4/MOV has no index written and does not play),
 `CodecUnavailable` and plain `EncoderError` for a bad size, frame or option. This module
 imports nothing from the rest of the package but errors.py, so it can be copied whole.
 """
@@ -33,6 +36,7 @@ from installation.errors import UserError
 
 _DISK_FULL = {errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC), errno.EFBIG}
 _NOT_WRITABLE = {errno.EROFS, errno.EACCES, errno.EPERM}
+_BT709, _LIMITED = 1, 1  # FFmpeg's AVCOL_PRI/TRC/SPC_BT709 and AVCOL_RANGE_MPEG
 
 
 class EncoderError(UserError):
@@ -196,6 +200,9 @@ class VideoEncoder:
             raise EncoderError(
                 f"{codec} in {self.pixel_format} needs an even width, got {self.width}"
             )
+        # YUV streams are BT.709, limited range (HD video's convention), tagged and converted so.
+        self._yuv = self.pixel_format.startswith(("yuv", "nv12"))
+        self._reformatter = av.video.reformatter.VideoReformatter()
         if self.spec.containers:
             ensure_writable(self.path.parent)
             self._open_container(av)
@@ -205,10 +212,16 @@ class VideoEncoder:
 
     def _open_container(self, av) -> None:
         try:
-            self._container = av.open(str(self.path), mode="w")
+            # flush_packets: each packet is written as it is muxed, so a full disk is an error
+            # on the frame that hit it (Matroska otherwise holds a cluster, seconds, first).
+            self._container = av.open(str(self.path), mode="w", options={"flush_packets": "1"})
             stream = self._container.add_stream(self.spec.ffmpeg, rate=self.fps)
             stream.width, stream.height, stream.pix_fmt = self.width, self.height, self.pixel_format
             stream.codec_context.time_base = 1 / self.fps
+            if self._yuv:  # players and NLEs read these; untagged HD is guessed, often wrong
+                ctx = stream.codec_context
+                ctx.color_primaries, ctx.color_trc, ctx.colorspace = _BT709, _BT709, _BT709
+                ctx.color_range = _LIMITED
             stream.options = self.options
             self._stream = stream
             self._container.start_encoding()  # a bad option fails here, not at frame one
@@ -229,7 +242,7 @@ class VideoEncoder:
         if not self.spec.containers:
             target = self.path / f"frame_{self.frames_written:06d}.png"
             try:
-                target.write_bytes(_encode_png(self._png, frame))
+                target.write_bytes(b"".join(bytes(p) for p in _encode_png(self._png, frame)))
             except OSError as exc:
                 target.unlink(missing_ok=True)
                 self._closed = True
@@ -238,6 +251,15 @@ class VideoEncoder:
             return
         av = _av()
         picture = self._picture(av, frame)
+        if self._yuv:  # converted here, so the matrix is the one the stream is tagged with
+            picture = self._reformatter.reformat(
+                picture,
+                format=self.pixel_format,
+                dst_colorspace="ITU709",
+                dst_color_range="MPEG",
+                dst_color_trc=_BT709,
+                dst_color_primaries=_BT709,
+            )
         picture.pts = self.frames_written
         try:
             for packet in self._stream.encode(picture):
@@ -250,7 +272,7 @@ class VideoEncoder:
     def _picture(self, av, frame: np.ndarray):
         """`frame` as a PyAV frame. from_ndarray costs ~15 ms at 1080p holding the GIL (a
         stall for the render thread); a copy into one reused frame costs under 1 ms. Reuse
-        is safe when the stream's format differs: PyAV converts into a new frame before
+        is safe when the stream's format differs: write() converts into a new frame before
         the encoder keeps any reference."""
         if self.pixel_format == "rgb24":
             return av.VideoFrame.from_ndarray(frame, format="rgb24")
@@ -315,28 +337,38 @@ def png_context(width: int, height: int, options: Mapping[str, str] | None = Non
     return ctx
 
 
-def _encode_png(ctx, frame: np.ndarray) -> bytes:
+def _encode_png(ctx, frame: np.ndarray, av_frame=None) -> list:
+    """PNG packets of one frame. `av_frame`, the same picture already in an rgb24 PyAV frame
+    (the screenshot writer's converter makes one), skips from_ndarray: that copy holds the
+    GIL for ~15 ms at 1080p, long enough to delay the render thread's next frame."""
     av = _av()
-    packets = ctx.encode(av.VideoFrame.from_ndarray(frame, format="rgb24"))
-    return b"".join(bytes(p) for p in packets)
+    if av_frame is None or (av_frame.width, av_frame.height) != (frame.shape[1], frame.shape[0]):
+        av_frame = av.VideoFrame.from_ndarray(frame, format="rgb24")
+    return list(ctx.encode(av_frame))  # the encode itself runs without the GIL
 
 
-def write_png(path: str | os.PathLike[str], frame: np.ndarray, *, context=None) -> Path:
-    """Write one RGB frame as a PNG, atomically (a half-written screenshot never appears)."""
+def write_png(
+    path: str | os.PathLike[str], frame: np.ndarray, *, context=None, av_frame=None
+) -> Path:
+    """Write one RGB frame as a PNG, atomically (a half-written screenshot never appears).
+    `av_frame`: the same pixels as an rgb24 PyAV frame, when the caller has one (no copy)."""
     path = Path(path)
     if not (isinstance(frame, np.ndarray) and frame.ndim == 3):
         raise EncoderError(
             f"a frame must be an HxWx3 uint8 array (RGB), got {getattr(frame, 'shape', type(frame))}"
         )
     height, width = frame.shape[:2]
-    frame = _check_frame(frame, width, height)
+    frame = _check_frame(frame, width, height) if av_frame is None else frame
+    if av_frame is not None and av_frame.format.name != "rgb24":
+        raise EncoderError(f"av_frame must be rgb24, got {av_frame.format.name}")
     ctx = context if context is not None else png_context(width, height)
     ensure_writable(path.parent)
-    data = _encode_png(ctx, frame)
+    packets = _encode_png(ctx, frame, av_frame)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
+            for packet in packets:  # straight from the packets' buffers: no joined copy
+                fh.write(memoryview(packet))
         os.chmod(tmp, 0o644)
         os.replace(tmp, path)
     except OSError as exc:

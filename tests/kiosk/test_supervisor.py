@@ -11,6 +11,8 @@ import threading
 import time
 from pathlib import Path
 
+import pytest
+
 from ..conftest import make_model
 from ._kiosk_util import (
     free_port,
@@ -91,3 +93,53 @@ def _listen(sock: socket.socket, said: set[str], done: threading.Event) -> None:
             said.update(sock.recv(4096).decode().splitlines())
         except (TimeoutError, OSError):
             continue
+
+
+def _children(pid: int) -> list[int]:
+    out = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+                out.append(int(entry.name))
+    return out
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"  # a zombie waits for whoever adopted it to reap it: it has ended
+
+
+def test_the_show_and_its_standby_die_with_a_killed_supervisor(tmp_path: Path) -> None:
+    """SIGKILL of the supervisor (no chance to clean up): the kernel's parent-death signal
+    (training/lifeline.py's) ends the playing show and the warm standby too, so a restarted
+    supervisor never finds an orphan holding the display, the port or the state folder."""
+    if not Path("/proc/self/stat").exists():
+        pytest.skip("reads /proc (Linux)")
+    model = make_model(tmp_path / "models" / "tiny")
+    port = free_port()
+    show = kiosk_show(tmp_path, model, health_port=port)
+    proc = start_kiosk(show)
+    children: list[int] = []
+    try:
+        first = wait_for(
+            lambda: (h := health(port)) and h["frame"] and h, START_S, "the first frame"
+        )
+        wait_for(lambda: supervisor_status(show).get("standby_ready"), START_S, "a warm standby")
+        children[:] = _children(proc.pid)
+        assert first["pid"] in children and len(children) == 2, children
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(10)
+        wait_for(lambda: not any(_alive(c) for c in children), 10, "the show and the standby gone")
+    finally:
+        log = stop_kiosk(proc)
+        for c in children:  # only if the test failed: ours, still running
+            if _alive(c):
+                os.kill(c, signal.SIGKILL)
+    assert "Traceback" not in log, log

@@ -72,3 +72,31 @@ def test_no_display_is_a_clear_error(monkeypatch) -> None:
     monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
     with pytest.raises(DisplayError, match="--headless"):
         PygameDisplay(DisplaySettings()).open()
+
+
+@pytest.mark.parametrize("depth", [16, 24])
+def test_a_window_of_16_or_24_bits_is_grabbed_converted_to_32(
+    display: PygameDisplay, depth: int
+) -> None:
+    # SDL2 gives a 32-bit window on X11 (even an Xvfb of depth 16) and on the dummy driver;
+    # 16/24-bit windows come from some framebuffer/KMS setups, which this machine lacks.
+    # A real pygame surface of that depth stands in for such a window.
+    display.window = pygame.Surface((320, 180), 0, depth)
+    assert display.window.get_bytesize() == depth // 8
+    layout = display.layout
+    assert layout.pygame_format == "BGRA"
+    pixels = solid(layout, (200, 40, 120))
+    pixels[:, :8, layout.r] = 0  # left half without red
+    grabbed: list[np.ndarray] = []
+    display.present(pixels, hud=["60.0 fps"], grab=lambda view: grabbed.append(view.copy()))
+    (view,) = grabbed
+    assert view.shape == (180, 320, 4)
+    step = 8 if depth == 16 else 1  # RGB565 keeps 5/6/5 bits per channel
+    right = view[90, 300, [layout.r, layout.g, layout.b]].astype(int)
+    left = view[90, 60, [layout.r, layout.g, layout.b]].astype(int)
+    assert np.abs(right - (200, 40, 120)).max() < step, right
+    assert left[0] < step and abs(left[1] - 40) < step, left
+    hud_corner = view[20, 20, [layout.r, layout.g, layout.b]].astype(int)
+    assert np.abs(hud_corner - (0, 40, 120)).max() < step, "the grab is taken before the HUD"
+    shown = np.array(tuple(display.window.get_at((300, 90)))[:3])  # and the window shows it
+    assert np.abs(shown - (200, 40, 120)).max() < step, shown

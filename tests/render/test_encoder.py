@@ -83,6 +83,33 @@ def test_video_roundtrip_keeps_count_size_and_colour(
         assert stream.codec_context.name in {"h264", "prores"}
 
 
+@pytest.mark.parametrize("codec,suffix", [("h264", ".mp4"), ("h264", ".mkv"), ("prores", ".mov")])
+def test_video_is_tagged_bt709_limited_range_and_converted_so(
+    tmp_path: Path, codec: str, suffix: str
+) -> None:
+    if codec not in available_codecs():
+        pytest.skip(f"this FFmpeg build has no {codec} encoder")
+    path = tmp_path / f"tagged{suffix}"
+    red = (230, 20, 20)  # a saturated colour: BT.601 and BT.709 put it at different Y/Cb/Cr
+    with VideoEncoder(path, size=(64, 48), fps=30, codec=codec) as enc:
+        enc.write(solid(64, 48, red))
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        ctx = stream.codec_context
+        tags = (ctx.color_primaries, ctx.color_trc, ctx.colorspace, ctx.color_range)
+        assert tags == (1, 1, 1, 1), tags  # BT.709 primaries, transfer, matrix; MPEG range
+        frame = next(container.decode(video=0))
+    # The stored YUV is BT.709 limited range: Y = 16 + 219 * (.2126 R + .7152 G + .0722 B)
+    r, g, b = (c / 255 for c in red)
+    y_709 = 16 + 219 * (0.2126 * r + 0.7152 * g + 0.0722 * b)
+    y_601 = 16 + 219 * (0.299 * r + 0.587 * g + 0.114 * b)
+    plane = frame.planes[0]  # the stored Y plane itself (8-bit, or 10-bit in 16-bit words)
+    dtype = np.uint8 if codec == "h264" else np.dtype("<u2")
+    rows = np.frombuffer(bytes(plane), dtype).reshape(frame.height, -1)[:, : frame.width]
+    luma = rows.astype(float).mean() / (1 if codec == "h264" else 4)
+    assert abs(luma - y_709) < 3 < abs(luma - y_601), (luma, y_709, y_601)
+
+
 def test_fractional_fps_is_kept(tmp_path: Path) -> None:
     path = tmp_path / "ntsc.mp4"
     with VideoEncoder(path, size=(32, 32), fps=29.97) as enc:
@@ -190,6 +217,29 @@ def test_full_tmpfs_stops_the_video_with_disk_full(tmp_path: Path) -> None:
         with pytest.raises(EncoderError, match="closed"):
             enc.write(solid(128, 96, (0, 0, 0)))
         enc.close()  # closing after the failure raises nothing more
+
+
+@pytest.mark.parametrize("suffix", [".mkv", ".mp4"])
+def test_a_full_disk_is_an_error_on_the_frame_that_filled_it(tmp_path: Path, suffix: str) -> None:
+    """Smooth frames (the show's kind): Matroska held a cluster (seconds) in memory, so the
+    disk filled ~100 frames before the error surfaced, or only at close for a short take;
+    now each packet is written as it is muxed (flush_packets)."""
+    x, y = np.arange(320)[None, :, None], np.arange(180)[:, None, None]
+    with mounted_tmpfs(tmp_path / "small", "size=512k") as folder:
+        path = folder / f"a{suffix}"
+        enc = VideoEncoder(path, size=(320, 180), fps=30, options={"preset": "ultrafast"})
+        full_at = None  # the frame after which the file system had no block left
+        with pytest.raises(DiskFull, match="disk is full"):
+            for i in range(3000):  # write() raises, not close()
+                enc.write(((x * 3 + y * 2 + i * 5 + np.array([0, 60, 120])) % 256).astype(np.uint8))
+                if full_at is None and os.statvfs(folder).f_bavail == 0:
+                    full_at = enc.frames_written
+        written = enc.frames_written
+        assert 0 < written < 3000
+        # None: the write that found no room raised at once; else within two frames of it
+        assert full_at is None or written - full_at <= 2, (full_at, written)
+        if suffix == ".mkv":  # Matroska stays playable up to where the disk filled
+            assert len(decode(path)) > written // 2
 
 
 def test_full_tmpfs_stops_a_png_sequence_and_leaves_no_partial_file(tmp_path: Path) -> None:

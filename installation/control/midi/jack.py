@@ -141,6 +141,19 @@ def stop_server(proc: subprocess.Popen, timeout: float = 5.0) -> None:
         log.close()
 
 
+def virtual_ports_unavailable() -> str | None:
+    """Why a JACK server with virtual MIDI ports cannot be started here (None: it can)."""
+    if jackd_path() is None:
+        return "jackd is not installed (Debian: apt-get install jackd2)"
+    try:
+        import rtmidi
+    except ImportError:
+        return "python-rtmidi is not installed"
+    if rtmidi.API_UNIX_JACK not in rtmidi.get_compiled_api():
+        return "python-rtmidi was built without JACK"
+    return None
+
+
 class VirtualOutput:
     """A virtual MIDI output port on the JACK server, `<client>:<port>`: a stand-in
     controller that the show can open like a real one (benchmarks drive the show with it)."""

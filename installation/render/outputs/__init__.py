@@ -11,8 +11,9 @@ from typing import Any
 from installation.errors import UserError
 from installation.render.encoder import EncoderError
 from installation.render.outputs.base import make_adapter, unavailable
-from installation.render.outputs.file import ScreenshotAdapter, preflight
+from installation.render.outputs.file import preflight
 from installation.render.outputs.hub import OutputHub, converter_for, source_format
+from installation.render.outputs.shots import ScreenshotWriter
 from installation.render.outputs.worker import OutputWorker
 
 log = logging.getLogger(__name__)
@@ -101,15 +102,7 @@ def build_outputs(
         )
     shots = None
     if screenshots and unavailable("file") is None:
-        shots = OutputWorker(
-            "screenshot",
-            ScreenshotAdapter,
-            converter_for(display_size, display_size, src, "rgb24", "stretch", True),
-            name="screenshot",
-            fps=0,
-            queue=2,
-            source="display",
-        )
+        shots = ScreenshotWriter(display_size, src)  # its process starts at the first shot
     return OutputHub(
         workers,
         display_size=display_size,

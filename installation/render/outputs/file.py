@@ -1,5 +1,5 @@
-"""Live recording (kind `file`, or `--record-video FILE`) and screenshots, through the one
-encoder (render/encoder.py) on the output's own thread.
+"""Live recording (kind `file`, or `--record-video FILE`) through the one encoder
+(render/encoder.py) on the output's own thread (screenshots: shots.py).
 
 A recording keeps real time: when the show runs slower than the file's frame rate, a frame
 is written again (up to 4 times) so the video plays at the show's pace. A full disk stops
@@ -17,11 +17,8 @@ from typing import Any
 import numpy as np
 
 from installation.render.encoder import (
-    EncoderError,
     VideoEncoder,
     ensure_writable,
-    png_context,
-    write_png,
 )
 
 log = logging.getLogger(__name__)
@@ -100,39 +97,6 @@ class FileAdapter:
         encoder, self.encoder = self.encoder, None
         if encoder is not None:
             encoder.close()
-
-
-class ScreenshotAdapter:
-    """Writes each frame it is sent to the path that came with it (meta `path`)."""
-
-    kind = "screenshot"
-
-    def __init__(self, on_saved=None) -> None:
-        self.on_saved = on_saved
-        self.failed = 0
-        self._context = None
-
-    def open(self, name: str, size: tuple[int, int], fps: float) -> str:
-        self._context = png_context(*size)
-        return name
-
-    def send(self, frame: np.ndarray, path: Path | None = None, **meta: Any) -> None:
-        assert path is not None
-        try:
-            saved = write_png(path, frame, context=self._context)
-        except EncoderError as exc:  # one failed screenshot is no reason to stop taking them
-            self.failed += 1
-            log.error("screenshot not saved: %s", exc)
-            return
-        log.info("screenshot saved to %s", saved)
-        if self.on_saved is not None:
-            self.on_saved(saved)
-
-    def connections(self) -> int | None:
-        return None
-
-    def close(self) -> None:
-        self._context = None
 
 
 def make(config: Any, base_dir: Path = Path("."), lib: Any = None) -> FileAdapter:

@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from installation.render.outputs.frames import AV_FORMATS, Converter, FramePool
+from installation.render.outputs.shots import ScreenshotWriter
 from installation.render.outputs.worker import OutputWorker
 
 log = logging.getLogger(__name__)
@@ -32,7 +33,7 @@ class OutputHub:
         display_size: tuple[int, int],
         native_size: tuple[int, int],
         src_format: str,
-        screenshots: OutputWorker | None = None,
+        screenshots: ScreenshotWriter | None = None,
         stats_event: Callable[..., None] | None = None,
     ) -> None:
         self.workers = list(workers)
@@ -44,22 +45,23 @@ class OutputHub:
         by_source = {"display": display_size, "native": native_size}
         self._pools: dict[str, FramePool] = {}
         for source, size in by_source.items():
-            takers = [w for w in self.all_workers() if w.source == source]
+            takers = [w for w in self.workers if w.source == source]
             if takers:
                 # Each taker may hold queue + 1 frames (queued and the one it is sending).
                 count = sum(w.queue_size + 1 for w in takers) + 1
                 self._pools[source] = FramePool(*size, src_format, count)
 
-    def all_workers(self) -> list[OutputWorker]:
-        return self.workers + ([self.screenshots] if self.screenshots is not None else [])
-
     def start(self) -> None:
-        for worker in self.all_workers():
+        for worker in self.workers:
             worker.start()
+        if self.screenshots is not None:
+            self.screenshots.start()
 
     def stop(self) -> None:
-        for worker in self.all_workers():
+        for worker in self.workers:
             worker.stop()
+        if self.screenshots is not None:
+            self.screenshots.stop()
         self._write_stats(final=True)
 
     # -- render thread -----------------------------------------------------------------------
@@ -74,33 +76,33 @@ class OutputHub:
 
     def screenshot(self, path: Path) -> bool:
         """Ask for the next displayed frame as a PNG at `path`; False when none can be taken."""
-        if self.screenshots is None or self.screenshots.state == "stopped":
+        if self.screenshots is None or self.screenshots.state != "running":
             self.shots_refused += 1
             return False
         self._shots.append(path)
         return True
 
     def _offer(self, source: str, pixels: np.ndarray, now: float | None) -> None:
+        if source == "display" and self._shots:
+            assert self.screenshots is not None  # straight to the writer process (shots.py)
+            shots, self._shots = self._shots, []
+            for path in shots:
+                if not self.screenshots.take(pixels, path):
+                    self.shots_refused += 1
         pool = self._pools.get(source)
         if pool is None:
             return
         now = time.monotonic() if now is None else now
         takers = [w for w in self.workers if w.source == source and w.wants(now)]
-        shots = self._shots if source == "display" else []
-        if not takers and not shots:
+        if not takers:
             return
-        index = pool.fill(pixels, len(takers) + len(shots))
+        index = pool.fill(pixels, len(takers))
         if index is None:  # every buffer is held by slow outputs: this frame is dropped
             for worker in takers:
                 worker.count_drop()
             return
         for worker in takers:
             worker.put(pool, index)
-        if shots:
-            assert self.screenshots is not None
-            for path in shots:
-                self.screenshots.put(pool, index, {"path": path})
-            self._shots = []
 
     # -- reporting ---------------------------------------------------------------------------
     def status(self) -> dict[str, dict[str, Any]]:
@@ -110,6 +112,8 @@ class OutputHub:
         return [w.hud_line() for w in self.workers]
 
     def on_status(self, _status: dict[str, object]) -> None:
+        if self.screenshots is not None:
+            self.screenshots.poll()  # log what the writer saved
         if time.monotonic() - self._stats_at >= 5.0:
             self._write_stats()
 

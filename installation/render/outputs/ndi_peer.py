@@ -29,7 +29,10 @@ def loopback_config() -> str:
 
 
 class NdiPeer:
-    """Finds `stream` on this machine and receives its video as RGBX on its own thread."""
+    """Finds `stream` on this machine and receives its video as RGBX on its own thread.
+
+    For pixels, not for counting: cyndilib's Receiver has a frame-sync bound to it that takes
+    a share of the frames first (see ndi_capture.py); NdiPeerProcess counts."""
 
     def __init__(self, stream: str, keep: int = 4, colour: str = "RGBX_RGBA") -> None:
         import cyndilib
@@ -115,30 +118,68 @@ class NdiPeer:
             time.sleep(0.01)
 
 
-def _count_in_child(stream: str, count, stop) -> None:
-    with NdiPeer(stream, keep=0, colour="UYVY_BGRA") as peer:  # NDI's cheapest decode
-        while not stop.wait(0.01):
-            count.value = peer.count
-        count.value = peer.count
+def sched_seconds() -> tuple[float, float]:
+    """(seconds this process's threads ran on a CPU, seconds they were runnable but waited
+    for one), from Linux's schedstat; (process time, 0) elsewhere."""
+    ran = waited = 0.0
+    try:
+        for task in os.listdir("/proc/self/task"):
+            with open(f"/proc/self/task/{task}/schedstat", encoding="ascii") as fh:
+                run_ns, wait_ns, _ = fh.read().split()
+            ran, waited = ran + int(run_ns) / 1e9, waited + int(wait_ns) / 1e9
+    except (OSError, ValueError):
+        return time.process_time(), 0.0
+    return ran, waited
+
+
+def _count_in_child(stream: str, counters, stop) -> None:
+    """One thread, one timeout-based capture loop: nothing in this process competes with it."""
+    from installation.render.outputs.ndi_capture import CountingReceiver
+
+    receiver = CountingReceiver(stream)
+    try:
+        if not receiver.connect(60, stop.is_set):
+            return
+        idle = 0  # captures that timed out: one after the sender paused means all is read
+        while not stop.is_set():
+            if not receiver.capture(100):
+                idle += 1
+            counters[:] = [receiver.count, *receiver.performance(), *sched_seconds(), idle]
+    finally:
+        receiver.close()
 
 
 class NdiPeerProcess:
-    """NdiPeer in a process of its own, as a real receiver (TouchDesigner, OBS) would be:
-    cyndilib's receive waits for a frame holding the GIL, which in our process would stall
-    the render thread and make a benchmark measure the receiver. Only the count comes back."""
+    """A counting NDI receiver in a process of its own, as a real receiver (TouchDesigner,
+    OBS) would be, on the NDI runtime's C API (ndi_capture.py). Only counters come back
+    (`counters()`, all updated together after each capture): frames it read, frames that
+    reached NDI's receiver and those NDI dropped unread, the CPU seconds it ran and waited
+    runnable for a CPU (a receiver starved of CPU shows as wait, frames lost before it as
+    arrived < sent), and `idle`, captures that timed out with nothing to read."""
 
     def __init__(self, stream: str) -> None:
         import multiprocessing
 
         ctx = multiprocessing.get_context("spawn")  # no fork of a process with torch threads
-        self._count, self._stop = ctx.Value("i", 0), ctx.Event()
+        self._counters, self._stop = ctx.Array("d", 6), ctx.Event()
         self._process = ctx.Process(
-            target=_count_in_child, args=(stream, self._count, self._stop), daemon=True
+            target=_count_in_child, args=(stream, self._counters, self._stop), daemon=True
         )
 
     @property
     def count(self) -> int:
-        return self._count.value
+        return int(self._counters[0])
+
+    def counters(self) -> dict[str, float]:
+        read, arrived, dropped, ran, waited, idle = self._counters[:]
+        return {
+            "read": read,
+            "arrived": arrived,
+            "ndi_dropped": dropped,
+            "cpu_s": ran,
+            "cpu_wait_s": waited,
+            "idle": idle,
+        }
 
     def __enter__(self) -> NdiPeerProcess:
         self._process.start()

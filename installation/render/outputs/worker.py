@@ -129,7 +129,7 @@ class OutputWorker:
                 item = self._next_item(adapter is None)
                 if item is None:
                     break
-                if adapter is None:
+                if adapter is None and self.state != "stopped":  # stopped for good: no reopen
                     adapter = self._open()
                 if adapter is not None and item != ():
                     adapter = self._send(adapter, *item)
@@ -203,6 +203,7 @@ class OutputWorker:
         if isinstance(exc, FINAL_ERRORS):
             self.state = "stopped"
             log.error("output %s stopped (%s); the show goes on", self.label, self.message)
+            self._drain()  # (frames queued meanwhile are let go, never a new take)
             return
         self.state = "retrying"
         self._retry_at = self.clock() + self._delay

@@ -12,7 +12,7 @@ import time
 import numpy as np
 import pytest
 
-from installation.render.outputs.ndi_peer import NdiPeer, loopback_config
+from installation.render.outputs.ndi_peer import NdiPeer, NdiPeerProcess, loopback_config
 
 loopback_config()
 cyndilib = pytest.importorskip("cyndilib", reason="NDI tests need the ndi extra (cyndilib)")
@@ -103,3 +103,45 @@ def test_show_sends_ndi_headless_without_a_window(show_dict: dict) -> None:
             assert status["state"] == "running" and status["sent"] >= 10
     finally:
         runtime.close()
+
+
+def test_the_counting_receiver_reads_every_frame_that_arrives() -> None:
+    """The benchmark's receiver (its own process, NDI's C API without cyndilib's frame-sync,
+    which took a share of the frames first: ndi_capture.py) reads each frame our output
+    sends, and its counters agree with NDI's own."""
+    name = "installation-test-count"
+    hub = ndi_hub(name, size=(96, 54))
+    hub.start()
+    worker = hub.workers[0]
+    try:
+        with NdiPeerProcess(name) as peer:
+
+            def connected() -> bool:
+                hub.display(bgra_frame(96, 54))
+                time.sleep(1 / 30)
+                return peer.count >= 3
+
+            assert wait_for(connected, timeout=60), "the receiver found no source"
+            assert wait_for(lambda: not hub._pools["display"].in_use(), timeout=10)
+            idle = peer.counters()["idle"]  # a capture that finds nothing: all sent is read
+            assert wait_for(lambda: peer.counters()["idle"] > idle + 1, timeout=10)
+            before, sent_before, dropped_before = peer.counters(), worker.sent, worker.dropped
+            for _ in range(30):  # each frame handed over before the next (none dropped)
+                hub.display(bgra_frame(96, 54))
+                assert wait_for(lambda: not hub._pools["display"].in_use(), timeout=10)
+            assert worker.sent - sent_before == 30 and worker.dropped == dropped_before
+
+            def caught_up() -> bool:  # NDI's own counter is updated a moment after the read
+                now = peer.counters()
+                return (
+                    now["read"] - before["read"] >= 30 and now["arrived"] - before["arrived"] >= 30
+                )
+
+            assert wait_for(caught_up, timeout=10), (peer.counters(), before)
+            after = peer.counters()
+            assert after["read"] - before["read"] == 30
+            assert after["arrived"] - before["arrived"] == 30
+            assert after["ndi_dropped"] == before["ndi_dropped"]
+            assert after["cpu_s"] > 0
+    finally:
+        hub.stop()

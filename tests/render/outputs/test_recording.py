@@ -3,7 +3,7 @@ show (pygame dummy display, the tiny model): files on disk are decoded back and 
 
 from __future__ import annotations
 
-import threading
+import os
 import time
 from pathlib import Path
 
@@ -76,14 +76,16 @@ def test_a_read_only_folder_is_refused_before_the_show_starts(
             run_show(parse_show(show_dict), RunOptions(headless=True, frames=3))
 
 
+@pytest.mark.parametrize("take,size", [("take", "256k"), ("take.mkv", "48k")])
 def test_a_full_disk_stops_the_recording_and_the_show_goes_on(
-    show_dict: dict, tmp_path: Path, caplog
+    show_dict: dict, tmp_path: Path, caplog, take: str, size: str
 ) -> None:
     show_dict["display"].update(size=[320, 180], fps=30)
-    with tmpfs(tmp_path / "small", "size=256k") as folder:
-        # A PNG sequence fills 256 KiB in a few frames (the show's pictures are smooth, so
-        # H.264 would take minutes; test_encoder.py fills a disk with H.264 noise).
-        show_dict["outputs"] = [{"kind": "file", "path": str(folder / "take"), "codec": "png"}]
+    with tmpfs(tmp_path / "small", f"size={size}") as folder:
+        # A real full file system (a tmpfs): a PNG sequence fills 256 KiB in a few frames;
+        # H.264 in Matroska, of the show's smooth pictures, 48 KiB in a few dozen.
+        codec = "png" if take == "take" else "h264"
+        show_dict["outputs"] = [{"kind": "file", "path": str(folder / take), "codec": codec}]
         runtime = ShowRuntime(
             parse_show(show_dict), RunOptions(headless=True, fixed_step=True, fps=30)
         )
@@ -95,6 +97,7 @@ def test_a_full_disk_stops_the_recording_and_the_show_goes_on(
             while worker.state != "stopped" and time.monotonic() < deadline:
                 loop.step()
             assert worker.state == "stopped" and "disk is full" in worker.message
+            assert worker.status()["failures"] == 1  # counted, and on /status and the HUD
             before = loop.frame
             for _ in range(10):
                 loop.step()  # the show goes on
@@ -107,34 +110,33 @@ def test_a_full_disk_stops_the_recording_and_the_show_goes_on(
     )
 
 
-def test_screenshots_are_written_off_the_render_thread_without_the_hud(
-    show_dict: dict, tmp_path: Path, monkeypatch
+def test_screenshots_are_written_by_another_process_without_the_hud(
+    show_dict: dict, tmp_path: Path
 ) -> None:
-    import installation.render.outputs.file as file_output
-
-    writers: list[str] = []
-    real = file_output.write_png
-
-    def spy(*args, **kwargs):  # notes which thread encodes, then does the real work
-        writers.append(threading.current_thread().name)
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(file_output, "write_png", spy)
     show_dict["display"].update(size=[800, 450], screenshots=str(tmp_path / "shots"), hud=True)
     runtime = ShowRuntime(parse_show(show_dict), RunOptions(headless=True, fixed_step=True, fps=30))
     try:
         loop = runtime.build_loop()
         runtime.start_services()
+        writer = runtime.hooks.outputs.screenshots
+        # started with the show, on a helper thread (until it runs, the loop saves shots)
+        assert wait_for(lambda: writer.state == "running", timeout=30), writer.status()
         loop.step()
         pygame.event.post(pygame.event.Event(pygame.KEYDOWN, key=pygame.K_s))
         loop.step()
         window = pygame.surfarray.array3d(runtime.display.window).transpose(1, 0, 2)
-        assert wait_for(lambda: list((tmp_path / "shots").glob("*.png")), timeout=10), (
-            "timed out waiting for the screenshot file"
-        )
+
+        def saved() -> bool:
+            writer.poll()
+            return bool(writer.saved)
+
+        assert wait_for(saved, timeout=30), "timed out waiting for the screenshot file"
+        ((path, pid),) = writer.saved
+        assert pid != os.getpid()  # written by the writer process, not by the show's
+        assert writer.failed == writer.skipped == 0
     finally:
         runtime.close()
-    assert writers == ["output screenshot"]
+    assert writer.state == "idle" and not writer.saved[1:]  # stopped with the show
     (shot,) = (tmp_path / "shots").glob("*.png")
     picture = frames_in(shot)[0]
     assert picture.shape == (450, 800, 3)

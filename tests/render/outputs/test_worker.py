@@ -178,6 +178,31 @@ def test_a_full_disk_stops_the_output_for_good() -> None:
         hub.stop()
 
 
+def test_frames_queued_behind_a_full_disk_never_open_a_new_take() -> None:
+    log: list[str] = []
+    queued = threading.Event()
+
+    class FillsUp(Flaky):
+        def send(self, frame, **meta):
+            queued.wait(10)  # the render thread queues more frames meanwhile
+            super().send(frame, **meta)
+
+    hub, worker = make_hub(lambda: FillsUp(log, fail_on={1}, exc=DiskFull), queue=2)
+    hub.start()
+    try:
+        assert wait_for(lambda: worker.state == "running", timeout=10), "timed out waiting for open"
+        for _ in range(3):  # one in the send that fails, two waiting in the queue
+            hub.display(np.zeros((H, W, 4), np.uint8))
+        queued.set()
+        assert wait_for(lambda: worker.state == "stopped", timeout=10), "timed out: no stop"
+        assert wait_for(lambda: not hub._pools["display"].in_use(), timeout=10), (
+            "the queued frames were never let go"
+        )
+    finally:
+        hub.stop()
+    assert log.count("open") == 1 and log.count("send") == 1, log
+
+
 @pytest.mark.skipif(not hasattr(os, "setpriority"), reason="per-thread nice values are Linux's")
 def test_output_threads_yield_the_cpu_to_the_render_thread() -> None:
     seen: dict[str, int] = {}
