@@ -15,9 +15,12 @@ from __future__ import annotations
 import logging
 import os
 import sys
+import threading
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import mido
 
@@ -130,9 +133,37 @@ class InputPort:
             raise OSError(f"cannot open MIDI input {port!r}: {exc}") from None
 
     def close(self) -> None:
-        self._rt.cancel_callback()
+        # Not cancel_callback(): it frees the Python callback at once, while JACK's thread
+        # may already be inside rtmidi's trampoline waiting for the GIL, which then builds
+        # its message list on freed memory (segfaults in PyList_New seen on unplugs and JACK
+        # restarts). Closing the port stops new calls; the client, and the callback with it,
+        # is deleted a moment later, when no call can still be in flight.
         self._rt.close_port()
-        self._rt.delete()
+        retire_input(self._rt)
+
+
+RETIRE_S = 1.0  # far longer than one JACK cycle (5 ms at 256 frames, 48 kHz)
+_retired: list[tuple[float, Any]] = []
+_retired_lock = threading.Lock()
+
+
+def retire_input(rt: Any) -> None:
+    """Queue a closed input's rtmidi object for deletion, and delete those old enough."""
+    with _retired_lock:
+        _retired.append((time.monotonic(), rt))
+    reap_retired()
+
+
+def reap_retired() -> int:
+    """Delete closed inputs whose grace period is over; returns how many still wait."""
+    now = time.monotonic()
+    with _retired_lock:
+        due = [r for t, r in _retired if now - t >= RETIRE_S]
+        _retired[:] = [(t, r) for t, r in _retired if now - t < RETIRE_S]
+        left = len(_retired)
+    for old in due:
+        old.delete()
+    return left
 
 
 class OutputPort:

@@ -47,6 +47,7 @@ from installation.control.midi.ports import (
     MidiSystem,
     PortLister,
     choose_system,
+    reap_retired,
 )
 from installation.control.midi.replay import MidiFileReplay
 from installation.events import DeviceNotice, EventQueue
@@ -183,6 +184,7 @@ class MidiService:
                     now = time.monotonic()
                     if now >= next_scan:
                         self._scan()
+                        reap_retired()  # inputs closed over a second ago (ports.py says why)
                         next_scan = now + self.cfg.poll_s
                     self._finish_learn(now)
                     if now >= next_status:

@@ -12,6 +12,7 @@ from pathlib import Path
 from installation.app import connect_midi
 from installation.config.show import parse_show
 from installation.control.midi.jack import VirtualOutput
+from installation.control.midi.ports import retire_input
 from installation.params import REGISTRY, apply_events
 from installation.render.loop import LoopHooks
 from installation.stats import StatsWriter
@@ -64,9 +65,9 @@ class FakeDevice:
             return
         self._out.close()
         if self._in is not None:
-            self._in.cancel_callback()
+            # As the show closes its inputs: no cancel_callback under JACK's feet (ports.py).
             self._in.close_port()
-            self._in.delete()
+            retire_input(self._in)
         self._out = self._in = None
 
 
