@@ -10,7 +10,6 @@ scaler per network); on the CPU everything stays fp32, where autocast only costs
 from __future__ import annotations
 
 import contextlib
-import copy
 
 import torch
 import torch.nn.functional as F
@@ -19,23 +18,14 @@ from torch import nn
 from installation.networks import build_model
 from installation.training.augment import diff_augment, probability_for
 from installation.training.config import TrainConfig
+from installation.training.discriminators import dcgan_init
 from installation.training.fewshot_d import FewShotDiscriminator
 from installation.training.wrap import (
     GANState,
     calibrated_copy,
     no_sync,
     ramped_ema_decay,
-    wrap_ddp,
 )
-
-
-def _init(module: nn.Module) -> None:
-    for m in module.modules():
-        if isinstance(m, nn.Conv2d | nn.ConvTranspose2d):
-            nn.init.normal_(m.weight, 0.0, 0.02)
-        elif isinstance(m, nn.BatchNorm2d):
-            nn.init.normal_(m.weight, 1.0, 0.02)
-            nn.init.zeros_(m.bias)
 
 
 class FewShotTask(GANState):
@@ -53,16 +43,11 @@ class FewShotTask(GANState):
         self.d = FewShotDiscriminator(
             cfg.resolution, cfg.channels, cfg.preset or "lite", (cfg.d_width or 100) / 100
         ).to(device)
-        _init(self.g)
-        _init(self.d)
-        self.ema = copy.deepcopy(self.g).requires_grad_(False)
-        betas = (cfg.beta1, cfg.beta2)
-        self.opt_g = torch.optim.Adam(self.g.parameters(), lr=cfg.lr_g, betas=betas)
-        self.opt_d = torch.optim.Adam(self.d.parameters(), lr=cfg.lr_d, betas=betas)
-        self.g_run, self.d_run = (
-            wrap_ddp(self.g, device, distributed),
-            wrap_ddp(self.d, device, distributed),
-        )
+        # Spectral-norm convolutions keep their own init: writing into their computed weight
+        # would change nothing.
+        dcgan_init(self.g)
+        dcgan_init(self.d)
+        self.start_pair(distributed)
         self.amp = device.type == "cuda"
         self.scaler_g = torch.amp.GradScaler("cuda", enabled=self.amp)
         self.scaler_d = torch.amp.GradScaler("cuda", enabled=self.amp)

@@ -9,7 +9,6 @@ comes from the unwrapped modules, so a checkpoint does not care how many process
 
 from __future__ import annotations
 
-import copy
 from typing import Any
 
 import torch
@@ -39,14 +38,7 @@ class GANTask(GANState):
         self.d.to(device)
         dcgan_init(self.g)
         dcgan_init(self.d)
-        self.ema = copy.deepcopy(self.g).requires_grad_(False)
-        betas = (cfg.beta1, cfg.beta2)
-        self.opt_g = torch.optim.Adam(self.g.parameters(), lr=cfg.lr_g, betas=betas)
-        self.opt_d = torch.optim.Adam(self.d.parameters(), lr=cfg.lr_d, betas=betas)
-        self.g_run, self.d_run = (
-            wrap_ddp(self.g, device, distributed),
-            wrap_ddp(self.d, device, distributed),
-        )
+        self.start_pair(distributed)
         self._export: tuple[int, nn.Module] | None = None
 
     def _losses(

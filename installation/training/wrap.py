@@ -68,6 +68,17 @@ def no_sync(module: nn.Module) -> contextlib.AbstractContextManager:
 class GANState:
     """state() / load_state() for a task holding g, d, ema, opt_g and opt_d (for --resume)."""
 
+    def start_pair(self, distributed: bool) -> None:
+        """With g and d built and initialised: the averaged generator, both Adams, and the
+        DDP-wrapped modules the steps run (g and d themselves when not distributed)."""
+        cfg, device = self.cfg, self.device
+        self.ema = copy.deepcopy(self.g).requires_grad_(False)
+        betas = (cfg.beta1, cfg.beta2)
+        self.opt_g = torch.optim.Adam(self.g.parameters(), lr=cfg.lr_g, betas=betas)
+        self.opt_d = torch.optim.Adam(self.d.parameters(), lr=cfg.lr_d, betas=betas)
+        self.g_run = wrap_ddp(self.g, device, distributed)
+        self.d_run = wrap_ddp(self.d, device, distributed)
+
     def state(self) -> dict[str, Any]:
         return {
             "g": self.g.state_dict(),
