@@ -4,6 +4,8 @@ train_fewshot_images_per_s      a full few-shot step at 256 px (lite, batch 8: G
                                 rebuilds, DiffAugment, both optimizers, EMA), images/s
 generator_fps_fewshot_lite_256  the bare lite generator at 256 px, batch 1, as the show runs it
 loop_fps_fewshot_lite_256       the real render loop on it, uncapped, 1920x1080 output
+generator_fps_fewshot_field_256 the same for the field head (the shipped default's shape),
+loop_fps_fewshot_field_256      measured in the same rounds, alternating with the rgb head
 sr_ms_x2_256                    the x2 upscaler on a 256 px frame (the shipped one when present)
 
 On a GPU also generator_fps_fewshot_full_1024 and sr_ms_x4_256. The generators are seeded,
@@ -23,6 +25,7 @@ from installation.app import RunOptions, ShowRuntime
 from installation.bench import BenchContext, Skipped, benchmark
 from installation.checkpoints import save_checkpoint
 from installation.networks import FewShotConfig, FewShotGenerator
+from installation.networks.fewshot import HEADS
 from installation.networks.sr import SRConfig, SRUpscaler
 from installation.render.renderer import choose_device, choose_dtype
 from installation.training.config import TrainConfig
@@ -72,14 +75,14 @@ def _fps(fn, device: torch.device, frames: int) -> float:
     return frames / (time.perf_counter() - start)
 
 
-def _lite_folder(tmp: Path) -> Path:
+def _fewshot_folder(tmp: Path, head: str) -> Path:
     torch.manual_seed(0)
-    cfg = FewShotConfig(resolution=256, preset="lite")
-    folder = tmp / "fewshot-lite-256"
+    cfg = FewShotConfig(resolution=256, preset="lite", head=head)
+    folder = tmp / f"fewshot-{head}-256"
     save_checkpoint(
         folder,
         FewShotGenerator(cfg).eval(),
-        name="fewshot-lite-256",
+        name=folder.name,
         architecture="fewshot",
         config={**cfg.to_dict(), "widths": {str(k): v for k, v in cfg.widths.items()}},
         dtype=torch.float16,
@@ -92,35 +95,48 @@ def fewshot_training(ctx: BenchContext) -> dict[str, float]:
     return {"train_fewshot_images_per_s": _train_images_per_s(choose_device(ctx.show.model.device))}
 
 
-@benchmark("generator_fps_fewshot_lite_256", "loop_fps_fewshot_lite_256")
+def _runtime(ctx: BenchContext, folder: Path) -> ShowRuntime:
+    model = ctx.show.model.model_copy(update={"path": str(folder)})
+    show = ctx.show.model_copy(update={"model": model})
+    return ShowRuntime(show, RunOptions(headless=True, fps=0, size=(1920, 1080)))
+
+
+def _round(runtime: ShowRuntime) -> tuple[float, float]:
+    """(bare generator fps, uncapped loop fps at 1920x1080) on one runtime."""
+    module, device = runtime.model.module, runtime.device
+    z = torch.randn(1, module.latent_dim).to(device, runtime.dtype)
+    gen = _fps(lambda: module.decode(z), device, FRAMES)
+    lp = runtime.build_loop()
+    lp.settings.max_frames = 20
+    lp.run()
+    lp = runtime.build_loop()
+    lp.settings.max_frames = FRAMES
+    start = time.perf_counter()
+    shown = lp.run()
+    return gen, shown / (time.perf_counter() - start)
+
+
+@benchmark(
+    "generator_fps_fewshot_lite_256",
+    "loop_fps_fewshot_lite_256",
+    "generator_fps_fewshot_field_256",
+    "loop_fps_fewshot_field_256",
+)
 def fewshot_lite(ctx: BenchContext) -> dict[str, float]:
+    figures: dict[str, list[float]] = {}
     with tempfile.TemporaryDirectory() as tmp:
-        show = ctx.show.model_copy(
-            update={
-                "model": ctx.show.model.model_copy(update={"path": str(_lite_folder(Path(tmp)))}),
-            }
-        )
-        runtime = ShowRuntime(show, RunOptions(headless=True, fps=0, size=(1920, 1080)))
+        runtimes = {head: _runtime(ctx, _fewshot_folder(Path(tmp), head)) for head in HEADS}
         try:
-            module, device = runtime.model.module, runtime.device
-            z = torch.randn(1, module.latent_dim).to(device, runtime.dtype)
-            gen, loop = [], []
-            for _ in range(ROUNDS):
-                gen.append(_fps(lambda: module.decode(z), device, FRAMES))
-                lp = runtime.build_loop()
-                lp.settings.max_frames = 20
-                lp.run()
-                lp = runtime.build_loop()
-                lp.settings.max_frames = FRAMES
-                start = time.perf_counter()
-                shown = lp.run()
-                loop.append(shown / (time.perf_counter() - start))
+            for _ in range(ROUNDS):  # the heads alternate, so a busy spell hits both
+                for head, runtime in runtimes.items():
+                    head_name = "lite" if head == "rgb" else head
+                    gen, loop = _round(runtime)
+                    figures.setdefault(f"generator_fps_fewshot_{head_name}_256", []).append(gen)
+                    figures.setdefault(f"loop_fps_fewshot_{head_name}_256", []).append(loop)
         finally:
-            runtime.close()
-    return {
-        "generator_fps_fewshot_lite_256": statistics.median(gen),
-        "loop_fps_fewshot_lite_256": statistics.median(loop),
-    }
+            for runtime in runtimes.values():
+                runtime.close()
+    return {name: statistics.median(values) for name, values in figures.items()}
 
 
 def _sr_ms(scale: int, device: torch.device, dtype: torch.dtype, folder: Path | None) -> float:

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from installation.checkpoints import CheckpointError, read_card
+from installation.checkpoints import CheckpointError, ModelCard, read_card
 from installation.live.supervisor import TrainerSupervisor
 from installation.stats import StatsWriter
 from installation.training.config import TrainConfig
@@ -54,41 +54,68 @@ def trainer_command(show: Show) -> list[str]:
     ]
     if (out / STATE_FILE).exists():  # a run to continue (after a restart, or a new show night)
         argv.append("--resume")
-    elif tr.transfer and (source := transfer_source(show, resolution)) is not None:
-        argv += ["--init-from", str(source)]
+    elif (source := transfer_source(show, resolution)) is not None:
+        argv += [*_head_args(show), "--init-from", str(source)]
     return argv
 
 
-SHAPE_FLAGS = ("--width", "--preset", "--latent-dim", "--channels")
+SHAPE_FLAGS = ("--width", "--preset", "--latent-dim", "--channels", "--head")
+# A field head draws at any size, so a run that starts from one trains at this size (the
+# shipped default's recipe: half the cost of a step at 256) and exports at the model's own.
+FIELD_TRAINING_RESOLUTION = 128
+
+
+def _transfer_card(show: Show) -> ModelCard | None:
+    """The show's own model's card, when a few-shot run may start from it (transfer)."""
+    tr = show.training
+    if tr.architecture != "fewshot" or not tr.transfer:
+        return None
+    if any(a.split("=")[0] in SHAPE_FLAGS for a in tr.extra_args):
+        return None
+    try:
+        card = read_card(show.resolve(show.model.path))
+    except CheckpointError:
+        return None
+    return card if card.architecture == "fewshot" else None
+
+
+def _field_head(card: ModelCard | None) -> bool:
+    return card is not None and card.config.get("head") == "field"
+
+
+def _head_args(show: Show) -> list[str]:
+    """A run that starts from a field-head model keeps the head, and exports at its size."""
+    card = _transfer_card(show)
+    if not _field_head(card):
+        return []
+    return ["--head", "field", "--play-resolution", str(card.resolution)]
 
 
 def _default_resolution(show: Show) -> int:
     """The architecture's default size; for a few-shot run that may start from the show's own
     few-shot model (transfer), that model's size, so the transfer is not lost to a default."""
-    tr = show.training
-    if tr.architecture == "fewshot" and tr.transfer:
-        try:
-            card = read_card(show.resolve(show.model.path))
-        except CheckpointError:
-            card = None
-        if card is not None and card.architecture == "fewshot":
-            return card.resolution
-    return TrainConfig(arch=tr.architecture).resolved().resolution
+    card = _transfer_card(show)
+    if _field_head(card):
+        return min(card.resolution, FIELD_TRAINING_RESOLUTION)
+    if card is not None:
+        return card.resolution
+    return TrainConfig(arch=show.training.architecture).resolved().resolution
 
 
 def transfer_source(show: Show, resolution: int) -> Path | None:
     """The show's own model, when a new few-shot run can start from its generator: same
     architecture and exactly the shape this run will build (else the run would refuse)."""
-    tr = show.training
-    if tr.architecture != "fewshot" or any(a.split("=")[0] in SHAPE_FLAGS for a in tr.extra_args):
+    card = _transfer_card(show)
+    if card is None:
         return None
-    folder = show.resolve(show.model.path)
-    try:
-        card = read_card(folder)
-    except CheckpointError:
-        return None
-    wanted = TrainConfig(arch="fewshot", resolution=resolution).generator_config()
-    return folder if card.architecture == "fewshot" and card.config == wanted else None
+    field = _field_head(card)
+    wanted = TrainConfig(
+        arch="fewshot",
+        resolution=resolution,
+        head="field" if field else None,
+        play_resolution=card.resolution if field else None,
+    ).generator_config(exported=True)
+    return show.resolve(show.model.path) if card.config == wanted else None
 
 
 def trainer_env(show: Show) -> dict[str, str]:

@@ -18,6 +18,15 @@ shuffle (a 3x3 convolution at half size to 12 channels, rearranged into 3 at ful
 because a convolution at full resolution is what costs the frame. `full` is the paper's
 shape for GPUs, two convolutions per block up to 1024 px.
 
+A second head (`head: field`, for smooth, flowing pictures such as the shipped default's):
+the blocks stop at `field_size` (64 px) and draw a handful of smooth fields there; the
+fields are bilinearly enlarged to the output size and a per-pixel network (1x1
+convolutions, half its units sine, half leaky ReLU) turns them into colour. Marbling, ink
+and nebulae are exactly that, a palette of a few warped fields, so the head can draw sharp
+bands and veins with no full-resolution convolution, and no grain: nothing at the output
+size sees a neighbour. Its weights do not depend on the output size, so a generator
+trained at 128 px can draw at 256 (the fields are sampled more densely, not invented).
+
 Noise in the show: a fixed noise image per block, drawn once from a seed (not stored in the
 checkpoint), so a still latent gives a still picture; training draws fresh noise each step.
 """
@@ -27,6 +36,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 RESOLUTIONS = (64, 128, 256, 512, 1024)
@@ -37,6 +47,7 @@ PRESETS: dict[str, dict[int, int]] = {
 }
 # Skip-layer excitation pairs (source size -> target size), the paper's choice.
 SLE_PAIRS = ((4, 64), (8, 128), (16, 256), (32, 512))
+HEADS = ("rgb", "field")
 
 
 @dataclass(frozen=True)
@@ -47,6 +58,10 @@ class FewShotConfig:
     preset: str = "lite"
     width_mult: float = 1.0  # scales every preset width (a smaller or larger net)
     widths: dict[int, int] = field(default_factory=dict)  # filled from preset; stored in the card
+    head: str = "rgb"  # rgb: a convolution to colour | field: smooth fields, per-pixel colour
+    field_size: int = 64  # field head: the size the blocks stop at and the fields are drawn
+    fields: int = 16  # field head: how many fields
+    head_hidden: int = 32  # field head: units of the per-pixel colour network
 
     def __post_init__(self) -> None:
         if self.resolution not in RESOLUTIONS:
@@ -59,6 +74,16 @@ class FewShotConfig:
             )
         if self.latent_dim < 1 or self.channels not in (1, 3) or self.width_mult <= 0:
             raise ValueError("latent_dim must be positive, channels 1 or 3, width_mult positive")
+        if self.head not in HEADS:
+            raise ValueError(f"fewshot head must be one of {', '.join(HEADS)}, got {self.head!r}")
+        if self.head == "field" and not (
+            16 <= self.field_size <= self.resolution and self.field_size in PRESETS["lite"]
+        ):
+            raise ValueError(
+                f"field_size must be a power of two from 16 to the resolution, got {self.field_size}"
+            )
+        if self.fields < 1 or self.head_hidden < 2:
+            raise ValueError("fields must be at least 1 and head_hidden at least 2")
         if not self.widths:
             w = {s: max(4, round(c * self.width_mult)) for s, c in PRESETS[self.preset].items()}
             object.__setattr__(self, "widths", w)
@@ -66,11 +91,22 @@ class FewShotConfig:
             object.__setattr__(self, "widths", {int(k): int(v) for k, v in self.widths.items()})
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        d = asdict(self)
+        if self.head == "rgb":  # the field head's keys stay out: older cards compare equal
+            for key in ("head", "field_size", "fields", "head_hidden"):
+                d.pop(key)
+        return d
 
     @property
     def shuffle_last(self) -> bool:
-        return self.preset == "lite"
+        return self.preset == "lite" and self.head == "rgb"
+
+    @property
+    def top(self) -> int:
+        """The size of the last block's map."""
+        if self.head == "field":
+            return self.field_size
+        return self.resolution // 2 if self.shuffle_last else self.resolution
 
 
 class NoiseInjection(nn.Module):
@@ -135,6 +171,38 @@ class Excitation(nn.Module):
         return self.body(low)
 
 
+class FieldHead(nn.Module):
+    """Feature map -> `fields` smooth fields -> enlarged to the output -> colour per pixel."""
+
+    # Sine units see their input times this: bands a few per field unit from the start.
+    FREQUENCY = 3.0
+
+    def __init__(self, cin: int, fields: int, hidden: int, channels: int) -> None:
+        super().__init__()
+        self.to_fields = nn.Conv2d(cin, fields, 3, 1, 1)
+        self.mix = nn.Conv2d(fields, hidden, 1)
+        self.to_rgb = nn.Conv2d(hidden, channels, 1)
+        self.sines = hidden // 2
+
+    def reset_parameters(self) -> None:
+        """PyTorch's own init (the DCGAN init's N(0, 0.02) would leave the sines linear)."""
+        for m in (self.to_fields, self.mix, self.to_rgb):
+            m.reset_parameters()
+
+    def forward(self, x: torch.Tensor, size: int) -> torch.Tensor:
+        f = self.to_fields(x)
+        if f.shape[-1] != size:
+            f = F.interpolate(f, size=(size, size), mode="bilinear", align_corners=False)
+        h = self.mix(f)
+        sines, rest = h[:, : self.sines], h[:, self.sines :]
+        if torch.is_grad_enabled():
+            h = torch.cat([torch.sin(self.FREQUENCY * sines), F.leaky_relu(rest, 0.2)], dim=1)
+        else:  # the show: in place, a quarter of the time (no copies of a 32-channel frame)
+            sines.mul_(self.FREQUENCY).sin_()
+            F.leaky_relu_(rest, 0.2)
+        return self.to_rgb(h)
+
+
 class FewShotGenerator(nn.Module):
     config_class = FewShotConfig
 
@@ -152,8 +220,9 @@ class FewShotGenerator(nn.Module):
             nn.BatchNorm2d(2 * w[4]),
             nn.GLU(dim=1),
         )
-        # Feature sizes made by upsampling blocks: 8 .. resolution (or resolution / 2 for lite).
-        top = cfg.resolution // 2 if cfg.shuffle_last else cfg.resolution
+        # Feature sizes made by upsampling blocks: 8 .. resolution (or resolution / 2 for lite,
+        # or the field size).
+        top = cfg.top
         self.sizes = [s for s in sorted(w) if 8 <= s <= top]
         convs = 1 if cfg.preset == "lite" else 2
         self.blocks = nn.ModuleDict(
@@ -162,7 +231,9 @@ class FewShotGenerator(nn.Module):
         self.sle = nn.ModuleDict(
             {str(dst): Excitation(w[src], w[dst]) for src, dst in SLE_PAIRS if dst in self.sizes}
         )
-        if cfg.shuffle_last:
+        if cfg.head == "field":
+            self.to_rgb = FieldHead(w[top], cfg.fields, cfg.head_hidden, cfg.channels)
+        elif cfg.shuffle_last:
             self.to_rgb = nn.Sequential(
                 nn.Conv2d(w[top], 4 * cfg.channels, 3, 1, 1), nn.PixelShuffle(2)
             )
@@ -228,6 +299,9 @@ class FewShotGenerator(nn.Module):
             other = self.excitations(mix_z.expand(z.shape[0], -1))
             gates = {k: torch.lerp(own[k], other[k], float(mix)) for k in own}
         x, _ = self._features(z, gates, noise=noise)
-        x = torch.tanh(self.to_rgb(x))
+        if isinstance(self.to_rgb, FieldHead):
+            x = torch.tanh(self.to_rgb(x, self.resolution))
+        else:
+            x = torch.tanh(self.to_rgb(x))
         assert x.shape[-1] == self.resolution
         return x

@@ -90,6 +90,17 @@ def add_train_arguments(p: argparse.ArgumentParser) -> None:
         help="fewshot: lite (default; a CPU plays 256 px at 60 fps) | full (GPU, the paper's widths)",
     )
     p.add_argument(
+        "--head",
+        choices=["rgb", "field"],
+        help="fewshot: rgb (default) | field: smooth fields coloured per pixel, for flowing "
+        "pictures (marbling, ink, nebulae); its weights draw at any size",
+    )
+    p.add_argument(
+        "--play-resolution",
+        type=_positive,
+        help="fewshot --head field: the exported model draws at this size (default: --resolution)",
+    )
+    p.add_argument(
         "--augment",
         type=float,
         help="fewshot: DiffAugment probability 0..1 (default: adapts to the dataset size)",
@@ -189,6 +200,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         width=args.width,
         d_width=args.d_width,
         preset=args.preset,
+        head=args.head,
+        play_resolution=args.play_resolution,
         augment=args.augment,
         scale=args.scale,
         channels=args.channels,

@@ -50,6 +50,8 @@ class TrainConfig:
     #                           fewshot: percent of the preset's widths (None: 100)
     d_width: int | None = None  # discriminator width; None: same as width
     preset: str | None = None  # fewshot: lite (CPU, default) | full (GPU, the paper's widths)
+    head: str | None = None  # fewshot: rgb (default) | field (smooth fields, colour per pixel)
+    play_resolution: int | None = None  # fewshot field head: the exported model draws this size
     augment: float | None = None  # fewshot: DiffAugment probability; None adapts to the dataset
     scale: int | None = None  # sr: 2 (default) or 4
     channels: int | None = None  # None: 3, or 1 for the mlp
@@ -92,6 +94,7 @@ class TrainConfig:
         c.batch = DEFAULT_BATCH.get(arch, 64) if c.batch is None else c.batch
         c.width = {"fewshot": 100, "sr": 16}.get(arch, 32) if c.width is None else c.width
         c.preset = (c.preset or "lite") if arch == "fewshot" else c.preset
+        c.head = (c.head or "rgb") if arch == "fewshot" else c.head
         c.scale = (c.scale or 2) if arch == "sr" else c.scale
         c.loss = c.loss or "bce"
         c.lr_g = DEFAULT_LR[c.arch] if c.lr_g is None else c.lr_g
@@ -119,6 +122,11 @@ class TrainConfig:
             (c.synthetic_n >= 1, "--synthetic-n must be at least 1"),
             (c.channels in (1, 3), "--channels must be 1 or 3"),
             (c.preset in (None, "lite", "full"), "--preset must be lite or full"),
+            (c.head in (None, "rgb", "field"), "--head must be rgb or field"),
+            (
+                c.play_resolution is None or c.head == "field",
+                "--play-resolution needs --arch fewshot --head field (only its weights fit any size)",
+            ),
             (c.augment is None or 0.0 <= c.augment <= 1.0, "--augment must be in [0, 1]"),
             (c.scale in (None, 2, 4), "--scale must be 2 or 4"),
         ]
@@ -127,15 +135,17 @@ class TrainConfig:
                 raise TrainingError(message)
         return c
 
-    def generator_config(self) -> dict[str, Any]:
-        """The config of the exported network, as stored in its card."""
+    def generator_config(self, exported: bool = False) -> dict[str, Any]:
+        """The config of the trained network; `exported`: of the network as stored in its card
+        (a field head's model draws at --play-resolution there)."""
         c = self.resolved()
         if c.arch == "fewshot":
             from installation.networks.fewshot import FewShotConfig
 
             few = FewShotConfig(
                 latent_dim=c.latent_dim,
-                resolution=c.resolution,
+                resolution=(c.play_resolution or c.resolution) if exported else c.resolution,
+                head=c.head,
                 channels=c.channels,
                 preset=c.preset,
                 width_mult=c.width / 100,
@@ -198,5 +208,6 @@ class TrainConfig:
         "channels",
         "loss",
         "preset",
+        "head",
         "scale",
     )

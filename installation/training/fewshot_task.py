@@ -46,6 +46,8 @@ class FewShotTask(GANState):
         # Spectral-norm convolutions keep their own init: writing into their computed weight
         # would change nothing.
         dcgan_init(self.g)
+        if hasattr(self.g.to_rgb, "reset_parameters"):  # a field head keeps PyTorch's init
+            self.g.to_rgb.reset_parameters()
         dcgan_init(self.d)
         self.start_pair(distributed)
         self.amp = device.type == "cuda"
@@ -106,6 +108,8 @@ class FewShotTask(GANState):
             return self._export[1]
         # 4 x 16: smaller calibration batches than the DCGAN's, at up to 1024 px
         module = calibrated_copy(self.ema, self.cfg.seed + 1, self.device, 4, 16)
+        # A field head draws at any size: the exported model at --play-resolution.
+        module.resolution = self.cfg.generator_config(exported=True)["resolution"]
         self._export = (step, module)
         return module
 

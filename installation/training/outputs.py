@@ -95,7 +95,7 @@ def export(
             module,
             name=cfg.model_name,
             architecture=cfg.network,
-            config=cfg.generator_config(),
+            config=cfg.generator_config(exported=True),
             step=step,
             dataset=dataset,
             command=command,

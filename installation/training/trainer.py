@@ -220,9 +220,10 @@ def _transfer(run: Run, folder: Path) -> None:
         source = load_checkpoint(folder, "cpu")
     except CheckpointError as exc:
         raise TrainingError(f"--init-from {folder}: {exc}") from None
-    mine = cfg.generator_config()
-    if source.card.architecture != cfg.network or source.card.config != mine:
-        theirs = source.card.config
+    mine, theirs = cfg.generator_config(exported=True), dict(source.card.config)
+    if mine.get("head") == theirs.get("head") == "field":
+        theirs["resolution"] = mine["resolution"]  # a field head's weights fit any size
+    if source.card.architecture != cfg.network or theirs != mine:
         diff = sorted(k for k in set(mine) | set(theirs) if mine.get(k) != theirs.get(k))
         raise TrainingError(
             f"--init-from {folder}: it is a {source.card.architecture} model that differs "
@@ -238,7 +239,7 @@ def _recipe(cfg: TrainConfig, task: Any) -> str:
         return f"{cfg.recon} reconstruction + {cfg.beta} x KL (warm-up {cfg.kl_warmup} steps)"
     if cfg.arch == "fewshot":
         return (
-            f"{cfg.preset} preset, hinge loss, self-supervised discriminator (L1 + MSE rebuilds), "
+            f"{cfg.preset} preset{', field head' if cfg.head == 'field' else ''}, hinge loss, self-supervised discriminator (L1 + MSE rebuilds), "
             f"DiffAugment p {task.p_augment:.2f}, batch {cfg.batch}, EMA generator ({cfg.ema_decay})"
         )
     if cfg.arch == "sr":

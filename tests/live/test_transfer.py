@@ -76,3 +76,26 @@ def test_no_transfer_when_the_shape_differs_resuming_or_switched_off(tmp_path):
     (tmp_path / "live" / STATE_FILE).write_bytes(b"x")
     argv = trainer_command(_show(tmp_path, model, resolution=128))
     assert "--resume" in argv and "--init-from" not in argv
+
+
+def test_a_run_from_a_field_head_model_keeps_the_head_and_trains_smaller(tmp_path):
+    config = TrainConfig(
+        arch="fewshot", resolution=128, head="field", play_resolution=256
+    ).generator_config(exported=True)
+    save_checkpoint(
+        tmp_path / "flow",
+        build_model("fewshot", config).eval(),
+        name="flow",
+        architecture="fewshot",
+        config=config,
+        dtype=torch.float16,
+    )
+    argv = trainer_command(_show(tmp_path, tmp_path / "flow"))
+    # trains at 128 px (half the cost of a step at 256), exports at the show model's 256
+    assert argv[argv.index("--resolution") + 1] == "128"
+    assert argv[argv.index("--head") + 1] == "field"
+    assert argv[argv.index("--play-resolution") + 1] == "256"
+    assert argv[argv.index("--init-from") + 1] == str(tmp_path / "flow")
+    # asked for 256 px: the head's weights fit, so the transfer stays
+    argv = trainer_command(_show(tmp_path, tmp_path / "flow", resolution=256))
+    assert "--init-from" in argv and argv[argv.index("--resolution") + 1] == "256"

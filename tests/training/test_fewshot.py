@@ -209,3 +209,90 @@ def test_transfer_starts_the_generator_from_a_trained_model_of_the_same_shape(tm
     other = _fewshot(tmp_path / "d", steps=1, width=50, init_from=str(source.out))
     with pytest.raises(TrainingError, match="differs from this run in width_mult, widths"):
         run_training(other, progress=False)
+
+
+def _field_gen(resolution: int = 64, field_size: int = 16) -> FewShotGenerator:
+    torch.manual_seed(0)
+    g = FewShotGenerator(
+        FewShotConfig(
+            latent_dim=16,
+            resolution=resolution,
+            width_mult=0.25,
+            head="field",
+            field_size=field_size,
+        )
+    )
+    g.to_rgb.reset_parameters()
+    g.train()
+    with torch.no_grad():
+        g.decode(torch.randn(16, 16))
+    return g.eval()
+
+
+def test_field_head_stops_the_blocks_at_the_field_size_and_colours_each_pixel_alone():
+    g = _field_gen(64, field_size=16)
+    assert g.sizes == [8, 16]  # no block above the field size
+    assert not any(isinstance(m, torch.nn.PixelShuffle) for m in g.modules())
+    # every convolution at the output size is 1x1: no pixel sees a neighbour there
+    assert g.to_rgb.mix.kernel_size == (1, 1) and g.to_rgb.to_rgb.kernel_size == (1, 1)
+    with torch.no_grad():
+        x = g.decode(torch.randn(3, 16))
+    assert x.shape == (3, 3, 64, 64) and float(x.abs().max()) <= 1.0
+    assert float((x[0] - x[1]).abs().mean()) > 1e-3  # each latent its own picture
+
+
+def test_field_head_weights_draw_the_same_picture_at_any_size():
+    g = _field_gen(64, field_size=16)
+    z = torch.randn(4, 16)
+    with torch.no_grad():
+        small = g.decode(z)
+        g.resolution = 256  # what --play-resolution does to the exported copy
+        large = g.decode(z)
+    assert large.shape[-1] == 256
+    shrunk = torch.nn.functional.interpolate(large, size=(64, 64), mode="area")
+    same = (shrunk - small).abs().mean()
+    other = (small - small.roll(1, dims=0)).abs().mean()  # another latent's picture
+    assert same < 0.2 * other
+
+
+def test_an_rgb_card_keeps_the_keys_it_had_before_field_heads():
+    rgb = FewShotConfig(resolution=128).to_dict()
+    assert "head" not in rgb and "fields" not in rgb
+    field = FewShotConfig(resolution=128, head="field").to_dict()
+    assert field["head"] == "field" and field["field_size"] == 64
+    assert FewShotConfig(**field) == FewShotConfig(resolution=128, head="field")
+    with pytest.raises(ValueError, match="field_size"):
+        FewShotConfig(resolution=64, head="field", field_size=128)
+    with pytest.raises(ValueError, match="head"):
+        FewShotConfig(head="paint")
+
+
+def test_a_field_head_trains_at_one_size_and_exports_at_its_play_resolution(tmp_path):
+    from installation.training.config import TrainingError
+
+    cfg = _fewshot(tmp_path / "f", steps=2, head="field", play_resolution=128)
+    run_training(cfg, progress=False)
+    model = load_checkpoint(cfg.out)
+    assert model.card.resolution == 128 and model.card.config["head"] == "field"
+    assert "field head" in model.card.notes
+    with torch.no_grad():
+        assert model.module.decode(torch.randn(1, 16)).shape == (1, 3, 128, 128)
+    # the run trained at 64 px: resuming keeps the head, and a run at another size can
+    # start from its weights (a field head's weights fit any size)
+    child = _fewshot(tmp_path / "g", steps=1, resolution=128, head="field", init_from=str(cfg.out))
+    run_training(child, progress=False)
+    rgb = _fewshot(tmp_path / "h", steps=1, init_from=str(cfg.out))
+    with pytest.raises(TrainingError, match="differs from this run in"):
+        run_training(rgb, progress=False)
+    with pytest.raises(TrainingError, match="--play-resolution needs"):
+        _fewshot(tmp_path / "i", play_resolution=128).resolved()
+
+
+def test_field_head_draws_the_same_in_place_in_the_show_as_with_gradients():
+    g = _field_gen(64, field_size=16)
+    z = torch.randn(2, 16)
+    with torch.no_grad():
+        shown = g.decode(z)
+    trained = g.decode(z)  # the autograd path the trainer takes
+    assert trained.requires_grad
+    assert torch.allclose(shown, trained.detach(), atol=1e-6)
