@@ -62,6 +62,11 @@ class FewShotConfig:
     field_size: int = 64  # field head: the size the blocks stop at and the fields are drawn
     fields: int = 16  # field head: how many fields
     head_hidden: int = 32  # field head: units of the per-pixel colour network
+    # The trainer gives a field head bilinear upsampling and no injected noise: nearest
+    # doubling leaves a grid in smooth fields that the sines turn into rows of rings, and
+    # noise in a field is ripples, not texture (a still noise image under a moving walk).
+    upsample: str = "nearest"  # nearest | bilinear: how the blocks double
+    noise: bool = True  # noise injection in the blocks
 
     def __post_init__(self) -> None:
         if self.resolution not in RESOLUTIONS:
@@ -82,6 +87,8 @@ class FewShotConfig:
             raise ValueError(
                 f"field_size must be a power of two from 16 to the resolution, got {self.field_size}"
             )
+        if self.upsample not in ("nearest", "bilinear"):
+            raise ValueError(f"upsample must be nearest or bilinear, got {self.upsample!r}")
         if self.fields < 1 or self.head_hidden < 2:
             raise ValueError("fields must be at least 1 and head_hidden at least 2")
         if not self.widths:
@@ -93,7 +100,7 @@ class FewShotConfig:
     def to_dict(self) -> dict:
         d = asdict(self)
         if self.head == "rgb":  # the field head's keys stay out: older cards compare equal
-            for key in ("head", "field_size", "fields", "head_hidden"):
+            for key in ("head", "field_size", "fields", "head_hidden", "upsample", "noise"):
                 d.pop(key)
         return d
 
@@ -132,16 +139,22 @@ class NoiseInjection(nn.Module):
 
 
 class UpBlock(nn.Module):
-    """Nearest x2, then `convs` times: 3x3 conv to 2 cout, noise, batch norm, GLU."""
+    """x2 (nearest), then `convs` times: 3x3 conv to 2 cout, noise, batch norm, GLU."""
 
-    def __init__(self, cin: int, cout: int, convs: int = 1) -> None:
+    def __init__(
+        self, cin: int, cout: int, convs: int = 1, upsample: str = "nearest", noise: bool = True
+    ) -> None:
         super().__init__()
-        self.up = nn.Upsample(scale_factor=2, mode="nearest")
+        self.up = nn.Upsample(
+            scale_factor=2,
+            mode=upsample,
+            **({"align_corners": False} if upsample != "nearest" else {}),
+        )
         layers: list[nn.Module] = []
         for i in range(convs):
             layers += [
                 nn.Conv2d(cin if i == 0 else cout, 2 * cout, 3, 1, 1, bias=False),
-                NoiseInjection(2 * cout),
+                *([NoiseInjection(2 * cout)] if noise else []),
                 nn.BatchNorm2d(2 * cout),
                 nn.GLU(dim=1),
             ]
@@ -174,8 +187,9 @@ class Excitation(nn.Module):
 class FieldHead(nn.Module):
     """Feature map -> `fields` smooth fields -> enlarged to the output -> colour per pixel."""
 
-    # Sine units see their input times this: bands a few per field unit from the start.
-    FREQUENCY = 3.0
+    # Sine units see their input times this. At 3 a young net drew rings on every ripple of
+    # its fields; at 1 the bands come where the discriminator asks for them.
+    FREQUENCY = 1.0
 
     def __init__(self, cin: int, fields: int, hidden: int, channels: int) -> None:
         super().__init__()
@@ -226,7 +240,10 @@ class FewShotGenerator(nn.Module):
         self.sizes = [s for s in sorted(w) if 8 <= s <= top]
         convs = 1 if cfg.preset == "lite" else 2
         self.blocks = nn.ModuleDict(
-            {str(s): UpBlock(w[s // 2], w[s], convs if s >= 16 else 1) for s in self.sizes}
+            {
+                str(s): UpBlock(w[s // 2], w[s], convs if s >= 16 else 1, cfg.upsample, cfg.noise)
+                for s in self.sizes
+            }
         )
         self.sle = nn.ModuleDict(
             {str(dst): Excitation(w[src], w[dst]) for src, dst in SLE_PAIRS if dst in self.sizes}

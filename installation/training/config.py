@@ -146,6 +146,8 @@ class TrainConfig:
                 latent_dim=c.latent_dim,
                 resolution=(c.play_resolution or c.resolution) if exported else c.resolution,
                 head=c.head,
+                upsample="bilinear" if c.head == "field" else "nearest",
+                noise=c.head != "field",
                 channels=c.channels,
                 preset=c.preset,
                 width_mult=c.width / 100,
