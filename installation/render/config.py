@@ -62,7 +62,7 @@ class DisplayConfig(Section):
 
 class ModelConfig(Section):
     path: str = Field(
-        "models/default-gan",
+        "models/default-flow",
         description="model folder (model.safetensors + card.json), relative to the show file",
     )
     device: Literal["auto", "cpu", "cuda", "mps"] = Field(

@@ -55,7 +55,7 @@ def test_level_2_is_the_default_show_on_the_users_display(tmp_path: Path, show_d
     assert not (
         show.osc.enabled or show.midi.enabled or show.training.enabled or show.hotswap.enabled
     )
-    assert show.resolve(show.model.path) == tmp_path / "models/default-gan"
+    assert show.resolve(show.model.path) == tmp_path / "models/default-flow"
     path.write_text("display: {size: nonsense}\n", encoding="utf-8")
     show, _ = prepare(path, KioskSpec(level=2))  # an unreadable file still gets the default show
     assert show is not None and show.display.size == (1920, 1080)

@@ -13,11 +13,11 @@ from installation.config.show import load_show
 from installation.render.renderer import FrameRenderer, PixelLayout
 
 ROOT = Path(__file__).resolve().parents[2]
-SHIPPED = {"default-gan": "dcgan", "default-vae": "vae", "default-fluid": "fewshot"}
+SHIPPED = {"default-gan": "dcgan", "default-vae": "vae", "default-flow": "fewshot"}
 DATASET = {
     "default-gan": "synthetic:shapes",
     "default-vae": "synthetic:shapes",
-    "default-fluid": "synthetic:fluid",
+    "default-flow": "synthetic:fluid",
 }
 
 
@@ -45,12 +45,14 @@ def test_shipped_default_loads_and_renders_finite_varied_frames(name):
     assert min(np.abs(a - b).mean() for a, b in zip(frames, frames[1:], strict=False)) > 2
 
 
-def test_the_shipped_fewshot_model_is_the_256_px_lite_preset_in_fp16():
-    # Not yet the default show's model: it is under-trained (docs/fewshot.md says why).
+def test_the_default_show_plays_the_field_head_fewshot_model_at_256_px_in_fp16():
     show = load_show(ROOT / "show.yaml")
-    assert show.resolve(show.model.path).resolve() == (ROOT / "models" / "default-gan").resolve()
-    card = load_checkpoint(ROOT / "models" / "default-fluid").card
+    assert show.resolve(show.model.path).resolve() == (ROOT / "models" / "default-flow").resolve()
+    card = load_checkpoint(ROOT / "models" / "default-flow").card
     assert card.resolution == 256 and card.config["preset"] == "lite" and card.dtype == "float16"
+    assert card.config["head"] == "field"
+    # trained at 128 px, exported to draw at 256 (the field head's weights fit any size)
+    assert "--resolution 128" in card.command and "--play-resolution 256" in card.command
 
 
 def test_the_shipped_upscaler_is_an_x2_trained_on_the_same_dataset():
