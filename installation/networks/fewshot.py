@@ -48,6 +48,8 @@ PRESETS: dict[str, dict[int, int]] = {
 # Skip-layer excitation pairs (source size -> target size), the paper's choice.
 SLE_PAIRS = ((4, 64), (8, 128), (16, 256), (32, 512))
 HEADS = ("rgb", "field")
+# Config keys that came with the field head; an rgb card leaves them out.
+FIELD_KEYS = ("head", "field_size", "fields", "head_hidden", "upsample", "noise", "padding")
 
 
 @dataclass(frozen=True)
@@ -67,6 +69,7 @@ class FewShotConfig:
     # noise in a field is ripples, not texture (a still noise image under a moving walk).
     upsample: str = "nearest"  # nearest | bilinear: how the blocks double
     noise: bool = True  # noise injection in the blocks
+    padding: str = "zeros"  # zeros | reflect: the blocks' convolutions at the image's edges
 
     def __post_init__(self) -> None:
         if self.resolution not in RESOLUTIONS:
@@ -87,6 +90,8 @@ class FewShotConfig:
             raise ValueError(
                 f"field_size must be a power of two from 16 to the resolution, got {self.field_size}"
             )
+        if self.padding not in ("zeros", "reflect"):
+            raise ValueError(f"padding must be zeros or reflect, got {self.padding!r}")
         if self.upsample not in ("nearest", "bilinear"):
             raise ValueError(f"upsample must be nearest or bilinear, got {self.upsample!r}")
         if self.fields < 1 or self.head_hidden < 2:
@@ -100,7 +105,7 @@ class FewShotConfig:
     def to_dict(self) -> dict:
         d = asdict(self)
         if self.head == "rgb":  # the field head's keys stay out: older cards compare equal
-            for key in ("head", "field_size", "fields", "head_hidden", "upsample", "noise"):
+            for key in FIELD_KEYS:
                 d.pop(key)
         return d
 
@@ -139,10 +144,16 @@ class NoiseInjection(nn.Module):
 
 
 class UpBlock(nn.Module):
-    """x2 (nearest), then `convs` times: 3x3 conv to 2 cout, noise, batch norm, GLU."""
+    """x2 (nearest or bilinear), then `convs` times: 3x3 conv to 2 cout, noise, batch norm, GLU."""
 
     def __init__(
-        self, cin: int, cout: int, convs: int = 1, upsample: str = "nearest", noise: bool = True
+        self,
+        cin: int,
+        cout: int,
+        convs: int = 1,
+        upsample: str = "nearest",
+        noise: bool = True,
+        padding: str = "zeros",
     ) -> None:
         super().__init__()
         self.up = nn.Upsample(
@@ -153,7 +164,9 @@ class UpBlock(nn.Module):
         layers: list[nn.Module] = []
         for i in range(convs):
             layers += [
-                nn.Conv2d(cin if i == 0 else cout, 2 * cout, 3, 1, 1, bias=False),
+                nn.Conv2d(
+                    cin if i == 0 else cout, 2 * cout, 3, 1, 1, bias=False, padding_mode=padding
+                ),
                 *([NoiseInjection(2 * cout)] if noise else []),
                 nn.BatchNorm2d(2 * cout),
                 nn.GLU(dim=1),
@@ -191,9 +204,11 @@ class FieldHead(nn.Module):
     # its fields; at 1 the bands come where the discriminator asks for them.
     FREQUENCY = 1.0
 
-    def __init__(self, cin: int, fields: int, hidden: int, channels: int) -> None:
+    def __init__(
+        self, cin: int, fields: int, hidden: int, channels: int, padding: str = "zeros"
+    ) -> None:
         super().__init__()
-        self.to_fields = nn.Conv2d(cin, fields, 3, 1, 1)
+        self.to_fields = nn.Conv2d(cin, fields, 3, 1, 1, padding_mode=padding)
         self.mix = nn.Conv2d(fields, hidden, 1)
         self.to_rgb = nn.Conv2d(hidden, channels, 1)
         self.sines = hidden // 2
@@ -241,7 +256,9 @@ class FewShotGenerator(nn.Module):
         convs = 1 if cfg.preset == "lite" else 2
         self.blocks = nn.ModuleDict(
             {
-                str(s): UpBlock(w[s // 2], w[s], convs if s >= 16 else 1, cfg.upsample, cfg.noise)
+                str(s): UpBlock(
+                    w[s // 2], w[s], convs if s >= 16 else 1, cfg.upsample, cfg.noise, cfg.padding
+                )
                 for s in self.sizes
             }
         )
@@ -249,7 +266,7 @@ class FewShotGenerator(nn.Module):
             {str(dst): Excitation(w[src], w[dst]) for src, dst in SLE_PAIRS if dst in self.sizes}
         )
         if cfg.head == "field":
-            self.to_rgb = FieldHead(w[top], cfg.fields, cfg.head_hidden, cfg.channels)
+            self.to_rgb = FieldHead(w[top], cfg.fields, cfg.head_hidden, cfg.channels, cfg.padding)
         elif cfg.shuffle_last:
             self.to_rgb = nn.Sequential(
                 nn.Conv2d(w[top], 4 * cfg.channels, 3, 1, 1), nn.PixelShuffle(2)

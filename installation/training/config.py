@@ -20,6 +20,13 @@ DEFAULT_RESOLUTION = {"mlp": 28, "fewshot": 256, "sr": 256}
 DEFAULT_BATCH = {"fewshot": 8, "sr": 16}  # a CPU takes a few seconds per step beyond these
 
 
+# A field head draws at twice --resolution and the discriminator judges it box-filtered to
+# --resolution. Judged at the size it drew, a young field head packed its sines into bands
+# finer than a pixel, whose aliasing passes for the dataset's fine texture (and shimmers as
+# moire in the show); averaged over 2x2 such bands are flat colour, and earn nothing.
+FIELD_SUPERSAMPLE = 2
+
+
 class TrainingError(Exception):
     """Something the operator can fix (bad dataset, folder, resume); said before any work."""
 
@@ -142,12 +149,17 @@ class TrainConfig:
         if c.arch == "fewshot":
             from installation.networks.fewshot import FewShotConfig
 
+            # The field recipe: bilinear doubling, no injected noise, reflected edges, and
+            # drawing at twice the size the discriminator judges (see FIELD_SUPERSAMPLE).
+            field_head = c.head == "field"
+
             few = FewShotConfig(
                 latent_dim=c.latent_dim,
-                resolution=(c.play_resolution or c.resolution) if exported else c.resolution,
+                resolution=self._fewshot_resolution(c, exported),
                 head=c.head,
-                upsample="bilinear" if c.head == "field" else "nearest",
-                noise=c.head != "field",
+                upsample="bilinear" if field_head else "nearest",
+                noise=not field_head,
+                padding="reflect" if field_head else "zeros",
                 channels=c.channels,
                 preset=c.preset,
                 width_mult=c.width / 100,
@@ -175,6 +187,13 @@ class TrainConfig:
             "channels": c.channels,
             "max_width_mult": 8,
         }
+
+    @staticmethod
+    def _fewshot_resolution(c: TrainConfig, exported: bool) -> int:
+        if c.head != "field":
+            return c.resolution
+        drawn = FIELD_SUPERSAMPLE * c.resolution
+        return (c.play_resolution or drawn) if exported else drawn
 
     def to_argv(self) -> list[str]:
         """The `python -m installation train ...` arguments that make this run."""

@@ -64,6 +64,8 @@ class FewShotTask(GANState):
         p = self.p_augment
         with self._autocast():
             fake = self.g_run(z)
+            if fake.shape[-1] != real.shape[-1]:  # a field head draws at twice the size
+                fake = F.avg_pool2d(fake, fake.shape[-1] // real.shape[-1])
         # Discriminator: hinge on real and fake, plus rebuilding the real images.
         self.d.requires_grad_(True)
         self.opt_d.zero_grad(set_to_none=True)

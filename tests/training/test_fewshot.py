@@ -278,6 +278,9 @@ def test_a_field_head_trains_at_one_size_and_exports_at_its_play_resolution(tmp_
     assert model.card.resolution == 128 and model.card.config["head"] == "field"
     # the trainer's field recipe: bilinear doubling, no injected noise (smooth fields)
     assert model.card.config["upsample"] == "bilinear" and model.card.config["noise"] is False
+    assert model.card.config["padding"] == "reflect"
+    # it drew at twice the judged size (the discriminator saw 2x2 averages, at 64 px)
+    assert cfg.generator_config()["resolution"] == 128 and cfg.resolved().resolution == 64
     assert not any(isinstance(m, NoiseInjection) for m in model.module.modules())
     assert "field head" in model.card.notes
     with torch.no_grad():
