@@ -51,11 +51,20 @@ def test_the_default_show_plays_the_field_head_fewshot_model_at_256_px_in_fp16()
     card = load_checkpoint(ROOT / "models" / "default-flow").card
     assert card.resolution == 256 and card.config["preset"] == "lite" and card.dtype == "float16"
     assert card.config["head"] == "field"
-    # trained at 128 px, exported to draw at 256 (the field head's weights fit any size)
-    assert "--resolution 128" in card.command and "--play-resolution 256" in card.command
+    # trained at 128 px: drawn at 256 and judged at 128 (the field head's recipe)
+    assert "--resolution 128" in card.command and card.config["padding"] == "reflect"
 
 
 def test_the_shipped_upscaler_is_an_x2_trained_on_the_same_dataset():
     model = load_checkpoint(ROOT / "models" / "default-fluid-sr")
     assert model.card.architecture == "sr" and model.module.scale == 2
     assert "synthetic:fluid" in model.card.command
+
+
+def test_the_default_shows_trainer_starts_from_the_shipped_default():
+    from installation.live.trainer import trainer_command
+
+    argv = trainer_command(load_show(ROOT / "show.yaml"))
+    assert argv[argv.index("--init-from") + 1].endswith("models/default-flow")
+    assert argv[argv.index("--head") + 1] == "field"
+    assert argv[argv.index("--play-resolution") + 1] == "256"
