@@ -98,7 +98,7 @@ def add_train_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--play-resolution",
         type=_positive,
-        help="fewshot --head field: the exported model draws at this size (default: --resolution)",
+        help="fewshot --head field: the exported model draws at this size (default: twice --resolution, the size it draws while training)",
     )
     p.add_argument(
         "--augment",

@@ -73,6 +73,7 @@ def install_signal_handlers(stop: threading.Event) -> Callable[[], None]:
 def _check_architecture(cfg: TrainConfig) -> None:
     try:
         build_model(cfg.network, cfg.generator_config())
+        build_model(cfg.network, cfg.generator_config(exported=True))  # --play-resolution
     except (ArchitectureError, ValueError) as exc:
         raise TrainingError(f"--arch {cfg.arch} cannot be trained as asked: {exc}") from None
 
@@ -239,7 +240,8 @@ def _recipe(cfg: TrainConfig, task: Any) -> str:
         return f"{cfg.recon} reconstruction + {cfg.beta} x KL (warm-up {cfg.kl_warmup} steps)"
     if cfg.arch == "fewshot":
         return (
-            f"{cfg.preset} preset{', field head' if cfg.head == 'field' else ''}, hinge loss, self-supervised discriminator (L1 + MSE rebuilds), "
+            f"{cfg.preset} preset{', field head' if cfg.head == 'field' else ''}, hinge loss, "
+            "self-supervised discriminator (L1 + MSE rebuilds), "
             f"DiffAugment p {task.p_augment:.2f}, batch {cfg.batch}, EMA generator ({cfg.ema_decay})"
         )
     if cfg.arch == "sr":

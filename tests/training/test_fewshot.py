@@ -294,6 +294,9 @@ def test_a_field_head_trains_at_one_size_and_exports_at_its_play_resolution(tmp_
         run_training(rgb, progress=False)
     with pytest.raises(TrainingError, match="--play-resolution needs"):
         _fewshot(tmp_path / "i", play_resolution=128).resolved()
+    with pytest.raises(TrainingError, match="resolution must be one of"):  # before any step
+        run_training(_fewshot(tmp_path / "j", head="field", play_resolution=300), progress=False)
+    assert not (tmp_path / "j" / "model.safetensors").exists()
 
 
 def test_field_head_draws_the_same_in_place_in_the_show_as_with_gradients():
