@@ -16,6 +16,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from installation.networks import build_model
+from installation.networks.fewshot import FieldHead
 from installation.training.augment import diff_augment, probability_for
 from installation.training.config import TrainConfig
 from installation.training.discriminators import dcgan_init
@@ -46,7 +47,7 @@ class FewShotTask(GANState):
         # Spectral-norm convolutions keep their own init: writing into their computed weight
         # would change nothing.
         dcgan_init(self.g)
-        if hasattr(self.g.to_rgb, "reset_parameters"):  # a field head keeps PyTorch's init
+        if isinstance(self.g.to_rgb, FieldHead):  # a field head keeps PyTorch's init
             self.g.to_rgb.reset_parameters()
         dcgan_init(self.d)
         self.start_pair(distributed)

@@ -307,3 +307,16 @@ def test_field_head_draws_the_same_in_place_in_the_show_as_with_gradients():
     trained = g.decode(z)  # the autograd path the trainer takes
     assert trained.requires_grad
     assert torch.allclose(shown, trained.detach(), atol=1e-6)
+
+
+def test_only_a_field_head_leaves_the_dcgan_init(tmp_path):
+    from installation.training.tasks import make_task
+
+    def head_weight_std(**kw) -> float:
+        task = make_task(_fewshot(tmp_path, **kw).resolved(), torch.device("cpu"), n_images=8)
+        head = task.g.to_rgb
+        return float((head.to_fields if hasattr(head, "to_fields") else head).weight.detach().std())
+
+    # the full preset's rgb head is one convolution: DCGAN's N(0, 0.02), like every other
+    assert head_weight_std(preset="full", width=5, d_width=5) == pytest.approx(0.02, rel=0.2)
+    assert head_weight_std(head="field") > 0.05  # PyTorch's own init: sines that bend
