@@ -6,13 +6,12 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Callable
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from installation.checkpoints import CheckpointError, ModelCard, read_card
 from installation.live.supervisor import TrainerSupervisor
 from installation.stats import StatsWriter
-from installation.training.config import TrainConfig
+from installation.training.config import TrainConfig, shape_differences
 from installation.training.state import STATE_FILE
 
 if TYPE_CHECKING:
@@ -24,7 +23,8 @@ def trainer_command(show: Show) -> list[str]:
     tr = show.training
     out = show.resolve(tr.out)
     dataset = tr.dataset if tr.dataset.startswith("synthetic:") else str(show.resolve(tr.dataset))
-    resolution = tr.resolution or _default_resolution(show)
+    card = _transfer_card(show)
+    resolution = tr.resolution or _default_resolution(show, card)
     batch = tr.batch or (8 if tr.architecture == "fewshot" else 16)
     argv = [
         sys.executable,
@@ -54,8 +54,8 @@ def trainer_command(show: Show) -> list[str]:
     ]
     if (out / STATE_FILE).exists():  # a run to continue (after a restart, or a new show night)
         argv.append("--resume")
-    elif (source := transfer_source(show, resolution)) is not None:
-        argv += [*_head_args(show), "--init-from", str(source)]
+    elif card is not None and _fits(card, resolution):
+        argv += [*_head_args(card), "--init-from", str(show.resolve(show.model.path))]
     return argv
 
 
@@ -83,18 +83,17 @@ def _field_head(card: ModelCard | None) -> bool:
     return card is not None and card.config.get("head") == "field"
 
 
-def _head_args(show: Show) -> list[str]:
+def _head_args(card: ModelCard) -> list[str]:
     """A run that starts from a field-head model keeps the head, and exports at its size."""
-    card = _transfer_card(show)
     if not _field_head(card):
         return []
     return ["--head", "field", "--play-resolution", str(card.resolution)]
 
 
-def _default_resolution(show: Show) -> int:
+def _default_resolution(show: Show, card: ModelCard | None) -> int:
     """The architecture's default size; for a few-shot run that may start from the show's own
-    few-shot model (transfer), that model's size, so the transfer is not lost to a default."""
-    card = _transfer_card(show)
+    few-shot model (`card`: transfer), that model's size, so the transfer is not lost to a
+    default."""
     if _field_head(card):
         return min(card.resolution, FIELD_TRAINING_RESOLUTION)
     if card is not None:
@@ -102,20 +101,13 @@ def _default_resolution(show: Show) -> int:
     return TrainConfig(arch=show.training.architecture).resolved().resolution
 
 
-def transfer_source(show: Show, resolution: int) -> Path | None:
-    """The show's own model, when a new few-shot run can start from its generator: same
-    architecture and exactly the shape this run will build (else the run would refuse)."""
-    card = _transfer_card(show)
-    if card is None:
-        return None
-    field = _field_head(card)
+def _fits(card: ModelCard, resolution: int) -> bool:
+    """Whether a new few-shot run at `resolution` can start from the model of `card`: the
+    shape this run will build (else `installation train --init-from` would refuse)."""
     wanted = TrainConfig(
-        arch="fewshot",
-        resolution=resolution,
-        head="field" if field else None,
-        play_resolution=card.resolution if field else None,
+        arch="fewshot", resolution=resolution, head="field" if _field_head(card) else None
     ).generator_config(exported=True)
-    return show.resolve(show.model.path) if card.config == wanted else None
+    return not shape_differences(wanted, card.config)
 
 
 def trainer_env(show: Show) -> dict[str, str]:

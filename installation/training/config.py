@@ -27,6 +27,15 @@ DEFAULT_BATCH = {"fewshot": 8, "sr": 16}  # a CPU takes a few seconds per step b
 FIELD_SUPERSAMPLE = 2
 
 
+def shape_differences(mine: dict[str, Any], theirs: dict[str, Any]) -> list[str]:
+    """The generator config keys in which a trained model (`theirs`) differs from the net a
+    run builds (`mine`): transfer needs none. A field head's weights fit any size, so
+    between two field heads the resolution does not count."""
+    if mine.get("head") == theirs.get("head") == "field":
+        theirs = {**theirs, "resolution": mine.get("resolution")}
+    return sorted(k for k in set(mine) | set(theirs) if mine.get(k) != theirs.get(k))
+
+
 class TrainingError(Exception):
     """Something the operator can fix (bad dataset, folder, resume); said before any work."""
 

@@ -25,7 +25,7 @@ from installation.checkpoints import ModelCard
 from installation.networks import ArchitectureError, build_model
 from installation.training import advice, lifeline, outputs, plots, state
 from installation.training import distributed as ddp
-from installation.training.config import TrainConfig, TrainingError
+from installation.training.config import TrainConfig, TrainingError, shape_differences
 from installation.training.data import ImageSet, StepSampler, load_dataset
 from installation.training.progress import Progress
 from installation.training.tasks import make_task
@@ -221,11 +221,8 @@ def _transfer(run: Run, folder: Path) -> None:
         source = load_checkpoint(folder, "cpu")
     except CheckpointError as exc:
         raise TrainingError(f"--init-from {folder}: {exc}") from None
-    mine, theirs = cfg.generator_config(exported=True), dict(source.card.config)
-    if mine.get("head") == theirs.get("head") == "field":
-        theirs["resolution"] = mine["resolution"]  # a field head's weights fit any size
-    if source.card.architecture != cfg.network or theirs != mine:
-        diff = sorted(k for k in set(mine) | set(theirs) if mine.get(k) != theirs.get(k))
+    diff = shape_differences(cfg.generator_config(exported=True), source.card.config)
+    if source.card.architecture != cfg.network or diff:
         raise TrainingError(
             f"--init-from {folder}: it is a {source.card.architecture} model that differs "
             f"from this run in {', '.join(diff) or 'architecture'}; transfer needs the same shape"
